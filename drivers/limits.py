@@ -1,0 +1,106 @@
+"""Safety limits, checked on every driver call before anything reaches a device.
+
+A limit is never clamped: a request outside it raises ``SafetyLimitError`` with the value, the
+limit and the pulse it belongs to, because a silently weakened pulse is a wrong measurement in a
+write-verify loop and a silently strengthened one can destroy a device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivers.errors import ConfigError, SafetyLimitError
+from drivers.vocabulary import Cells, Polarity, PulseBatch
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    """Hard limits of a rig.
+
+    Parameters
+    ----------
+    set_max_V, reset_max_V : float
+        Largest pulse magnitude in volts for SET (positive) and RESET (negative) pulses.
+    width_min_s, width_max_s : float
+        Allowed pulse widths in seconds.
+    compliance_A : float
+        Current compliance in amperes for pulses and reads.
+    read_V : float
+        Read voltage in volts; must stay below any switching threshold.
+    read_max_V : float
+        Largest read voltage the rig accepts, in volts.
+    gate_max_V : float
+        Largest gate voltage for 1T1R arrays, in volts.
+    """
+
+    set_max_V: float = 2.0
+    reset_max_V: float = 2.5
+    width_min_s: float = 10e-9
+    width_max_s: float = 100e-6
+    compliance_A: float = 1e-3
+    read_V: float = 0.2
+    read_max_V: float = 0.5
+    gate_max_V: float = 3.3
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"limits.{name} = {value!r}: expected a positive finite number")
+        if self.width_min_s > self.width_max_s:
+            raise ConfigError(
+                f"limits.width_min_s = {self.width_min_s:g} s exceeds "
+                f"limits.width_max_s = {self.width_max_s:g} s"
+            )
+        if self.read_V > self.read_max_V:
+            raise ConfigError(
+                f"limits.read_V = {self.read_V:g} V exceeds limits.read_max_V = {self.read_max_V:g} V"
+            )
+
+    def max_amplitude(self, polarity: np.ndarray) -> np.ndarray:
+        """Largest allowed magnitude in volts for each entry of ``polarity``."""
+        return np.where(polarity == Polarity.SET, self.set_max_V, self.reset_max_V)
+
+    def check_pulses(self, pulses: PulseBatch, shape: tuple[int, int]) -> None:
+        """Raise ``SafetyLimitError`` naming the first pulse outside the limits."""
+        check_cells(pulses.cells, shape)
+        amplitude, width = pulses.amplitude, pulses.width
+        limit = self.max_amplitude(pulses.polarity)
+        checks = [
+            (~np.isfinite(amplitude) | (amplitude < 0), amplitude, "V is not a magnitude >= 0"),
+            (amplitude > limit, amplitude, "V exceeds the polarity's limit {lim:.3e} V"),
+            (~np.isfinite(width) | (width < self.width_min_s), width,
+             f"s is below the width limit {self.width_min_s:.3e} s"),
+            (width > self.width_max_s, width, f"s exceeds the width limit {self.width_max_s:.3e} s"),
+        ]
+        if pulses.gate is not None:
+            gate = pulses.gate
+            checks.append((~np.isfinite(gate) | (gate < 0) | (gate > self.gate_max_V), gate,
+                           f"V gate is outside [0, {self.gate_max_V:.3e}] V"))
+        for bad, values, complaint in checks:
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                pol = Polarity(int(pulses.polarity[i])).name
+                raise SafetyLimitError(
+                    f"pulse {i + 1} of {len(pulses)} ({pol}) to {pulses.cells.describe(i)}: "
+                    f"{values[i]:.3e} " + complaint.format(lim=limit[i])
+                )
+
+    def check_read_voltage(self, volts: float) -> None:
+        if not (math.isfinite(volts) and 0 < volts <= self.read_max_V):
+            raise SafetyLimitError(
+                f"read voltage {volts:.3e} V is outside (0, {self.read_max_V:.3e}] V"
+            )
+
+
+def check_cells(cells: Cells, shape: tuple[int, int]) -> None:
+    """Raise ``SafetyLimitError`` if any address lies outside an array of ``shape``."""
+    rows, cols = shape
+    bad = (cells.rows < 0) | (cells.rows >= rows) | (cells.cols < 0) | (cells.cols >= cols)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SafetyLimitError(
+            f"{cells.describe(i)} is outside the {rows}x{cols} array"
+        )

@@ -1,0 +1,160 @@
+"""The words every layer speaks: cell addresses, pulse batches and readings.
+
+All are batches (arrays over cells), never one object per device, so a protocol hands a whole
+round to a driver at once. SI units throughout: volts, seconds, siemens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from drivers.errors import DataError
+
+
+class Polarity(IntEnum):
+    """Pulse polarity: SET raises conductance (positive bias), RESET lowers it (negative)."""
+
+    RESET = -1
+    SET = 1
+
+
+def _int_array(values, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise DataError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise DataError(f"{name} must hold integers, got dtype {array.dtype}")
+    return array.astype(np.int64, copy=False)
+
+
+def _float_array(values, name: str, size: int) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0:
+        array = np.full(size, float(array))
+    if array.shape != (size,):
+        raise DataError(f"{name} must have one value per cell ({size}), got shape {array.shape}")
+    return array
+
+
+@dataclass(frozen=True)
+class Cells:
+    """A batch of (row, col) addresses, 0-indexed."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+
+    def __post_init__(self) -> None:
+        rows = _int_array(self.rows, "Cells.rows")
+        cols = _int_array(self.cols, "Cells.cols")
+        if rows.shape != cols.shape:
+            raise DataError(f"Cells.rows {rows.shape} and Cells.cols {cols.shape} differ in shape")
+        object.__setattr__(self, "rows", rows)
+        object.__setattr__(self, "cols", cols)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    @classmethod
+    def all(cls, shape: tuple[int, int]) -> Cells:
+        """Every cell of an array, row-major."""
+        rows, cols = np.indices(shape)
+        return cls(rows.ravel(), cols.ravel())
+
+    @classmethod
+    def from_flat(cls, flat: np.ndarray, shape: tuple[int, int]) -> Cells:
+        rows, cols = np.unravel_index(np.asarray(flat, dtype=np.int64), shape)
+        return cls(rows, cols)
+
+    def flat(self, shape: tuple[int, int]) -> np.ndarray:
+        """Row-major flat indices into an array of ``shape``."""
+        return np.ravel_multi_index((self.rows, self.cols), shape)
+
+    def subset(self, mask_or_index) -> Cells:
+        return Cells(self.rows[mask_or_index], self.cols[mask_or_index])
+
+    def describe(self, i: int) -> str:
+        return f"cell ({int(self.rows[i])}, {int(self.cols[i])})"
+
+
+@dataclass(frozen=True)
+class PulseBatch:
+    """One pulse per cell.
+
+    Parameters
+    ----------
+    cells : Cells
+        Where the pulses go.
+    polarity : array of int
+        ``Polarity.SET`` (+1) or ``Polarity.RESET`` (-1) per cell.
+    amplitude : array of float
+        Pulse magnitude in volts (>= 0); the sign comes from ``polarity``.
+    width : array of float
+        Pulse width in seconds.
+    gate : array of float or None
+        Gate voltage in volts for 1T1R arrays; None when the array has no access transistor.
+    """
+
+    cells: Cells
+    polarity: np.ndarray
+    amplitude: np.ndarray
+    width: np.ndarray
+    gate: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.cells)
+        polarity = np.asarray(self.polarity)
+        if polarity.ndim == 0:
+            polarity = np.full(n, int(polarity))
+        polarity = polarity.astype(np.int8)
+        if polarity.shape != (n,):
+            raise DataError(f"PulseBatch.polarity must have one value per cell ({n})")
+        if not np.isin(polarity, (Polarity.SET, Polarity.RESET)).all():
+            raise DataError("PulseBatch.polarity must be +1 (SET) or -1 (RESET)")
+        object.__setattr__(self, "polarity", polarity)
+        object.__setattr__(self, "amplitude", _float_array(self.amplitude, "amplitude", n))
+        object.__setattr__(self, "width", _float_array(self.width, "width", n))
+        if self.gate is not None:
+            object.__setattr__(self, "gate", _float_array(self.gate, "gate", n))
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    @property
+    def signed_voltage(self) -> np.ndarray:
+        """Voltage across the cell in volts: positive for SET, negative for RESET."""
+        return self.polarity * self.amplitude
+
+    def subset(self, index) -> PulseBatch:
+        gate = None if self.gate is None else self.gate[index]
+        return PulseBatch(
+            self.cells.subset(index),
+            self.polarity[index],
+            self.amplitude[index],
+            self.width[index],
+            gate,
+        )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Measured conductance per cell (siemens) and whether the read hit current compliance."""
+
+    cells: Cells
+    conductance: np.ndarray
+    compliance: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.cells)
+        object.__setattr__(
+            self, "conductance", _float_array(self.conductance, "conductance", n)
+        )
+        compliance = np.asarray(self.compliance, dtype=bool)
+        if compliance.ndim == 0:
+            compliance = np.full(n, bool(compliance))
+        object.__setattr__(self, "compliance", compliance)
+
+    def __len__(self) -> int:
+        return len(self.cells)

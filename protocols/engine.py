@@ -1,0 +1,227 @@
+"""The one loop every programming protocol runs in.
+
+A ``Protocol`` only decides (which pulse next, given what was read); ``program`` applies the
+pulses, reads, judges cells against their band, counts cost, declares cells that stopped
+responding failed, and hands every round to an observer. Protocols never print, journal or
+touch files: the observer (the run store, a progress bar) does, which also makes a run
+resumable from the last round the observer stored.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from drivers import Cells, ConfigError, Crossbar, DataError, KnowsTrueConductance, PulseBatch
+from drivers import SafetyLimits
+from protocols.result import CostModel, ProgramResult
+from protocols.tolerance import Tolerance
+
+
+@dataclass(frozen=True)
+class StopRules:
+    """When the loop gives up on a cell.
+
+    Parameters
+    ----------
+    tolerance : Tolerance
+    max_pulses : int
+        Pulse budget per cell.
+    stall_pulses : int
+        A cell is declared failed after this many consecutive pulses at the protocol's
+        strongest setting that did not move it towards its target.
+    stall_response : float
+        Movement towards the target, as a fraction of the target, below which a pulse at the
+        strongest setting counts as unanswered.
+    """
+
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    max_pulses: int = 100
+    stall_pulses: int = 5
+    stall_response: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.max_pulses < 1 or self.stall_pulses < 1:
+            raise ConfigError("max_pulses and stall_pulses must be at least 1")
+
+
+@dataclass
+class ProgramState:
+    """Everything a run knows between rounds; saved after each round so a run can resume.
+
+    Per-cell arrays follow the order of the cells being programmed. ``memory`` holds the
+    protocol's own per-cell arrays (current amplitude, width, ...).
+    """
+
+    targets: np.ndarray
+    band: np.ndarray
+    initial: np.ndarray
+    read: np.ndarray
+    after_first_pulse: np.ndarray
+    pulses: np.ndarray
+    done: np.ndarray
+    failed: np.ndarray
+    stalled: np.ndarray
+    totals: np.ndarray  # [pulse_time_s, energy_J, reads, rounds]
+    memory: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, targets: np.ndarray, band: np.ndarray, initial: np.ndarray) -> ProgramState:
+        n = targets.size
+        return cls(targets=targets, band=band, initial=initial.copy(), read=initial.copy(),
+                   after_first_pulse=initial.copy(), pulses=np.zeros(n, np.int32),
+                   done=np.abs(initial - targets) <= band, failed=np.zeros(n, bool),
+                   stalled=np.zeros(n, np.int32), totals=np.array([0.0, 0.0, n, 0.0]))
+
+    @property
+    def rounds(self) -> int:
+        return int(self.totals[3])
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "memory"}
+        arrays.update({f"memory.{k}": v for k, v in self.memory.items()})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ProgramState:
+        names = [f.name for f in fields(cls) if f.name != "memory"]
+        missing = [n for n in names if n not in arrays]
+        if missing:
+            raise DataError(f"stored program state lacks {', '.join(missing)}")
+        memory = {k.split(".", 1)[1]: np.array(v) for k, v in arrays.items()
+                  if k.startswith("memory.")}
+        return cls(**{n: np.array(arrays[n]) for n in names}, memory=memory)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A protocol's pulses for the cells it was given, in that order.
+
+    ``strongest`` marks pulses at the protocol's strongest setting: if such pulses stop
+    moving a cell, the cell is declared failed.
+    """
+
+    polarity: np.ndarray
+    amplitude: np.ndarray
+    width: np.ndarray
+    strongest: np.ndarray
+    gate: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round as observers see it: which cells (positions in the run's cell list) were
+    pulsed with what, what the verify read gave, and the state after the round."""
+
+    round: int
+    index: np.ndarray
+    pulses: PulseBatch | None
+    reading: np.ndarray
+    state: ProgramState
+
+
+Observer = Callable[[RoundRecord], None]
+
+
+class Protocol(ABC):
+    """A write-verify or one-shot programming algorithm: decides, never acts."""
+
+    name: str = "protocol"
+    block_reset: bool = False
+
+    def check(self, limits: SafetyLimits) -> None:
+        """Pre-flight: raise ``ConfigError`` if the protocol's settings exceed ``limits``."""
+
+    def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
+        """Pulses applied to every cell before the first read, e.g. a block RESET that brings
+        cells to a known state; their time and energy count in the cost."""
+        return None
+
+    def init_memory(self, state: ProgramState) -> dict[str, np.ndarray]:
+        return {}
+
+    @abstractmethod
+    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
+        """Pulses for the cells at positions ``active`` (not yet in band, not failed)."""
+
+    def learn(self, state: ProgramState, active: np.ndarray, plan: Plan,
+              before: np.ndarray, after: np.ndarray) -> None:
+        """Update ``state.memory`` from how the cells answered (reads before and after)."""
+
+
+def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,
+            rules: StopRules | None = None, cost: CostModel | None = None,
+            observer: Observer | None = None, state: ProgramState | None = None,
+            ) -> ProgramResult:
+    """Program ``cells`` towards ``targets`` (S) with ``protocol``; resume from ``state`` if given."""
+    rules = rules or StopRules()
+    cost = cost or CostModel(read_V=crossbar.limits.read_V)
+    targets = np.asarray(targets, dtype=np.float64)
+    if targets.shape != (len(cells),):
+        raise DataError(f"{targets.size} targets for {len(cells)} cells")
+    protocol.check(crossbar.limits)
+    if state is None:
+        prep = protocol.preparation(cells, crossbar.limits)
+        if prep is not None:
+            crossbar.apply(prep)
+        initial = crossbar.read(cells).conductance
+        state = ProgramState.fresh(targets, rules.tolerance.half_width(targets), initial)
+        if prep is not None:
+            # Energy of the preparation, estimated from the conductance it left behind.
+            state.totals[:2] += (prep.width.sum(),
+                                 cost.pulse_energy(initial, prep.amplitude, prep.width).sum())
+        state.memory = protocol.init_memory(state)
+        if observer:
+            observer(RoundRecord(0, np.arange(len(cells)), None, initial, state))
+    while True:
+        active = np.flatnonzero(~state.done & ~state.failed & (state.pulses < rules.max_pulses))
+        if active.size == 0:
+            break
+        _run_round(protocol, crossbar, cells, state, active, rules, cost, observer)
+    return _result(protocol, crossbar, cells, state, cost)
+
+
+def _run_round(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
+               active: np.ndarray, rules: StopRules, cost: CostModel,
+               observer: Observer | None) -> None:
+    plan = protocol.plan(state, active)
+    pulses = PulseBatch(cells.subset(active), plan.polarity, plan.amplitude, plan.width,
+                        plan.gate)
+    before = state.read[active]
+    crossbar.apply(pulses)
+    after = crossbar.read(pulses.cells).conductance
+
+    first = state.pulses[active] == 0
+    state.after_first_pulse[active[first]] = after[first]
+    state.pulses[active] += 1
+    state.read[active] = after
+    targets = state.targets[active]
+    state.done[active] = np.abs(after - targets) <= state.band[active]
+    towards = (after - before) * np.sign(targets - before)
+    unanswered = plan.strongest & (towards < rules.stall_response * targets)
+    state.stalled[active] = np.where(unanswered, state.stalled[active] + 1, 0)
+    state.failed[active] |= (state.stalled[active] >= rules.stall_pulses) & ~state.done[active]
+    state.totals += (plan.width.sum(),
+                     cost.pulse_energy(before, plan.amplitude, plan.width).sum(),
+                     active.size, 1)
+    protocol.learn(state, active, plan, before, after)
+    if observer:
+        observer(RoundRecord(state.rounds, active, pulses, after, state))
+
+
+def _result(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
+            cost: CostModel) -> ProgramResult:
+    true_final = None
+    if isinstance(crossbar, KnowsTrueConductance):
+        true_final = crossbar.sim_true_conductance(cells)
+    return ProgramResult(
+        protocol=protocol.name, cells=cells, targets=state.targets, band=state.band,
+        initial=state.initial, after_first_pulse=state.after_first_pulse,
+        final_read=state.read.copy(), true_final=true_final, success=state.done.copy(),
+        failed=state.failed.copy(), pulses=state.pulses.copy(), rounds=state.rounds,
+        pulse_time_s=float(state.totals[0]), reads=int(state.totals[2]),
+        energy_J=float(state.totals[1]), cost_model=cost, block_reset=protocol.block_reset,
+    )

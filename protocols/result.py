@@ -1,0 +1,106 @@
+"""What a programming run returns, and the cost model behind its time and energy figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivers import Cells
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """How pulses and reads turn into modelled time and energy.
+
+    Parameters
+    ----------
+    read_time_s : float
+        Time one verify read of one cell takes, in seconds.
+    read_V : float
+        Read voltage in volts at which readings are taken.
+    iv_v0_V : float or None
+        V0 of the device I-V I = G V0 sinh(V / V0); None for an ohmic device.
+    """
+
+    read_time_s: float = 1e-6
+    read_V: float = 0.2
+    iv_v0_V: float | None = 0.3
+
+    def pulse_energy(self, g_read: np.ndarray, volts: np.ndarray, width: np.ndarray) -> np.ndarray:
+        """V * I * t per pulse in joules, with I from the last read conductance and the I-V."""
+        volts = np.abs(volts)
+        if self.iv_v0_V is None:
+            return g_read * volts**2 * width
+        v0 = self.iv_v0_V
+        g_low_field = g_read * (self.read_V / v0) / np.sinh(self.read_V / v0)
+        return volts * g_low_field * v0 * np.sinh(volts / v0) * width
+
+
+@dataclass
+class ProgramResult:
+    """Outcome of programming a set of cells.
+
+    ``success`` is judged by the verify read, as on a real rig; ``true_final`` (simulator only)
+    is the noise-free conductance, so that reads which falsely accepted a cell stay visible.
+    ``after_first_pulse`` is each cell's read after its first pulse (its initial read if it
+    was never pulsed). Conductances in siemens, times in seconds, energy in joules.
+    """
+
+    protocol: str
+    cells: Cells
+    targets: np.ndarray
+    band: np.ndarray
+    initial: np.ndarray
+    after_first_pulse: np.ndarray
+    final_read: np.ndarray
+    true_final: np.ndarray | None
+    success: np.ndarray
+    failed: np.ndarray
+    pulses: np.ndarray
+    rounds: int
+    pulse_time_s: float
+    reads: int
+    energy_J: float
+    cost_model: CostModel
+    block_reset: bool = False
+
+    @property
+    def program_time_s(self) -> float:
+        return self.pulse_time_s + self.reads * self.cost_model.read_time_s
+
+    def true_success(self) -> np.ndarray | None:
+        if self.true_final is None:
+            return None
+        return np.abs(self.true_final - self.targets) <= self.band
+
+    def summary(self) -> dict:
+        """The headline figures as plain JSON-ready numbers."""
+        pulses = self.pulses
+        true_success = self.true_success()
+        verify_error = np.abs(self.final_read - self.targets) / self.targets
+        out = {
+            "protocol": self.protocol,
+            "cells": int(len(self.cells)),
+            "success_rate": float(self.success.mean()),
+            "failed_cells": int(self.failed.sum()),
+            "pulses_mean": float(pulses.mean()),
+            "pulses_median": float(np.median(pulses)),
+            "pulses_p95": float(np.percentile(pulses, 95)),
+            "rounds": int(self.rounds),
+            "program_time_s": float(self.program_time_s),
+            "pulse_time_s": float(self.pulse_time_s),
+            "reads": int(self.reads),
+            "read_time_per_cell_s": float(self.cost_model.read_time_s),
+            "energy_J": float(self.energy_J),
+            "block_reset": bool(self.block_reset),
+            "verify_error_median": float(np.median(verify_error)),
+            "verify_error_p95": float(np.percentile(verify_error, 95)),
+        }
+        if true_success is not None:
+            true_error = np.abs(self.true_final - self.targets) / self.targets
+            out["true_success_rate"] = float(true_success.mean())
+            out["falsely_accepted"] = int((self.success & ~true_success).sum())
+            out["true_error_median"] = float(np.median(true_error))
+            out["true_error_p95"] = float(np.percentile(true_error, 95))
+        return out

@@ -1,0 +1,133 @@
+"""A simulated crossbar: the device physics behind the batched ``Crossbar`` interface.
+
+Randomness comes from one seed split into independent streams (device parameters, initial
+states, switching/read noise), so the same seed and the same calls give the same run.
+Methods only a simulator can offer start with ``sim_``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from drivers import Cells, Crossbar, DataError, PulseBatch, Reading, SafetyLimits
+from simulated_backend.device_model import (
+    DeviceParams,
+    DevicePopulation,
+    noise_free_step,
+)
+
+
+class SimulatedCrossbar(Crossbar):
+    """An array of simulated devices.
+
+    Parameters
+    ----------
+    shape : (rows, cols)
+    params : DeviceParams
+        The preset (nominal values and spreads).
+    limits : SafetyLimits
+    seed : int
+        Makes the devices, their starting states and every noise draw reproducible.
+    """
+
+    def __init__(self, shape: tuple[int, int], params: DeviceParams | None = None,
+                 limits: SafetyLimits | None = None, seed: int = 0) -> None:
+        super().__init__(shape, limits or SafetyLimits())
+        self.params = params or DeviceParams()
+        population_rng, state_rng, self._noise = np.random.default_rng(seed).spawn(3)
+        n = self.shape[0] * self.shape[1]
+        self.population = DevicePopulation.sample(self.params, n, population_rng)
+        self._x = self.population.initial_state(self.params, state_rng)
+        self._healthy = self.population.stuck == 0
+        self._pulses_applied = 0
+
+    # -- Crossbar ---------------------------------------------------------------------------
+    def _apply(self, pulses: PulseBatch) -> None:
+        flat = pulses.cells.flat(self.shape)
+        volts, width = pulses.signed_voltage, pulses.width
+        for layer in _occurrence_layers(flat):
+            self._switch(flat[layer], volts[layer], width[layer])
+        self._pulses_applied += len(pulses)
+
+    def _switch(self, flat: np.ndarray, volts: np.ndarray, width: np.ndarray) -> None:
+        pop = self.population.take(flat)
+        x = self._x[flat]
+        step = noise_free_step(pop, x, volts, width) - x
+        threshold = np.where(volts > 0, pop.set_threshold, pop.reset_threshold)
+        switching = (np.abs(volts) > threshold) & self._healthy[flat]
+        p = self.params
+        additive = p.c2c_additive_S / (pop.g_max - pop.g_min)
+        noise = (step * p.c2c_relative * self._noise.standard_normal(flat.size)
+                 + additive * self._noise.standard_normal(flat.size))
+        self._x[flat] = np.where(switching, np.clip(x + step + noise, 0.0, 1.0), x)
+
+    def _read(self, cells: Cells) -> Reading:
+        g = self.sim_true_conductance(cells)
+        p = self.params
+        n = len(cells)
+        measured = (g * (1.0 + p.read_noise_relative * self._noise.standard_normal(n))
+                    + p.read_noise_floor_S * self._noise.standard_normal(n))
+        current = measured * self.limits.read_V
+        return Reading(cells, measured, current > self.limits.compliance_A)
+
+    def _make_safe(self) -> None:
+        """Nothing is energised between calls in a simulation."""
+
+    # -- simulator-only controls ------------------------------------------------------------
+    def sim_true_conductance(self, cells: Cells) -> np.ndarray:
+        """Noise-free conductance (S) as a read at ``limits.read_V`` would see it."""
+        flat = cells.flat(self.shape)
+        g = self.population.conductance(self._x[flat], flat)
+        return g * self.params.read_factor(self.limits.read_V)
+
+    def sim_state(self) -> np.ndarray:
+        """The state x in [0, 1] of every device, flat row-major (a copy)."""
+        return self._x.copy()
+
+    def sim_set_state(self, x: np.ndarray) -> None:
+        """Force device states (stuck devices keep theirs); for experiments and tests."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if x.shape != self._x.shape or not np.isfinite(x).all():
+            raise DataError(f"state must be {self._x.size} finite values in [0, 1]")
+        self._x = np.where(self._healthy, np.clip(x, 0.0, 1.0), self._x)
+
+    def sim_relax(self, seconds: float) -> None:
+        """Let programmed states drift for ``seconds``: a random walk whose spread grows with
+        log time (off unless ``params.relaxation_sigma`` > 0)."""
+        p = self.params
+        if p.relaxation_sigma <= 0 or seconds <= 0:
+            return
+        sigma = p.relaxation_sigma * np.sqrt(np.log1p(seconds / p.relaxation_t0_s))
+        drift = sigma * self._noise.standard_normal(self._x.size)
+        self._x = np.where(self._healthy, np.clip(self._x + drift, 0.0, 1.0), self._x)
+
+    def sim_snapshot(self) -> dict[str, np.ndarray]:
+        state = json.dumps(self._noise.bit_generator.state).encode()
+        return {"x": self._x.copy(), "noise_rng": np.frombuffer(state, dtype=np.uint8).copy(),
+                "pulses_applied": np.array(self._pulses_applied)}
+
+    def sim_restore(self, snapshot: dict[str, np.ndarray]) -> None:
+        x = np.asarray(snapshot["x"], dtype=np.float64)
+        if x.shape != self._x.shape:
+            raise DataError(f"snapshot holds {x.size} devices, the array has {self._x.size}")
+        self._x = x.copy()
+        self._noise.bit_generator.state = json.loads(bytes(snapshot["noise_rng"]).decode())
+        self._pulses_applied = int(snapshot["pulses_applied"])
+
+
+def _occurrence_layers(flat: np.ndarray) -> list[np.ndarray]:
+    """Split a batch so that no cell appears twice in a layer; layers run in batch order.
+
+    A rig pulses a repeated cell twice in sequence, so the simulator must too.
+    """
+    if flat.size == 0 or np.bincount(flat).max() <= 1:
+        return [np.arange(flat.size)]
+    order = np.argsort(flat, kind="stable")
+    sorted_flat = flat[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_flat)) + 1]
+    rank = np.arange(flat.size) - np.repeat(starts, np.diff(np.r_[starts, flat.size]))
+    occurrence = np.empty(flat.size, dtype=np.int64)
+    occurrence[order] = rank
+    return [np.flatnonzero(occurrence == k) for k in range(int(occurrence.max()) + 1)]
