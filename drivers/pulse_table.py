@@ -1,0 +1,147 @@
+"""The pulse-response table: one pulse per row, the exchange format between characterization,
+a lab's measured data, the predictor and the empirical device model.
+
+CSV columns: ``cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S``. ``polarity`` is
+``SET`` or ``RESET`` (``+1``/``-1`` are accepted on reading); ``gate_V`` may be empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from drivers.errors import DataError
+from drivers.vocabulary import Polarity
+
+COLUMNS = ("cell", "g_before_S", "polarity", "amplitude_V", "width_s", "gate_V", "g_after_S")
+_POLARITY_WORDS = {"SET": 1, "+1": 1, "1": 1, "RESET": -1, "-1": -1}
+
+
+@dataclass
+class PulseTable:
+    """Column arrays of a pulse-response table (SI units; ``gate`` is NaN where absent)."""
+
+    cell: np.ndarray
+    g_before: np.ndarray
+    polarity: np.ndarray
+    amplitude: np.ndarray
+    width: np.ndarray
+    gate: np.ndarray
+    g_after: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.cell)
+        self.cell = np.asarray(self.cell, dtype=str)
+        for name in ("g_before", "amplitude", "width", "gate", "g_after"):
+            setattr(self, name, np.asarray(getattr(self, name), dtype=np.float64).reshape(n))
+        self.polarity = np.asarray(self.polarity, dtype=np.int8).reshape(n)
+        self.validate()
+
+    def __len__(self) -> int:
+        return int(self.cell.size)
+
+    def validate(self, where: str = "pulse table") -> None:
+        """Raise ``DataError`` naming the first bad row (1-based, header excluded)."""
+        checks = [
+            (~np.isin(self.polarity, (Polarity.SET, Polarity.RESET)), "polarity must be SET or RESET"),
+            (~np.isfinite(self.g_before) | (self.g_before <= 0), "g_before_S must be > 0"),
+            (~np.isfinite(self.g_after) | (self.g_after <= 0), "g_after_S must be > 0"),
+            (~np.isfinite(self.amplitude) | (self.amplitude < 0), "amplitude_V must be >= 0"),
+            (~np.isfinite(self.width) | (self.width <= 0), "width_s must be > 0"),
+            (np.isinf(self.gate), "gate_V must be finite or empty"),
+        ]
+        for bad, message in checks:
+            if bad.any():
+                rows = np.flatnonzero(bad)
+                more = f" (and {rows.size - 1} more rows)" if rows.size > 1 else ""
+                raise DataError(f"{where}: row {rows[0] + 1}: {message}{more}")
+
+    def subset(self, index) -> PulseTable:
+        return PulseTable(self.cell[index], self.g_before[index], self.polarity[index],
+                          self.amplitude[index], self.width[index], self.gate[index],
+                          self.g_after[index])
+
+    @classmethod
+    def concat(cls, tables: list[PulseTable]) -> PulseTable:
+        return cls(*(np.concatenate([getattr(t, name) for t in tables]) for name in _FIELDS))
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """Write atomically: a reader never sees half a file, an old file is kept on failure."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(COLUMNS)
+                names = np.where(self.polarity > 0, "SET", "RESET")
+                for i in range(len(self)):
+                    gate = "" if np.isnan(self.gate[i]) else repr(float(self.gate[i]))
+                    writer.writerow((self.cell[i], repr(float(self.g_before[i])), names[i],
+                                     repr(float(self.amplitude[i])), repr(float(self.width[i])),
+                                     gate, repr(float(self.g_after[i]))))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def read_csv(cls, path: str | os.PathLike) -> PulseTable:
+        path = Path(path)
+        try:
+            with open(path, newline="") as fh:
+                rows = list(csv.reader(fh))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: cannot read pulse table ({exc})") from None
+        if not rows:
+            raise DataError(f"{path}: empty file, expected a header {','.join(COLUMNS)}")
+        header = [h.strip() for h in rows[0]]
+        missing = [c for c in COLUMNS if c not in header and c != "gate_V"]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; "
+                            f"expected {','.join(COLUMNS)}")
+        col = {name: header.index(name) for name in COLUMNS if name in header}
+        body = rows[1:]
+        for i, row in enumerate(body):
+            if len(row) != len(header):
+                raise DataError(f"{path}: row {i + 1} has {len(row)} fields, header has "
+                                f"{len(header)} (truncated file?)")
+
+        def column(name: str) -> np.ndarray:
+            values = [row[col[name]].strip() for row in body] if name in col else [""] * len(body)
+            try:
+                return np.array([float(v) if v else np.nan for v in values])
+            except ValueError:
+                bad = next(j for j, v in enumerate(values) if not _is_number(v))
+                raise DataError(f"{path}: row {bad + 1}: {name} = {values[bad]!r} is not a number")
+
+        polarity = []
+        for i, row in enumerate(body):
+            word = row[col["polarity"]].strip().upper()
+            if word not in _POLARITY_WORDS:
+                raise DataError(f"{path}: row {i + 1}: polarity {word!r}, expected SET or RESET")
+            polarity.append(_POLARITY_WORDS[word])
+        table = cls.__new__(cls)
+        table.cell = np.array([row[col["cell"]].strip() for row in body], dtype=str)
+        table.g_before, table.g_after = column("g_before_S"), column("g_after_S")
+        table.amplitude, table.width, table.gate = (column("amplitude_V"), column("width_s"),
+                                                    column("gate_V"))
+        table.polarity = np.array(polarity, dtype=np.int8)
+        table.validate(str(path))
+        return table
+
+
+_FIELDS = ("cell", "g_before", "polarity", "amplitude", "width", "gate", "g_after")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
