@@ -103,16 +103,30 @@ class SimulatedCrossbar(Crossbar):
         drift = sigma * self._noise.standard_normal(self._x.size)
         self._x = np.where(self._healthy, np.clip(self._x + drift, 0.0, 1.0), self._x)
 
-    def sim_snapshot(self) -> dict[str, np.ndarray]:
+    def sim_snapshot(self, cells: Cells | None = None) -> dict[str, np.ndarray]:
+        """Device states (of ``cells`` only, if given) and the noise generator's position.
+
+        Restoring a full snapshot and then the partial snapshots of later rounds, in order,
+        rebuilds the array exactly, at a cost proportional to the cells each round touched.
+        """
         state = json.dumps(self._noise.bit_generator.state).encode()
-        return {"x": self._x.copy(), "noise_rng": np.frombuffer(state, dtype=np.uint8).copy(),
-                "pulses_applied": np.array(self._pulses_applied)}
+        snapshot = {"noise_rng": np.frombuffer(state, dtype=np.uint8).copy(),
+                    "pulses_applied": np.array(self._pulses_applied)}
+        if cells is None:
+            snapshot["x"] = self._x.copy()
+        else:
+            flat = cells.flat(self.shape)
+            snapshot["index"], snapshot["x"] = flat, self._x[flat]
+        return snapshot
 
     def sim_restore(self, snapshot: dict[str, np.ndarray]) -> None:
         x = np.asarray(snapshot["x"], dtype=np.float64)
-        if x.shape != self._x.shape:
+        if "index" in snapshot:
+            self._x[np.asarray(snapshot["index"])] = x
+        elif x.shape != self._x.shape:
             raise DataError(f"snapshot holds {x.size} devices, the array has {self._x.size}")
-        self._x = x.copy()
+        else:
+            self._x = x.copy()
         self._noise.bit_generator.state = json.loads(bytes(snapshot["noise_rng"]).decode())
         self._pulses_applied = int(snapshot["pulses_applied"])
 
