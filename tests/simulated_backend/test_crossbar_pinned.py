@@ -20,7 +20,7 @@ def test_seeded_parametric_run_is_pinned():
     crossbar = SimulatedCrossbar((4, 5), seed=11)
     state, conductance = _run(crossbar)
     np.testing.assert_array_equal(state[:4], [0.02819418799727598, 0.6737905766041677,
-                                              0.6349375340705775, 0.00810611810245332])
+                                              0.6349375340705775, 0.008106118102453316])
     np.testing.assert_array_equal(conductance[:3], [2.3486350079407422e-06,
                                                     2.7943562024750839e-05,
                                                     2.3052758597378920e-05])
