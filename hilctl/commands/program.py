@@ -1,0 +1,115 @@
+"""``hilctl program``: program a simulated or real array and store the run."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from drivers import ConfigError
+from hilctl.backends import device_params
+from hilctl.config import RunConfig, build_config, merge, read_toml
+from hilctl.progress import round_progress
+from hilctl.protocol_choice import WRITE_VERIFY_VARIANTS
+from hilctl.runner import RunOutcome, load_run_config, new_run, resume_run
+from hilctl.targets import check_reachable, load_targets, nominal_window, pattern_targets
+from hilctl.units import parse_quantity
+
+
+def parse_tolerance(text: str | None) -> dict:
+    """``5%`` or ``0.05`` is relative; ``0.5uS`` is an absolute band in siemens."""
+    if text is None:
+        return {}
+    text = text.strip()
+    if text.endswith("%"):
+        return {"tolerance": parse_quantity(text[:-1], "", "--tolerance") / 100}
+    if text.endswith("S"):
+        return {"tolerance_abs_S": parse_quantity(text, "S", "--tolerance")}
+    return {"tolerance": parse_quantity(text, "", "--tolerance")}
+
+
+def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConfig:
+    data = read_toml(config_file) if config_file else base
+    source = config_file or "command line"
+    return build_config(merge(data, flags), source)
+
+
+def targets_for(config: RunConfig) -> "np.ndarray":  # noqa: F821 - numpy is implied
+    shape = (config.array.rows, config.array.cols)
+    window = nominal_window(device_params(config), config.limits.read_V)
+    if config.targets.file:
+        targets = load_targets(config.targets.file, shape)
+        check_reachable(targets, window, config.targets.file)
+        return targets
+    return pattern_targets(config.targets.pattern, shape, window, config.targets.seed)
+
+
+def print_summary(summary: dict, console: Console) -> None:
+    table = Table(title=f"{summary['protocol']} on {summary['cells']} cells "
+                        f"(tolerance {summary['tolerance']})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key in ("protocol", "cells", "tolerance"):
+            continue
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        table.add_row(key, shown)
+    console.print(table)
+
+
+@click.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML configuration (array, device, limits, protocol, targets, rig).")
+@click.option("--rows", type=click.IntRange(1), help="Rows of the simulated array [64].")
+@click.option("--cols", type=click.IntRange(1), help="Columns of the simulated array [64].")
+@click.option("--seed", type=click.IntRange(0), help="Seed of the simulated array [0].")
+@click.option("--pattern", type=click.Choice(["random", "checkerboard", "gradient"]),
+              help="Built-in target pattern [random].")
+@click.option("--targets", "targets_file", type=click.Path(dir_okay=False),
+              help="Target map in siemens (.npy or .csv), shaped like the array.")
+@click.option("--protocol", help=f"One of: {', '.join(WRITE_VERIFY_VARIANTS)} [write-verify].")
+@click.option("--tolerance", help="Band: relative (0.05 or 5%) or absolute (0.5uS) [5%].")
+@click.option("--max-pulses", type=click.IntRange(1), help="Pulse budget per cell [100].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Run directory to create [runs/<time>-<protocol>].")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue the run in this directory from its last stored round.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def program(config_file, rows, cols, seed, pattern, targets_file, protocol, tolerance,
+            max_pulses, out_dir, resume_dir, as_json, quiet):
+    """Program an array with write-verify and store every round in a run directory."""
+    flags = {
+        "array": {"rows": rows, "cols": cols, "seed": seed},
+        "targets": {"pattern": pattern, "file": targets_file},
+        "protocol": {"name": protocol, "max_pulses": max_pulses, **parse_tolerance(tolerance)},
+    }
+    console = Console(stderr=as_json)
+    if resume_dir:
+        if out_dir:
+            raise ConfigError("--out and --resume exclude each other: a resumed run stays in "
+                              "its own directory")
+        stored = load_run_config(Path(resume_dir)).model_dump(mode="json")
+        config = assemble_config(config_file, stored, flags)
+        with round_progress(f"resuming {resume_dir}", not quiet) as hook:
+            outcome = resume_run(Path(resume_dir), config, progress=hook)
+    else:
+        config = assemble_config(config_file, {}, flags)
+        targets = targets_for(config)
+        run_dir = Path(out_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-"
+                                  f"{config.protocol.name}")
+        with round_progress(config.protocol.name, not quiet) as hook:
+            outcome = new_run(config, run_dir, targets, progress=hook)
+    report(outcome, as_json, console)
+
+
+def report(outcome: RunOutcome, as_json: bool, console: Console) -> None:
+    if as_json:
+        click.echo(json.dumps(outcome.summary))
+    else:
+        print_summary(outcome.summary, console)
+        console.print(f"run stored in {outcome.summary['run_dir']}")

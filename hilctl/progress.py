@@ -1,0 +1,32 @@
+"""A rich progress bar on stderr that subscribes to a run's rounds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from protocols import RoundRecord
+
+
+@contextmanager
+def round_progress(label: str, enabled: bool = True) -> Iterator:
+    """Yields an observer for ``RoundRecord``s (or None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("converged · round {task.fields[round]} · failed {task.fields[failed]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None, round=0, failed=0)
+
+        def update(record: RoundRecord) -> None:
+            state = record.state
+            bar.update(task, total=state.done.size, completed=int(state.done.sum()),
+                       round=record.round, failed=int(state.failed.sum()))
+
+        yield update

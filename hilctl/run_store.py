@@ -1,0 +1,168 @@
+"""The SQLite run store: every round's pulses and reads, appended in one transaction each.
+
+A round is stored as arrays (one row per round, not per cell), together with the change it
+made to the program state and, for a simulated array, to the devices. Round 0 holds the whole
+starting state. Replaying the rounds in order rebuilds the state after the last complete round,
+so a run killed at any moment loses at most the round in flight and ``--resume`` continues it
+exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from drivers import DataError, ResumeError
+from protocols import ProgramState, RoundRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rounds (
+    round INTEGER PRIMARY KEY,
+    cells INTEGER NOT NULL,
+    pulses BLOB NOT NULL,
+    state BLOB NOT NULL,
+    backend BLOB
+);
+"""
+
+# The program state arrays a round changes (only at the cells it pulsed).
+_PER_CELL_MUTABLE = ("read", "after_first_pulse", "pulses", "done", "failed", "stalled")
+
+
+def pack(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def unpack(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+class RunStore:
+    """One run's store file (``store.sqlite`` in the run directory)."""
+
+    def __init__(self, path: str | Path, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise ResumeError(f"{self.path.parent}: not a run directory (no {self.path.name})")
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        if create:
+            self._db.executescript(_SCHEMA)
+        else:
+            self._check_schema()
+
+    def _check_schema(self) -> None:
+        try:
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            raise ResumeError(f"{self.path}: not a run store ({exc})") from None
+        if not {"meta", "rounds"} <= tables:
+            raise ResumeError(f"{self.path}: not a run store (tables missing)")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- metadata ---------------------------------------------------------------------------
+    def set_meta(self, **values) -> None:
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in values.items()],
+            )
+
+    def meta(self) -> dict:
+        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+
+    # -- rounds -----------------------------------------------------------------------------
+    def append(self, record: RoundRecord, backend: dict[str, np.ndarray] | None) -> None:
+        """Store one round: its pulses and reads, and the state it changed, atomically."""
+        index = record.index
+        state = record.state
+        if record.round == 0:
+            changed = state.to_arrays()
+        else:
+            changed = {name: getattr(state, name)[index] for name in _PER_CELL_MUTABLE}
+            changed.update({f"memory.{k}": v[index] for k, v in state.memory.items()})
+            changed["totals"] = state.totals
+        pulses = {"index": index.astype(np.int32), "reading": record.reading}
+        if record.pulses is not None:
+            pulses.update(polarity=record.pulses.polarity, amplitude=record.pulses.amplitude,
+                          width=record.pulses.width)
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO rounds (round, cells, pulses, state, backend) VALUES (?, ?, ?, ?, ?)",
+                (record.round, int(index.size), pack(pulses), pack(changed),
+                 None if backend is None else pack(backend)),
+            )
+
+    def last_round(self) -> int | None:
+        row = self._db.execute("SELECT MAX(round) FROM rounds").fetchone()
+        return row[0]
+
+    def round_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
+
+    def pulses(self, round_number: int) -> dict[str, np.ndarray]:
+        row = self._db.execute("SELECT pulses FROM rounds WHERE round = ?",
+                               (round_number,)).fetchone()
+        if row is None:
+            raise DataError(f"{self.path}: no round {round_number}")
+        return unpack(row[0])
+
+    def replay(self) -> tuple[ProgramState, list[dict[str, np.ndarray]]]:
+        """The program state after the last stored round, and the backend changes in order."""
+        rows = self._db.execute("SELECT round, pulses, state, backend FROM rounds ORDER BY round")
+        state = None
+        backend_changes = []
+        for number, pulses_blob, state_blob, backend_blob in rows:
+            changed = unpack(state_blob)
+            if number == 0:
+                state = ProgramState.from_arrays(changed)
+            elif state is None:
+                raise ResumeError(f"{self.path}: round 0 (the starting state) is missing")
+            else:
+                index = unpack(pulses_blob)["index"]
+                _apply_change(state, index, changed)
+            if backend_blob is not None:
+                backend_changes.append(unpack(backend_blob))
+        if state is None:
+            raise ResumeError(f"{self.path}: the run stored no round yet; start it afresh")
+        return state, backend_changes
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+def _apply_change(state: ProgramState, index: np.ndarray, changed: dict[str, np.ndarray]) -> None:
+    for name in _PER_CELL_MUTABLE:
+        getattr(state, name)[index] = changed[name]
+    for key, values in changed.items():
+        if key.startswith("memory."):
+            state.memory[key.split(".", 1)[1]][index] = values
+    state.totals = changed["totals"].copy()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

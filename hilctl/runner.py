@@ -1,0 +1,186 @@
+"""Runs a programming protocol as a stored, resumable run in a run directory.
+
+The protocol decides; this module builds the crossbar and targets from the configuration,
+subscribes the run store and the progress bar to the protocol's rounds, and writes the run
+directory: ``config.toml``, ``store.sqlite``, ``targets.npy``, ``conductance.npy`` (last verify
+read per cell), ``true_conductance.npy`` (simulator only), ``result.json`` and
+``error_map.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from drivers import Cells, Checkpointable, Crossbar, ResumeError
+from hilctl import plots
+from hilctl.backends import open_crossbar
+from hilctl.config import RunConfig, build_config, dump_toml, read_toml
+from hilctl.protocol_choice import build_protocol, stop_rules
+from hilctl.run_store import RunStore
+from protocols import CostModel, Protocol, ProgramResult, RoundRecord, program
+
+STORE_NAME = "store.sqlite"
+CONFIG_NAME = "config.toml"
+
+ProgressHook = Callable[[RoundRecord], None]
+
+
+@dataclass
+class RunOutcome:
+    result: ProgramResult
+    summary: dict
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    write_atomic(path, buffer.getvalue())
+
+
+def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
+    params = getattr(crossbar, "params", None)
+    v0 = getattr(params, "iv_v0_V", None)
+    return CostModel(read_time_s=config.cost.read_time_s, read_V=crossbar.limits.read_V,
+                     iv_v0_V=v0)
+
+
+def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
+            protocol: Protocol | None = None, progress: ProgressHook | None = None,
+            extra_files: dict[str, bytes] | None = None) -> RunOutcome:
+    """Program ``targets`` (S, NaN = leave the cell alone) into a fresh run directory."""
+    run_dir = Path(run_dir)
+    if (run_dir / STORE_NAME).exists():
+        raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume {run_dir} "
+                          "or choose another --out")
+    protocol = protocol or build_protocol(config)
+    crossbar = open_crossbar(config)
+    with crossbar:
+        protocol.check(crossbar.limits)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(run_dir / CONFIG_NAME, dump_toml(config))
+        save_npy(run_dir / "targets.npy", targets)
+        for name, data in (extra_files or {}).items():
+            write_atomic(run_dir / name, data)
+        store = RunStore(run_dir / STORE_NAME, create=True)
+        store.set_meta(fingerprint=config.fingerprint(), protocol=protocol.name,
+                       shape=list(crossbar.shape), status="running")
+        with store:
+            return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress)
+
+
+def resume_run(run_dir: Path, config: RunConfig | None = None,
+               protocol: Protocol | None = None,
+               progress: ProgressHook | None = None) -> RunOutcome:
+    """Continue a run from its last stored round; refuse one made with another configuration."""
+    run_dir = Path(run_dir)
+    store = RunStore(run_dir / STORE_NAME)
+    with store:
+        stored = load_run_config(run_dir)
+        if config is not None and config.fingerprint() != stored.fingerprint():
+            raise ResumeError(f"{run_dir}: was made with a different configuration "
+                              f"({describe_difference(stored, config)})")
+        meta = store.meta()
+        if meta.get("fingerprint") != stored.fingerprint():
+            raise ResumeError(f"{run_dir}/{CONFIG_NAME} does not match the configuration "
+                              "the run was made with")
+        protocol = protocol or build_protocol(stored)
+        targets = np.load(run_dir / "targets.npy", allow_pickle=False)
+        state, backend_changes = store.replay()
+        crossbar = open_crossbar(stored)
+        with crossbar:
+            if isinstance(crossbar, Checkpointable):
+                for change in backend_changes:
+                    crossbar.sim_restore(change)
+            return _execute(stored, run_dir, crossbar, store, protocol, targets, state, progress)
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise ResumeError(f"{run_dir}: not a run directory (no {CONFIG_NAME})")
+    return build_config(read_toml(path), str(path))
+
+
+def describe_difference(a: RunConfig, b: RunConfig) -> str:
+    flat_a, flat_b = _flatten(a.model_dump(mode="json")), _flatten(b.model_dump(mode="json"))
+    keys = sorted(k for k in flat_a.keys() | flat_b.keys() if flat_a.get(k) != flat_b.get(k))
+    shown = ", ".join(f"{k}: {flat_a.get(k)!r} -> {flat_b.get(k)!r}" for k in keys[:3])
+    return shown + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunStore,
+             protocol: Protocol, targets: np.ndarray, state, progress: ProgressHook | None,
+             ) -> RunOutcome:
+    flat = np.flatnonzero(np.isfinite(targets.ravel()))
+    cells = Cells.from_flat(flat, crossbar.shape)
+    checkpointable = isinstance(crossbar, Checkpointable)
+
+    def observe(record: RoundRecord) -> None:
+        backend = None
+        if checkpointable:
+            touched = None if record.round == 0 else cells.subset(record.index)
+            backend = crossbar.sim_snapshot(touched)
+        store.append(record, backend)
+        if progress:
+            progress(record)
+
+    started = time.perf_counter()
+    result = program(protocol, crossbar, cells, targets.ravel()[flat], stop_rules(config),
+                     cost_model(config, crossbar), observe, state)
+    wall = time.perf_counter() - started
+    summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
+               "tolerance": stop_rules(config).tolerance.describe(),
+               "array_shape": list(crossbar.shape)}
+    _write_outputs(run_dir, crossbar.shape, flat, result, summary)
+    store.set_meta(status="complete")
+    return RunOutcome(result, summary)
+
+
+def _write_outputs(run_dir: Path, shape: tuple[int, int], flat: np.ndarray,
+                   result: ProgramResult, summary: dict) -> None:
+    def as_map(values: np.ndarray) -> np.ndarray:
+        full = np.full(shape[0] * shape[1], np.nan)
+        full[flat] = values
+        return full.reshape(shape)
+
+    save_npy(run_dir / "conductance.npy", as_map(result.final_read))
+    if result.true_final is not None:
+        save_npy(run_dir / "true_conductance.npy", as_map(result.true_final))
+    error = as_map(np.abs(result.final_read - result.targets) / result.targets)
+    plots.error_heatmap(error, run_dir / "error_map.png",
+                        f"{result.protocol}: final verify-read error")
+    write_atomic(run_dir / "result.json", json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,78 @@
+"""Target conductance maps: built-in patterns or a user's file, checked before any pulse.
+
+Targets are read conductances in siemens (what a verify read at the array's read voltage
+reports), shaped like the array; NaN marks a cell with nothing to program (weight layouts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from drivers import DataError
+from simulated_backend import DeviceParams
+
+
+def nominal_window(params: DeviceParams, read_V: float) -> tuple[float, float]:
+    """The preset's nominal conductance range as read at ``read_V`` (S)."""
+    factor = params.read_factor(read_V)
+    return params.g_min_S * factor, params.g_max_S * factor
+
+
+def pattern_targets(pattern: str, shape: tuple[int, int], window: tuple[float, float],
+                    seed: int = 0) -> np.ndarray:
+    """Targets over the window kept 10 % of its width away from each bound."""
+    lo, hi = window
+    margin = 0.1 * (hi - lo)
+    lo, hi = lo + margin, hi - margin
+    rows, cols = shape
+    if pattern == "random":
+        return np.random.default_rng(seed).uniform(lo, hi, size=shape)
+    if pattern == "checkerboard":
+        return np.where(np.indices(shape).sum(axis=0) % 2 == 0, lo, hi).astype(np.float64)
+    if pattern == "gradient":
+        ramp = np.linspace(lo, hi, cols) if cols > 1 else np.array([(lo + hi) / 2])
+        return np.broadcast_to(ramp, shape).copy()
+    raise DataError(f"unknown target pattern {pattern!r}; expected random, checkerboard or gradient")
+
+
+def load_targets(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
+    """Read a .npy or .csv target map in siemens; shape and finiteness are checked here."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npy":
+            targets = np.load(path, allow_pickle=False)
+        elif path.suffix == ".csv":
+            targets = np.loadtxt(path, delimiter=",", ndmin=2)
+        else:
+            raise DataError(f"{path}: targets must be a .npy or .csv file (siemens)")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such targets file") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: unreadable or truncated targets file ({exc})") from None
+    if not np.issubdtype(targets.dtype, np.number):
+        raise DataError(f"{path}: targets must be numbers, found dtype {targets.dtype}")
+    targets = targets.astype(np.float64)
+    if targets.shape != tuple(shape):
+        raise DataError(f"{path}: targets have shape {targets.shape}, the array is "
+                        f"{shape[0]}x{shape[1]}")
+    bad = ~np.isfinite(targets)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(f"{path}: {int(bad.sum())} target(s) are NaN or infinite, first at "
+                        f"({r}, {c}); expected finite conductances in siemens")
+    return targets
+
+
+def check_reachable(targets: np.ndarray, window: tuple[float, float], source: str) -> None:
+    """Raise ``DataError`` if a (finite) target lies outside what the devices can reach."""
+    lo, hi = window
+    outside = np.isfinite(targets) & ((targets < lo) | (targets > hi))
+    if outside.any():
+        r, c = np.argwhere(outside)[0][-2:]
+        value = targets[np.isfinite(targets) & outside][0]
+        raise DataError(
+            f"{source}: {int(outside.sum())} target(s) outside the reachable range "
+            f"[{lo:.3e}, {hi:.3e}] S, first at ({r}, {c}) = {value:.3e} S"
+        )
