@@ -131,9 +131,14 @@ class Protocol(ABC):
 
     name: str = "protocol"
     block_reset: bool = False
+    max_pulses: int | None = None  # the protocol's own per-cell budget (one-shot: 1), if any
 
     def check(self, limits: SafetyLimits) -> None:
         """Pre-flight: raise ``ConfigError`` if the protocol's settings exceed ``limits``."""
+
+    def begin(self, cells: Cells) -> None:
+        """Told the cells of the run (in state order) before any round, also on resume, for
+        protocols whose planner needs cell addresses."""
 
     def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
         """Pulses applied to every cell before the first read, e.g. a block RESET that brings
@@ -163,6 +168,8 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
     if targets.shape != (len(cells),):
         raise DataError(f"{targets.size} targets for {len(cells)} cells")
     protocol.check(crossbar.limits)
+    protocol.begin(cells)
+    budget = min(rules.max_pulses, protocol.max_pulses or rules.max_pulses)
     if state is None:
         prep = protocol.preparation(cells, crossbar.limits)
         if prep is not None:
@@ -177,7 +184,7 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
         if observer:
             observer(RoundRecord(0, np.arange(len(cells)), None, initial, state))
     while True:
-        active = np.flatnonzero(~state.done & ~state.failed & (state.pulses < rules.max_pulses))
+        active = np.flatnonzero(~state.done & ~state.failed & (state.pulses < budget))
         if active.size == 0:
             break
         _run_round(protocol, crossbar, cells, state, active, rules, cost, observer)
