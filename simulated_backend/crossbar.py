@@ -11,12 +11,9 @@ import json
 
 import numpy as np
 
-from drivers import Cells, Crossbar, DataError, PulseBatch, Reading, SafetyLimits
-from simulated_backend.device_model import (
-    DeviceParams,
-    DevicePopulation,
-    noise_free_step,
-)
+from drivers import Cells, ConfigError, Crossbar, DataError, PulseBatch, Reading, SafetyLimits
+from simulated_backend.device_model import DeviceParams
+from simulated_backend.models import DeviceModel, ParametricDevice
 
 
 class SimulatedCrossbar(Crossbar):
@@ -30,38 +27,40 @@ class SimulatedCrossbar(Crossbar):
     limits : SafetyLimits
     seed : int
         Makes the devices, their starting states and every noise draw reproducible.
+    model : DeviceModel, optional
+        The device model (one object per array); default ``ParametricDevice(params)``. Give
+        ``params`` or ``model``, not both: a model carries its own read and relaxation params.
     """
 
     def __init__(self, shape: tuple[int, int], params: DeviceParams | None = None,
-                 limits: SafetyLimits | None = None, seed: int = 0) -> None:
+                 limits: SafetyLimits | None = None, seed: int = 0,
+                 model: DeviceModel | None = None) -> None:
         super().__init__(shape, limits or SafetyLimits())
-        self.params = params or DeviceParams()
+        if model is not None and params is not None:
+            raise ConfigError("SimulatedCrossbar: give params or a device model, not both")
+        self.model = model or ParametricDevice(params)
+        self.params = self.model.params
         population_rng, state_rng, self._noise = np.random.default_rng(seed).spawn(3)
         n = self.shape[0] * self.shape[1]
-        self.population = DevicePopulation.sample(self.params, n, population_rng)
-        self._x = self.population.initial_state(self.params, state_rng)
-        self._healthy = self.population.stuck == 0
+        self._x = self.model.start(n, population_rng, state_rng)
+        self.population = self.model.population
+        self._healthy = self.model.healthy
         self._pulses_applied = 0
 
     # -- Crossbar ---------------------------------------------------------------------------
     def _apply(self, pulses: PulseBatch) -> None:
         flat = pulses.cells.flat(self.shape)
-        volts, width = pulses.signed_voltage, pulses.width
+        volts, width, gate = pulses.signed_voltage, pulses.width, pulses.gate
         for layer in _occurrence_layers(flat):
-            self._switch(flat[layer], volts[layer], width[layer])
+            self._switch(flat[layer], volts[layer], width[layer],
+                         None if gate is None else gate[layer])
         self._pulses_applied += len(pulses)
 
-    def _switch(self, flat: np.ndarray, volts: np.ndarray, width: np.ndarray) -> None:
-        pop = self.population.take(flat)
+    def _switch(self, flat: np.ndarray, volts: np.ndarray, width: np.ndarray,
+                gate: np.ndarray | None) -> None:
         x = self._x[flat]
-        step = noise_free_step(pop, x, volts, width) - x
-        threshold = np.where(volts > 0, pop.set_threshold, pop.reset_threshold)
-        switching = (np.abs(volts) > threshold) & self._healthy[flat]
-        p = self.params
-        additive = p.c2c_additive_S / (pop.g_max - pop.g_min)
-        noise = (step * p.c2c_relative * self._noise.standard_normal(flat.size)
-                 + additive * self._noise.standard_normal(flat.size))
-        self._x[flat] = np.where(switching, np.clip(x + step + noise, 0.0, 1.0), x)
+        new = self.model.switch(flat, x, volts, width, gate, self._noise)
+        self._x[flat] = np.where(self._healthy[flat], new, x)
 
     def _read(self, cells: Cells) -> Reading:
         g = self.sim_true_conductance(cells)
@@ -79,8 +78,8 @@ class SimulatedCrossbar(Crossbar):
     def sim_true_conductance(self, cells: Cells) -> np.ndarray:
         """Noise-free conductance (S) as a read at ``limits.read_V`` would see it."""
         flat = cells.flat(self.shape)
-        g = self.population.conductance(self._x[flat], flat)
-        return g * self.params.read_factor(self.limits.read_V)
+        g = self.model.conductance(self._x[flat], flat)
+        return g * self.model.read_factor(self.limits.read_V)
 
     def sim_state(self) -> np.ndarray:
         """The state x in [0, 1] of every device, flat row-major (a copy)."""

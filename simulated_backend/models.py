@@ -1,0 +1,86 @@
+"""The device model a ``SimulatedCrossbar`` is built on: an object injected into the array.
+
+A model owns how devices start and how they answer a pulse; the crossbar owns addressing,
+safety limits, reads, relaxation and snapshots. Every device has a state x in [0, 1]; the model
+maps it to a low-field conductance. Two models exist: ``ParametricDevice`` (the closed-form
+physics of ``device_model`` with a preset's parameters) and ``EmpiricalDevice`` (responses drawn
+from a measured pulse-response table, in ``simulated_backend.empirical``).
+
+One model object serves one array: ``start`` binds it to that array's devices.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from simulated_backend.device_model import DeviceParams, DevicePopulation, noise_free_step
+
+
+class DeviceModel(ABC):
+    """How a population of devices starts and answers pulses.
+
+    Attributes
+    ----------
+    params : DeviceParams
+        Read noise, I-V and relaxation that the crossbar applies on top of the model.
+    population : DevicePopulation or None
+        Per-device parametric values (what the oracle planner inverts); None for models that
+        have none.
+    healthy : bool array
+        Devices that switch at all (stuck ones keep their state); set by ``start``.
+    """
+
+    params: DeviceParams
+    population: DevicePopulation | None = None
+    healthy: np.ndarray
+
+    @abstractmethod
+    def start(self, n: int, population_rng: np.random.Generator,
+              state_rng: np.random.Generator) -> np.ndarray:
+        """Draw the ``n`` devices of an array and return their starting states."""
+
+    @abstractmethod
+    def switch(self, flat: np.ndarray, x: np.ndarray, volts: np.ndarray, width: np.ndarray,
+               gate: np.ndarray | None, noise: np.random.Generator) -> np.ndarray:
+        """New states of devices ``flat`` (states ``x``) after one pulse each.
+
+        ``volts`` is signed (positive SET), ``width`` in seconds, ``gate`` in volts or None.
+        """
+
+    @abstractmethod
+    def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """Low-field conductance in siemens of devices ``flat`` at states ``x``."""
+
+    def read_factor(self, read_V: float) -> float:
+        """Ratio of the conductance a read at ``read_V`` sees to the low-field one."""
+        return self.params.read_factor(read_V)
+
+
+class ParametricDevice(DeviceModel):
+    """The closed-form physics of ``device_model`` with a preset's nominal values and spreads."""
+
+    def __init__(self, params: DeviceParams | None = None) -> None:
+        self.params = params or DeviceParams()
+
+    def start(self, n: int, population_rng: np.random.Generator,
+              state_rng: np.random.Generator) -> np.ndarray:
+        self.population = DevicePopulation.sample(self.params, n, population_rng)
+        self.healthy = self.population.stuck == 0
+        return self.population.initial_state(self.params, state_rng)
+
+    def switch(self, flat: np.ndarray, x: np.ndarray, volts: np.ndarray, width: np.ndarray,
+               gate: np.ndarray | None, noise: np.random.Generator) -> np.ndarray:
+        pop = self.population.take(flat)
+        step = noise_free_step(pop, x, volts, width) - x
+        threshold = np.where(volts > 0, pop.set_threshold, pop.reset_threshold)
+        switching = np.abs(volts) > threshold
+        p = self.params
+        additive = p.c2c_additive_S / (pop.g_max - pop.g_min)
+        jitter = (step * p.c2c_relative * noise.standard_normal(flat.size)
+                  + additive * noise.standard_normal(flat.size))
+        return np.where(switching, np.clip(x + step + jitter, 0.0, 1.0), x)
+
+    def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        return self.population.conductance(x, flat)
