@@ -76,7 +76,7 @@ class ProtocolConfig(_Strict):
     tolerance_abs_S: float | None = Field(None, gt=0)
     max_pulses: int = Field(100, ge=1, le=100_000)
     stall_pulses: int = Field(5, ge=1)
-    stall_response: float = Field(0.02, ge=0)
+    stall_response: float = Field(0.05, ge=0)
     ispp: IsppConfig = IsppConfig()
     adaptive: AdaptiveConfig = AdaptiveConfig()
 

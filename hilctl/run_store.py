@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS rounds (
 """
 
 # The program state arrays a round changes (only at the cells it pulsed).
-_PER_CELL_MUTABLE = ("read", "after_first_pulse", "pulses", "done", "failed", "stalled")
+_PER_CELL_MUTABLE = ("read", "after_first_pulse", "pulses", "done", "failed", "stalled",
+                     "stall_ref")
 
 
 def pack(arrays: dict[str, np.ndarray]) -> bytes:

@@ -34,14 +34,16 @@ class StopRules:
         A cell is declared failed after this many consecutive pulses at the protocol's
         strongest setting that did not move it towards its target.
     stall_response : float
-        Movement towards the target, as a fraction of the target, below which a pulse at the
-        strongest setting counts as unanswered.
+        Progress towards the target since the streak of strongest pulses began, as a fraction
+        of the larger of the target and the streak's starting read, below which the streak
+        counts as unanswered. Judging the whole streak (not pulse by pulse) keeps read noise
+        from resetting it.
     """
 
     tolerance: Tolerance = field(default_factory=Tolerance)
     max_pulses: int = 100
     stall_pulses: int = 5
-    stall_response: float = 0.02
+    stall_response: float = 0.05
 
     def __post_init__(self) -> None:
         if self.max_pulses < 1 or self.stall_pulses < 1:
@@ -65,6 +67,7 @@ class ProgramState:
     done: np.ndarray
     failed: np.ndarray
     stalled: np.ndarray
+    stall_ref: np.ndarray
     totals: np.ndarray  # [pulse_time_s, energy_J, reads, rounds]
     memory: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -74,7 +77,7 @@ class ProgramState:
         return cls(targets=targets, band=band, initial=initial.copy(), read=initial.copy(),
                    after_first_pulse=initial.copy(), pulses=np.zeros(n, np.int32),
                    done=np.abs(initial - targets) <= band, failed=np.zeros(n, bool),
-                   stalled=np.zeros(n, np.int32), totals=np.array([0.0, 0.0, n, 0.0]))
+                   stalled=np.zeros(n, np.int32), stall_ref=initial.copy(), totals=np.array([0.0, 0.0, n, 0.0]))
 
     @property
     def rounds(self) -> int:
@@ -207,9 +210,13 @@ def _run_round(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: Prog
     state.read[active] = after
     targets = state.targets[active]
     state.done[active] = np.abs(after - targets) <= state.band[active]
-    towards = (after - before) * np.sign(targets - before)
-    unanswered = plan.strongest & (towards < rules.stall_response * targets)
-    state.stalled[active] = np.where(unanswered, state.stalled[active] + 1, 0)
+    streak = state.stalled[active]
+    reference = np.where(streak == 0, before, state.stall_ref[active])
+    progress = (after - reference) * np.sign(targets - reference)
+    scale = np.maximum(reference, targets)
+    unanswered = plan.strongest & (progress < rules.stall_response * scale)
+    state.stalled[active] = np.where(unanswered, streak + 1, 0)
+    state.stall_ref[active] = reference
     state.failed[active] |= (state.stalled[active] >= rules.stall_pulses) & ~state.done[active]
     state.totals += (plan.width.sum(),
                      cost.pulse_energy(before, plan.amplitude, plan.width).sum(),
