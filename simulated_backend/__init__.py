@@ -2,6 +2,7 @@
 
 from simulated_backend.crossbar import SimulatedCrossbar
 from simulated_backend.device_model import DeviceParams, DevicePopulation
+from simulated_backend.oracle import OraclePlanner
 from simulated_backend.presets import DEFAULT_PRESET, PRESETS, preset
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "PRESETS",
     "DeviceParams",
     "DevicePopulation",
+    "OraclePlanner",
     "SimulatedCrossbar",
     "preset",
 ]

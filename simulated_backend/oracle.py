@@ -1,0 +1,134 @@
+"""The oracle planner: the physical limit against which every planner is reported.
+
+It knows each simulated device's true parameters and its present true state, and inverts the
+noise-free closed-form response (``device_model.window_kt`` undoes ``window_decay``), so a
+noise-free device lands exactly on its target in one pulse. What it cannot know is the
+cycle-to-cycle noise of the pulse it is about to apply (it never touches the simulator's noise
+generator), so its result is the floor that noise leaves for any planner.
+
+It plans from the device's present TRUE state, not from the read handed to it: a planner with
+perfect knowledge of the device would know its state too, and read noise is part of what the
+other planners must cope with, not a limit of the physics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers import Cells, ConfigError, Polarity
+from protocols.planner import PlannedPulses, PulsePlanner
+from simulated_backend.crossbar import SimulatedCrossbar
+from simulated_backend.device_model import DevicePopulation, switching_rate, window_kt
+
+# Fixed amplitudes of the default width knob. For the default preset, moves range from a
+# correction of 2 % of a target (SET near x = 0.9: k t ~ 3e-3; RESET near x = 0.9: k t ~ 2e-2)
+# to the full-range first move from the block-RESET state (SET 0.02 -> 0.9: k t ~ 10; RESET
+# 0.9 -> 0.1: k t ~ 50), a span of about 3e3 in k t against the 1e4 span of the default width
+# limits (10 ns - 100 us). The amplitudes put the nominal device's rate (SET 1.2 V: 2.5e5 /s,
+# RESET 1.4 V: 1.0e6 /s) so that this span sits in the middle of the width range on a log
+# scale, which leaves device-to-device rate spread (about x2.5 either way at 2 sigma) inside
+# the limits for about 98 % of the moves of 98 % of devices; the remaining slowest devices
+# need two pulses for the largest moves and the fastest ones overshoot the smallest ones.
+DEFAULT_SET_V = 1.2
+DEFAULT_RESET_V = 1.4
+# Fixed width of the amplitude knob: at 1 us the same span of k t needs 0.9 - 1.6 V (SET) and
+# 1.05 - 1.8 V (RESET) for the nominal device, inside the default amplitude limits.
+DEFAULT_WIDTH_S = 1e-6
+
+KNOBS = ("width", "amplitude")
+
+
+class OraclePlanner(PulsePlanner):
+    """Exact inverse of the simulated devices' noise-free response.
+
+    Parameters
+    ----------
+    crossbar : SimulatedCrossbar
+        The array whose devices, parameters and true states the oracle reads.
+    knob : {"width", "amplitude"}
+        Width at a fixed amplitude per polarity, or amplitude at a fixed width.
+    set_V, reset_V : float
+        Fixed pulse magnitudes in volts for the width knob.
+    width_s : float
+        Fixed pulse width in seconds for the amplitude knob.
+    """
+
+    name = "oracle"
+
+    def __init__(self, crossbar: SimulatedCrossbar, knob: str = "width",
+                 set_V: float = DEFAULT_SET_V, reset_V: float = DEFAULT_RESET_V,
+                 width_s: float = DEFAULT_WIDTH_S) -> None:
+        if knob not in KNOBS:
+            raise ConfigError(f"oracle knob {knob!r} is unknown; expected one of {KNOBS}")
+        limits = crossbar.limits
+        if not (0 < set_V <= limits.set_max_V and 0 < reset_V <= limits.reset_max_V):
+            raise ConfigError(
+                f"oracle amplitudes SET {set_V:g} V / RESET {reset_V:g} V exceed the limits "
+                f"(0, {limits.set_max_V:g}] / (0, {limits.reset_max_V:g}] V"
+            )
+        if not limits.width_min_s <= width_s <= limits.width_max_s:
+            raise ConfigError(f"oracle width {width_s:.3e} s is outside the width limits "
+                              f"[{limits.width_min_s:.3e}, {limits.width_max_s:.3e}] s")
+        self.crossbar, self.knob = crossbar, knob
+        self.set_V, self.reset_V, self.width_s = set_V, reset_V, width_s
+
+    def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
+        """Pulses that take each device from its true state to ``target`` (read conductance, S).
+
+        ``present`` (the read) is not used: the oracle knows the true state. Targets beyond a
+        device's own bounds and stuck devices get the strongest pulse towards the target and
+        are flagged ``clamped``, as are pulses whose knob had to be clipped to the limits.
+        """
+        xb = self.crossbar
+        flat = cells.flat(xb.shape)
+        pop = xb.population.take(flat)
+        x = xb.sim_state()[flat]
+        goal = pop.state_of(np.asarray(target, float) / xb.params.read_factor(xb.limits.read_V))
+        reachable = (goal > 0) & (goal < 1) & (pop.stuck == 0)
+        goal = np.clip(goal, 0.0, 1.0)
+        polarity = np.where(goal > x, Polarity.SET, Polarity.RESET).astype(np.int8)
+        kt = _needed_kt(pop, x, goal, polarity)
+        if self.knob == "width":
+            amplitude, width, clipped = self._widths(pop, polarity, kt)
+        else:
+            amplitude, width, clipped = self._amplitudes(pop, polarity, kt)
+        return PlannedPulses(polarity, amplitude, width, clipped | ~reachable)
+
+    def _widths(self, pop: DevicePopulation, polarity: np.ndarray, kt: np.ndarray):
+        limits = self.crossbar.limits
+        is_set = polarity == Polarity.SET
+        amplitude = np.where(is_set, self.set_V, self.reset_V)
+        rate = _rate(pop, amplitude, is_set)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            width = np.where(rate > 0, kt / rate, np.inf)
+        clipped = (width < limits.width_min_s) | (width > limits.width_max_s)
+        return amplitude, np.clip(width, limits.width_min_s, limits.width_max_s), clipped
+
+    def _amplitudes(self, pop: DevicePopulation, polarity: np.ndarray, kt: np.ndarray):
+        limits = self.crossbar.limits
+        is_set = polarity == Polarity.SET
+        base = np.where(is_set, pop.set_rate, pop.reset_rate)
+        threshold = np.where(is_set, pop.set_threshold, pop.reset_threshold)
+        slope = np.where(is_set, pop.set_slope, pop.reset_slope)
+        # Inverse of switching_rate: k = rate (exp((V - V_th) / V_s) - 1).
+        amplitude = threshold + slope * np.log1p(kt / self.width_s / base)
+        top = limits.max_amplitude(polarity)
+        clipped = amplitude > top
+        return np.minimum(amplitude, top), np.full(kt.size, self.width_s), clipped
+
+
+def _rate(pop: DevicePopulation, amplitude: np.ndarray, is_set: np.ndarray) -> np.ndarray:
+    return np.where(is_set,
+                    switching_rate(amplitude, pop.set_rate, pop.set_threshold, pop.set_slope),
+                    switching_rate(amplitude, pop.reset_rate, pop.reset_threshold,
+                                   pop.reset_slope))
+
+
+def _needed_kt(pop: DevicePopulation, x: np.ndarray, goal: np.ndarray,
+               polarity: np.ndarray) -> np.ndarray:
+    """Rate-time product that takes state ``x`` to ``goal`` (huge where a bound is the goal)."""
+    is_set = polarity == Polarity.SET
+    window = np.where(is_set, pop.set_window, pop.reset_window)
+    u_from = np.where(is_set, 1.0 - x, x)
+    u_to = np.where(is_set, 1.0 - goal, goal)
+    return np.maximum(window_kt(u_from, u_to, window), 0.0)
