@@ -4,6 +4,8 @@ Knows only the ``drivers`` interfaces; never imports torch, instruments or the s
 """
 
 from protocols.engine import Plan, ProgramState, Protocol, RoundRecord, StopRules, program
+from protocols.heuristic import HeuristicPlanner
+from protocols.planned import OneShot, PlannedWriteVerify
 from protocols.result import CostModel, ProgramResult
 from protocols.tolerance import Tolerance, relative_error
 from protocols.write_verify import AdaptiveWidth, IncrementalStep
@@ -11,8 +13,11 @@ from protocols.write_verify import AdaptiveWidth, IncrementalStep
 __all__ = [
     "AdaptiveWidth",
     "CostModel",
+    "HeuristicPlanner",
     "IncrementalStep",
+    "OneShot",
     "Plan",
+    "PlannedWriteVerify",
     "ProgramResult",
     "ProgramState",
     "Protocol",

@@ -1,0 +1,91 @@
+"""A model-free pulse planner: a fixed width rule, corrected per cell from its last answer.
+
+It knows nothing of the devices beyond what a user states about the rig: the safety limits
+and the conductance window the devices are meant to span. Its rule, per polarity, is a power
+law with unit slope (the small-pulse regime, where the state moves in proportion to pulse
+time): the whole window takes the longest allowed pulse, and the width scales down with the
+needed change,
+
+    log w = log w_ref + log(|dG| / window),   w_ref = width_max at the start.
+
+After each pulse a cell's ``w_ref`` for that polarity becomes the secant through its last
+answer (the width that, by the same rule, would have produced the change it showed), so a slow
+or fast device is treated as such from its next pulse in that polarity. A pulse that moved the
+cell by less than a thousandth of the window (or the wrong way) quadruples ``w_ref``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers import Cells, ConfigError, Polarity, SafetyLimits
+from protocols.planner import PlannedPulses, PulsePlanner
+
+# Changes below this fraction of the window are treated as no answer (about the read noise).
+_SMALLEST_CHANGE = 1e-3
+_GROW_UNANSWERED = 4.0
+
+
+class HeuristicPlanner(PulsePlanner):
+    """Width at a fixed amplitude per polarity from a unit-slope power law, secant-corrected.
+
+    Parameters
+    ----------
+    shape : (rows, cols)
+        Shape of the array, for the per-cell memory.
+    limits : SafetyLimits
+        The rig's limits; the rule spans their width range.
+    g_window_S : (float, float)
+        Lowest and highest read conductance (S) the devices are meant to span.
+    set_V, reset_V : float
+        Fixed pulse magnitudes in volts (the oracle's defaults, so that the two planners turn
+        the same knob and a comparison is about the width rule alone).
+    adapt : bool
+        Correct each cell's rule from its last answer.
+    """
+
+    name = "heuristic"
+
+    def __init__(self, shape: tuple[int, int], limits: SafetyLimits,
+                 g_window_S: tuple[float, float], set_V: float = 1.2, reset_V: float = 1.4,
+                 adapt: bool = True) -> None:
+        low, high = g_window_S
+        if not 0 <= low < high:
+            raise ConfigError(f"heuristic conductance window [{low:g}, {high:g}] S is empty")
+        if not (0 < set_V <= limits.set_max_V and 0 < reset_V <= limits.reset_max_V):
+            raise ConfigError(
+                f"heuristic amplitudes SET {set_V:g} V / RESET {reset_V:g} V exceed the limits "
+                f"(0, {limits.set_max_V:g}] / (0, {limits.reset_max_V:g}] V"
+            )
+        self.shape, self.limits, self.adapt = shape, limits, adapt
+        self.window_S = high - low
+        self.set_V, self.reset_V = set_V, reset_V
+        # log w_ref per polarity (row 0 RESET, row 1 SET) and cell, flat row-major.
+        self.log_ref = np.full((2, shape[0] * shape[1]), np.log(limits.width_max_s))
+
+    def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
+        change = np.asarray(target, float) - np.asarray(present, float)
+        polarity = np.where(change > 0, Polarity.SET, Polarity.RESET).astype(np.int8)
+        log_ref = self.log_ref[(polarity > 0).astype(int), cells.flat(self.shape)]
+        with np.errstate(divide="ignore"):
+            width = np.exp(log_ref + np.log(np.abs(change) / self.window_S))
+        lo, hi = self.limits.width_min_s, self.limits.width_max_s
+        clamped = (width < lo * (1 - 1e-9)) | (width > hi * (1 + 1e-9))  # not on round-off
+        amplitude = np.where(polarity > 0, self.set_V, self.reset_V)
+        return PlannedPulses(polarity, amplitude, np.clip(width, lo, hi), clamped)
+
+    def observe(self, cells: Cells, pulses: PlannedPulses, before: np.ndarray,
+                after: np.ndarray) -> None:
+        """Secant update of each pulsed cell's rule from the change it showed."""
+        if not self.adapt:
+            return
+        row = (pulses.polarity > 0).astype(int)
+        flat = cells.flat(self.shape)
+        answered = (after - before) * pulses.polarity / self.window_S
+        seen = answered > _SMALLEST_CHANGE
+        secant = np.log(pulses.width) - np.log(np.where(seen, answered, 1.0))
+        grown = self.log_ref[row, flat] + np.log(_GROW_UNANSWERED)
+        # Bounded so that a dead cell cannot push its rule to absurd widths forever.
+        top = np.log(self.limits.width_max_s / _SMALLEST_CHANGE)
+        self.log_ref[row, flat] = np.clip(np.where(seen, secant, grown),
+                                          np.log(self.limits.width_min_s), top)

@@ -1,0 +1,97 @@
+"""Protocols whose pulses come from a ``PulsePlanner``.
+
+- ``OneShot`` ("one-shot"): one planned pulse per cell and one read, no correction; optionally
+  after a block RESET that brings every cell to a known state near its low bound.
+- ``PlannedWriteVerify`` ("write-verify-planned"): the first pulse and every correction come
+  from the planner with the latest read, and the planner sees how each cell answered.
+
+A pulse the planner had to clamp (the target lies beyond what it believes one pulse can do) is
+marked as the protocol's strongest setting, so a cell that stops answering such pulses is
+declared failed by the engine's stall rule instead of burning its whole budget.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
+from protocols.engine import Plan, ProgramState, Protocol
+from protocols.planner import PlannedPulses, PulsePlanner
+
+
+class _Planned(Protocol):
+    """Shared plumbing: the run's cells, and turning the planner's answer into a ``Plan``."""
+
+    def __init__(self, planner: PulsePlanner) -> None:
+        self.planner = planner
+        self._cells: Cells | None = None
+
+    def begin(self, cells: Cells) -> None:
+        self._cells = cells
+
+    def _cells_at(self, active: np.ndarray) -> Cells:
+        if self._cells is None:
+            raise DataError(f"{self.name}: plan() called outside program() (no cells known)")
+        return self._cells.subset(active)
+
+    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
+        planned = self.planner.plan(self._cells_at(active), state.read[active],
+                                    state.targets[active])
+        return Plan(planned.polarity, planned.amplitude, planned.width,
+                    np.asarray(planned.clamped, bool), planned.gate)
+
+
+class OneShot(_Planned):
+    """One planned pulse per cell, one verify read, no correction.
+
+    Parameters
+    ----------
+    planner : PulsePlanner
+    block_reset : bool
+        First apply one RESET pulse to every cell (its time and energy count in the cost), so
+        that every cell starts near its low bound, as a lab array does after a block RESET.
+    reset_V : float
+        Magnitude of the block RESET pulse in volts.
+    reset_width_s : float
+        Width of the block RESET pulse in seconds.
+    """
+
+    name = "one-shot"
+    max_pulses = 1
+
+    def __init__(self, planner: PulsePlanner, block_reset: bool = True, reset_V: float = 2.0,
+                 reset_width_s: float = 10e-6) -> None:
+        super().__init__(planner)
+        self.block_reset = block_reset
+        self.reset_V, self.reset_width_s = reset_V, reset_width_s
+
+    def check(self, limits: SafetyLimits) -> None:
+        if not self.block_reset:
+            return
+        if not 0 < self.reset_V <= limits.reset_max_V:
+            raise ConfigError(f"one-shot block RESET {self.reset_V:g} V is outside "
+                              f"(0, {limits.reset_max_V:g}] V")
+        if not limits.width_min_s <= self.reset_width_s <= limits.width_max_s:
+            raise ConfigError(f"one-shot block RESET width {self.reset_width_s:.3e} s is outside "
+                              f"[{limits.width_min_s:.3e}, {limits.width_max_s:.3e}] s")
+
+    def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
+        if not self.block_reset:
+            return None
+        return PulseBatch(cells, Polarity.RESET, self.reset_V, self.reset_width_s)
+
+
+class PlannedWriteVerify(_Planned):
+    """Write-verify whose first pulse and every correction come from ``planner``.
+
+    After each verify read the planner's ``observe`` gets the pulse each cell received and its
+    reads before and after, so a planner that adapts per device does so from the second pulse.
+    """
+
+    name = "write-verify-planned"
+
+    def learn(self, state: ProgramState, active: np.ndarray, plan: Plan, before: np.ndarray,
+              after: np.ndarray) -> None:
+        pulses = PlannedPulses(plan.polarity, plan.amplitude, plan.width, plan.strongest,
+                               plan.gate)
+        self.planner.observe(self._cells_at(active), pulses, before, after)

@@ -1,0 +1,78 @@
+"""The model-free heuristic: its fixed width rule and its per-cell secant correction."""
+
+import numpy as np
+import pytest
+
+from drivers import Cells, ConfigError, Polarity, SafetyLimits
+from protocols import HeuristicPlanner, PlannedWriteVerify, StopRules, Tolerance, program
+from protocols.planner import PlannedPulses
+from simulated_backend import SimulatedCrossbar
+
+LIMITS = SafetyLimits()
+WINDOW = (1e-6, 41e-6)  # 40 uS wide
+
+
+def _planner(**kwargs) -> HeuristicPlanner:
+    return HeuristicPlanner((2, 2), LIMITS, WINDOW, **kwargs)
+
+
+def _cells() -> Cells:
+    return Cells.all((2, 2))
+
+
+def test_rule_spans_the_width_range_in_proportion_to_the_change():
+    present = np.full(4, 10e-6)
+    target = present + np.array([40e-6, 20e-6, -4e-6, 1e-9])
+    planned = _planner().plan(_cells(), present, target)
+    assert planned.polarity.tolist() == [Polarity.SET, Polarity.SET, Polarity.RESET,
+                                         Polarity.SET]
+    np.testing.assert_allclose(planned.width[:3], [100e-6, 50e-6, 10e-6])
+    assert planned.width[3] == LIMITS.width_min_s
+    assert planned.clamped.tolist() == [False, False, False, True]
+    assert planned.amplitude.tolist() == [1.2, 1.2, 1.4, 1.2]
+
+
+def test_after_one_answer_the_same_change_gets_the_width_that_produced_it():
+    planner = _planner()
+    cells = _cells()
+    before = np.full(4, 10e-6)
+    pulses = PlannedPulses(np.full(4, Polarity.SET, np.int8), np.full(4, 1.2),
+                           np.array([1e-6, 2e-6, 4e-6, 8e-6]), np.zeros(4, bool))
+    after = before + np.array([2e-6, 8e-6, 0.0, -1e-6])  # last two: no answer, wrong way
+    planner.observe(cells, pulses, before, after)
+    replan = planner.plan(cells, np.full(4, 10e-6), np.full(4, 12e-6))
+    np.testing.assert_allclose(replan.width[:2], [1e-6, 0.5e-6])
+    # Unanswered cells keep their rule but four times stronger (40 uS window -> 100 us x 4).
+    np.testing.assert_allclose(replan.width[2:], [100e-6 * 4 * 2 / 40] * 2)
+    reset = planner.plan(cells, np.full(4, 12e-6), np.full(4, 10e-6))
+    np.testing.assert_allclose(reset.width, 100e-6 * 2 / 40)  # RESET rule untouched
+
+
+def test_without_adaptation_the_rule_stays_fixed():
+    planner = _planner(adapt=False)
+    cells = _cells()
+    first = planner.plan(cells, np.full(4, 10e-6), np.full(4, 20e-6))
+    planner.observe(cells, first, np.full(4, 10e-6), np.full(4, 30e-6))
+    again = planner.plan(cells, np.full(4, 10e-6), np.full(4, 20e-6))
+    np.testing.assert_array_equal(first.width, again.width)
+
+
+def test_planned_write_verify_with_the_heuristic_converges_on_a_simulated_array():
+    crossbar = SimulatedCrossbar((16, 16), seed=6)
+    p = crossbar.params
+    rf = p.read_factor(crossbar.limits.read_V)
+    planner = HeuristicPlanner(crossbar.shape, crossbar.limits,
+                               (p.g_min_S * rf, p.g_max_S * rf))
+    targets = np.random.default_rng(2).uniform(5e-6, 35e-6, 256)
+    result = program(PlannedWriteVerify(planner), crossbar, Cells.all(crossbar.shape), targets,
+                     StopRules(Tolerance(0.05)))
+    healthy = crossbar.population.stuck == 0
+    assert result.success[healthy].mean() > 0.97
+    assert result.pulses[healthy].mean() < 12
+
+
+def test_rejects_an_empty_window_and_amplitudes_beyond_the_limits():
+    with pytest.raises(ConfigError, match="window"):
+        HeuristicPlanner((2, 2), LIMITS, (5e-6, 5e-6))
+    with pytest.raises(ConfigError, match="exceed the limits"):
+        _planner(reset_V=LIMITS.reset_max_V + 1)
