@@ -20,9 +20,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from hilctl.commands import program
+    from hilctl.commands import data, program
 
-    for command in (program.program,):
+    for command in (program.program, data.data):
         cli.add_command(command)
 
 

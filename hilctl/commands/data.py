@@ -1,0 +1,90 @@
+"""``hilctl data import``: a lab's measured pulse responses into the pulse-response table."""
+
+from __future__ import annotations
+
+import click
+
+from drivers import ConfigError
+from hilctl.data_import import LAYOUTS, MEASURES, Mapping, import_table, load_mapping
+from hilctl.data_import import parse_polarity_word as _polarity
+from hilctl.units import parse_quantity
+
+
+def _per_polarity(values: tuple[str, ...], unit: str, flag: str) -> dict[int, float]:
+    """``1.2V`` (both polarities) or ``SET=1.2V`` / ``RESET=1.5V``."""
+    out: dict[int, float] = {}
+    for text in values:
+        name, sep, quantity = text.partition("=")
+        targets = (_polarity(name, flag),) if sep else (1, -1)
+        for polarity in targets:
+            out[polarity] = parse_quantity(quantity if sep else text, unit, flag)
+    return out
+
+
+def _pulses(amplitudes: tuple[str, ...], widths: tuple[str, ...]) -> dict[int, tuple[float, float]]:
+    amplitude = _per_polarity(amplitudes, "V", "--amplitude")
+    width = _per_polarity(widths, "s", "--width")
+    if set(amplitude) != set(width):
+        raise ConfigError("--amplitude and --width must be given for the same polarities")
+    return {p: (amplitude[p], width[p]) for p in amplitude}
+
+
+def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for text in pairs:
+        role, sep, name = text.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--column {text!r}: expected ROLE=HEADER, e.g. before=R_pre")
+        out[role.strip()] = name.strip()
+    return out
+
+
+@click.group()
+def data() -> None:
+    """Measured device data: import a lab's pulse responses."""
+
+
+@data.command("import")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Pulse-response table to write (CSV).")
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False),
+              help="TOML mapping (layout, measure, read_voltage, [columns], [units], [pulse.SET]).")
+@click.option("--layout", type=click.Choice(LAYOUTS), help="rows (one pulse per row) or "
+              "pulse-train (one column per train of identical pulses) [rows].")
+@click.option("--column", "columns", multiple=True, metavar="ROLE=HEADER",
+              help="Map a role (cell, before, after, amplitude, width, polarity, gate) to a "
+                   "header.")
+@click.option("--measure", type=click.Choice(list(MEASURES)),
+              help="What the before/after columns hold.")
+@click.option("--measure-unit", help="Unit of the measurement columns (e.g. kOhm, uS, A).")
+@click.option("--width-unit", help="Unit of the width column (ns, us, s).")
+@click.option("--read-voltage", help="Read voltage of read-current columns (e.g. 0.1V).")
+@click.option("--amplitude", "amplitudes", multiple=True, metavar="[SET=|RESET=]V",
+              help="Stated pulse amplitude, per polarity, for files that do not record it.")
+@click.option("--width", "widths", multiple=True, metavar="[SET=|RESET=]s",
+              help="Stated pulse width, per polarity (e.g. SET=100ns).")
+@click.option("--gate", help="Constant gate voltage of 1T1R cells (e.g. 1.5V).")
+@click.option("--polarity", "polarities", multiple=True,
+              help="pulse-train layout: SET or RESET for each input, in order.")
+@click.option("--min-rows", type=click.IntRange(1), default=20, show_default=True,
+              help="Fewest rows per polarity to accept.")
+def import_(inputs, out, mapping_file, layout, columns, measure, measure_unit, width_unit,
+            read_voltage, amplitudes, widths, gate, polarities, min_rows) -> None:
+    """Read INPUTS into the pulse-response table at --out and report what was read."""
+    base = load_mapping(mapping_file) if mapping_file else Mapping()
+    units = {k: v for k, v in (("measure", measure_unit), ("width", width_unit)) if v}
+    mapping = base.merged(
+        layout=layout, measure=measure, columns=_columns(columns), units=units,
+        pulse=_pulses(amplitudes, widths),
+        read_voltage_V=(parse_quantity(read_voltage, "V", "--read-voltage")
+                        if read_voltage else None),
+        gate_V=parse_quantity(gate, "V", "--gate") if gate else None)
+    if polarities and len(polarities) != len(inputs):
+        raise ConfigError(f"--polarity given {len(polarities)} times for {len(inputs)} inputs")
+    signs = [_polarity(p, "--polarity") for p in polarities] or [None] * len(inputs)
+    report = import_table(list(zip(inputs, signs, strict=True)), mapping, min_rows=min_rows)
+    report.table.write_csv(out)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"wrote {out}")
