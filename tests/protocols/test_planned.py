@@ -137,3 +137,17 @@ def test_unsafe_planned_pulses_are_stopped_before_anything_is_applied():
     with pytest.raises(SafetyLimitError, match="exceeds"):
         program(PlannedWriteVerify(too_strong), crossbar, Cells.all(SHAPE), _targets())
     np.testing.assert_array_equal(crossbar.sim_state(), state)
+
+
+def test_a_fresh_planned_protocol_resumes_a_stored_run():
+    crossbar = SimulatedCrossbar(SHAPE, seed=6)
+    cells = Cells.all(SHAPE)
+    rounds = []
+    program(PlannedWriteVerify(OraclePlanner(crossbar)), crossbar, cells, _targets(),
+            StopRules(Tolerance(0.05), max_pulses=1), observer=rounds.append)
+    state = rounds[-1].state
+    assert not state.done.all()
+    resumed = program(PlannedWriteVerify(OraclePlanner(crossbar)), crossbar, cells, _targets(),
+                      StopRules(Tolerance(0.05)), state=state)
+    assert resumed.pulses.max() > 1
+    assert resumed.success[crossbar.population.stuck == 0].mean() > 0.97
