@@ -1,0 +1,196 @@
+"""An instrument rig (an SMU and a crossbar board) behind the batched ``Crossbar`` interface.
+
+Two paths, chosen by what the SMU can do:
+
+- a batching SMU (2600, TSP): the board is loaded with the batch's cell sequence and the SMU
+  runs one pulse-and-read script; the reads it took right after the pulses answer the
+  following ``read`` of the same cells, so a programming round costs two round trips;
+- a point SMU (2400, SCPI): the board pulses the batch with its own generator (one round
+  trip) and the SMU reads each routed cell.
+
+Any failure, Ctrl-C or timeout inside a call leaves the rig safe (SMU output off at 0 V, board
+disconnected) before the error propagates; so does ``close`` and leaving a ``with`` block.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from drivers.board import CrossbarBoard
+from drivers.crossbar import Crossbar
+from drivers.errors import ConfigError, HilctlError, InstrumentError
+from drivers.limits import SafetyLimits
+from drivers.vocabulary import Cells, PulseBatch, Reading
+
+log = logging.getLogger("hilctl.instruments")
+
+
+class SourceMeter(Protocol):
+    """What the rig needs of any SMU."""
+
+    model: str
+
+    def identify(self) -> str: ...
+
+    def configure(self) -> None: ...
+
+    def measure(self, volts: float) -> tuple[float, bool]: ...
+
+    def make_safe(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class BatchSourceMeter(Protocol):
+    """An SMU that runs a whole batch of board-routed points in one round trip."""
+
+    def pulse_and_read(self, volts: np.ndarray, widths: np.ndarray,
+                       read_V: float) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def read_batch(self, count: int, read_V: float) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class InstrumentCrossbar(Crossbar):
+    """A rig as a ``Crossbar``.
+
+    Parameters
+    ----------
+    smu : SourceMeter
+    board : CrossbarBoard
+    limits : SafetyLimits
+    shape : (rows, cols) or None
+        Expected array size; the board's own report is used, and must agree if this is given.
+    """
+
+    def __init__(self, smu: SourceMeter, board: CrossbarBoard, limits: SafetyLimits,
+                 shape: tuple[int, int] | None = None) -> None:
+        board_shape = board.shape()
+        if shape is not None and tuple(shape) != board_shape:
+            raise ConfigError(f"rig.rows/cols = {shape[0]}x{shape[1]} but the board reports a "
+                              f"{board_shape[0]}x{board_shape[1]} array")
+        super().__init__(board_shape, limits)
+        self.smu = smu
+        self.board = board
+        self._fresh: tuple[np.ndarray, Reading] | None = None
+
+    def identify(self) -> dict[str, str]:
+        """Identity strings of both instruments (nothing is sourced)."""
+        return {"smu": self.smu.identify(), "board": self.board.identify(),
+                "board_firmware": self.board.firmware()}
+
+    def _apply(self, pulses: PulseBatch) -> None:
+        self._safely(self._apply_now, pulses)
+
+    def _read(self, cells: Cells) -> Reading:
+        return self._safely(self._read_now, cells)
+
+    def _safely(self, action, argument):
+        """Run ``action``; on any failure, Ctrl-C or timeout make the rig safe, then re-raise."""
+        try:
+            return action(argument)
+        except BaseException as exc:
+            self._fresh = None
+            log.error("rig fault (%s: %s); switching outputs off", type(exc).__name__, exc)
+            try:
+                self._make_safe()
+            except HilctlError as safe_exc:
+                raise InstrumentError(f"{exc}; AND the rig could not be made safe: {safe_exc}"
+                                      " -- switch the SMU output off by hand") from exc
+            raise
+
+    def _apply_now(self, pulses: PulseBatch) -> None:
+        self._fresh = None
+        if isinstance(self.smu, BatchSourceMeter):
+            self.board.load_sequence(pulses.cells)
+            current, compliance = self.smu.pulse_and_read(
+                pulses.signed_voltage, pulses.width, self.limits.read_V)
+            flat = pulses.cells.flat(self.shape)
+            if np.unique(flat).size == flat.size:
+                self._fresh = (flat, self._reading(pulses.cells, current, compliance))
+        else:
+            self.board.pulse_batch(pulses)
+
+    def _read_now(self, cells: Cells) -> Reading:
+        fresh, self._fresh = self._fresh, None
+        if fresh is not None and np.array_equal(fresh[0], cells.flat(self.shape)):
+            return fresh[1]
+        if isinstance(self.smu, BatchSourceMeter):
+            self.board.load_sequence(cells)
+            current, compliance = self.smu.read_batch(len(cells), self.limits.read_V)
+            return self._reading(cells, current, compliance)
+        return self._read_points(cells)
+
+    def _read_points(self, cells: Cells) -> Reading:
+        current = np.empty(len(cells))
+        compliance = np.empty(len(cells), dtype=bool)
+        self.board.mode("READ")
+        for i, (row, col) in enumerate(zip(cells.rows.tolist(), cells.cols.tolist(), strict=True)):
+            self.board.select(row, col)
+            current[i], compliance[i] = self.smu.measure(self.limits.read_V)
+        self.smu.make_safe()
+        return self._reading(cells, current, compliance)
+
+    def _reading(self, cells: Cells, current: np.ndarray, compliance: np.ndarray) -> Reading:
+        return Reading(cells, np.asarray(current) / self.limits.read_V, compliance)
+
+    def _make_safe(self) -> None:
+        """SMU output off at 0 V, then every board cell disconnected; reconnects once if the
+        link dropped. Raises ``InstrumentError`` only if the SMU cannot be confirmed off."""
+        self._fresh = None
+        for name, device in (("SMU", self.smu), ("board", self.board)):
+            try:
+                _safe_once(device)
+            except HilctlError as exc:
+                log.warning("%s: %s; reconnecting to make it safe", name, exc)
+                device.io.reconnect()
+                _safe_once(device)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.smu.close()
+            self.board.close()
+
+
+def _safe_once(device) -> None:
+    if isinstance(device, CrossbarBoard):
+        device.off()
+    else:
+        device.make_safe()
+
+
+def open_instrument_crossbar(*, smu_model: str, smu_resource: str, board_url: str,
+                             limits: SafetyLimits, visa_library: str = "@py", channel: str = "a",
+                             aperture_s: float = 2e-4, baudrate: int = 115200,
+                             connect_timeout_s: float = 5.0, margin_s: float = 2.0,
+                             factor: float = 2.0,
+                             shape: tuple[int, int] | None = None) -> InstrumentCrossbar:
+    """Connect, identify and configure an SMU and a board; nothing is pulsed."""
+    from drivers.keithley2400 import Keithley2400
+    from drivers.keithley2600 import Keithley2600
+
+    timing = {"connect_timeout_s": connect_timeout_s, "margin_s": margin_s, "factor": factor}
+    if smu_model == "2600":
+        smu = Keithley2600.open(smu_resource, limits, visa_library, channel, aperture_s, **timing)
+    elif smu_model == "2400":
+        smu = Keithley2400.open(smu_resource, limits, visa_library, aperture_s, **timing)
+    else:
+        raise ConfigError(f"rig.smu.model = {smu_model!r}: expected '2600' or '2400'")
+    try:
+        board = CrossbarBoard.open(board_url, limits, baudrate, **timing)
+    except BaseException:
+        smu.close()
+        raise
+    try:
+        smu.configure()
+        board.off()
+        return InstrumentCrossbar(smu, board, limits, shape)
+    except BaseException:
+        smu.close()
+        board.close()
+        raise
