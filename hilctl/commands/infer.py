@@ -1,0 +1,105 @@
+"""``hilctl infer``: run a programmed network with the conductances its run measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from drivers import ConfigError
+from hilctl.datasets import load_dataset
+from hilctl.inference import defect_sweep, evaluate, load_run
+
+
+def parse_fractions(text: str | None) -> list[float]:
+    """``0,0.05,0.1`` into fractions in [0, 1]."""
+    if not text:
+        return []
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--defects {text!r}: expected comma-separated fractions") from None
+    if not values or not all(0.0 <= v <= 1.0 for v in values):
+        raise ConfigError(f"--defects {text!r}: every fraction must lie in [0, 1]")
+    return values
+
+
+@click.command()
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True,
+              help="Run directory written by hilctl program --weights.")
+@click.option("--dataset", default=None, help="Dataset [the one the model was trained on].")
+@click.option("--defects", help="Stuck fractions to add, e.g. 0,0.05,0.1,0.2.")
+@click.option("--trials", type=click.IntRange(1), default=3, show_default=True,
+              help="Seeded defect draws per fraction.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Directory for the defect curve PNG [the run directory].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def infer(run_dir, dataset, defects, trials, seed, out_dir, as_json):
+    """Accuracy in software, with ideal targets and with the measured conductances."""
+    fractions = parse_fractions(defects)
+    run = load_run(run_dir)
+    data = load_dataset(dataset or run.model.dataset)
+    report = evaluate(run, data)
+    if fractions:
+        report["defects"] = defect_sweep(run.model, run.layout, run.conductance, data,
+                                         fractions, seed, trials)
+        report["defect_plot"] = str(plot_defects(report, Path(out_dir or run_dir)))
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        print_report(report, Console())
+
+
+def plot_defects(report: dict, out_dir: Path) -> Path:
+    """Accuracy against stuck fraction, with the min-max band of the draws, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["defects"]
+    p = [100 * r["fraction"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(p, [100 * r["accuracy"] for r in rows], "o-", label=f"{report['mode']} mode")
+    ax.fill_between(p, [100 * r["accuracy_min"] for r in rows],
+                    [100 * r["accuracy_max"] for r in rows], alpha=0.2)
+    ax.axhline(100 * report["accuracy_software"], ls="--", c="gray", label="software")
+    ax.set(xlabel="further devices stuck (%)", ylabel="test accuracy (%)",
+           title=f"{report['dataset']}: accuracy vs stuck devices")
+    ax.legend()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "defects.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def print_report(report: dict, console: Console) -> None:
+    table = Table(title=f"{report['mode']}-mode network on {report['dataset']} "
+                        f"({report['test_samples']} test images)")
+    table.add_column("accuracy")
+    table.add_column("value", justify="right")
+    for key in ("software", "ideal", "measured"):
+        table.add_row(key, f"{report[f'accuracy_{key}']:.2%}")
+    console.print(table)
+    layers = Table(title="weight error per layer")
+    for col in ("layer", "shape", "RMS error", "relative RMS", "max |error|"):
+        layers.add_column(col, justify="right")
+    for e in report["layers"]:
+        layers.add_row(str(e["layer"]), "x".join(map(str, e["shape"])), f"{e['rms_error']:.3g}",
+                       f"{e['relative_rms_error']:.2%}", f"{e['max_abs_error']:.3g}")
+    console.print(layers)
+    if "defects" in report:
+        sweep = Table(title="accuracy with further stuck devices (half at G_min, half at G_max)")
+        for col in ("stuck", "accuracy", "min", "max", "draws"):
+            sweep.add_column(col, justify="right")
+        for r in report["defects"]:
+            sweep.add_row(f"{r['fraction']:.0%}", f"{r['accuracy']:.2%}",
+                          f"{r['accuracy_min']:.2%}", f"{r['accuracy_max']:.2%}", str(r["trials"]))
+        console.print(sweep)
+        console.print(f"curve: {report['defect_plot']}")

@@ -1,0 +1,167 @@
+"""The MLP a crossbar computes, trained for the formulation it will run in.
+
+Hidden units are clipped ReLUs, min(max(z, 0), 1): a hidden activation is the next layer's
+input, a voltage (or current) between 0 and full scale, so it saturates like the periphery.
+Every layer carries its bias as an always-on full-scale input row.
+
+- Voltage mode trains the effective weights directly; with ``iv_aware`` each layer's input
+  goes through the device I-V at the input voltage (``crossbar_math.iv_transfer``).
+- Current mode trains the conductances themselves, G = g_lo + (g_hi - g_lo) sigmoid(theta) in
+  units of g_hi, and the weights w = (G+ - G-)/S_i come out of the divider formula, so autograd
+  applies the non-local rule dE/dG_ik = (dE/dw_ik - sum_j w_ij dE/dw_ij)/S_i. A learnt gain per
+  layer stands for the column amplifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from drivers import ConfigError
+from hilctl.crossbar_math import current_mode_weights, iv_transfer
+from hilctl.datasets import Dataset
+from hilctl.model_files import MODES, TrainedModel
+
+DEFAULT_HIDDEN = {"digits": 32, "mnist5k": 128}
+# g_lo / g_hi of the default device (1-40 uS) with a 10 % margin on each side.
+DEFAULT_G_RATIO = 1.1 / 36.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Voltages in V; ``g_ratio`` = g_lo / g_hi of the usable window."""
+
+    mode: str = "voltage"
+    hidden: tuple[int, ...] = (32,)
+    epochs: int = 60
+    seed: int = 0
+    batch_size: int = 64
+    learning_rate: float = 5e-3
+    iv_aware: bool = False
+    input_voltage_V: float = 0.2
+    iv_v0_V: float = 0.3
+    g_ratio: float = DEFAULT_G_RATIO
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"--mode {self.mode!r}: expected voltage or current")
+        if self.iv_aware and self.mode == "current":
+            raise ConfigError("--iv-aware applies to voltage mode only: a current divider splits "
+                              "each row's current in proportion to G whatever the shared I-V")
+        if self.epochs < 1 or self.batch_size < 1 or not self.hidden or min(self.hidden) < 1:
+            raise ConfigError("epochs, batch size and hidden sizes must be at least 1")
+        if not 0 < self.g_ratio < 1:
+            raise ConfigError(f"g_ratio = {self.g_ratio!r}: expected 0 < g_lo/g_hi < 1")
+        if not (self.input_voltage_V > 0 and self.iv_v0_V > 0):
+            raise ConfigError("--read-voltage and V0 must be positive")
+
+
+class CrossbarMLP(nn.Module):
+    """The network in the chosen mode; ``layer_weights`` gives the effective weights."""
+
+    def __init__(self, sizes: tuple[int, ...], config: TrainConfig) -> None:
+        super().__init__()
+        self.config = config
+        pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+        if config.mode == "voltage":
+            self.w = nn.ParameterList(
+                [nn.Parameter(_uniform((a + 1, b), a ** -0.5)) for a, b in pairs])
+        else:
+            self.theta_plus = nn.ParameterList(
+                [nn.Parameter(-3.0 + 0.5 * torch.randn(a + 1, b)) for a, b in pairs])
+            self.theta_minus = nn.ParameterList(
+                [nn.Parameter(-3.0 + 0.5 * torch.randn(a + 1, b)) for a, b in pairs])
+            self.log_gain = nn.Parameter(torch.zeros(len(pairs)))
+
+    def conductances(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer k's (G+, G-) in units of g_hi (current mode)."""
+        r = self.config.g_ratio
+        return (r + (1 - r) * torch.sigmoid(self.theta_plus[k]),
+                r + (1 - r) * torch.sigmoid(self.theta_minus[k]))
+
+    def layer_weights(self) -> list[torch.Tensor]:
+        if self.config.mode == "voltage":
+            return list(self.w)
+        return [current_mode_weights(*self.conductances(k)) for k in range(len(self.theta_plus))]
+
+    def gains(self) -> torch.Tensor:
+        if self.config.mode == "voltage":
+            return torch.ones(len(self.w))
+        return torch.exp(self.log_gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        transfer = None
+        if self.config.iv_aware:
+            c = self.config
+            transfer = lambda a: iv_transfer(a, c.input_voltage_V, c.iv_v0_V)  # noqa: E731
+        return forward_torch(self.layer_weights(), self.gains(), x, transfer)
+
+
+def forward_torch(weights, gains, x: torch.Tensor, transfer=None) -> torch.Tensor:
+    """Logits: per layer z = gain * ([f(a), 1] @ w), clipped ReLU between layers."""
+    a = x
+    for k, w in enumerate(weights):
+        a_in = transfer(a) if transfer is not None else a
+        ones = torch.ones(a.shape[0], 1, dtype=a.dtype)
+        z = gains[k] * (torch.cat([a_in, ones], dim=1) @ w)
+        a = z if k == len(weights) - 1 else torch.clamp(z, 0.0, 1.0)
+    return a
+
+
+def train_model(config: TrainConfig, data: Dataset) -> TrainedModel:
+    """Train on ``data`` (seeded, CPU) and return the model with its software test accuracy."""
+    torch.manual_seed(config.seed)
+    sizes = (data.n_features, *config.hidden, data.n_classes)
+    net = CrossbarMLP(sizes, config)
+    x = torch.as_tensor(data.x_train, dtype=torch.float32)
+    y = torch.as_tensor(data.y_train)
+    if config.mode == "current":
+        _calibrate_gains(net, x[:512])
+    optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs)
+    generator = torch.Generator().manual_seed(config.seed)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(config.epochs):
+        for batch in torch.randperm(len(y), generator=generator).split(config.batch_size):
+            optimiser.zero_grad()
+            loss_fn(net(x[batch]), y[batch]).backward()
+            optimiser.step()
+        schedule.step()
+    return _to_model(net, sizes, config, data)
+
+
+def accuracy_torch(net: CrossbarMLP, x: np.ndarray, y: np.ndarray) -> float:
+    with torch.no_grad():
+        logits = net(torch.as_tensor(x, dtype=torch.float32))
+    return float((logits.argmax(1).numpy() == y).mean())
+
+
+def _calibrate_gains(net: CrossbarMLP, x: torch.Tensor) -> None:
+    """Start each current-mode gain so that the layer's pre-activations have unit spread."""
+    with torch.no_grad():
+        a = x
+        for k, w in enumerate(net.layer_weights()):
+            z = torch.cat([a, torch.ones(a.shape[0], 1)], dim=1) @ w
+            net.log_gain[k] = -torch.log(z.std() + 1e-12)
+            a = torch.clamp(z * torch.exp(net.log_gain[k]), 0.0, 1.0)
+
+
+def _to_model(net: CrossbarMLP, sizes, config: TrainConfig, data: Dataset) -> TrainedModel:
+    with torch.no_grad():
+        weights = [w.detach().double().numpy().copy() for w in net.layer_weights()]
+        gains = [float(g) for g in net.gains()]
+    settings = asdict(config)
+    return TrainedModel(
+        mode=config.mode, layer_sizes=sizes, weights=weights, gains=gains, dataset=data.name,
+        input_voltage_V=config.input_voltage_V, iv_v0_V=config.iv_v0_V,
+        iv_aware=config.iv_aware, g_ratio=config.g_ratio,
+        accuracy_software=accuracy_torch(net, data.x_test, data.y_test),
+        training={k: settings[k] for k in ("epochs", "seed", "batch_size", "learning_rate")},
+    )
+
+
+def _uniform(shape: tuple[int, int], bound: float) -> torch.Tensor:
+    return (torch.rand(shape) * 2 - 1) * bound
