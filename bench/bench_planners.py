@@ -106,6 +106,9 @@ def main() -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    oracle_2pct, ispp_2pct = float(rows[2][5]), float(rows[-1][5])
+    print(f"goal for a planner's write-verify at 2 %: <= {1.3 * oracle_2pct:.2f} pulses/cell "
+          f"(1.3x the oracle's) and <= {ispp_2pct / 5:.2f} (1/5 of ISPP's)")
     print(f"({time.perf_counter() - start:.1f} s)")
 
 

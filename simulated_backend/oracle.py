@@ -64,6 +64,9 @@ class OraclePlanner(PulsePlanner):
                  width_s: float = DEFAULT_WIDTH_S) -> None:
         if knob not in KNOBS:
             raise ConfigError(f"oracle knob {knob!r} is unknown; expected one of {KNOBS}")
+        if crossbar.population is None:
+            raise ConfigError("the oracle planner needs a parametric device model; this "
+                              "array's model has no closed-form response to invert")
         limits = crossbar.limits
         if not (0 < set_V <= limits.set_max_V and 0 < reset_V <= limits.reset_max_V):
             raise ConfigError(
@@ -87,7 +90,7 @@ class OraclePlanner(PulsePlanner):
         flat = cells.flat(xb.shape)
         pop = xb.population.take(flat)
         x = xb.sim_state()[flat]
-        goal = pop.state_of(np.asarray(target, float) / xb.params.read_factor(xb.limits.read_V))
+        goal = pop.state_of(np.asarray(target, float) / xb.model.read_factor(xb.limits.read_V))
         reachable = (goal > 0) & (goal < 1) & (pop.stuck == 0)
         goal = np.clip(goal, 0.0, 1.0)
         polarity = np.where(goal > x, Polarity.SET, Polarity.RESET).astype(np.int8)

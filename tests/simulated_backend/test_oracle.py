@@ -5,6 +5,7 @@ import pytest
 
 from drivers import Cells, ConfigError, Polarity, PulseBatch
 from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
+from simulated_backend.models import DeviceModel
 
 NOISE_FREE = DeviceParams().replace(c2c_relative=0.0, c2c_additive_S=0.0,
                                     read_noise_relative=0.0, read_noise_floor_S=0.0)
@@ -105,3 +106,26 @@ def test_rejects_an_unknown_knob_and_amplitudes_beyond_the_limits():
         OraclePlanner(crossbar, set_V=crossbar.limits.set_max_V + 0.1)
     with pytest.raises(ConfigError, match="width limits"):
         OraclePlanner(crossbar, knob="amplitude", width_s=1.0)
+
+
+class _NoClosedForm(DeviceModel):
+    """A model without per-device parameters, as a measured (empirical) model is."""
+
+    def __init__(self) -> None:
+        self.params = DeviceParams()
+
+    def start(self, n, population_rng, state_rng):
+        self.healthy = np.ones(n, bool)
+        return np.zeros(n)
+
+    def switch(self, flat, x, volts, width, gate, noise):
+        return x
+
+    def conductance(self, x, flat):
+        return 1e-6 + 40e-6 * x
+
+
+def test_refuses_an_array_whose_model_has_no_closed_form():
+    crossbar = SimulatedCrossbar((2, 2), model=_NoClosedForm())
+    with pytest.raises(ConfigError, match="parametric device model"):
+        OraclePlanner(crossbar)
