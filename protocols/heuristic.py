@@ -3,10 +3,10 @@
 It knows nothing of the devices beyond what a user states about the rig: the safety limits
 and the conductance window the devices are meant to span. Its rule, per polarity, is a power
 law with unit slope (the small-pulse regime, where the state moves in proportion to pulse
-time): the whole window takes the longest allowed pulse, and the width scales down with the
-needed change,
+time), anchored in the middle of the width range on a log scale (a rig's width range is made
+for the devices it programs, so their typical rate is assumed to sit there):
 
-    log w = log w_ref + log(|dG| / window),   w_ref = width_max at the start.
+    log w = log w_ref + log(|dG| / window),   w_ref = sqrt(width_min * width_max) at the start.
 
 After each pulse a cell's ``w_ref`` for that polarity becomes the secant through its last
 answer (the width that, by the same rule, would have produced the change it showed), so a slow
@@ -61,7 +61,8 @@ class HeuristicPlanner(PulsePlanner):
         self.window_S = high - low
         self.set_V, self.reset_V = set_V, reset_V
         # log w_ref per polarity (row 0 RESET, row 1 SET) and cell, flat row-major.
-        self.log_ref = np.full((2, shape[0] * shape[1]), np.log(limits.width_max_s))
+        middle = 0.5 * np.log(limits.width_min_s * limits.width_max_s)
+        self.log_ref = np.full((2, shape[0] * shape[1]), middle)
 
     def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
         change = np.asarray(target, float) - np.asarray(present, float)

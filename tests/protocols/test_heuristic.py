@@ -20,13 +20,14 @@ def _cells() -> Cells:
     return Cells.all((2, 2))
 
 
-def test_rule_spans_the_width_range_in_proportion_to_the_change():
+def test_rule_starts_mid_range_and_scales_with_the_change():
     present = np.full(4, 10e-6)
     target = present + np.array([40e-6, 20e-6, -4e-6, 1e-9])
     planned = _planner().plan(_cells(), present, target)
     assert planned.polarity.tolist() == [Polarity.SET, Polarity.SET, Polarity.RESET,
                                          Polarity.SET]
-    np.testing.assert_allclose(planned.width[:3], [100e-6, 50e-6, 10e-6])
+    # The whole window takes sqrt(10 ns * 100 us) = 1 us.
+    np.testing.assert_allclose(planned.width[:3], [1e-6, 0.5e-6, 0.1e-6])
     assert planned.width[3] == LIMITS.width_min_s
     assert planned.clamped.tolist() == [False, False, False, True]
     assert planned.amplitude.tolist() == [1.2, 1.2, 1.4, 1.2]
@@ -42,10 +43,10 @@ def test_after_one_answer_the_same_change_gets_the_width_that_produced_it():
     planner.observe(cells, pulses, before, after)
     replan = planner.plan(cells, np.full(4, 10e-6), np.full(4, 12e-6))
     np.testing.assert_allclose(replan.width[:2], [1e-6, 0.5e-6])
-    # Unanswered cells keep their rule but four times stronger (40 uS window -> 100 us x 4).
-    np.testing.assert_allclose(replan.width[2:], [100e-6 * 4 * 2 / 40] * 2)
+    # Unanswered cells keep their rule but four times stronger (40 uS window -> 1 us x 4).
+    np.testing.assert_allclose(replan.width[2:], [1e-6 * 4 * 2 / 40] * 2)
     reset = planner.plan(cells, np.full(4, 12e-6), np.full(4, 10e-6))
-    np.testing.assert_allclose(reset.width, 100e-6 * 2 / 40)  # RESET rule untouched
+    np.testing.assert_allclose(reset.width, 1e-6 * 2 / 40)  # RESET rule untouched
 
 
 def test_without_adaptation_the_rule_stays_fixed():
