@@ -76,6 +76,7 @@ class InstrumentCrossbar(Crossbar):
         self.smu = smu
         self.board = board
         self._fresh: tuple[np.ndarray, Reading] | None = None
+        self._closed = False
 
     def identify(self) -> dict[str, str]:
         """Identity strings of both instruments (nothing is sourced)."""
@@ -150,6 +151,10 @@ class InstrumentCrossbar(Crossbar):
                 _safe_once(device)
 
     def close(self) -> None:
+        """Make the rig safe, then release both connections (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             super().close()
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 from typing import Protocol
 
 import numpy as np
@@ -176,6 +177,19 @@ class VisaTransport:
         except (self._pyvisa.errors.VisaIOError, OSError, ValueError) as exc:
             raise InstrumentError(f"cannot open VISA resource {self.resource_name!r}: {exc}") \
                 from None
+        if self.resource_name.upper().endswith("::SOCKET"):
+            self._no_delay()
+
+    def _no_delay(self) -> None:
+        """Send each command at once: with Nagle's algorithm on, a command followed by a query
+        waits out the instrument's delayed ACK (tens of ms per round trip)."""
+        try:
+            self._res.set_visa_attribute(self._pyvisa.constants.VI_ATTR_TCPIP_NODELAY, True)
+        except Exception:  # pyvisa-py's socket session refuses the attribute: set it directly
+            session = getattr(self._rm.visalib, "sessions", {}).get(self._res.session)
+            sock = getattr(session, "interface", None)
+            if isinstance(sock, socket.socket):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def write_line(self, text: str) -> None:
         try:

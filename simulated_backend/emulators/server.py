@@ -74,8 +74,8 @@ class LineServer:
         self.latency_s = latency_s
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name=f"emulator-{type(device).__name__}")
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True, name=f"emulator-{type(device).__name__}")
 
     @property
     def port(self) -> int:
