@@ -65,6 +65,7 @@ class AdaptiveConfig(_Strict):
     set_V: float = Field(1.3, gt=0)
     reset_V: float = Field(1.5, gt=0)
     start_width_s: float = Field(20e-9, gt=0)
+    min_width_s: float = Field(10e-9, gt=0)
     max_width_s: float = Field(100e-6, gt=0)
     grow: float = Field(2.0, gt=1)
     shrink: float = Field(0.5, gt=0, lt=1)

@@ -109,10 +109,13 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
         protocol = protocol or build_protocol(stored)
         targets = np.load(run_dir / "targets.npy", allow_pickle=False)
         state, backend_changes = store.replay()
+        flat = np.flatnonzero(np.isfinite(targets.ravel()))
         crossbar = open_crossbar(stored)
         with crossbar:
             if isinstance(crossbar, Checkpointable):
-                for change in backend_changes:
+                for positions, change in backend_changes:
+                    if positions is not None:
+                        change["index"] = flat[positions]
                     crossbar.sim_restore(change)
             return _execute(stored, run_dir, crossbar, store, protocol, targets, state, progress)
 
@@ -154,6 +157,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
         if checkpointable:
             touched = None if record.round == 0 else cells.subset(record.index)
             backend = crossbar.sim_snapshot(touched)
+            backend.pop("index", None)  # the round's own cell list says which cells
         store.append(record, backend)
         if progress:
             progress(record)

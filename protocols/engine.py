@@ -77,7 +77,20 @@ class ProgramState:
         return cls(targets=targets, band=band, initial=initial.copy(), read=initial.copy(),
                    after_first_pulse=initial.copy(), pulses=np.zeros(n, np.int32),
                    done=np.abs(initial - targets) <= band, failed=np.zeros(n, bool),
-                   stalled=np.zeros(n, np.int32), stall_ref=initial.copy(), totals=np.array([0.0, 0.0, n, 0.0]))
+                   stalled=np.zeros(n, np.int32), stall_ref=initial.copy(),
+                   totals=np.array([0.0, 0.0, n, 0.0]))
+
+    def record_reads(self, active: np.ndarray, after: np.ndarray) -> None:
+        """Book one pulse and its verify read for the cells at ``active``.
+
+        Everything here follows from the reads alone, so a run store need not keep it: replaying
+        the stored reads through this method rebuilds it.
+        """
+        first = self.pulses[active] == 0
+        self.after_first_pulse[active[first]] = after[first]
+        self.pulses[active] += 1
+        self.read[active] = after
+        self.done[active] = np.abs(after - self.targets[active]) <= self.band[active]
 
     @property
     def rounds(self) -> int:
@@ -204,12 +217,8 @@ def _run_round(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: Prog
     crossbar.apply(pulses)
     after = crossbar.read(pulses.cells).conductance
 
-    first = state.pulses[active] == 0
-    state.after_first_pulse[active[first]] = after[first]
-    state.pulses[active] += 1
-    state.read[active] = after
+    state.record_reads(active, after)
     targets = state.targets[active]
-    state.done[active] = np.abs(after - targets) <= state.band[active]
     streak = state.stalled[active]
     reference = np.where(streak == 0, before, state.stall_ref[active])
     progress = (after - reference) * np.sign(targets - reference)

@@ -84,6 +84,7 @@ class AdaptiveWidth(Protocol):
     set_V: float = 1.3
     reset_V: float = 1.5
     start_width_s: float = 20e-9
+    min_width_s: float = 10e-9
     max_width_s: float = 100e-6
     grow: float = 2.0
     shrink: float = 0.5
@@ -91,8 +92,8 @@ class AdaptiveWidth(Protocol):
 
     def check(self, limits: SafetyLimits) -> None:
         _check_amplitudes("adaptive", limits, set_V=self.set_V, reset_V=self.reset_V)
-        _check_width("adaptive", "start_width_s", limits, self.start_width_s)
-        _check_width("adaptive", "max_width_s", limits, self.max_width_s)
+        for key in ("min_width_s", "start_width_s", "max_width_s"):
+            _check_width("adaptive", key, limits, getattr(self, key))
         if not (self.grow > 1 and 0 < self.shrink < 1):
             raise ConfigError("adaptive.grow must exceed 1 and adaptive.shrink lie in (0, 1)")
 
@@ -113,7 +114,7 @@ class AdaptiveWidth(Protocol):
         targets = state.targets[active]
         crossed = np.sign(targets - after) != np.sign(targets - before)
         factor = np.where(crossed, self.shrink, self.grow)
-        width = np.clip(plan.width * factor, self.start_width_s * self.shrink**4, self.max_width_s)
+        width = np.clip(plan.width * factor, self.min_width_s, self.max_width_s)
         is_set = plan.polarity == Polarity.SET
         state.memory["set_width"][active[is_set]] = width[is_set]
         state.memory["reset_width"][active[~is_set]] = width[~is_set]

@@ -1,0 +1,44 @@
+"""A plain, non-editable install ships all four packages and the ``hilctl`` console script."""
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.e2e.cli import REPO
+
+PACKAGES = ("drivers", "simulated_backend", "protocols", "hilctl")
+
+
+@pytest.mark.slow
+def test_wheel_install_ships_every_package_and_the_console_script(tmp_path):
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                            str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    wheel = next((tmp_path / "dist").glob("hilctl-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for package in PACKAGES:
+        assert f"{package}/__init__.py" in names, package
+    assert not any(name.startswith("tests/") for name in names)
+
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                              "--target", str(target), str(wheel)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr
+    script = target / "bin" / "hilctl"
+    assert script.is_file()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    where = subprocess.run(
+        [sys.executable, "-c", "import " + ", ".join(PACKAGES) + "; print(hilctl.__file__)"],
+        cwd=outside, env=env, capture_output=True, text=True)
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.startswith(str(target))
+    done = subprocess.run([sys.executable, str(script), "program", "--rows", "4", "--cols", "4",
+                           "--out", "run", "--quiet", "--json"], cwd=outside, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (outside / "run" / "result.json").is_file()
