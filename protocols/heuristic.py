@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers import Cells, ConfigError, Polarity, SafetyLimits
+from drivers import Cells, ConfigError, DataError, Polarity, SafetyLimits
 from protocols.planner import PlannedPulses, PulsePlanner
 
 # Changes below this fraction of the window are treated as no answer (about the read noise).
@@ -65,7 +65,7 @@ class HeuristicPlanner(PulsePlanner):
         self.log_ref = np.full((2, shape[0] * shape[1]), middle)
 
     def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
-        change = np.asarray(target, float) - np.asarray(present, float)
+        change = _finite("target", target) - _finite("present", present)
         polarity = np.where(change > 0, Polarity.SET, Polarity.RESET).astype(np.int8)
         log_ref = self.log_ref[(polarity > 0).astype(int), cells.flat(self.shape)]
         with np.errstate(divide="ignore"):
@@ -90,3 +90,11 @@ class HeuristicPlanner(PulsePlanner):
         top = np.log(self.limits.width_max_s / _SMALLEST_CHANGE)
         self.log_ref[row, flat] = np.clip(np.where(seen, secant, grown),
                                           np.log(self.limits.width_min_s), top)
+
+
+def _finite(name: str, values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise DataError(f"heuristic planner: {name} conductance "
+                        f"{values[~np.isfinite(values)][0]!r} is not a finite number")
+    return values

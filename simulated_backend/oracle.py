@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers import Cells, ConfigError, Polarity
+from drivers import Cells, ConfigError, DataError, Polarity
 from protocols.planner import PlannedPulses, PulsePlanner
 from simulated_backend.crossbar import SimulatedCrossbar
 from simulated_backend.device_model import DevicePopulation, switching_rate, window_kt
@@ -86,11 +86,15 @@ class OraclePlanner(PulsePlanner):
         device's own bounds and stuck devices get the strongest pulse towards the target and
         are flagged ``clamped``, as are pulses whose knob had to be clipped to the limits.
         """
+        target = np.asarray(target, dtype=np.float64)
+        if not np.isfinite(target).all():
+            raise DataError(f"oracle planner: target {target[~np.isfinite(target)][0]!r} S is "
+                            "not a finite number")
         xb = self.crossbar
         flat = cells.flat(xb.shape)
         pop = xb.population.take(flat)
         x = xb.sim_state()[flat]
-        goal = pop.state_of(np.asarray(target, float) / xb.model.read_factor(xb.limits.read_V))
+        goal = pop.state_of(target / xb.model.read_factor(xb.limits.read_V))
         reachable = (goal > 0) & (goal < 1) & (pop.stuck == 0)
         goal = np.clip(goal, 0.0, 1.0)
         polarity = np.where(goal > x, Polarity.SET, Polarity.RESET).astype(np.int8)

@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from drivers import Cells, ConfigError, Polarity, SafetyLimits
+from drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
 from protocols import HeuristicPlanner, PlannedWriteVerify, StopRules, Tolerance, program
 from protocols.planner import PlannedPulses
 from simulated_backend import SimulatedCrossbar
@@ -77,3 +79,26 @@ def test_rejects_an_empty_window_and_amplitudes_beyond_the_limits():
         HeuristicPlanner((2, 2), LIMITS, (5e-6, 5e-6))
     with pytest.raises(ConfigError, match="exceed the limits"):
         _planner(reset_V=LIMITS.reset_max_V + 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e-6, 1e-3), st.floats(1e-9, 1e-3),
+                          st.floats(-1e-4, 1e-4), st.floats(1e-9, 1e-3)),
+                min_size=4, max_size=4))
+def test_every_plan_is_inside_the_limits_whatever_the_reads_and_answers(rows):
+    present, target, answer, width = (np.array(column) for column in zip(*rows, strict=True))
+    planner = _planner()
+    first = planner.plan(_cells(), present, target)
+    LIMITS.check_pulses(PulseBatch(_cells(), first.polarity, first.amplitude, first.width),
+                        (2, 2))
+    tried = PlannedPulses(first.polarity, first.amplitude, np.clip(width, 1e-8, 1e-4),
+                          first.clamped)
+    planner.observe(_cells(), tried, present, present + answer)
+    again = planner.plan(_cells(), present + answer, target)
+    LIMITS.check_pulses(PulseBatch(_cells(), again.polarity, again.amplitude, again.width),
+                        (2, 2))
+
+
+def test_a_non_finite_conductance_is_a_data_error():
+    with pytest.raises(DataError, match="not a finite number"):
+        _planner().plan(_cells(), np.full(4, 1e-5), np.array([1e-5, np.nan, 1e-5, 1e-5]))

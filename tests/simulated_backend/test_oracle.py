@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from drivers import Cells, ConfigError, Polarity, PulseBatch
+from drivers import Cells, ConfigError, DataError, Polarity, PulseBatch
 from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
 from simulated_backend.models import DeviceModel
 
@@ -129,3 +131,24 @@ def test_refuses_an_array_whose_model_has_no_closed_form():
     crossbar = SimulatedCrossbar((2, 2), model=_NoClosedForm())
     with pytest.raises(ConfigError, match="parametric device model"):
         OraclePlanner(crossbar)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(1e-9, 1e-3)), min_size=16,
+                max_size=16),
+       st.sampled_from(["width", "amplitude"]))
+def test_every_plan_is_inside_the_limits_whatever_the_state_and_target(rows, knob):
+    crossbar = SimulatedCrossbar((4, 4), seed=10)
+    x, targets = (np.array(column) for column in zip(*rows, strict=True))
+    crossbar.sim_set_state(x)
+    cells = Cells.all(crossbar.shape)
+    planned = OraclePlanner(crossbar, knob=knob).plan(cells, targets, targets)
+    crossbar.limits.check_pulses(
+        PulseBatch(cells, planned.polarity, planned.amplitude, planned.width), crossbar.shape)
+
+
+def test_a_non_finite_target_is_a_data_error():
+    crossbar = SimulatedCrossbar((2, 2))
+    with pytest.raises(DataError, match="not a finite number"):
+        OraclePlanner(crossbar).plan(Cells.all((2, 2)), np.zeros(4), np.array([1e-5, np.inf,
+                                                                                 1e-5, 1e-5]))
