@@ -64,7 +64,7 @@ def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
     params = getattr(crossbar, "params", None)
     v0 = getattr(params, "iv_v0_V", None)
     return CostModel(read_time_s=config.cost.read_time_s, read_V=crossbar.limits.read_V,
-                     iv_v0_V=v0)
+                     iv_v0_V=v0, compliance_A=crossbar.limits.compliance_A)
 
 
 def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,

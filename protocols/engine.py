@@ -179,7 +179,8 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
             ) -> ProgramResult:
     """Program ``cells`` towards ``targets`` (S) with ``protocol``; resume from ``state`` if given."""
     rules = rules or StopRules()
-    cost = cost or CostModel(read_V=crossbar.limits.read_V)
+    cost = cost or CostModel(read_V=crossbar.limits.read_V,
+                             compliance_A=crossbar.limits.compliance_A)
     targets = np.asarray(targets, dtype=np.float64)
     if targets.shape != (len(cells),):
         raise DataError(f"{targets.size} targets for {len(cells)} cells")

@@ -21,20 +21,28 @@ class CostModel:
         Read voltage in volts at which readings are taken.
     iv_v0_V : float or None
         V0 of the device I-V I = G V0 sinh(V / V0); None for an ohmic device.
+    compliance_A : float or None
+        Current compliance in amperes: the access transistor or the SMU limits the pulse
+        current to it, so no pulse draws more.
     """
 
     read_time_s: float = 1e-6
     read_V: float = 0.2
     iv_v0_V: float | None = 0.3
+    compliance_A: float | None = None
 
     def pulse_energy(self, g_read: np.ndarray, volts: np.ndarray, width: np.ndarray) -> np.ndarray:
         """V * I * t per pulse in joules, with I from the last read conductance and the I-V."""
         volts = np.abs(volts)
         if self.iv_v0_V is None:
-            return g_read * volts**2 * width
-        v0 = self.iv_v0_V
-        g_low_field = g_read * (self.read_V / v0) / np.sinh(self.read_V / v0)
-        return volts * g_low_field * v0 * np.sinh(volts / v0) * width
+            current = g_read * volts
+        else:
+            v0 = self.iv_v0_V
+            g_low_field = g_read * (self.read_V / v0) / np.sinh(self.read_V / v0)
+            current = g_low_field * v0 * np.sinh(volts / v0)
+        if self.compliance_A is not None:
+            current = np.minimum(current, self.compliance_A)
+        return volts * current * width
 
 
 @dataclass

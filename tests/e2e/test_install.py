@@ -1,6 +1,7 @@
 """A plain, non-editable install ships all four packages and the ``hilctl`` console script."""
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,8 +15,12 @@ PACKAGES = ("drivers", "simulated_backend", "protocols", "hilctl")
 
 @pytest.mark.slow
 def test_wheel_install_ships_every_package_and_the_console_script(tmp_path):
+    # Build from a copy, so the build leaves nothing behind in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", "runs"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                            str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True)
+                            str(tmp_path / "dist"), str(source)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     wheel = next((tmp_path / "dist").glob("hilctl-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
