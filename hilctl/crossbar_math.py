@@ -18,13 +18,14 @@ mapping (numpy) share one formula.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from drivers import DataError
 
 
 def _sinh(x):
-    return torch.sinh(x) if isinstance(x, torch.Tensor) else np.sinh(x)
+    """sinh of a numpy array or, keeping autograd, of a torch tensor (without importing torch,
+    so that inference stays light)."""
+    return x.sinh() if hasattr(x, "sinh") else np.sinh(x)
 
 
 # -- device I-V ------------------------------------------------------------------------------

@@ -112,7 +112,20 @@ def forward_torch(weights, gains, x: torch.Tensor, transfer=None) -> torch.Tenso
 
 
 def train_model(config: TrainConfig, data: Dataset) -> TrainedModel:
-    """Train on ``data`` (seeded, CPU) and return the model with its software test accuracy."""
+    """Train on ``data`` (seeded, CPU) and return the model with its software test accuracy.
+
+    Runs on one thread: these small matrices gain nothing from more, and lose several-fold
+    when the cores are shared.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(config, data)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config: TrainConfig, data: Dataset) -> TrainedModel:
     torch.manual_seed(config.seed)
     sizes = (data.n_features, *config.hidden, data.n_classes)
     net = CrossbarMLP(sizes, config)

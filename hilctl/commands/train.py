@@ -10,7 +10,6 @@ from rich.console import Console
 
 from hilctl.datasets import load_dataset
 from hilctl.model_files import save_model
-from hilctl.network import DEFAULT_HIDDEN, TrainConfig, train_model
 from hilctl.units import Quantity
 from simulated_backend import DeviceParams
 
@@ -33,6 +32,8 @@ from simulated_backend import DeviceParams
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def train(dataset, mode, iv_aware, read_voltage, hidden, epochs, seed, out_dir, as_json):
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
+    from hilctl.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
+
     data = load_dataset(dataset)
     config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
                          epochs=epochs, seed=seed, iv_aware=iv_aware,

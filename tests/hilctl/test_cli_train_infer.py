@@ -1,0 +1,61 @@
+"""``hilctl train`` and ``hilctl infer`` as a user runs them: separate processes."""
+
+import numpy as np
+import pytest
+
+from hilctl.datasets import load_dataset
+from hilctl.model_files import load_model
+from hilctl.network import TrainConfig, train_model
+from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
+from tests.hilctl.test_inference import write_run
+
+
+@pytest.fixture(scope="module")
+def quick_model():
+    return train_model(TrainConfig(epochs=3), load_dataset("digits"))
+
+
+@pytest.mark.slow
+def test_train_then_infer_a_run(tmp_path):
+    trained = run_json("train", "--dataset", "digits", "--mode", "current", "--hidden", "16",
+                       "--epochs", "5", "--out", "model", cwd=tmp_path)
+    assert trained["mode"] == "current" and trained["layer_sizes"] == [64, 16, 10]
+    model = load_model(tmp_path / "model")
+    assert model.accuracy_software == trained["accuracy_software"]
+    write_run(tmp_path / "run", model)
+    report = run_json("infer", "--run", "run", "--dataset", "digits", "--defects", "0,0.1",
+                      "--trials", "1", "--out", "plots", cwd=tmp_path)
+    for key in ("accuracy_software", "accuracy_ideal", "accuracy_measured", "mode", "dataset",
+                "test_samples", "layers"):
+        assert key in report
+    assert report["accuracy_ideal"] == report["accuracy_software"]
+    assert [d["fraction"] for d in report["defects"]] == [0.0, 0.1]
+    assert (tmp_path / "plots" / "defects.png").stat().st_size > 1000
+
+
+def test_infer_prints_tables_and_a_defect_curve(quick_model, tmp_path):
+    write_run(tmp_path / "run", quick_model)
+    done = run_hilctl("infer", "--run", "run", "--defects", "0.05", "--trials", "1",
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for word in ("software", "ideal", "measured", "weight error per layer", "5%"):
+        assert word in done.stdout
+    assert (tmp_path / "run" / "defects.png").is_file()
+
+
+def test_bad_inputs_end_in_one_line_each(tmp_path):
+    assert_one_line_error(run_hilctl("train", "--dataset", "cifar", "--out", "m", cwd=tmp_path),
+                          "dataset 'cifar' is unknown")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run_hilctl("infer", "--run", "empty", "--defects", "0,2",
+                                     cwd=tmp_path), "--defects")
+    assert_one_line_error(run_hilctl("infer", "--run", "empty", cwd=tmp_path),
+                          "holds no weights")
+
+
+def test_nan_weights_in_a_run_end_in_one_line(quick_model, tmp_path):
+    path = write_run(tmp_path / "run", quick_model)
+    weights = dict(np.load(path / "model" / "weights.npz"))
+    weights["layer1"][0, 0] = np.nan
+    np.savez(path / "model" / "weights.npz", **weights)
+    assert_one_line_error(run_hilctl("infer", "--run", "run", cwd=tmp_path), "NaN")
