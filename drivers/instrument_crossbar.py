@@ -32,12 +32,15 @@ class SourceMeter(Protocol):
     """What the rig needs of any SMU."""
 
     model: str
+    name: str
 
     def identify(self) -> str: ...
 
     def configure(self) -> None: ...
 
     def measure(self, volts: float) -> tuple[float, bool]: ...
+
+    def drain_errors(self, block: str) -> None: ...
 
     def make_safe(self) -> None: ...
 
@@ -133,9 +136,17 @@ class InstrumentCrossbar(Crossbar):
             self.board.select(row, col)
             current[i], compliance[i] = self.smu.measure(self.limits.read_V)
         self.smu.make_safe()
+        self.smu.drain_errors(f"reading {len(cells)} cells")
         return self._reading(cells, current, compliance)
 
     def _reading(self, cells: Cells, current: np.ndarray, compliance: np.ndarray) -> Reading:
+        """Conductance (S) from current (A) at the read voltage; cells read in compliance are
+        flagged (their conductance is only a lower bound) and logged."""
+        compliance = np.asarray(compliance, dtype=bool)
+        if compliance.any():
+            where = ", ".join(cells.describe(i) for i in np.flatnonzero(compliance)[:5])
+            log.warning("%s: read in current compliance (%.3e A) at %s", self.smu.name,
+                        self.limits.compliance_A, where)
         return Reading(cells, np.asarray(current) / self.limits.read_V, compliance)
 
     def _make_safe(self) -> None:

@@ -46,6 +46,10 @@ class Keithley2400:
         io = InstrumentIO(f"Keithley 2400 at {resource}", transport, margin_s, factor)
         return cls(io, limits, aperture_s)
 
+    @property
+    def name(self) -> str:
+        return self.io.name
+
     def identify(self) -> str:
         return self.io.query("*IDN?").strip()
 

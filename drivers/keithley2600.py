@@ -83,6 +83,10 @@ class Keithley2600:
         io = InstrumentIO(f"Keithley 2600 at {resource}", transport, margin_s, factor)
         return cls(io, limits, channel, aperture_s)
 
+    @property
+    def name(self) -> str:
+        return self.io.name
+
     def identify(self) -> str:
         return self.io.query("*IDN?").strip()
 

@@ -20,6 +20,7 @@ class _Armed:
     kind: str
     match: str
     times: int
+    skip: int
 
 
 class Faults:
@@ -30,12 +31,13 @@ class Faults:
         self._lock = threading.Lock()
         self.fired: list[tuple[str, str]] = []
 
-    def arm(self, kind: str, match: str = "", times: int = 1) -> None:
-        """Fire ``kind`` on the next ``times`` commands containing ``match``."""
+    def arm(self, kind: str, match: str = "", times: int = 1, skip: int = 0) -> None:
+        """Fire ``kind`` on ``times`` commands containing ``match``, after letting ``skip``
+        such commands pass (e.g. ``skip=2``: a fault in the third programming round)."""
         if kind not in KINDS:
             raise ConfigError(f"fault {kind!r} is unknown; known faults: {', '.join(KINDS)}")
         with self._lock:
-            self._armed.append(_Armed(kind, match, times))
+            self._armed.append(_Armed(kind, match, times, skip))
 
     def clear(self) -> None:
         with self._lock:
@@ -46,6 +48,9 @@ class Faults:
         with self._lock:
             for armed in self._armed:
                 if armed.kind == kind and armed.match in command:
+                    if armed.skip > 0:
+                        armed.skip -= 1
+                        return False
                     armed.times -= 1
                     if armed.times <= 0:
                         self._armed.remove(armed)
