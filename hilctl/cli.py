@@ -20,9 +20,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from hilctl.commands import data, infer, program, train
+    from hilctl.commands import data, device, infer, program, train
 
-    for command in (program.program, data.data, train.train, infer.infer):
+    for command in (program.program, data.data, device.device, train.train, infer.infer):
         cli.add_command(command)
 
 
