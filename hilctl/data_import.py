@@ -239,14 +239,14 @@ def _resolve_unit(path: Path, column: str, declared: str | None, role: str,
         raise ConfigError(f"{path}: column {column!r} ({role}) carries no unit; put it in the "
                           f"header (e.g. {column}_{allowed[0]}) or give units.{role}")
     if unit.base not in allowed:
-        raise ConfigError(f"{path}: column {column!r} ({role}) is in {unit.text}, expected a unit "
-                          f"of {' or '.join(allowed)}")
+        raise ConfigError(f"{path}: units contradict: column {column!r} ({role}) is in "
+                          f"{unit.text}, expected a unit of {' or '.join(allowed)}")
     return unit
 
 
 def _measure_unit(path: Path, columns: list[str], mapping: Mapping) -> Unit:
     """One unit for every measurement column, consistent with ``mapping.measure``."""
-    allowed = tuple(MEASURES[mapping.measure],) if mapping.measure else tuple(MEASURES.values())
+    allowed = (MEASURES[mapping.measure],) if mapping.measure else tuple(MEASURES.values())
     units = [_resolve_unit(path, c, mapping.units.get("measure"), "measure", allowed)
              for c in columns]
     first = units[0]

@@ -192,3 +192,11 @@ def test_written_table_reads_back(tmp_path):
     report.table.write_csv(tmp_path / "t.csv")
     back = PulseTable.read_csv(tmp_path / "t.csv")
     np.testing.assert_array_equal(back.g_after, report.table.g_after)
+
+
+def test_declared_quantity_that_contradicts_the_unit_is_refused(tmp_path):
+    path = _write(tmp_path / "lab.csv", "G_pre_uS,G_post_uS,V,w_ns", ["10,12,1,100"] * 20)
+    mapping = Mapping(measure="resistance", columns={
+        "before": "G_pre_uS", "after": "G_post_uS", "amplitude": "V", "width": "w_ns"})
+    with pytest.raises(ConfigError, match="G_pre_uS.*uS, expected a unit of Ohm"):
+        import_table([(path, None)], mapping)

@@ -1,0 +1,77 @@
+"""``hilctl data import``, ``hilctl device fit`` and ``hilctl device compare`` as a user runs
+them: measured pulse trains in, a table, a fitted preset and a comparison plot out."""
+
+from pathlib import Path
+
+import pytest
+
+from drivers.pulse_table import PulseTable
+from simulated_backend.presets import load_preset
+from tests.e2e.cli import assert_one_line_error, run_hilctl
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crosssim"
+TRAIN_FLAGS = ("--layout", "pulse-train", "--polarity", "SET", "--polarity", "RESET",
+               "--measure", "current", "--measure-unit", "A", "--read-voltage", "0.1V",
+               "--amplitude", "SET=1.2V", "--amplitude", "RESET=1.5V", "--width", "100ns")
+
+
+def _import(cwd: Path, *extra: str):
+    return run_hilctl("data", "import", FIXTURES / "set_sample.csv",
+                      FIXTURES / "reset_sample.csv", *TRAIN_FLAGS, *extra, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def table_dir(tmp_path_factory) -> Path:
+    cwd = tmp_path_factory.mktemp("device")
+    done = _import(cwd, "--out", "table.csv")
+    assert done.returncode == 0, done.stderr
+    return cwd
+
+
+def test_import_reports_what_it_read_and_writes_the_table(table_dir):
+    done = _import(table_dir, "--out", "again.csv")
+    assert done.returncode == 0, done.stderr
+    assert "rows: 467   cells: 12" in done.stdout
+    assert "SET: 225 rows" in done.stdout and "RESET: 242 rows" in done.stdout
+    assert "amplitude 1.5 V; width 100 ns" in done.stdout
+    assert len(PulseTable.read_csv(table_dir / "again.csv")) == 467
+
+
+def test_bad_import_is_one_line_and_writes_nothing(tmp_path):
+    done = run_hilctl("data", "import", FIXTURES / "set_sample.csv", "--layout", "pulse-train",
+                      "--polarity", "SET", "--measure", "resistance", "--measure-unit", "uS",
+                      "--amplitude", "1.2V", "--width", "100ns", "--out", "t.csv", cwd=tmp_path)
+    assert_one_line_error(done, "rmp1", "uS", "Ohm")
+    assert not any(tmp_path.iterdir())
+
+
+def test_missing_stated_pulse_names_the_flag(tmp_path):
+    done = run_hilctl("data", "import", FIXTURES / "reset_sample.csv", "--layout",
+                      "pulse-train", "--polarity", "RESET", "--measure", "current",
+                      "--measure-unit", "A", "--read-voltage", "0.1V", "--out", "t.csv",
+                      cwd=tmp_path)
+    assert_one_line_error(done, "--amplitude RESET=")
+
+
+def test_fit_writes_a_preset_that_compare_loads(table_dir):
+    done = run_hilctl("device", "fit", "--data", "table.csv", "--out", "fit.toml",
+                      "--read-voltage", "0.1V", cwd=table_dir)
+    assert done.returncode == 0, done.stderr
+    assert "median KS" in done.stdout and "note: SET: one measured amplitude" in done.stdout
+    params = load_preset(table_dir / "fit.toml")
+    assert 1.5e-3 < params.g_max_S
+    done = run_hilctl("device", "compare", "--data", "table.csv", "--preset", "fit.toml",
+                      "--read-voltage", "0.1V", cwd=table_dir)
+    assert done.returncode == 0, done.stderr
+    assert "RESET 1.5 V, 100.0 ns" in done.stdout
+    assert (table_dir / "table-vs-fit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_with_a_published_preset_and_an_unknown_one(table_dir):
+    done = run_hilctl("device", "compare", "--data", "table.csv", "--preset", "ag-asi",
+                      "--plot", "ag.png", cwd=table_dir)
+    assert done.returncode == 0, done.stderr
+    assert "median KS 1.000" in done.stdout  # a nS device cannot look like a mS one
+    done = run_hilctl("device", "compare", "--data", "table.csv", "--preset", "nafion",
+                      cwd=table_dir)
+    assert_one_line_error(done, "nafion", "hfox-1t1r")
