@@ -1,0 +1,141 @@
+"""``hilctl instruments list|check`` and ``hilctl emulate``: find, identify and emulate a rig.
+
+``check`` opens the rig of a config, identifies both instruments and shows the limits they
+will be held to; it configures the SMU (output off at 0 V) but never applies a pulse.
+``emulate`` serves an emulated rig on loopback ports until Ctrl-C, so that ``hilctl program
+--config rig.toml`` in another terminal drives the real driver code.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from drivers import ConfigError, InstrumentError, SafetyLimits
+from hilctl.units import Quantity
+
+
+@click.group()
+def instruments() -> None:
+    """Find and identify the instruments of a rig."""
+
+
+@instruments.command("list")
+@click.option("--visa-library", default="@py", show_default=True,
+              help='pyvisa backend: "@py" (pure Python) or "" for a system VISA library.')
+def list_instruments(visa_library: str) -> None:
+    """Show VISA resources and serial ports this computer can see."""
+    import pyvisa
+    from serial.tools import list_ports
+
+    table = Table("kind", "address", "description")
+    try:
+        resources = pyvisa.ResourceManager(visa_library).list_resources()
+    except (OSError, ValueError, pyvisa.errors.Error) as exc:
+        raise InstrumentError(f"VISA library {visa_library!r} cannot list resources: {exc}") \
+            from None
+    for resource in resources:
+        table.add_row("VISA", resource, "")
+    for port in list_ports.comports():
+        table.add_row("serial", port.device, port.description or "")
+    console = Console()
+    console.print(table if table.row_count else "no VISA resources or serial ports found")
+    console.print("LAN instruments on raw sockets are not discoverable: use "
+                  "TCPIP0::<host>::<port>::SOCKET")
+
+
+@instruments.command("check")
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False),
+              help="TOML file with a [rig] table.")
+def check(config_file: str) -> None:
+    """Identify the SMU and the board of a rig and show its limits; applies no pulse."""
+    from hilctl.config import read_toml
+    from hilctl.rig_config import open_rig, rig_config_from_table
+
+    data = read_toml(config_file)
+    if "rig" not in data:
+        raise ConfigError(f"{config_file}: no [rig] table (see `hilctl emulate --write-config`)")
+    cfg = rig_config_from_table(data["rig"])
+    with open_rig(cfg) as rig:
+        identity = rig.identify()
+        hardware = rig.board.hardware_limits()
+        shape = rig.shape
+    console = Console()
+    console.print(f"SMU ({cfg.smu.model}) at {cfg.smu.resource}: {identity['smu']}")
+    console.print(f"board at {cfg.board.url}: {identity['board']} "
+                  f"(firmware {identity['board_firmware']}), {shape[0]}x{shape[1]} array")
+    console.print(_limits_table(cfg.limits.to_safety_limits(), hardware))
+    console.print("SMU output is off at 0 V; no pulse was applied.")
+
+
+def _limits_table(limits: SafetyLimits, hardware: dict[str, float]) -> Table:
+    table = Table("limit", "rig config", "board generator", title="limits")
+    for key, value in vars(limits).items():
+        board = hardware.get(key)
+        note = "" if board is None else f"{board:.3e}"
+        if board is not None and _looser(key, value, board):
+            note += " (config is looser: the board refuses beyond this)"
+        table.add_row(key, f"{value:.3e}", note)
+    return table
+
+
+def _looser(key: str, config_value: float, board_value: float) -> bool:
+    return config_value < board_value if key == "width_min_s" else config_value > board_value
+
+
+@click.command()
+@click.option("--rows", default=32, show_default=True, type=click.IntRange(1, 4096))
+@click.option("--cols", default=32, show_default=True, type=click.IntRange(1, 4096))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--preset", default=None, help="Device preset (default: the default preset).")
+@click.option("--smu", type=click.Choice(["2600", "2400"]), default="2600", show_default=True)
+@click.option("--latency", type=Quantity("s"), default="0s", show_default=True,
+              help="Injected round-trip latency per reply, e.g. 2ms.")
+@click.option("--write-config", type=click.Path(dir_okay=False),
+              help="Write a rig.toml that reaches the emulated rig.")
+def emulate(rows, cols, seed, preset, smu, latency, write_config) -> None:
+    """Serve an emulated SMU and board on loopback until Ctrl-C."""
+    from simulated_backend import DEFAULT_PRESET
+    from simulated_backend import preset as device_preset
+    from simulated_backend.emulators import EmulatedRig
+
+    name = preset or DEFAULT_PRESET
+    rig = EmulatedRig((rows, cols), seed=seed, smu=smu, latency_s=latency,
+                      params=device_preset(name))
+    console = Console()
+    with rig:
+        console.print(f"emulated Keithley {smu}: {rig.smu_resource}")
+        console.print(f"emulated board:        {rig.board_url}")
+        text = run_config_toml(rig, seed, name)
+        if write_config:
+            _write(Path(write_config), text)
+            console.print(f"wrote {write_config}; in another terminal: "
+                          f"hilctl program --config {write_config}")
+        else:
+            console.print(text, markup=False, highlight=False)
+        console.print("serving until Ctrl-C")
+        try:
+            while True:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            console.print("emulator stopped")
+
+
+def run_config_toml(rig, seed: int, preset: str) -> str:
+    """A ``hilctl program`` config for the emulated rig: array size and limits match it."""
+    rows, cols = rig.array.shape
+    limits = rig.rig_table()["limits"]
+    top = [f"[array]\nrows = {rows}\ncols = {cols}\nseed = {seed}\npreset = \"{preset}\"\n",
+           "[limits]\n" + "".join(f"{k} = {v!r}\n" for k, v in limits.items())]
+    return "\n".join(top) + "\n" + rig.rig_toml()
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise ConfigError(f"--write-config {path}: cannot write ({exc})") from None
