@@ -1,44 +1,83 @@
 """The ``hilctl`` command line: one group, one module per command under ``hilctl.commands``.
 
+Commands are imported only when invoked, so ``hilctl program`` never pays for torch.
 Every ``HilctlError`` (a user's mistake or an instrument's fault) ends as one line on stderr
 and a non-zero exit; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 
 import click
 
 from drivers import HilctlError
 
+# name -> (module, attribute, one-line help shown by ``hilctl --help``)
+COMMANDS = {
+    "program": ("hilctl.commands.program", "program",
+                "Program an array (write-verify, one-shot) and store every round."),
+    "compare": ("hilctl.commands.compare", "compare",
+                "One-shot vs write-verify vs planned write-verify, against the oracle."),
+    "characterize": ("hilctl.commands.characterize", "characterize",
+                     "Random pulses over many cells into a pulse-response table."),
+    "predictor": ("hilctl.commands.predictor", "predictor",
+                  "Train and evaluate the neural pulse predictor."),
+    "train": ("hilctl.commands.train", "train",
+              "Train a network for a crossbar (voltage or current mode)."),
+    "infer": ("hilctl.commands.infer", "infer",
+              "Inference with the conductances a run measured."),
+    "demo": ("hilctl.commands.demo", "demo",
+             "The whole story on the embedded array: train, program, infer."),
+    "instruments": ("hilctl.commands.instruments", "instruments",
+                    "List and check instruments of a rig."),
+    "emulate": ("hilctl.commands.instruments", "emulate",
+                "Start SMU and board emulators for trying the hardware path."),
+    "data": ("hilctl.commands.data", "data", "Import a lab's measured pulse responses."),
+    "device": ("hilctl.commands.device", "device",
+               "Fit a device preset to data; compare a preset with measurements."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return sorted(name for name, (module, _, _) in COMMANDS.items() if _exists(module))
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS or not _exists(COMMANDS[name][0]):
+            return None
+        module, attribute, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _exists(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hilctl")
 def cli() -> None:
     """Program memristor crossbar arrays, simulated or real."""
 
 
-def _register() -> None:
-    from hilctl.commands import data, device, infer, program, train
-
-    for command in (program.program, data.data, device.device, train.train, infer.infer):
-        cli.add_command(command)
-
-
 def main(argv: list[str] | None = None) -> None:
-    _register()
     try:
         cli.main(args=argv, prog_name="hilctl", standalone_mode=False)
     except HilctlError as exc:
         click.echo(f"hilctl: error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("hilctl: interrupted; outputs are off", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("hilctl: interrupted; outputs are off", err=True)
-        sys.exit(130)

@@ -27,6 +27,57 @@ def error_heatmap(relative_error: np.ndarray, path: Path, title: str) -> None:
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     ax.set_title(title)
+    _save(fig, path, plt)
+
+
+def compare_figures(results: dict, directory: Path) -> list[Path]:
+    """Error after one pulse, pulses per cell, and conductance before/after, per protocol.
+
+    ``results`` maps a label to a ``ProgramResult``.
+    """
+    plt = _pyplot()
+    paths = [directory / name for name in ("error_1pulse.png", "pulses_per_cell.png",
+                                           "conductance_before_after.png")]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    bins = np.logspace(-4, 1, 60)
+    for label, result in results.items():
+        error = np.abs(result.after_first_pulse - result.targets) / result.targets
+        ax.hist(np.clip(error, bins[0], bins[-1]), bins=bins, histtype="step", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("|G - G_target| / G_target after one pulse")
+    ax.set_ylabel("cells")
+    ax.legend(fontsize=8)
+    _save(fig, paths[0], plt)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    top = max(int(r.pulses.max()) for r in results.values())
+    edges = np.arange(0.5, top + 1.5)
+    for label, result in results.items():
+        ax.hist(result.pulses, bins=edges, histtype="step", label=label)
+    ax.set_xlabel("pulses per cell")
+    ax.set_ylabel("cells")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    _save(fig, paths[1], plt)
+
+    columns = len(results)
+    fig, axes = plt.subplots(1, columns, figsize=(3.6 * columns, 3.6), squeeze=False)
+    for ax, (label, result) in zip(axes[0], results.items()):
+        scale = 1e6
+        ax.scatter(result.targets * scale, result.initial * scale, s=1, alpha=0.3, label="before")
+        ax.scatter(result.targets * scale, result.final_read * scale, s=1, alpha=0.3,
+                   label="after")
+        top = result.targets.max() * scale
+        ax.plot([0, top], [0, top], "k--", lw=0.8)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("target (uS)")
+    axes[0][0].set_ylabel("read conductance (uS)")
+    axes[0][0].legend(fontsize=8, markerscale=8)
+    _save(fig, paths[2], plt)
+    return paths
+
+
+def _save(fig, path: Path, plt) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

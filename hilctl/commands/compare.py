@@ -1,0 +1,130 @@
+"""``hilctl compare``: one-shot vs write-verify vs planned write-verify, against the oracle."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from hilctl import plots
+from hilctl.backends import open_crossbar
+from hilctl.commands.program import assemble_config, targets_for
+from hilctl.compare import COMPARABLE, check_protocols, run_comparison
+from hilctl.config import RunConfig
+from hilctl.neural_planner import NeuralPlanner
+from hilctl.predictor import Predictor, train_predictor
+from hilctl.runner import write_atomic
+from protocols.characterize import characterize
+
+# Characterization pulses for a predictor trained on the fly, and the seed offset of the
+# separate array they are measured on (a different array of the same device type).
+TRAINING_PULSES = 50_000
+TRAINING_SEED_OFFSET = 1000
+# Write-verify corrects; aiming a little short keeps the polarity whose speed it just learned.
+WRITE_VERIFY_OVERSHOOT = 0.25
+
+
+def train_on_sibling_array(config: RunConfig, pulses: int, say) -> tuple[Predictor, dict]:
+    """Characterize a differently seeded array of the same preset and train a predictor."""
+    seed = config.array.seed + TRAINING_SEED_OFFSET
+    sibling = config.model_copy(update={"array": config.array.model_copy(update={"seed": seed})})
+    say(f"no --predictor: characterizing a separate array (seed {seed}) with {pulses} random "
+        "pulses and training a predictor on it")
+    started = time.perf_counter()
+    with open_crossbar(sibling) as crossbar:
+        table = characterize(crossbar, pulses, np.random.default_rng(seed))
+    predictor = train_predictor(table, seed=seed, source=f"compare: array seed {seed}")
+    info = {"source": "trained for this comparison", "training_array_seed": seed,
+            "training_pulses": pulses, "seconds": round(time.perf_counter() - started, 2)}
+    return predictor, info
+
+
+def print_comparison(report: dict, console: Console) -> None:
+    rows = [(name, entry, False) for name, entry in report["protocols"].items()]
+    rows += [(name, entry, True) for name, entry in report["oracle"].items()]
+    table = Table(title=f"{report['cells']} cells, tolerance {report['tolerance']:.3g}; "
+                        "relative difference |G - G_target| / G_target")
+    for column in ("protocol", "planner", "1 pulse in tol", "1 pulse <=10%", "1 pulse <=50%",
+                   "final in tol", "true final", "pulses mean", "median", "p95", "time ms",
+                   "energy nJ", "x oracle pulses", "x oracle <=10%"):
+        table.add_column(column, justify="right")
+    for name, e, is_oracle in rows:
+        ratio = e.get("ratio_to_oracle", {})
+        table.add_row(
+            name, "oracle" if is_oracle else ("neural" if name in ("one-shot",
+                                              "write-verify-planned") else "-"),
+            f"{e['success_1pulse']:.1%}", f"{e['success_1pulse_10pct']:.1%}",
+            f"{e['success_1pulse_50pct']:.1%}", f"{e['success_final']:.1%}",
+            f"{e.get('true_success_final', float('nan')):.1%}", f"{e['pulses_mean']:.2f}",
+            f"{e['pulses_median']:g}", f"{e['pulses_p95']:g}",
+            f"{e['program_time_s'] * 1e3:.2f}", f"{e['energy_J'] * 1e9:.1f}",
+            _times(ratio.get("pulses_mean")), _times(ratio.get("success_1pulse_10pct")))
+    console.print(table)
+
+
+def _times(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+@click.command()
+@click.option("--protocols", default="one-shot,write-verify,write-verify-planned",
+              show_default=True, help=f"Comma-separated, from: {', '.join(COMPARABLE)}.")
+@click.option("--oracle/--no-oracle", default=True, show_default=True,
+              help="Also run the planned protocols with the oracle planner (the physical limit).")
+@click.option("--tolerance", type=click.FloatRange(0, 1, min_open=True), default=0.05,
+              show_default=True, help="Relative tolerance band.")
+@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
+              help="Trained predictor directory; without it one is trained on a separate array.")
+@click.option("--training-pulses", type=click.IntRange(100), default=TRAINING_PULSES,
+              show_default=True, help="Characterization pulses when training on the fly.")
+@click.option("--rows", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--cols", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML configuration (array, device, limits, protocol settings).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Directory for compare.json and the PNGs [runs/compare-<time>].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, cols, seed,
+            config_file, out_dir, as_json):
+    """Program identical copies of one simulated array with each protocol and the oracle."""
+    console = Console(stderr=True)
+    names = [p.strip() for p in protocols.split(",") if p.strip()]
+    check_protocols(names)
+    config = assemble_config(config_file, {}, {
+        "array": {"rows": rows, "cols": cols, "seed": seed},
+        "protocol": {"tolerance": tolerance}})
+    targets = targets_for(config)
+    predictor_info = None
+    planner_for = None
+    if any(n in ("one-shot", "write-verify-planned") for n in names):
+        if predictor_dir:
+            predictor = Predictor.load(predictor_dir)
+            predictor_info = {"source": str(predictor_dir)}
+        else:
+            predictor, predictor_info = train_on_sibling_array(config, training_pulses,
+                                                               console.print)
+
+        def planner_for(name, crossbar):
+            overshoot = 0.5 if name == "one-shot" else WRITE_VERIFY_OVERSHOOT
+            return NeuralPlanner(predictor, crossbar.shape, first_overshoot=overshoot)
+
+    comparison = run_comparison(config, names, targets, planner_for, oracle, console.print)
+    report = comparison.report()
+    report["predictor"] = predictor_info
+    out = Path(out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "compare.json", json.dumps(report, indent=2) + "\n")
+    labelled = {**comparison.results,
+                **{f"{k} (oracle)": v for k, v in comparison.oracle_results.items()}}
+    plots.compare_figures(labelled, out)
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        print_comparison(report, Console())
+        Console().print(f"compare.json and PNGs in {out}")

@@ -1,0 +1,144 @@
+"""One-shot vs write-verify vs planned write-verify on identical copies of one simulated array,
+each also run with the oracle planner, the physical limit every figure is reported against.
+
+Relative difference everywhere: |G - G_target| / G_target, with G the verify read (what a rig
+knows); ``true_success_final`` uses the simulator's noise-free conductance instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivers import Cells, ConfigError
+from hilctl.config import RunConfig
+from hilctl.backends import open_crossbar
+from hilctl.runner import cost_model
+from hilctl.protocol_choice import build_protocol, stop_rules
+from protocols import OneShot, PlannedWriteVerify, ProgramResult, Protocol, program
+from protocols import relative_error
+from protocols.planner import PulsePlanner
+from simulated_backend import OraclePlanner, SimulatedCrossbar
+
+PLANNED = ("one-shot", "write-verify-planned")
+COMPARABLE = (*PLANNED, "write-verify", "write-verify-adaptive")
+# The write-verify loops that use no planner are measured against the oracle's write-verify.
+ORACLE_REFERENCE = {"write-verify": "write-verify-planned",
+                    "write-verify-adaptive": "write-verify-planned"}
+
+PlannerFactory = Callable[[str, SimulatedCrossbar], PulsePlanner]
+
+
+@dataclass
+class Comparison:
+    """Per-protocol results and figures, for the predictor's planner and for the oracle."""
+
+    tolerance: float
+    cells: int
+    results: dict[str, ProgramResult]
+    oracle_results: dict[str, ProgramResult]
+
+    def report(self) -> dict:
+        protocols = {name: figures(r, self.tolerance) for name, r in self.results.items()}
+        oracle = {name: figures(r, self.tolerance) for name, r in self.oracle_results.items()}
+        for name, entry in protocols.items():
+            reference = name if name in PLANNED else ORACLE_REFERENCE[name]
+            if reference in oracle:
+                entry["oracle_reference"] = reference
+                entry["ratio_to_oracle"] = {
+                    key: _ratio(entry[key], oracle[reference][key])
+                    for key in ("pulses_mean", "success_1pulse_10pct", "success_1pulse",
+                                "success_final")
+                }
+        return {"tolerance": self.tolerance, "cells": self.cells,
+                "relative_difference": "|G - G_target| / G_target (G: verify read)",
+                "protocols": protocols, "oracle": oracle}
+
+
+def figures(result: ProgramResult, tolerance: float) -> dict:
+    """The comparison figures of one programmed array."""
+    first = relative_error(result.after_first_pulse, result.targets)
+    final = relative_error(result.final_read, result.targets)
+    summary = result.summary()
+    out = {
+        "success_1pulse": float(np.mean(first <= tolerance)),
+        "success_1pulse_10pct": float(np.mean(first <= 0.10)),
+        "success_1pulse_50pct": float(np.mean(first <= 0.50)),
+        "success_final": float(result.success.mean()),
+        "pulses_mean": summary["pulses_mean"],
+        "pulses_median": summary["pulses_median"],
+        "pulses_p95": summary["pulses_p95"],
+        "program_time_s": summary["program_time_s"],
+        "energy_J": summary["energy_J"],
+        "rounds": summary["rounds"],
+        "block_reset": summary["block_reset"],
+        "failed_cells": summary["failed_cells"],
+        "final_error": {"median": float(np.median(final)),
+                        "p90": float(np.percentile(final, 90)),
+                        "p99": float(np.percentile(final, 99))},
+    }
+    if result.true_final is not None:
+        out["true_success_final"] = summary["true_success_rate"]
+        out["falsely_accepted"] = summary["falsely_accepted"]
+    return out
+
+
+def _ratio(value: float, reference: float) -> float | None:
+    return None if reference == 0 else value / reference
+
+
+def check_protocols(protocols: list[str]) -> None:
+    unknown = [p for p in protocols if p not in COMPARABLE]
+    if unknown or not protocols:
+        raise ConfigError(f"--protocols: {', '.join(unknown) or 'none'} unknown; choose from "
+                          f"{', '.join(COMPARABLE)}")
+
+
+def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
+                   planner_for: PlannerFactory | None, with_oracle: bool,
+                   progress: Callable[[str], None] | None = None) -> Comparison:
+    """Program identical copies of the configured simulated array, one per protocol."""
+    check_protocols(protocols)
+    if config.rig is not None:
+        raise ConfigError("compare runs on identical simulated arrays; drop the [rig] table")
+    if planner_for is None and any(p in PLANNED for p in protocols):
+        raise ConfigError("planned protocols need a predictor")
+
+    def oracle(name: str, crossbar: SimulatedCrossbar) -> PulsePlanner:
+        return OraclePlanner(crossbar)
+
+    results = {}
+    for name in protocols:
+        results[name] = _program_copy(config, name, targets, planner_for, progress, "")
+    oracle_results = {}
+    if with_oracle:
+        wanted = {p if p in PLANNED else ORACLE_REFERENCE[p] for p in protocols}
+        for name in (p for p in PLANNED if p in wanted):
+            oracle_results[name] = _program_copy(config, name, targets, oracle, progress,
+                                                 " (oracle)")
+    tolerance = stop_rules(config).tolerance.relative
+    return Comparison(tolerance, int(np.isfinite(targets).sum()), results, oracle_results)
+
+
+def _program_copy(config: RunConfig, name: str, targets: np.ndarray,
+                  planner_for: PlannerFactory | None, progress, label: str) -> ProgramResult:
+    if progress:
+        progress(f"programming with {name}{label}")
+    crossbar = open_crossbar(config)
+    with crossbar:
+        protocol = _protocol(config, name, crossbar, planner_for)
+        flat = np.flatnonzero(np.isfinite(targets.ravel()))
+        cells = Cells.from_flat(flat, crossbar.shape)
+        return program(protocol, crossbar, cells, targets.ravel()[flat], stop_rules(config),
+                       cost_model(config, crossbar))
+
+
+def _protocol(config: RunConfig, name: str, crossbar, planner_for) -> Protocol:
+    if name == "one-shot":
+        return OneShot(planner_for(name, crossbar))
+    if name == "write-verify-planned":
+        return PlannedWriteVerify(planner_for(name, crossbar))
+    return build_protocol(config.model_copy(update={
+        "protocol": config.protocol.model_copy(update={"name": name})}))
