@@ -1,0 +1,168 @@
+"""The neural planner: the predictor's pulses, corrected per device from how it answered.
+
+The predictor knows the device type, not the device: device-to-device spread of switching
+rates means a given pulse moves one device further than another. After each verify read the
+planner inverts the predictor on what the device actually did (``before`` -> ``after``) to find
+the knob coordinate that, for the average device, would have done the same; the difference
+from the knob it got is one noisy look at how much faster or slower this device is.
+
+Per device and polarity these looks are pooled by a precision-weighted mean with a zero-mean
+prior (a shrinkage estimate): each look is weighted by how sharply it pins the knob down (a
+pulse that moved the device a lot through the steep part of its response says more than a
+tiny correction or a saturated pulse), and older looks are discounted a little so the estimate
+follows a device whose behaviour depends on its state. The pooled shift is subtracted from the
+knob coordinate of the next pulse of that polarity, so a slow device gets a longer (or
+stronger) pulse from its second pulse on. Memory is two numpy arrays over flat cell indices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers import Cells, ConfigError, DataError, Polarity
+from hilctl.predictor import Predictor
+from hilctl.predictor_inverse import InverseTable, plan_knob, predictor_inverse
+from protocols.planner import PlannedPulses, PulsePlanner
+
+_CENSORED_LOOKS = 1.0  # a look beyond the reachable range counts as much as the prior
+_MODEL_FLOOR = 0.25  # fraction of the prior sigma no single look can beat (model error)
+
+
+class NeuralPlanner(PulsePlanner):
+    """Plans with a ``Predictor`` and adapts per device in ``observe``.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    shape : (rows, cols)
+        Shape of the array, for the per-device memory (flat row-major index).
+    adapt : bool
+        Learn a per-device correction from each verify read.
+    prior_sigma : float, optional
+        Device-to-device spread of the knob coordinate the prior allows (ln width, or volts
+        for the amplitude knob); estimated from the predictor's own outcome spread if absent.
+    noise_relative : float
+        Cycle-to-cycle spread of a pulse's step, relative to the step.
+    noise_floor_S : float, optional
+        Absolute noise of a step in S (switching plus reads); 1 % of the highest trained
+        conductance if absent.
+    memory : float
+        Weight an old look keeps at each new look of the same device and polarity (0..1].
+    first_overshoot : float
+        Predicted chance that a device's first pulse of a polarity overshoots its target
+        (0.5: aim the median, best for one shot). Write-verify gains from aiming short
+        (0.25 or 0.1): the correction then keeps the polarity the planner has just learned
+        the device's speed in, instead of the opposite one it knows nothing about yet.
+    """
+
+    name = "neural"
+
+    def __init__(self, predictor: Predictor, shape: tuple[int, int], adapt: bool = True,
+                 prior_sigma: float | None = None, noise_relative: float = 0.15,
+                 noise_floor_S: float | None = None, memory: float = 0.8,
+                 first_overshoot: float = 0.5) -> None:
+        if not 0 < memory <= 1:
+            raise ConfigError(f"neural planner memory = {memory!r}: expected 0 < memory <= 1")
+        self.predictor, self.shape, self.adapt = predictor, (int(shape[0]), int(shape[1])), adapt
+        self.prior_sigma = prior_sigma or estimate_prior_sigma(predictor)
+        if not self.prior_sigma > 0:
+            raise ConfigError(f"neural planner prior_sigma = {prior_sigma!r}: expected > 0")
+        self.noise_relative = noise_relative
+        self.noise_floor_S = noise_floor_S or 0.01 * predictor.spec.g_range_S[1]
+        self.memory, self.first_overshoot = memory, first_overshoot
+        n = self.shape[0] * self.shape[1]
+        # Row 0: RESET, row 1: SET; pooled precision and precision-weighted shift per device.
+        self.precision = np.zeros((2, n))
+        self.weighted = np.zeros((2, n))
+
+    def shift(self, flat: np.ndarray | None = None) -> np.ndarray:
+        """Per-device knob shift (2, n): how much larger a knob each device answers like."""
+        index = slice(None) if flat is None else flat
+        prior = self.prior_sigma ** -2
+        return self.weighted[:, index] / (prior + self.precision[:, index])
+
+    def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
+        """Pulses for ``cells`` from ``present`` to ``target`` (read conductances, S)."""
+        flat = self._flat(cells)
+        knob = plan_knob(self.predictor, present, target, self.shift(flat),
+                         cautious=self.precision[:, flat] == 0,
+                         overshoot=self.first_overshoot)
+        return PlannedPulses(knob.polarity, knob.amplitude, knob.width, knob.clamped, knob.gate)
+
+    def observe(self, cells: Cells, pulses: PlannedPulses, before: np.ndarray,
+                after: np.ndarray) -> None:
+        """Pool one more look at each pulsed device's speed (pulses at the predictor's fixed
+        setting only; others carry no comparable look)."""
+        if not self.adapt or len(cells) == 0:
+            return
+        flat = self._flat(cells)
+        before, after = np.asarray(before, float), np.asarray(after, float)
+        polarity = np.asarray(pulses.polarity)
+        spec = self.predictor.spec
+        other = pulses.amplitude if self.predictor.knob == "width" else pulses.width
+        used = self.predictor.knob_coordinate(pulses.amplitude, pulses.width)
+        valid = np.isfinite(before) & np.isfinite(after) & (before > 0) & (after > 0)
+        for name in spec.polarities:
+            fixed = spec.fixed[name]
+            rows = valid & (polarity == Polarity[name]) & np.isclose(other, fixed, rtol=1e-6)
+            if rows.any():
+                look, weight = self._looks(predictor_inverse(self.predictor, name),
+                                           before[rows], after[rows])
+                side, index = int(Polarity[name] > 0), flat[rows]
+                self.precision[side, index] = self.memory * self.precision[side, index] + weight
+                self.weighted[side, index] = (self.memory * self.weighted[side, index]
+                                              + weight * (look - used[rows]))
+
+    def _looks(self, inverse: InverseTable, before: np.ndarray, after: np.ndarray):
+        """(knob coordinate that would move the average device so, weight of that look)."""
+        g_lo, g_hi = self.predictor.spec.g_range_S
+        lng, lnt = np.log(np.clip(before, g_lo, g_hi)), np.log(np.clip(after, g_lo, g_hi))
+        look, beyond = inverse.lookup(lng, lnt)
+        h = 0.01
+        slope = (inverse.lookup(lng, lnt + h)[0] - inverse.lookup(lng, lnt - h)[0]) / (2 * h)
+        sigma_lng = np.hypot(self.noise_relative * np.abs(after - before),
+                             self.noise_floor_S) / after
+        floor = _MODEL_FLOOR * self.prior_sigma
+        variance = (slope * sigma_lng) ** 2 + floor ** 2
+        variance = np.where(beyond, (self.prior_sigma / _CENSORED_LOOKS) ** 2, variance)
+        return look, 1.0 / variance
+
+    def _flat(self, cells: Cells) -> np.ndarray:
+        rows, cols = self.shape
+        if len(cells) and (cells.rows.min() < 0 or cells.rows.max() >= rows
+                           or cells.cols.min() < 0 or cells.cols.max() >= cols):
+            raise DataError(f"cells outside the {rows}x{cols} array the neural planner was "
+                            f"made for")
+        return cells.flat(self.shape)
+
+
+def estimate_prior_sigma(predictor: Predictor, pairs: int = 2000) -> float:
+    """Typical outcome spread of planned pulses, in knob units (ln width or volts).
+
+    The predicted 25-75 % spread of ln G after a pulse, times how far the knob must move to
+    shift the median by that much, over moves larger than 30 % in the trained range. It holds
+    device-to-device and cycle-to-cycle spread together, so it is a generous prior for the
+    device part alone.
+    """
+    rng = np.random.default_rng(0)
+    g_lo, g_hi = predictor.spec.g_range_S
+    sigmas = []
+    for name in predictor.spec.polarities:
+        inverse = predictor_inverse(predictor, name)
+        lng = rng.uniform(np.log(g_lo), np.log(g_hi), pairs)
+        lnt = rng.uniform(np.log(g_lo), np.log(g_hi), pairs)
+        keep = (np.sign(lnt - lng) == np.sign(Polarity[name])) & (np.abs(lnt - lng) > 0.3)
+        lng, lnt = lng[keep], lnt[keep]
+        u, beyond = inverse.lookup(lng, lnt)
+        lng, lnt, u = lng[~beyond], lnt[~beyond], u[~beyond]
+        if u.size == 0:
+            continue
+        slope = (inverse.lookup(lng, lnt + 0.01)[0] - inverse.lookup(lng, lnt - 0.01)[0]) / 0.02
+        polarity = np.full(u.size, int(Polarity[name]))
+        amplitude, width = predictor.settings(polarity, u)
+        q = np.log(predictor.quantiles(np.exp(lng), polarity, amplitude, width))
+        sigmas.append(np.abs(slope) * (q[:, 3] - q[:, 1]) / 1.349)
+    if not sigmas or np.concatenate(sigmas).size == 0:
+        raise DataError("cannot estimate the device spread: no move in the trained range is "
+                        "reachable with one pulse; pass prior_sigma")
+    return float(np.median(np.concatenate(sigmas)))

@@ -1,0 +1,222 @@
+"""Inverting the predictor's forward model: from (present G, target G) to the knob.
+
+The median response F(g, u) of the forward model is monotone in the knob coordinate u (ln width
+or amplitude) for each polarity. Per polarity and fixed setting it is tabulated once on a grid
+of present conductance x knob, made monotone, and inverted row by row onto a grid of target
+conductances; a plan is then a bilinear look-up in (ln present, ln target), so planning 262k
+cells costs milliseconds. The grid (160 x 256 in ln G over the trained range, 256 knob points)
+keeps the interpolation error far below the device noise.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivers import ConfigError, DataError, Polarity
+from drivers.pulse_table import PulseTable
+from hilctl.predictor import MEDIAN, QUANTILES, PredictorRangeWarning
+
+_G_POINTS, _U_POINTS, _T_POINTS = 160, 256, 256
+
+
+@dataclass(frozen=True)
+class KnobPlan:
+    """One planned pulse per cell (SI units).
+
+    ``u`` is the knob coordinate before any per-device shift (ln width or amplitude);
+    ``clamped`` marks knobs that hit the safe range or cells outside the trained range;
+    ``out_of_range`` marks the latter alone.
+    """
+
+    polarity: np.ndarray
+    amplitude: np.ndarray
+    width: np.ndarray
+    gate: np.ndarray | None
+    u: np.ndarray
+    clamped: np.ndarray
+    out_of_range: np.ndarray
+
+
+@dataclass(frozen=True)
+class InverseTable:
+    """Knob coordinate ``u[i, j]`` taking ln G ``lng[i]`` to ln G ``lnt[j]``; ``reach`` holds
+    the ln G the weakest and strongest pulse reach from each ``lng[i]`` (low, high)."""
+
+    lng: np.ndarray
+    lnt: np.ndarray
+    u: np.ndarray
+    reach_low: np.ndarray
+    reach_high: np.ndarray
+
+    def lookup(self, lng: np.ndarray, lnt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(u, beyond) for each pair; ``beyond`` where one pulse cannot reach the target."""
+        i, a = _cell_of(self.lng, lng)
+        j, b = _cell_of(self.lnt, lnt)
+        u = ((1 - a) * ((1 - b) * self.u[i, j] + b * self.u[i, j + 1])
+             + a * ((1 - b) * self.u[i + 1, j] + b * self.u[i + 1, j + 1]))
+        low = np.interp(lng, self.lng, self.reach_low)
+        high = np.interp(lng, self.lng, self.reach_high)
+        return u, (lnt < low) | (lnt > high)
+
+
+def _cell_of(grid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    step = grid[1] - grid[0]
+    position = np.clip((values - grid[0]) / step, 0.0, grid.size - 1.0)
+    index = np.minimum(position.astype(np.int64), grid.size - 2)
+    return index, position - index
+
+
+def build_inverse(predictor, name: str, fixed_value: float, quantile: int = MEDIAN,
+                  points: tuple[int, int, int] = (_G_POINTS, _U_POINTS, _T_POINTS),
+                  ) -> InverseTable:
+    """Tabulate and invert the response of polarity ``name`` at ``fixed_value``: its median,
+    or the ``QUANTILES[quantile]`` outcome."""
+    sign = int(Polarity[name])
+    g_lo, g_hi = predictor.spec.g_range_S
+    lng = np.linspace(np.log(g_lo), np.log(g_hi), points[0])
+    u = np.linspace(*predictor.u_range(name), points[1])
+    fixed = np.full(u.size, fixed_value)
+    amplitude, width = (fixed, np.exp(u)) if predictor.knob == "width" else (u, fixed)
+    grid_g = np.repeat(np.exp(lng), u.size)
+    outcome = predictor.quantiles(grid_g, np.full(grid_g.size, sign),
+                                  np.tile(amplitude, lng.size), np.tile(width, lng.size))
+    response = np.log(outcome[:, quantile]).reshape(lng.size, u.size)
+    if sign > 0:
+        response = np.maximum.accumulate(response, axis=1)
+    else:
+        response = np.minimum.accumulate(response, axis=1)[:, ::-1]
+        u = u[::-1]
+    response = response + 1e-9 * np.arange(u.size)  # strictly increasing for np.interp
+    lnt = np.linspace(np.log(g_lo), np.log(g_hi), points[2])
+    table = np.stack([np.interp(lnt, row, u) for row in response])
+    return InverseTable(lng, lnt, table, response[:, 0], response[:, -1])
+
+
+def plan_knob(predictor, present, target, shift=0.0, cautious=None,
+              overshoot: float = 0.5) -> KnobPlan:
+    """Plan one pulse per cell; see ``Predictor.plan``.
+
+    Where ``cautious`` (shape (2, n), row 0 RESET, row 1 SET) is true, the pulse is aimed so
+    that the predicted chance of overshooting the target is ``overshoot`` instead of one half.
+    """
+    present = np.asarray(present, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if present.shape != target.shape or present.ndim != 1:
+        raise DataError(f"present {present.shape} and target {target.shape} must be equal 1-D")
+    if not (np.isfinite(present).all() and np.isfinite(target).all()) or (target <= 0).any():
+        raise DataError("present and target conductances must be finite, targets > 0 S")
+    spec = predictor.spec
+    g_lo, g_hi = spec.g_range_S
+    outside = (present < g_lo) | (present > g_hi) | (target < g_lo) | (target > g_hi)
+    if outside.any():
+        warnings.warn(f"{int(outside.sum())} of {present.size} cells have a present or target "
+                      f"conductance outside the {g_lo:.3e}..{g_hi:.3e} S the predictor was "
+                      f"trained on; planned for the nearest trained value and flagged clamped",
+                      PredictorRangeWarning, stacklevel=3)
+    lng, lnt = np.log(np.clip(present, g_lo, g_hi)), np.log(np.clip(target, g_lo, g_hi))
+    polarity = np.where(lnt >= lng, Polarity.SET, Polarity.RESET).astype(np.int8)
+    u, u_plan = np.zeros(present.size), np.zeros(present.size)
+    clamped = outside.copy()
+    shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (2, present.size))
+    for name in ("SET", "RESET"):
+        rows = polarity == Polarity[name]
+        if not rows.any():
+            continue
+        side = int(Polarity[name] > 0)
+        u[rows], beyond = predictor_inverse(predictor, name).lookup(lng[rows], lnt[rows])
+        if cautious is not None and overshoot != 0.5:
+            careful = rows & cautious[side]
+            u[careful], beyond[careful[rows]] = predictor_inverse(
+                predictor, name, overshoot).lookup(lng[careful], lnt[careful])
+        lo, hi = predictor.u_range(name)
+        wanted = u[rows] - shift[side, rows]
+        u_plan[rows] = np.clip(wanted, lo, hi)
+        clamped[rows] |= beyond | (wanted < lo) | (wanted > hi)
+    amplitude, width = predictor.settings(polarity, u_plan)
+    amplitude, width = _inside_range(predictor, polarity, amplitude, width)
+    gate = None if spec.gate_V is None else np.full(present.size, spec.gate_V)
+    return KnobPlan(polarity, amplitude, width, gate, u, clamped, outside)
+
+
+def predictor_inverse(predictor, name: str, overshoot: float = 0.5) -> InverseTable:
+    """The inverse table of polarity ``name`` at the predictor's fixed setting (cached),
+    aimed so that the chance of overshooting is ``overshoot`` (one of the predicted
+    quantile levels)."""
+    if name not in predictor.spec.polarities:
+        raise DataError(f"the predictor was trained for {'/'.join(predictor.spec.polarities)} "
+                        f"pulses only; some cells need a {name} pulse")
+    level = 1.0 - overshoot if name == "SET" else overshoot
+    matches = [i for i, q in enumerate(QUANTILES) if abs(q - level) < 1e-9]
+    if not matches:
+        raise ConfigError(f"overshoot = {overshoot!r}: expected one of "
+                          f"{sorted({min(q, 1 - q) for q in QUANTILES} | {0.5})} or their "
+                          f"complements")
+    key = (name, matches[0])
+    cache = predictor._inverse
+    if key not in cache:
+        cache[key] = build_inverse(predictor, name, predictor.spec.fixed[name], matches[0])
+    return cache[key]
+
+
+def _inside_range(predictor, polarity, amplitude, width):
+    """Undo float round-off (exp(ln w)) that could step a hair outside the safe range."""
+    bounds = predictor.spec.knob_range
+    lo = np.where(polarity > 0, *(bounds.get(p, [np.nan])[0] for p in ("SET", "RESET")))
+    hi = np.where(polarity > 0, *(bounds.get(p, [np.nan, np.nan])[1] for p in ("SET", "RESET")))
+    if predictor.knob == "width":
+        return amplitude, np.clip(width, lo, hi)
+    return np.clip(amplitude, lo, hi), width
+
+
+def in_band_probability(quantiles: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """P(low <= G <= high) from predicted quantiles (n, 5), with a piecewise-linear CDF whose
+    tails reach 0 and 1 about one quantile gap beyond the outer quantiles."""
+    q = np.log(quantiles)
+    points = np.column_stack([q[:, 0] - 1.6 * (q[:, 1] - q[:, 0]), q,
+                              q[:, -1] + 1.6 * (q[:, -1] - q[:, -2])])
+    probs = np.array([0.0, *QUANTILES, 1.0])
+    tiny = 1e-300  # a band reaching down to 0 S or below
+    return (_cdf(points, probs, np.log(np.maximum(high, tiny)))
+            - _cdf(points, probs, np.log(np.maximum(low, tiny))))
+
+
+def _cdf(points: np.ndarray, probs: np.ndarray, x: np.ndarray) -> np.ndarray:
+    out = np.where(x >= points[:, -1], 1.0, 0.0)
+    for k in range(points.shape[1] - 1):
+        left, right = points[:, k], points[:, k + 1]
+        inside = (x >= left) & (x < right)
+        frac = (x - left) / np.maximum(right - left, 1e-12)
+        out = np.where(inside, probs[k] + frac * (probs[k + 1] - probs[k]), out)
+    return out
+
+
+def landing_score(predictor, name: str, value: float, table: PulseTable,
+                  share: float = 0.25, moves: int = 2000) -> float:
+    """Mean predicted probability that planned pulses land within ``share`` of their move.
+
+    The moves start from the table's own g_before values of polarity ``name`` and span sizes
+    from 2 % to the whole trained range evenly on a log scale, so a setting is judged on the
+    small corrections of write-verify as much as on large first moves; ``value`` is the fixed
+    setting. Knobs that hit their range count as misses.
+    """
+    sign = int(Polarity[name])
+    rng = np.random.default_rng(0)
+    g_lo, g_hi = predictor.spec.g_range_S
+    g0 = rng.choice(table.g_before[table.polarity == sign], moves)
+    size = np.exp(rng.uniform(np.log(0.02), np.log(np.log(g_hi / g_lo)), moves))
+    g1 = g0 * np.exp(sign * size)
+    inside = (g1 > g_lo) & (g1 < g_hi) & (g0 > g_lo) & (g0 < g_hi)
+    g0, g1 = g0[inside], g1[inside]
+    if g0.size == 0:
+        return 0.0
+    coarse = build_inverse(predictor, name, value, points=(48, 96, 96))  # a ranking only
+    u, beyond = coarse.lookup(np.log(g0), np.log(g1))
+    fixed = np.full(u.size, value)
+    amplitude, width = (fixed, np.exp(u)) if predictor.knob == "width" else (u, fixed)
+    quantiles = predictor.quantiles(g0, np.full(u.size, sign), amplitude, width)
+    band = share * np.abs(g1 - g0)
+    p = in_band_probability(quantiles, g1 - band, g1 + band)
+    return float(np.where(beyond, 0.0, p).mean())
