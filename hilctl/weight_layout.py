@@ -96,7 +96,7 @@ class Layout:
     g_hi: float
     scales: list[float]
     stuck_range_S: tuple[float, float]
-    common_mode: float = 0.0
+    common_mode: float = 1.0
     rescaled_rows: list[dict] = field(default_factory=list)
     target_array: np.ndarray | None = field(default=None, repr=False)
 
@@ -203,12 +203,15 @@ class Layout:
 
 
 def plan_layout(model: TrainedModel, array_shape: tuple[int, int], g_lo: float, g_hi: float,
-                common_mode: float = 0.0, rescale: bool = False,
+                common_mode: float = 1.0, rescale: bool = False,
                 stuck_range: tuple[float, float] | None = None) -> Layout:
     """Place ``model`` on arrays of ``array_shape`` with targets in [g_lo, g_hi] S.
 
-    Current mode: ``common_mode`` in [0, 1] picks each row's common mode (0: idle devices at
-    g_lo); a row beyond the bound raises ``DataError`` unless ``rescale``.
+    Current mode: ``common_mode`` in [0, 1] picks each row's common mode, from the smallest
+    row total S_i (0: idle devices at g_lo) to the largest (1, the default). A device that
+    misses its target or is stuck shifts every weight of its row by its share of S_i, so the
+    largest S_i is the most forgiving (bench/bench_weights.py measures it). A row beyond the
+    bound raises ``DataError`` unless ``rescale``.
     """
     rows, cols = (int(n) for n in array_shape)
     if rows < 1 or cols < 2:
