@@ -36,11 +36,19 @@ class Transport(Protocol):
 
 
 def num(value: float) -> str:
-    """A number as instruments must receive it: exponent form, never ``%f`` (1e-7 stays 1e-7)."""
+    """A number as instruments must receive it: exponent form, never ``%f`` (1e-7 stays 1e-7).
+
+    ``%.6e`` when that is exact, otherwise the fewest more digits that are: a limit such as
+    7.68944281405938e-03 A must not become 7.689443e-03 A, a hair above itself.
+    """
     value = float(value)
     if not math.isfinite(value):
         raise SafetyLimitError(f"refusing to send the non-finite number {value!r} to an instrument")
-    return f"{value:.6e}"
+    for digits in range(6, 16):
+        text = f"{value:.{digits}e}"
+        if float(text) == value:
+            return text
+    return f"{value:.16e}"
 
 
 def _short(text: str, limit: int = 120) -> str:

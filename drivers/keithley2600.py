@@ -160,7 +160,7 @@ class Keithley2600:
 
     def _run(self, count: int, read_V: float, pulse_time_s: float):
         guard_source(self.limits, self.io.name, np.array([read_V]))
-        self.limits.check_read_voltage(abs(read_V))
+        self.limits.check_read_voltage(read_V)
         command = f"hilctl_run({count}, {num(read_V)})"
         expected = pulse_time_s + count * (self.aperture_s + STEP_OVERHEAD_S)
         values = self.io.query_numbers(command, 2 * count + 1, expected)
