@@ -141,4 +141,4 @@ def _protocol(config: RunConfig, name: str, crossbar, planner_for) -> Protocol:
     if name == "write-verify-planned":
         return PlannedWriteVerify(planner_for(name, crossbar))
     return build_protocol(config.model_copy(update={
-        "protocol": config.protocol.model_copy(update={"name": name})}))
+        "protocol": config.protocol.model_copy(update={"name": name})}), crossbar)

@@ -73,6 +73,8 @@ class AdaptiveConfig(_Strict):
 
 class ProtocolConfig(_Strict):
     name: str = "write-verify"
+    planner: Literal["neural", "oracle", "heuristic"] = "neural"
+    predictor: str | None = None
     tolerance: float | None = Field(0.05, gt=0, lt=1)
     tolerance_abs_S: float | None = Field(None, gt=0)
     max_pulses: int = Field(100, ge=1, le=100_000)

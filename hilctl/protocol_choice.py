@@ -2,24 +2,70 @@
 
 from __future__ import annotations
 
-from drivers import ConfigError
+from drivers import ConfigError, Crossbar
 from hilctl.config import RunConfig
-from protocols import AdaptiveWidth, IncrementalStep, Protocol, StopRules, Tolerance
+from protocols import (
+    AdaptiveWidth,
+    HeuristicPlanner,
+    IncrementalStep,
+    OneShot,
+    PlannedWriteVerify,
+    Protocol,
+    StopRules,
+    Tolerance,
+)
+from protocols.planner import PulsePlanner
 
-WRITE_VERIFY_VARIANTS = {
+PROTOCOLS = {
     "write-verify": "incremental-step voltage ramp (ISPP-style), fixed width",
     "write-verify-adaptive": "adaptive pulse-width search at fixed amplitudes",
+    "write-verify-planned": "every pulse from the planner, adapting per device",
+    "one-shot": "one planned pulse per cell after a block RESET, no correction",
 }
+PLANNERS = ("neural", "oracle", "heuristic")
+# Write-verify corrects; aiming a little short keeps the polarity whose speed it just learned.
+WRITE_VERIFY_OVERSHOOT = 0.25
 
 
-def build_protocol(config: RunConfig) -> Protocol:
+def build_protocol(config: RunConfig, crossbar: Crossbar) -> Protocol:
     name = config.protocol.name
     if name == "write-verify":
         return IncrementalStep(**config.protocol.ispp.model_dump())
     if name == "write-verify-adaptive":
         return AdaptiveWidth(**config.protocol.adaptive.model_dump())
-    known = ", ".join(WRITE_VERIFY_VARIANTS)
+    if name == "one-shot":
+        return OneShot(build_planner(config, crossbar, overshoot=0.5))
+    if name == "write-verify-planned":
+        return PlannedWriteVerify(build_planner(config, crossbar, WRITE_VERIFY_OVERSHOOT))
+    known = ", ".join(PROTOCOLS)
     raise ConfigError(f"protocol.name = {name!r} is unknown; known protocols: {known}")
+
+
+def build_planner(config: RunConfig, crossbar: Crossbar, overshoot: float) -> PulsePlanner:
+    """The configured planner for ``crossbar`` (``protocol.planner``)."""
+    kind = config.protocol.planner
+    if kind == "oracle":
+        from simulated_backend import OraclePlanner, SimulatedCrossbar
+
+        if not isinstance(crossbar, SimulatedCrossbar):
+            raise ConfigError("protocol.planner = 'oracle' needs the simulated array: only a "
+                              "simulator knows its devices' true parameters")
+        return OraclePlanner(crossbar)
+    if kind == "heuristic":
+        from hilctl.backends import device_params
+        from hilctl.targets import nominal_window
+
+        window = nominal_window(device_params(config), crossbar.limits.read_V)
+        return HeuristicPlanner(crossbar.shape, crossbar.limits, window)
+    if config.protocol.predictor is None:
+        raise ConfigError(f"protocol {config.protocol.name!r} with the neural planner needs a "
+                          "trained predictor: --predictor DIR (see hilctl predictor train), "
+                          "or --planner oracle|heuristic")
+    from hilctl.neural_planner import NeuralPlanner
+    from hilctl.predictor import Predictor
+
+    predictor = Predictor.load(config.protocol.predictor)
+    return NeuralPlanner(predictor, crossbar.shape, first_overshoot=overshoot)
 
 
 def stop_rules(config: RunConfig) -> StopRules:

@@ -75,9 +75,9 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     if (run_dir / STORE_NAME).exists():
         raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume {run_dir} "
                           "or choose another --out")
-    protocol = protocol or build_protocol(config)
     crossbar = open_crossbar(config)
     with crossbar:
+        protocol = protocol or build_protocol(config, crossbar)
         protocol.check(crossbar.limits)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(run_dir / CONFIG_NAME, dump_toml(config))
@@ -106,12 +106,12 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
         if meta.get("fingerprint") != stored.fingerprint():
             raise ResumeError(f"{run_dir}/{CONFIG_NAME} does not match the configuration "
                               "the run was made with")
-        protocol = protocol or build_protocol(stored)
         targets = np.load(run_dir / "targets.npy", allow_pickle=False)
         state, backend_changes = store.replay()
         flat = np.flatnonzero(np.isfinite(targets.ravel()))
         crossbar = open_crossbar(stored)
         with crossbar:
+            protocol = protocol or build_protocol(stored, crossbar)
             if isinstance(crossbar, Checkpointable):
                 for positions, change in backend_changes:
                     if positions is not None:

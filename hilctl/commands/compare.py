@@ -18,6 +18,7 @@ from hilctl.compare import COMPARABLE, check_protocols, run_comparison
 from hilctl.config import RunConfig
 from hilctl.neural_planner import NeuralPlanner
 from hilctl.predictor import Predictor, train_predictor
+from hilctl.protocol_choice import WRITE_VERIFY_OVERSHOOT
 from hilctl.runner import write_atomic
 from protocols.characterize import characterize
 
@@ -25,8 +26,6 @@ from protocols.characterize import characterize
 # separate array they are measured on (a different array of the same device type).
 TRAINING_PULSES = 50_000
 TRAINING_SEED_OFFSET = 1000
-# Write-verify corrects; aiming a little short keeps the polarity whose speed it just learned.
-WRITE_VERIFY_OVERSHOOT = 0.25
 
 
 def train_on_sibling_array(config: RunConfig, pulses: int, say) -> tuple[Predictor, dict]:

@@ -14,7 +14,7 @@ from drivers import ConfigError
 from hilctl.backends import device_params
 from hilctl.config import RunConfig, build_config, merge, read_toml
 from hilctl.progress import round_progress
-from hilctl.protocol_choice import WRITE_VERIFY_VARIANTS
+from hilctl.protocol_choice import PLANNERS, PROTOCOLS
 from hilctl.runner import RunOutcome, load_run_config, new_run, resume_run
 from hilctl.targets import check_reachable, load_targets, nominal_window, pattern_targets
 from hilctl.units import parse_quantity
@@ -71,7 +71,11 @@ def print_summary(summary: dict, console: Console) -> None:
               help="Built-in target pattern [random].")
 @click.option("--targets", "targets_file", type=click.Path(dir_okay=False),
               help="Target map in siemens (.npy or .csv), shaped like the array.")
-@click.option("--protocol", help=f"One of: {', '.join(WRITE_VERIFY_VARIANTS)} [write-verify].")
+@click.option("--protocol", help=f"One of: {', '.join(PROTOCOLS)} [write-verify].")
+@click.option("--planner", type=click.Choice(PLANNERS),
+              help="Planner of one-shot and write-verify-planned [neural].")
+@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
+              help="Trained predictor directory for the neural planner.")
 @click.option("--tolerance", help="Band: relative (0.05 or 5%) or absolute (0.5uS) [5%].")
 @click.option("--max-pulses", type=click.IntRange(1), help="Pulse budget per cell [100].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -80,13 +84,15 @@ def print_summary(summary: dict, console: Console) -> None:
               help="Continue the run in this directory from its last stored round.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def program(config_file, rows, cols, seed, pattern, targets_file, protocol, tolerance,
-            max_pulses, out_dir, resume_dir, as_json, quiet):
+def program(config_file, rows, cols, seed, pattern, targets_file, protocol, planner,
+            predictor_dir, tolerance, max_pulses, out_dir, resume_dir, as_json, quiet):
     """Program an array with write-verify and store every round in a run directory."""
     flags = {
         "array": {"rows": rows, "cols": cols, "seed": seed},
         "targets": {"pattern": pattern, "file": targets_file},
-        "protocol": {"name": protocol, "max_pulses": max_pulses, **parse_tolerance(tolerance)},
+        "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
+                     "predictor": predictor_dir and str(Path(predictor_dir).resolve()),
+                     **parse_tolerance(tolerance)},
     }
     console = Console(stderr=as_json)
     if resume_dir:
