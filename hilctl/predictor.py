@@ -434,7 +434,8 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
                   "validation_pinball": val_loss, "quantiles": list(QUANTILES)},
     )
     predictor = Predictor(net, spec)
-    spec.fixed = dict(fixed) if fixed else choose_fixed(predictor, table)
+    spec.fixed = ({p: float(fixed[p]) for p in polarities if p in fixed} if fixed
+                  else choose_fixed(predictor, table))
     _check_fixed(spec, table)
     spec.training["seconds"] = round(time.perf_counter() - started, 2)
     return predictor
@@ -498,8 +499,12 @@ def choose_fixed(predictor: Predictor, table: PulseTable, candidates: int = 9) -
     for name in predictor.spec.polarities:
         rows = table.polarity == Polarity[name]
         lo, hi = other[rows].min(), other[rows].max()
-        grid = (np.linspace(lo, hi, candidates) if predictor.knob == "width"
-                else np.geomspace(lo, hi, candidates))
+        if predictor.knob == "width":  # whole 10 mV steps inside the covered range
+            grid = np.linspace(math.ceil(lo * 100) / 100, math.floor(hi * 100) / 100,
+                               candidates).round(2)
+            grid = np.clip(grid, lo, hi) if grid[0] <= grid[-1] else np.array([lo])
+        else:
+            grid = np.geomspace(lo, hi, candidates)
         scores = [landing_score(predictor, name, value, table.subset(rows)) for value in grid]
         chosen[name] = float(grid[int(np.argmax(scores))])
     return chosen

@@ -1,0 +1,85 @@
+"""``hilctl characterize`` and ``hilctl predictor train|eval`` as a user runs them."""
+
+import json
+
+import numpy as np
+import pytest
+
+from drivers.pulse_table import PulseTable
+from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
+
+
+@pytest.mark.slow
+def test_characterize_train_eval_journey(tmp_path):
+    summary = run_json("characterize", "--pulses", 4000, "--rows", 24, "--cols", 24,
+                       "--out", "t.csv", cwd=tmp_path)
+    assert summary["rows"] == 4000 and summary["set_rows"] + summary["reset_rows"] == 4000
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0] == "cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S"
+    assert len(lines) == 4001
+    run_json("characterize", "--pulses", 1500, "--rows", 16, "--cols", 16, "--seed", 7,
+             "--out", "held.csv", cwd=tmp_path)
+    run_json("predictor", "train", "--data", "t.csv", "--out", "pred", "--epochs", 40,
+             "--fixed", "SET=1.1V", "--fixed", "RESET=1.5V", cwd=tmp_path)
+    meta = json.loads((tmp_path / "pred" / "predictor.json").read_text())
+    assert meta["knob"] == "width" and meta["fixed"] == {"SET": 1.1, "RESET": 1.5}
+    assert meta["training"]["source"] == "t.csv"
+
+    report = run_json("predictor", "eval", "--data", "held.csv", "--predictor", "pred",
+                      cwd=tmp_path)
+    assert report["rows"] == 1500 and report["knob_error_unit"] == "decades"
+    assert report["g_rel_error_median"] < 0.25
+    assert 0.6 < report["interval_80_coverage"] < 0.95
+    done = run_hilctl("predictor", "eval", "--data", "held.csv", "--predictor", "pred",
+                      cwd=tmp_path)
+    assert done.returncode == 0 and "knob_error_median" in done.stdout
+
+    done = run_hilctl("predictor", "eval", "--data", "held.csv", "--predictor", "pred",
+                      "--knob", "amplitude", cwd=tmp_path)
+    assert_one_line_error(done, "width knob", "amplitude knob")
+    assert done.returncode == 3
+    (tmp_path / "pred" / "predictor.json").write_text(json.dumps({**meta, "format_version": 0}))
+    done = run_hilctl("predictor", "eval", "--data", "held.csv", "--predictor", "pred",
+                      cwd=tmp_path)
+    assert_one_line_error(done, "format version 0", "retrain")
+
+
+def _set_only_table(path, rows: int = 300) -> None:
+    rng = np.random.default_rng(0)
+    g0 = rng.uniform(1e-6, 30e-6, rows)
+    width = np.exp(rng.uniform(np.log(1e-8), np.log(1e-4), rows))
+    PulseTable(np.array([f"{i}:0" for i in range(rows)]), g0, np.ones(rows), np.full(rows, 1.2),
+               width, np.full(rows, np.nan), g0 * (1 + width * 1e4)).write_csv(path)
+
+
+@pytest.mark.slow
+def test_a_single_polarity_table_is_refused_unless_asked_for(tmp_path):
+    _set_only_table(tmp_path / "set.csv")
+    done = run_hilctl("predictor", "train", "--data", "set.csv", "--out", "p", cwd=tmp_path)
+    assert_one_line_error(done, "0 RESET rows", "polarities")
+    summary = run_json("predictor", "train", "--data", "set.csv", "--out", "p", "--epochs", 2,
+                       "--polarities", "SET", "--fixed", "1.2V", cwd=tmp_path)
+    assert summary["fixed"] == {"SET": 1.2}
+
+
+@pytest.mark.parametrize("content, words", [
+    ("cell,g_before_S,polarity,width_s,g_after_S\n0:0,1e-6,SET,1e-6,2e-6\n",
+     ("missing column", "amplitude_V")),
+    ("cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S\n"
+     "0:0,-1e-6,SET,1.2,1e-6,,2e-6\n", ("row 1", "g_before_S must be > 0")),
+    ("cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S\n"
+     + "0:0,1e-6,SET,1.2,1e-6,,2e-6\n" * 50, ("50 SET rows", "at least 100")),
+])
+def test_train_refuses_bad_tables_in_one_line(tmp_path, content, words):
+    (tmp_path / "bad.csv").write_text(content)
+    done = run_hilctl("predictor", "train", "--data", "bad.csv", "--out", "p", cwd=tmp_path)
+    assert_one_line_error(done, *words)
+    assert not (tmp_path / "p").exists()
+
+
+def test_missing_files_are_one_line_errors(tmp_path):
+    done = run_hilctl("predictor", "train", "--data", "missing.csv", "--out", "p", cwd=tmp_path)
+    assert_one_line_error(done, "missing.csv")
+    done = run_hilctl("predictor", "eval", "--data", "missing.csv", "--predictor", "nowhere",
+                      cwd=tmp_path)
+    assert_one_line_error(done, "nowhere", "not a predictor directory")
