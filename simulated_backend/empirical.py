@@ -15,8 +15,14 @@ silently: it raises ``DataError`` (``out_of_range="raise"``, the default) or, wi
 device whose G lies beyond the G_before a setting was measured at is answered from the edge bin
 and counted too.
 
-The measured reads already carry the lab's read noise and I-V, so the model's reads add none
-unless ``params`` says so.
+Measured pairs carry the lab's read noise twice (in the read before and the read after), and a
+simulated device must not accumulate it as if it were switching. Where the table holds chained
+reads (the read after one pulse is the read before the next, as in pulse trains and
+characterization), the read noise is what makes successive responses anti-correlated:
+cov(dG_k, dG_k+1) = -sigma_read^2. The model estimates sigma_read from that covariance, narrows
+each bin's response around its median by the 2 sigma_read^2 it contains, and lets the crossbar
+add sigma_read back on every read (``params.read_noise_floor_S``). Tables without chained reads
+keep the full spread and add no read noise.
 """
 
 from __future__ import annotations
@@ -58,7 +64,8 @@ def _gate_key(gate: np.ndarray) -> np.ndarray:
 
 
 def _build_setting(table: PulseTable, rows: np.ndarray, min_per_bin: int,
-                   max_bins: int, levels: int) -> Setting:
+                   max_bins: int, levels: int, read_var: float = 0.0) -> Setting:
+    """Quantiles of dG per G_before bin, narrowed around the median by the read noise."""
     order = rows[np.argsort(table.g_before[rows], kind="stable")]
     g = table.g_before[order]
     dg = table.g_after[order] - g
@@ -69,8 +76,29 @@ def _build_setting(table: PulseTable, rows: np.ndarray, min_per_bin: int,
         polarity=int(table.polarity[order[0]]), amplitude=float(table.amplitude[order[0]]),
         width=float(table.width[order[0]]), gate=float(table.gate[order[0]]), rows=order.size,
         centres=np.array([np.median(g[p]) for p in parts]),
-        quantiles=np.stack([np.quantile(dg[p], q) for p in parts]),
+        quantiles=np.stack([_narrowed(np.quantile(dg[p], q), _robust_var(dg[p]), read_var)
+                            for p in parts]),
         g_range=(float(g[0]), float(g[-1])))
+
+
+def _robust_var(values: np.ndarray) -> float:
+    """Variance from the IQR, so that a few outliers do not decide how much to narrow."""
+    return float((np.subtract(*np.percentile(values, [75, 25])) / 1.349) ** 2)
+
+
+def _narrowed(quantiles: np.ndarray, variance: float, read_var: float) -> np.ndarray:
+    """Shrink quantiles towards the median so the variance loses 2 read_var (to a 10 % floor)."""
+    if read_var <= 0 or variance <= 0:
+        return quantiles
+    keep = np.sqrt(max(variance - 2.0 * read_var, 0.1 * variance) / variance)
+    median = quantiles[quantiles.size // 2]
+    return median + (quantiles - median) * keep
+
+
+def chained_pairs(table: PulseTable) -> np.ndarray:
+    """Row indices i where row i + 1 is the same cell's next pulse, read from row i's after."""
+    same = (table.cell[1:] == table.cell[:-1]) & (table.g_before[1:] == table.g_after[:-1])
+    return np.flatnonzero(same)
 
 
 class EmpiricalDevice(DeviceModel):
@@ -86,12 +114,15 @@ class EmpiricalDevice(DeviceModel):
         Most G_before bins per setting.
     out_of_range : {"raise", "clamp"}
         What a pulse outside the measured settings does.
+    read_noise_S : float or "estimate"
+        Read noise sigma in siemens, or estimated from chained reads (0 if there are none).
     params : DeviceParams, optional
-        Read noise and relaxation the crossbar adds; default none (the data already has them).
+        Read noise and relaxation the crossbar adds; default: the read noise above only.
     """
 
     def __init__(self, table: PulseTable, min_per_bin: int = 40, max_bins: int = 16,
-                 out_of_range: str = "raise", params: DeviceParams | None = None) -> None:
+                 out_of_range: str = "raise", read_noise_S: float | str = "estimate",
+                 params: DeviceParams | None = None) -> None:
         if out_of_range not in OUT_OF_RANGE:
             raise DataError(f"out_of_range = {out_of_range!r}: expected one of "
                             f"{', '.join(OUT_OF_RANGE)}")
@@ -99,16 +130,42 @@ class EmpiricalDevice(DeviceModel):
         g_all = np.concatenate([table.g_before, table.g_after])
         self.g_low, self.g_high = float(g_all.min()), float(g_all.max())
         self._low_states = np.sort(g_all)[: max(1, g_all.size // 20)]
-        self.params = params or DeviceParams(
-            g_min_S=self.g_low, g_max_S=self.g_high, read_noise_relative=0.0,
-            read_noise_floor_S=0.0, stuck_fraction=0.0)
         self.settings = self._group(table, min_per_bin, max_bins)
         self._grids = self._make_grids()
         self.flags = {"pulse_clamped": 0, "g_beyond_measured": 0}
+        self.read_noise_pairs = 0  # chained pairs the read noise was estimated from
+        if read_noise_S == "estimate":
+            read_noise_S = self._estimate_read_noise(table)
+        if not (isinstance(read_noise_S, float | int) and read_noise_S >= 0):
+            raise DataError(f"read_noise_S = {read_noise_S!r}: expected 'estimate' or >= 0 S")
+        self.read_noise_S = float(read_noise_S)
+        if self.read_noise_S > 0:
+            self.settings = self._group(table, min_per_bin, max_bins, self.read_noise_S ** 2)
+        self.params = params or DeviceParams(
+            g_min_S=self.g_low, g_max_S=self.g_high, read_noise_relative=0.0,
+            read_noise_floor_S=self.read_noise_S, stuck_fraction=0.0)
 
     # -- construction -----------------------------------------------------------------------
+    def _estimate_read_noise(self, table: PulseTable) -> float:
+        """sigma_read from the anti-correlation of successive responses of chained reads."""
+        pairs = chained_pairs(table)
+        self.read_noise_pairs = int(pairs.size)
+        if pairs.size < 30:
+            return 0.0
+        median = np.empty(len(table))
+        keys = np.stack([table.polarity.astype(float), table.amplitude, table.width,
+                         _gate_key(table.gate)], axis=1)
+        for key in np.unique(keys, axis=0):
+            rows = np.flatnonzero(np.all(keys == key, axis=1))
+            grid = self._grids[(int(key[0]), float(key[3]))]
+            median[rows] = self._interpolated(grid, table.g_before[rows], table.amplitude[rows],
+                                              np.log10(table.width[rows]), np.full(rows.size, 0.5))
+        residual = table.g_after - table.g_before - median
+        return float(np.sqrt(max(-np.mean(residual[pairs] * residual[pairs + 1]), 0.0)))
+
     @staticmethod
-    def _group(table: PulseTable, min_per_bin: int, max_bins: int) -> list[Setting]:
+    def _group(table: PulseTable, min_per_bin: int, max_bins: int,
+               read_var: float = 0.0) -> list[Setting]:
         keys = np.stack([table.polarity.astype(float), np.round(table.amplitude, 6),
                          np.round(np.log10(table.width), 6), _gate_key(table.gate)], axis=1)
         unique, inverse = np.unique(keys, axis=0, return_inverse=True)
@@ -122,7 +179,7 @@ class EmpiricalDevice(DeviceModel):
                     f"{probe.amplitude[0]:g} V, {probe.width[0]:g} s has {rows.size} rows; at "
                     f"least {min_per_bin} are needed to condition G_after on G_before")
             settings.append(_build_setting(table, rows, min_per_bin, max_bins,
-                                           levels=min(41, min_per_bin)))
+                                           levels=min(41, min_per_bin), read_var=read_var))
         return settings
 
     def _make_grids(self) -> dict[tuple[int, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -195,6 +252,18 @@ class EmpiricalDevice(DeviceModel):
             out[mask] = g[mask] + self._interpolated(grid, g[mask], amplitude[mask],
                                                      np.log10(width[mask]), u[mask])
         return out
+
+    def respond_as_read(self, g_read: np.ndarray, polarity: np.ndarray, amplitude: np.ndarray,
+                        width: np.ndarray, gate: np.ndarray,
+                        rng: np.random.Generator) -> np.ndarray:
+        """G_after as a lab would read it, given the read G_before: what a measured row is.
+
+        The true state is the read minus its read noise; the read after adds fresh noise.
+        """
+        g_read = np.asarray(g_read, dtype=np.float64)
+        true_before = g_read - self.read_noise_S * rng.standard_normal(g_read.size)
+        after = self.respond(true_before, polarity, amplitude, width, gate, rng)
+        return after + self.read_noise_S * rng.standard_normal(g_read.size)
 
     def _interpolated(self, grid, g, amplitude, logw, u) -> np.ndarray:
         amps, lws, index = grid

@@ -44,7 +44,7 @@ def test_held_out_rows_get_the_measured_median_and_spread(measured):
     build, held = measured.subset(index[index % 2 == 0]), measured.subset(index[index % 2 == 1])
     model = EmpiricalDevice(build, min_per_bin=30)
     repeats = 20  # many draws per held-out row, so only the held-out sample's own noise is left
-    simulated = model.respond(*(np.tile(a, repeats) for a in (
+    simulated = model.respond_as_read(*(np.tile(a, repeats) for a in (
         held.g_before, held.polarity, held.amplitude, held.width, held.gate)),
         rng=np.random.default_rng(0))
     for polarity in (1, -1):
@@ -144,3 +144,37 @@ def test_a_large_batch_is_one_vectorised_call():
                         np.random.default_rng(2))
     assert out.shape == (n,) and np.all(np.isfinite(out))
     assert np.median(out - g) == pytest.approx(1e-6, rel=0.02)
+
+
+def _chains(cells: int, pulses: int, switch_sigma: float, read_sigma: float) -> PulseTable:
+    """SET trains: true G grows by 2 uS +- switch_sigma a pulse; every read adds read_sigma."""
+    rng = np.random.default_rng(5)
+    steps = 2e-6 + switch_sigma * rng.standard_normal((cells, pulses))
+    true = 10e-6 + np.concatenate([np.zeros((cells, 1)), np.cumsum(steps, axis=1)], axis=1)
+    read = true + read_sigma * rng.standard_normal(true.shape)
+    n = cells * pulses
+    return PulseTable(np.repeat([f"t{i}" for i in range(cells)], pulses), read[:, :-1].ravel(),
+                      np.ones(n), np.ones(n), np.full(n, 1e-7), np.full(n, np.nan),
+                      read[:, 1:].ravel())
+
+
+def test_read_noise_is_told_apart_from_switching_noise_in_chained_reads():
+    table = _chains(cells=60, pulses=100, switch_sigma=0.3e-6, read_sigma=0.5e-6)
+    model = EmpiricalDevice(table)
+    assert model.read_noise_S == pytest.approx(0.5e-6, rel=0.15)
+    assert model.params.read_noise_floor_S == model.read_noise_S
+    g = np.full(20000, 50e-6)
+    ones = np.ones(g.size)
+    switching = model.respond(g, ones, ones, 1e-7 * ones, np.full(g.size, np.nan),
+                              np.random.default_rng(1)) - g
+    assert np.std(switching) == pytest.approx(0.3e-6, rel=0.25)
+    as_read = model.respond_as_read(g, ones, ones, 1e-7 * ones, np.full(g.size, np.nan),
+                                    np.random.default_rng(1)) - g
+    measured = table.g_after - table.g_before
+    assert np.std(as_read) == pytest.approx(np.std(measured), rel=0.1)
+
+
+def test_unchained_rows_or_a_given_read_noise_skip_the_estimate():
+    assert EmpiricalDevice(_synthetic()).read_noise_S == 0.0
+    table = _chains(cells=10, pulses=50, switch_sigma=0.3e-6, read_sigma=0.5e-6)
+    assert EmpiricalDevice(table, read_noise_S=0.1e-6).params.read_noise_floor_S == 0.1e-6
