@@ -178,3 +178,36 @@ def test_unchained_rows_or_a_given_read_noise_skip_the_estimate():
     assert EmpiricalDevice(_synthetic()).read_noise_S == 0.0
     table = _chains(cells=10, pulses=50, switch_sigma=0.3e-6, read_sigma=0.5e-6)
     assert EmpiricalDevice(table, read_noise_S=0.1e-6).params.read_noise_floor_S == 0.1e-6
+
+
+def _width_grid_table(widths: np.ndarray, rounds: int = 30) -> PulseTable:
+    """A 'measured' table: a parametric array pulsed at AdaptiveWidth's amplitudes on a grid
+    of widths, polarity biased towards the middle of the range, reads chained."""
+    lab = SimulatedCrossbar((16, 16), seed=2)
+    cells = Cells.all(lab.shape)
+    rng = np.random.default_rng(3)
+    before = lab.read(cells).conductance
+    parts = []
+    for _ in range(rounds):
+        rank = np.argsort(np.argsort(before)) / (before.size - 1)
+        polarity = np.where(rng.random(before.size) < 0.9 - 0.8 * rank, 1, -1)
+        amplitude = np.where(polarity > 0, 1.3, 1.5)
+        width = rng.choice(widths, before.size)
+        lab.apply(PulseBatch(cells, polarity, amplitude, width))
+        after = lab.read(cells).conductance
+        parts.append(PulseTable(np.arange(before.size).astype(str), before, polarity, amplitude,
+                                width, np.full(before.size, np.nan), after))
+        before = after
+    return PulseTable.concat(parts)
+
+
+def test_a_write_verify_protocol_programs_devices_built_from_measurements():
+    from protocols import AdaptiveWidth, StopRules, Tolerance, program
+
+    model = EmpiricalDevice(_width_grid_table(np.geomspace(10e-9, 100e-6, 9)))
+    crossbar = SimulatedCrossbar((6, 6), seed=4, model=model)
+    targets = np.random.default_rng(5).uniform(8e-6, 30e-6, 36)
+    result = program(AdaptiveWidth(), crossbar, Cells.all((6, 6)), targets,
+                     StopRules(tolerance=Tolerance(0.1), max_pulses=60))
+    assert result.success.mean() >= 0.8
+    assert model.flags["pulse_clamped"] == 0
