@@ -5,7 +5,8 @@ Digits, 64-32-10, on 64x64 arrays of the default device preset (hfox-1t1r, read 
 targets in the nominal window shrunk by 10 % each side. Programming goes through the
 simulator and the real protocols: ISPP write-verify at 5 % tolerance, and one-shot (after a
 block RESET) with the oracle and with the heuristic planner. Accuracy uses the last verify read
-of each cell, as ``hilctl infer`` does. Run: ``python bench/bench_weights.py [--quick]``.
+of each cell, as ``hilctl infer`` does. Run:
+``python bench/bench_weights.py [--quick] [--write-runs DIR]``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from drivers import Cells  # noqa: E402
 from hilctl.datasets import Dataset, load_dataset  # noqa: E402
-from hilctl.inference import array_accuracy, defect_sweep, weight_errors  # noqa: E402
+from hilctl.inference import (  # noqa: E402
+    array_accuracy,
+    defect_sweep,
+    weight_errors,
+    write_weight_files,
+)
 from hilctl.model_files import TrainedModel  # noqa: E402
 from hilctl.network import TrainConfig, train_model  # noqa: E402
 from hilctl.weight_layout import device_range, plan_layout, usable_window  # noqa: E402
@@ -74,7 +80,8 @@ def protocols_to_run(params: DeviceParams):
     }
 
 
-def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int) -> None:
+def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int,
+                       runs_dir: pathlib.Path | None) -> None:
     g_lo, g_hi = usable_window()
     rows, errors = [], []
     for mode, model in models.items():
@@ -86,6 +93,9 @@ def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int
             start = time.perf_counter()
             reads, pulses = program_layout(layout.targets(), protocol_for, seed)
             acc = array_accuracy(model, layout, reads, data)
+            if runs_dir is not None:
+                write_weight_files(runs_dir / f"{mode}-{name.split()[0]}-{name.split()[1]}",
+                                   model, layout, reads)
             rows.append([mode, name, acc, f"{acc - model.accuracy_software:+.2%}",
                          f"{pulses:.1f} pulses/cell, {time.perf_counter() - start:.1f} s"])
             for e in weight_errors(model, layout, reads):
@@ -180,6 +190,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and draws")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write-runs", type=pathlib.Path, metavar="DIR",
+                        help="also write each programmed network as a run directory that "
+                             "hilctl infer --run reads")
     args = parser.parse_args()
     epochs, trials = (20, 2) if args.quick else (60, 5)
     data = load_dataset("digits")
@@ -187,7 +200,7 @@ def main() -> None:
           f"targets in {usable_window()[0]:.3e}..{usable_window()[1]:.3e} S")
     models = {mode: train_model(TrainConfig(mode=mode, epochs=epochs, seed=args.seed), data)
               for mode in MODES}
-    programming_tables(models, data, args.seed)
+    programming_tables(models, data, args.seed, args.write_runs)
     common_mode_table(models["current"], data, args.seed, trials)
     defect_table(models, data, [0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2], trials)
     iv_table(data, epochs, [0.2, 0.5, 0.65, 1.0, 1.2, 1.5])

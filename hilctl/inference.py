@@ -20,7 +20,7 @@ import numpy as np
 from drivers import DataError
 from hilctl.crossbar_math import iv_transfer
 from hilctl.datasets import Dataset
-from hilctl.model_files import TrainedModel, load_model
+from hilctl.model_files import TrainedModel, load_model, save_model
 from hilctl.weight_layout import Layout
 
 
@@ -116,6 +116,20 @@ class RunWeights:
     layout: Layout
     targets: np.ndarray
     conductance: np.ndarray
+
+
+def write_weight_files(run_dir: str | Path, model: TrainedModel, layout: Layout,
+                       conductance: np.ndarray) -> Path:
+    """Write what ``load_run`` reads: ``layout.json``, ``targets.npy``, ``conductance.npy``
+    (last verify read per cell, NaN where no target) and ``model/``."""
+    path = Path(run_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    layout.conductances_to_layers(conductance)  # refuse to store an incomplete map
+    np.save(path / "targets.npy", layout.targets())
+    np.save(path / "conductance.npy", np.asarray(conductance, dtype=np.float64))
+    (path / "layout.json").write_text(layout.to_json())
+    save_model(model, path / "model")
+    return path
 
 
 def load_run(run_dir: str | Path) -> RunWeights:

@@ -15,6 +15,7 @@ from hilctl.inference import (
     load_run,
     software_accuracy,
     weight_errors,
+    write_weight_files,
 )
 from hilctl.model_files import save_model
 from hilctl.network import TrainConfig, train_model
@@ -39,12 +40,8 @@ def write_run(path, model, noise=0.03, seed=1, shape=(64, 64)):
     layout = plan_layout(model, shape, G_LO, G_HI)
     targets = layout.targets()
     rng = np.random.default_rng(seed)
-    path.mkdir(parents=True)
-    np.save(path / "targets.npy", targets)
-    np.save(path / "conductance.npy", targets * (1 + noise * rng.standard_normal(targets.shape)))
-    (path / "layout.json").write_text(layout.to_json())
-    save_model(model, path / "model")
-    return path
+    measured = targets * (1 + noise * rng.standard_normal(targets.shape))
+    return write_weight_files(path, model, layout, measured)
 
 
 def test_current_mode_ideal_targets_reproduce_software_accuracy(models, digits):
