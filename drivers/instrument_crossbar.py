@@ -98,7 +98,7 @@ class InstrumentCrossbar(Crossbar):
             return action(argument)
         except BaseException as exc:
             self._fresh = None
-            log.error("rig fault (%s: %s); switching outputs off", type(exc).__name__, exc)
+            log.info("rig fault (%s: %s); switching outputs off", type(exc).__name__, exc)
             try:
                 self._make_safe()
             except HilctlError as safe_exc:
