@@ -6,7 +6,7 @@ is chosen at import time.
 
 from __future__ import annotations
 
-from drivers import Crossbar
+from drivers import ConfigError, Crossbar
 from hilctl.config import RunConfig
 from simulated_backend import DeviceParams, SimulatedCrossbar, preset
 
@@ -16,11 +16,20 @@ def device_params(config: RunConfig) -> DeviceParams:
     return preset(config.array.preset).replace(**config.device)
 
 
-def open_crossbar(config: RunConfig, seed_offset: int = 0) -> Crossbar:
-    """The crossbar to program. ``seed_offset`` gives a distinct simulated array (tiles)."""
+def open_crossbar(config: RunConfig, n_arrays: int = 1) -> Crossbar:
+    """The crossbar to program.
+
+    ``n_arrays`` > 1 asks for several arrays of the configured shape (a network tiled across
+    arrays); the simulator stacks them row-wise into one crossbar of ``n_arrays * rows`` rows
+    with devices of the same type, so cell (a * rows + r, c) is cell (r, c) of array a.
+    """
     if config.rig is not None:
+        if n_arrays > 1:
+            raise ConfigError(f"this programming job needs {n_arrays} arrays of "
+                              f"{config.array.rows}x{config.array.cols}; a rig drives one")
         from hilctl.rig_config import RigConfig, open_rig
 
         return open_rig(RigConfig.model_validate(config.rig))
-    return SimulatedCrossbar((config.array.rows, config.array.cols), device_params(config),
-                             config.limits.build(), seed=config.array.seed + seed_offset)
+    shape = (config.array.rows * n_arrays, config.array.cols)
+    return SimulatedCrossbar(shape, device_params(config), config.limits.build(),
+                             seed=config.array.seed)

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivers import Cells, ConfigError
-from hilctl.config import RunConfig
 from hilctl.backends import open_crossbar
-from hilctl.runner import cost_model
+from hilctl.config import RunConfig
 from hilctl.protocol_choice import build_protocol, stop_rules
-from protocols import OneShot, PlannedWriteVerify, ProgramResult, Protocol, program
-from protocols import relative_error
+from hilctl.runner import cost_model
+from protocols import OneShot, PlannedWriteVerify, ProgramResult, Protocol, program, relative_error
 from protocols.planner import PulsePlanner
 from simulated_backend import OraclePlanner, SimulatedCrossbar
 

@@ -90,6 +90,14 @@ class TargetsConfig(_Strict):
     seed: int = Field(0, ge=0)
 
 
+class WeightsConfig(_Strict):
+    """A trained model whose layers become the targets (``hilctl program --weights``)."""
+
+    model: str | None = None
+    rescale: bool = False
+    margin: float = Field(0.1, ge=0, lt=0.5)
+
+
 class CostConfig(_Strict):
     read_time_s: float = Field(1e-6, gt=0)
 
@@ -102,6 +110,7 @@ class RunConfig(_Strict):
     limits: LimitsConfig = LimitsConfig()
     protocol: ProtocolConfig = ProtocolConfig()
     targets: TargetsConfig = TargetsConfig()
+    weights: WeightsConfig = WeightsConfig()
     cost: CostConfig = CostConfig()
     rig: dict[str, Any] | None = None
 

@@ -25,7 +25,7 @@ from hilctl.backends import open_crossbar
 from hilctl.config import RunConfig, build_config, dump_toml, read_toml
 from hilctl.protocol_choice import build_protocol, stop_rules
 from hilctl.run_store import RunStore
-from protocols import CostModel, Protocol, ProgramResult, RoundRecord, program
+from protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
 
 STORE_NAME = "store.sqlite"
 CONFIG_NAME = "config.toml"
@@ -69,13 +69,17 @@ def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
 
 def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
             protocol: Protocol | None = None, progress: ProgressHook | None = None,
-            extra_files: dict[str, bytes] | None = None) -> RunOutcome:
-    """Program ``targets`` (S, NaN = leave the cell alone) into a fresh run directory."""
+            extra_files: dict[str, bytes | str] | None = None) -> RunOutcome:
+    """Program ``targets`` (S, NaN = leave the cell alone) into a fresh run directory.
+
+    ``targets`` is shaped (rows, cols), or (n_arrays, rows, cols) for a job spread over several
+    arrays. ``extra_files`` (relative path -> content) are written beside the run's own files.
+    """
     run_dir = Path(run_dir)
     if (run_dir / STORE_NAME).exists():
         raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume {run_dir} "
                           "or choose another --out")
-    crossbar = open_crossbar(config)
+    crossbar = open_crossbar(config, arrays_in(targets))
     with crossbar:
         protocol = protocol or build_protocol(config, crossbar)
         protocol.check(crossbar.limits)
@@ -83,6 +87,7 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         write_atomic(run_dir / CONFIG_NAME, dump_toml(config))
         save_npy(run_dir / "targets.npy", targets)
         for name, data in (extra_files or {}).items():
+            (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(run_dir / name, data)
         store = RunStore(run_dir / STORE_NAME, create=True)
         store.set_meta(fingerprint=config.fingerprint(), protocol=protocol.name,
@@ -109,7 +114,7 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
         targets = np.load(run_dir / "targets.npy", allow_pickle=False)
         state, backend_changes = store.replay()
         flat = np.flatnonzero(np.isfinite(targets.ravel()))
-        crossbar = open_crossbar(stored)
+        crossbar = open_crossbar(stored, arrays_in(targets))
         with crossbar:
             protocol = protocol or build_protocol(stored, crossbar)
             if isinstance(crossbar, Checkpointable):
@@ -118,6 +123,11 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
                         change["index"] = flat[positions]
                     crossbar.sim_restore(change)
             return _execute(stored, run_dir, crossbar, store, protocol, targets, state, progress)
+
+
+def arrays_in(targets: np.ndarray) -> int:
+    """How many arrays a target map spans: (n_arrays, rows, cols) or (rows, cols)."""
+    return int(targets.shape[0]) if targets.ndim == 3 else 1
 
 
 def load_run_config(run_dir: Path) -> RunConfig:
@@ -169,15 +179,16 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
                "tolerance": stop_rules(config).tolerance.describe(),
                "array_shape": list(crossbar.shape)}
-    _write_outputs(run_dir, crossbar.shape, flat, result, summary)
+    _write_outputs(run_dir, targets.shape, flat, result, summary)
     store.set_meta(status="complete")
     return RunOutcome(result, summary)
 
 
-def _write_outputs(run_dir: Path, shape: tuple[int, int], flat: np.ndarray,
+def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,
                    result: ProgramResult, summary: dict) -> None:
+    """Maps shaped like the targets; the heat map shows the arrays stacked row-wise."""
     def as_map(values: np.ndarray) -> np.ndarray:
-        full = np.full(shape[0] * shape[1], np.nan)
+        full = np.full(int(np.prod(shape)), np.nan)
         full[flat] = values
         return full.reshape(shape)
 
@@ -185,6 +196,6 @@ def _write_outputs(run_dir: Path, shape: tuple[int, int], flat: np.ndarray,
     if result.true_final is not None:
         save_npy(run_dir / "true_conductance.npy", as_map(result.true_final))
     error = as_map(np.abs(result.final_read - result.targets) / result.targets)
-    plots.error_heatmap(error, run_dir / "error_map.png",
+    plots.error_heatmap(error.reshape(-1, shape[-1]), run_dir / "error_map.png",
                         f"{result.protocol}: final verify-read error")
     write_atomic(run_dir / "result.json", json.dumps(summary, indent=2) + "\n")

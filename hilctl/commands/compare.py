@@ -7,40 +7,17 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from hilctl import plots
-from hilctl.backends import open_crossbar
 from hilctl.commands.program import assemble_config, targets_for
 from hilctl.compare import COMPARABLE, check_protocols, run_comparison
-from hilctl.config import RunConfig
 from hilctl.neural_planner import NeuralPlanner
-from hilctl.predictor import Predictor, train_predictor
+from hilctl.predictor import Predictor
 from hilctl.protocol_choice import WRITE_VERIFY_OVERSHOOT
+from hilctl.quick_predictor import TRAINING_PULSES, train_on_sibling_array
 from hilctl.runner import write_atomic
-from protocols.characterize import characterize
-
-# Characterization pulses for a predictor trained on the fly, and the seed offset of the
-# separate array they are measured on (a different array of the same device type).
-TRAINING_PULSES = 50_000
-TRAINING_SEED_OFFSET = 1000
-
-
-def train_on_sibling_array(config: RunConfig, pulses: int, say) -> tuple[Predictor, dict]:
-    """Characterize a differently seeded array of the same preset and train a predictor."""
-    seed = config.array.seed + TRAINING_SEED_OFFSET
-    sibling = config.model_copy(update={"array": config.array.model_copy(update={"seed": seed})})
-    say(f"no --predictor: characterizing a separate array (seed {seed}) with {pulses} random "
-        "pulses and training a predictor on it")
-    started = time.perf_counter()
-    with open_crossbar(sibling) as crossbar:
-        table = characterize(crossbar, pulses, np.random.default_rng(seed))
-    predictor = train_predictor(table, seed=seed, source=f"compare: array seed {seed}")
-    info = {"source": "trained for this comparison", "training_array_seed": seed,
-            "training_pulses": pulses, "seconds": round(time.perf_counter() - started, 2)}
-    return predictor, info
 
 
 def print_comparison(report: dict, console: Console) -> None:
@@ -106,6 +83,7 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
             predictor = Predictor.load(predictor_dir)
             predictor_info = {"source": str(predictor_dir)}
         else:
+            console.print("no --predictor given:", end=" ")
             predictor, predictor_info = train_on_sibling_array(config, training_pulses,
                                                                console.print)
 

@@ -18,6 +18,7 @@ from hilctl.protocol_choice import PLANNERS, PROTOCOLS
 from hilctl.runner import RunOutcome, load_run_config, new_run, resume_run
 from hilctl.targets import check_reachable, load_targets, nominal_window, pattern_targets
 from hilctl.units import parse_quantity
+from hilctl.weights_job import weights_job
 
 
 def parse_tolerance(text: str | None) -> dict:
@@ -38,7 +39,7 @@ def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConf
     return build_config(merge(data, flags), source)
 
 
-def targets_for(config: RunConfig) -> "np.ndarray":  # noqa: F821 - numpy is implied
+def targets_for(config: RunConfig) -> np.ndarray:  # noqa: F821 - numpy is implied
     shape = (config.array.rows, config.array.cols)
     window = nominal_window(device_params(config), config.limits.read_V)
     if config.targets.file:
@@ -76,6 +77,10 @@ def print_summary(summary: dict, console: Console) -> None:
               help="Planner of one-shot and write-verify-planned [neural].")
 @click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
               help="Trained predictor directory for the neural planner.")
+@click.option("--weights", "weights_dir", type=click.Path(file_okay=False),
+              help="Trained model directory (hilctl train): its layers become the targets.")
+@click.option("--rescale", is_flag=True, default=None,
+              help="Current mode: scale rows beyond the divider's bound into range.")
 @click.option("--tolerance", help="Band: relative (0.05 or 5%) or absolute (0.5uS) [5%].")
 @click.option("--max-pulses", type=click.IntRange(1), help="Pulse budget per cell [100].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -85,11 +90,14 @@ def print_summary(summary: dict, console: Console) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def program(config_file, rows, cols, seed, pattern, targets_file, protocol, planner,
-            predictor_dir, tolerance, max_pulses, out_dir, resume_dir, as_json, quiet):
+            predictor_dir, weights_dir, rescale, tolerance, max_pulses, out_dir, resume_dir,
+            as_json, quiet):
     """Program an array with write-verify and store every round in a run directory."""
     flags = {
         "array": {"rows": rows, "cols": cols, "seed": seed},
         "targets": {"pattern": pattern, "file": targets_file},
+        "weights": {"model": weights_dir and str(Path(weights_dir).resolve()),
+                    "rescale": rescale},
         "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
                      "predictor": predictor_dir and str(Path(predictor_dir).resolve()),
                      **parse_tolerance(tolerance)},
@@ -105,11 +113,20 @@ def program(config_file, rows, cols, seed, pattern, targets_file, protocol, plan
             outcome = resume_run(Path(resume_dir), config, progress=hook)
     else:
         config = assemble_config(config_file, {}, flags)
-        targets = targets_for(config)
+        extra_files, layout = {}, None
+        if config.weights.model:
+            if config.targets.file:
+                raise ConfigError("--weights and --targets exclude each other")
+            targets, extra_files, layout = weights_job(config)
+        else:
+            targets = targets_for(config)
         run_dir = Path(out_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-"
                                   f"{config.protocol.name}")
         with round_progress(config.protocol.name, not quiet) as hook:
-            outcome = new_run(config, run_dir, targets, progress=hook)
+            outcome = new_run(config, run_dir, targets, progress=hook, extra_files=extra_files)
+        if layout is not None:
+            outcome.summary["layout"] = layout.describe()
+            outcome.summary["arrays"] = layout.n_arrays
     report(outcome, as_json, console)
 
 

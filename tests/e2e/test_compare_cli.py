@@ -35,7 +35,7 @@ def test_report_has_every_figure_for_protocols_and_oracle(comparison):
         assert ratio["pulses_mean"] == pytest.approx(entry["pulses_mean"] /
                                                      reference["pulses_mean"])
     assert "training a predictor" in stderr
-    assert report["predictor"]["source"] == "trained for this comparison"
+    assert report["predictor"]["source"] == "trained on a separate array"
 
 
 def test_one_shot_pulses_once_and_write_verify_corrects(comparison):

@@ -1,0 +1,98 @@
+"""``hilctl demo``: the whole story on the embedded simulated array.
+
+Train a network for the crossbar on digits, program its weights with write-verify and with
+one-shot (a neural predictor trained on a separate array), run inference with the
+conductances each run measured, and print what each way of programming cost and kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hilctl.config import build_config
+from hilctl.datasets import load_dataset
+from hilctl.inference import evaluate, load_run
+from hilctl.model_files import save_model
+from hilctl.progress import round_progress
+from hilctl.quick_predictor import train_on_sibling_array
+from hilctl.runner import new_run
+from hilctl.weights_job import weights_job
+from simulated_backend import DeviceParams
+
+PROTOCOLS = ("write-verify", "one-shot")
+
+
+def train_network(mode: str, out: Path, say) -> tuple:
+    from hilctl.network import TrainConfig, train_model  # torch: imported when needed
+
+    data = load_dataset("digits")
+    say(f"training a 64-32-10 {mode}-mode network on digits")
+    model = train_model(TrainConfig(mode=mode, hidden=(32,), iv_v0_V=DeviceParams().iv_v0_V),
+                        data)
+    save_model(model, out / "model")
+    return model, data
+
+
+def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -> dict:
+    config = build_config({**base, "protocol": {**base["protocol"], "name": protocol}})
+    targets, files, layout = weights_job(config)
+    with round_progress(protocol, not quiet) as hook:
+        outcome = new_run(config, out / f"run-{protocol}", targets, progress=hook,
+                          extra_files=files)
+    report = evaluate(load_run(out / f"run-{protocol}"), data)
+    s = outcome.summary
+    return {"protocol": protocol, "arrays": layout.n_arrays, "cells": s["cells"],
+            "success_rate": s["success_rate"], "pulses_mean": s["pulses_mean"],
+            "program_time_s": s["program_time_s"], "energy_J": s["energy_J"],
+            "accuracy_software": report["accuracy_software"],
+            "accuracy_ideal": report["accuracy_ideal"],
+            "accuracy_measured": report["accuracy_measured"], "run_dir": s["run_dir"]}
+
+
+def print_story(rows: list[dict], console: Console) -> None:
+    table = Table(title="digits 64-32-10 on the simulated HfOx array: software vs programmed")
+    for column in ("programming", "cells", "in band", "pulses/cell", "time ms", "energy nJ",
+                   "software", "ideal targets", "measured"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r["protocol"], str(r["cells"]), f"{r['success_rate']:.1%}",
+                      f"{r['pulses_mean']:.2f}", f"{r['program_time_s'] * 1e3:.1f}",
+                      f"{r['energy_J'] * 1e9:.0f}", f"{r['accuracy_software']:.1%}",
+                      f"{r['accuracy_ideal']:.1%}", f"{r['accuracy_measured']:.1%}")
+    console.print(table)
+
+
+@click.command()
+@click.option("--mode", type=click.Choice(["voltage", "current"]), default="voltage",
+              show_default=True, help="Crossbar formulation of the network.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of the simulated array.")
+@click.option("--tolerance", type=click.FloatRange(0, 1, min_open=True), default=0.05,
+              show_default=True, help="Write-verify tolerance (relative).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Directory for the model, predictor and runs [runs/demo-<time>].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def demo(mode, seed, tolerance, out_dir, as_json, quiet):
+    """Train on digits, program with write-verify and one-shot, infer with what was measured."""
+    console = Console(stderr=True, quiet=quiet)
+    out = Path(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    _, data = train_network(mode, out, console.print)
+    base = {"array": {"seed": seed},
+            "weights": {"model": str((out / "model").resolve()), "rescale": True},
+            "protocol": {"tolerance": tolerance, "predictor": str((out / "predictor").resolve())}}
+    predictor, _ = train_on_sibling_array(build_config(base), say=console.print)
+    predictor.save(out / "predictor")
+    rows = [program_and_infer(protocol, base, out, data, quiet) for protocol in PROTOCOLS]
+    if as_json:
+        click.echo(json.dumps({"mode": mode, "dataset": "digits", "runs": rows}))
+    else:
+        print_story(rows, Console())
+        Console().print(f"model, predictor and runs in {out}")
