@@ -15,8 +15,15 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from drivers import Cells, ConfigError, Crossbar, DataError, KnowsTrueConductance, PulseBatch
-from drivers import SafetyLimits
+from drivers import (
+    Cells,
+    ConfigError,
+    Crossbar,
+    DataError,
+    KnowsTrueConductance,
+    PulseBatch,
+    SafetyLimits,
+)
 from protocols.result import CostModel, ProgramResult
 from protocols.tolerance import Tolerance
 
