@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from drivers import Cells  # noqa: E402
+from hilctl.commands.infer import plot_defects  # noqa: E402
 from hilctl.datasets import Dataset, load_dataset  # noqa: E402
 from hilctl.inference import (  # noqa: E402
     array_accuracy,
@@ -106,12 +107,17 @@ def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int
           ["mode", "programming", "layer", "rel. RMS"], errors)
 
 
-def defect_table(models: dict[str, TrainedModel], data: Dataset, fractions, trials: int) -> None:
+def defect_table(models: dict[str, TrainedModel], data: Dataset, fractions, trials: int,
+                 plot_dir: pathlib.Path | None) -> None:
     g_lo, g_hi = usable_window()
     columns = {}
     for mode, model in models.items():
         layout = plan_layout(model, SHAPE, g_lo, g_hi)
         columns[mode] = defect_sweep(model, layout, layout.targets(), data, fractions, 0, trials)
+    if plot_dir is not None:
+        reports = [{"mode": m, "dataset": data.name, "defects": columns[m],
+                    "accuracy_software": models[m].accuracy_software} for m in models]
+        print(f"defect curve of both modes: {plot_defects(reports, plot_dir)}")
     layout = plan_layout(models["current"], SHAPE, g_lo, g_hi, common_mode=0.0)
     columns["current, low common mode"] = defect_sweep(models["current"], layout,
                                                        layout.targets(), data, fractions, 0,
@@ -192,7 +198,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-runs", type=pathlib.Path, metavar="DIR",
                         help="also write each programmed network as a run directory that "
-                             "hilctl infer --run reads")
+                             "hilctl infer --run reads, and the defect curve of both modes")
     args = parser.parse_args()
     epochs, trials = (20, 2) if args.quick else (60, 5)
     data = load_dataset("digits")
@@ -202,7 +208,7 @@ def main() -> None:
               for mode in MODES}
     programming_tables(models, data, args.seed, args.write_runs)
     common_mode_table(models["current"], data, args.seed, trials)
-    defect_table(models, data, [0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2], trials)
+    defect_table(models, data, [0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2], trials, args.write_runs)
     iv_table(data, epochs, [0.2, 0.5, 0.65, 1.0, 1.2, 1.5])
     timing_table(models, data)
 

@@ -47,29 +47,33 @@ def infer(run_dir, dataset, defects, trials, seed, out_dir, as_json):
     if fractions:
         report["defects"] = defect_sweep(run.model, run.layout, run.conductance, data,
                                          fractions, seed, trials)
-        report["defect_plot"] = str(plot_defects(report, Path(out_dir or run_dir)))
+        report["defect_plot"] = str(plot_defects([report], Path(out_dir or run_dir)))
     if as_json:
         click.echo(json.dumps(report))
     else:
         print_report(report, Console())
 
 
-def plot_defects(report: dict, out_dir: Path) -> Path:
-    """Accuracy against stuck fraction, with the min-max band of the draws, as a PNG."""
+def plot_defects(reports: list[dict], out_dir: Path) -> Path:
+    """Accuracy against stuck fraction, one line per report (with the min-max band of the
+    draws), as ``defects.png`` in ``out_dir``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = report["defects"]
-    p = [100 * r["fraction"] for r in rows]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(p, [100 * r["accuracy"] for r in rows], "o-", label=f"{report['mode']} mode")
-    ax.fill_between(p, [100 * r["accuracy_min"] for r in rows],
-                    [100 * r["accuracy_max"] for r in rows], alpha=0.2)
-    ax.axhline(100 * report["accuracy_software"], ls="--", c="gray", label="software")
+    for report in reports:
+        rows = report["defects"]
+        p = [100 * r["fraction"] for r in rows]
+        line, = ax.plot(p, [100 * r["accuracy"] for r in rows], "o-",
+                        label=f"{report['mode']} mode")
+        ax.fill_between(p, [100 * r["accuracy_min"] for r in rows],
+                        [100 * r["accuracy_max"] for r in rows], alpha=0.2,
+                        color=line.get_color())
+        ax.axhline(100 * report["accuracy_software"], ls="--", c=line.get_color(), lw=0.8)
     ax.set(xlabel="further devices stuck (%)", ylabel="test accuracy (%)",
-           title=f"{report['dataset']}: accuracy vs stuck devices")
+           title=f"{reports[0]['dataset']}: accuracy vs stuck devices (dashed: software)")
     ax.legend()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "defects.png"
