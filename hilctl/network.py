@@ -15,6 +15,7 @@ Every layer carries its bias as an always-on full-scale input row.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -93,10 +94,9 @@ class CrossbarMLP(nn.Module):
         return torch.exp(self.log_gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        transfer = None
-        if self.config.iv_aware:
-            c = self.config
-            transfer = lambda a: iv_transfer(a, c.input_voltage_V, c.iv_v0_V)  # noqa: E731
+        c = self.config
+        transfer = (partial(iv_transfer, input_V=c.input_voltage_V, v0_V=c.iv_v0_V)
+                    if c.iv_aware else None)
         return forward_torch(self.layer_weights(), self.gains(), x, transfer)
 
 

@@ -120,3 +120,12 @@ def test_iv_transfer_is_exact_at_zero_and_full_scale_and_sags_between():
     low = cm.iv_transfer(x, 0.01, 0.3)
     np.testing.assert_allclose(low, x, atol=1e-3)
     torch.testing.assert_close(cm.iv_transfer(torch.as_tensor(x), 0.5, 0.3), torch.as_tensor(f))
+
+
+def test_a_current_divider_splits_in_proportion_to_g_whatever_the_shared_iv():
+    """Why current mode needs no I-V-aware training: every device of a row sees the same row
+    voltage, so each takes I_k / I = G_k / S at any voltage."""
+    g = np.array([1e-6, 5e-6, 20e-6, 38e-6])
+    for volts in (0.05, 0.2, 0.6):
+        current = cm.iv_current(g, volts, 0.3)
+        np.testing.assert_allclose(current / current.sum(), g / g.sum())
