@@ -19,7 +19,8 @@ Measured pairs carry the lab's read noise twice (in the read before and the read
 simulated device must not accumulate it as if it were switching. Where the table holds chained
 reads (the read after one pulse is the read before the next, as in pulse trains and
 characterization), the read noise is what makes successive responses anti-correlated:
-cov(dG_k, dG_k+1) = -sigma_read^2. The model estimates sigma_read from that covariance, narrows
+cov(dG_k, dG_k+1) - cov(dG_k, dG_k+2) = -sigma_read^2 (the lag-2 term removes what a device's
+persistent speed adds at every lag). The model estimates sigma_read from that, narrows
 each bin's response around its median by the 2 sigma_read^2 it contains, and lets the crossbar
 add sigma_read back on every read (``params.read_noise_floor_S``). Tables without chained reads
 keep the full spread and add no read noise.
@@ -95,10 +96,15 @@ def _narrowed(quantiles: np.ndarray, variance: float, read_var: float) -> np.nda
     return median + (quantiles - median) * keep
 
 
-def chained_pairs(table: PulseTable) -> np.ndarray:
-    """Row indices i where row i + 1 is the same cell's next pulse, read from row i's after."""
-    same = (table.cell[1:] == table.cell[:-1]) & (table.g_before[1:] == table.g_after[:-1])
-    return np.flatnonzero(same)
+def chained_pairs(table: PulseTable) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (i, j): row j is the same cell's next pulse in table order, with the same pulse
+    setting, and its read before is row i's read after (one read serving both, as in trains)."""
+    order = np.argsort(table.cell, kind="stable")
+    i, j = order[:-1], order[1:]
+    same = (table.cell[i] == table.cell[j]) & (table.g_before[j] == table.g_after[i])
+    for column in (table.polarity, table.amplitude, table.width):
+        same &= column[i] == column[j]
+    return i[same], j[same]
 
 
 class EmpiricalDevice(DeviceModel):
@@ -148,9 +154,9 @@ class EmpiricalDevice(DeviceModel):
     # -- construction -----------------------------------------------------------------------
     def _estimate_read_noise(self, table: PulseTable) -> float:
         """sigma_read from the anti-correlation of successive responses of chained reads."""
-        pairs = chained_pairs(table)
-        self.read_noise_pairs = int(pairs.size)
-        if pairs.size < 30:
+        first, second = chained_pairs(table)
+        self.read_noise_pairs = int(first.size)
+        if first.size < 30:
             return 0.0
         median = np.empty(len(table))
         keys = np.stack([table.polarity.astype(float), table.amplitude, table.width,
@@ -161,7 +167,16 @@ class EmpiricalDevice(DeviceModel):
             median[rows] = self._interpolated(grid, table.g_before[rows], table.amplitude[rows],
                                               np.log10(table.width[rows]), np.full(rows.size, 0.5))
         residual = table.g_after - table.g_before - median
-        return float(np.sqrt(max(-np.mean(residual[pairs] * residual[pairs + 1]), 0.0)))
+        following = np.full(len(table), -1)
+        following[first] = second
+        third = following[second]
+        has_third = third >= 0
+        lag1 = np.mean(residual[first] * residual[second])
+        # A device's persistent speed correlates its responses at every lag; a shared read only
+        # at lag 1. The lag-2 covariance takes the first out (0 when there are no triples).
+        lag2 = (np.mean(residual[first[has_third]] * residual[third[has_third]])
+                if has_third.sum() >= 30 else 0.0)
+        return float(np.sqrt(max(lag2 - lag1, 0.0)))
 
     @staticmethod
     def _group(table: PulseTable, min_per_bin: int, max_bins: int,
@@ -313,7 +328,9 @@ class EmpiricalDevice(DeviceModel):
         if s.centres.size == 1:
             return per_bin[0]
         b = np.clip(np.searchsorted(s.centres, g, side="right") - 1, 0, s.centres.size - 2)
-        t = np.clip((g - s.centres[b]) / (s.centres[b + 1] - s.centres[b]), 0.0, 1.0)
+        gap = s.centres[b + 1] - s.centres[b]  # 0 where bins share a centre (stuck cells)
+        t = np.clip(np.divide(g - s.centres[b], gap, out=np.zeros(g.size), where=gap > 0),
+                    0.0, 1.0)
         cols = np.arange(g.size)
         return per_bin[b, cols] * (1 - t) + per_bin[b + 1, cols] * t
 
