@@ -78,6 +78,8 @@ class InstrumentCrossbar(Crossbar):
         super().__init__(board_shape, limits)
         self.smu = smu
         self.board = board
+        if not isinstance(smu, BatchSourceMeter):
+            _check_generator(limits, board.hardware_limits())
         self._fresh: tuple[np.ndarray, Reading] | None = None
         self._closed = False
 
@@ -171,6 +173,16 @@ class InstrumentCrossbar(Crossbar):
         finally:
             self.smu.close()
             self.board.close()
+
+
+def _check_generator(limits: SafetyLimits, hardware: dict[str, float]) -> None:
+    """Pre-flight for rigs whose board pulses: the configured limits must lie inside what the
+    board's generator accepts, or a run would stop at its first strong pulse."""
+    for key, board in hardware.items():
+        value = getattr(limits, key)
+        if (value < board) if key == "width_min_s" else (value > board):
+            raise ConfigError(f"rig.limits.{key} = {value:.3e} lies outside the board pulse "
+                              f"generator's limit {board:.3e}; tighten it in [rig.limits]")
 
 
 def _safe_once(device) -> None:

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 import protocols
-from drivers import Cells, InstrumentError, InstrumentTimeout, PulseBatch, SafetyLimits
+from drivers import (
+    Cells,
+    ConfigError,
+    InstrumentError,
+    InstrumentTimeout,
+    PulseBatch,
+    SafetyLimits,
+)
 from drivers.instrument_crossbar import open_instrument_crossbar
 from simulated_backend.emulators import EmulatedRig
 
@@ -136,3 +143,12 @@ def test_a_run_stopped_by_a_fault_continues_from_its_last_complete_round():
             result = protocols.program(protocols.IncrementalStep(), crossbar, CELLS, targets,
                                        state=states[-1])
         assert result.rounds > 2 and result.success.mean() > 0.8
+
+
+def test_a_config_looser_than_the_board_generator_is_refused_before_any_pulse():
+    loose = SafetyLimits(set_max_V=3.5, reset_max_V=3.5)
+    with EmulatedRig(SHAPE, seed=1, smu="2400") as rig, pytest.raises(
+            ConfigError, match=r"rig.limits.set_max_V = 3.500e\+00 lies outside the board"):
+        open_instrument_crossbar(smu_model="2400", smu_resource=rig.smu_resource,
+                                 board_url=rig.board_url, limits=loose)
+    assert rig.array.pulses_applied == 0 and not rig.smu.output

@@ -44,7 +44,8 @@ def _reply(text: str) -> str:
         return " ".join(["1.0e-06 0"] * int(m[1])) + " 0"
     if m := re.match(r"(SEQ|BATCH) (.*)", text):
         return f"OK {m[1]} {len(m[2].split(';'))}"
-    replies = {"SHAPE?": "OK 4 4", ":SYST:ERR?": '0,"No error"', "print(smua.source.output)": "0",
+    replies = {"SHAPE?": "OK 4 4", "LIMITS?": "OK 2.0e+01 2.0e+01 1.0e-12 1.0e+00",
+               ":SYST:ERR?": '0,"No error"', "print(smua.source.output)": "0",
                "print(errorqueue.count)": "0", ":OUTP?": "0",
                ":MEAS:CURR?;:SENS:CURR:PROT:TRIP?": "1.0e-06;0"}
     if text.startswith("print(smua.measure.i()"):
