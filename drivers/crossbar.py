@@ -32,7 +32,7 @@ class Crossbar(ABC):
         return self._limits
 
     def apply(self, pulses: PulseBatch) -> None:
-        """Apply one pulse per cell; raises ``SafetyLimitError`` before any pulse if one is unsafe."""
+        """Apply one pulse per cell; ``SafetyLimitError`` before any pulse if one is unsafe."""
         self._limits.check_pulses(pulses, self._shape)
         if len(pulses):
             self._apply(pulses)

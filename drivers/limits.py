@@ -56,7 +56,8 @@ class SafetyLimits:
             )
         if self.read_V > self.read_max_V:
             raise ConfigError(
-                f"limits.read_V = {self.read_V:g} V exceeds limits.read_max_V = {self.read_max_V:g} V"
+                f"limits.read_V = {self.read_V:g} V exceeds "
+                f"limits.read_max_V = {self.read_max_V:g} V"
             )
 
     def max_amplitude(self, polarity: np.ndarray) -> np.ndarray:
@@ -69,11 +70,13 @@ class SafetyLimits:
         amplitude, width = pulses.amplitude, pulses.width
         limit = self.max_amplitude(pulses.polarity)
         checks = [
-            (~np.isfinite(amplitude) | (amplitude < 0), amplitude, "V is not a magnitude >= 0"),
+            (~np.isfinite(amplitude) | (amplitude < 0), amplitude,
+             "V is not a magnitude >= 0"),
             (amplitude > limit, amplitude, "V exceeds the polarity's limit {lim:.3e} V"),
             (~np.isfinite(width) | (width < self.width_min_s), width,
              f"s is below the width limit {self.width_min_s:.3e} s"),
-            (width > self.width_max_s, width, f"s exceeds the width limit {self.width_max_s:.3e} s"),
+            (width > self.width_max_s, width,
+             f"s exceeds the width limit {self.width_max_s:.3e} s"),
         ]
         if pulses.gate is not None:
             gate = pulses.gate

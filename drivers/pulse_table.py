@@ -48,7 +48,8 @@ class PulseTable:
     def validate(self, where: str = "pulse table") -> None:
         """Raise ``DataError`` naming the first bad row (1-based, header excluded)."""
         checks = [
-            (~np.isin(self.polarity, (Polarity.SET, Polarity.RESET)), "polarity must be SET or RESET"),
+            (~np.isin(self.polarity, (Polarity.SET, Polarity.RESET)),
+             "polarity must be SET or RESET"),
             (~np.isfinite(self.g_before) | (self.g_before <= 0), "g_before_S must be > 0"),
             (~np.isfinite(self.g_after) | (self.g_after <= 0), "g_after_S must be > 0"),
             (~np.isfinite(self.amplitude) | (self.amplitude < 0), "amplitude_V must be >= 0"),
@@ -118,7 +119,9 @@ class PulseTable:
                 return np.array([float(v) if v else np.nan for v in values])
             except ValueError:
                 bad = next(j for j, v in enumerate(values) if not _is_number(v))
-                raise DataError(f"{path}: row {bad + 1}: {name} = {values[bad]!r} is not a number")
+                raise DataError(
+                    f"{path}: row {bad + 1}: {name} = {values[bad]!r} is not a number"
+                ) from None
 
         polarity = []
         for i, row in enumerate(body):

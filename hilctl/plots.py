@@ -62,7 +62,7 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
 
     columns = len(results)
     fig, axes = plt.subplots(1, columns, figsize=(3.6 * columns, 3.6), squeeze=False)
-    for ax, (label, result) in zip(axes[0], results.items()):
+    for ax, (label, result) in zip(axes[0], results.items(), strict=True):
         scale = 1e6
         ax.scatter(result.targets * scale, result.initial * scale, s=1, alpha=0.3, label="before")
         ax.scatter(result.targets * scale, result.final_read * scale, s=1, alpha=0.3,

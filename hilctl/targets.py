@@ -34,7 +34,9 @@ def pattern_targets(pattern: str, shape: tuple[int, int], window: tuple[float, f
     if pattern == "gradient":
         ramp = np.linspace(lo, hi, cols) if cols > 1 else np.array([(lo + hi) / 2])
         return np.broadcast_to(ramp, shape).copy()
-    raise DataError(f"unknown target pattern {pattern!r}; expected random, checkerboard or gradient")
+    raise DataError(
+        f"unknown target pattern {pattern!r}; expected random, checkerboard or gradient"
+    )
 
 
 def load_targets(path: str | Path, shape: tuple[int, int]) -> np.ndarray:

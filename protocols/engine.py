@@ -184,7 +184,7 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
             rules: StopRules | None = None, cost: CostModel | None = None,
             observer: Observer | None = None, state: ProgramState | None = None,
             ) -> ProgramResult:
-    """Program ``cells`` towards ``targets`` (S) with ``protocol``; resume from ``state`` if given."""
+    """Program ``cells`` towards ``targets`` (S) with ``protocol``; resume from ``state``."""
     rules = rules or StopRules()
     cost = cost or CostModel(read_V=crossbar.limits.read_V,
                              compliance_A=crossbar.limits.compliance_A)

@@ -76,7 +76,8 @@ class DeviceParams:
                 raise ConfigError(f"device.{f.name} = {value!r}: expected a finite number >= 0")
         if self.g_max_S <= self.g_min_S:
             raise ConfigError(
-                f"device.g_max_S = {self.g_max_S:g} S must exceed device.g_min_S = {self.g_min_S:g} S"
+                f"device.g_max_S = {self.g_max_S:g} S must exceed "
+                f"device.g_min_S = {self.g_min_S:g} S"
             )
         for name in ("set_window", "reset_window"):
             if getattr(self, name) <= 1.0:

@@ -29,7 +29,7 @@ def test_report_has_every_figure_for_protocols_and_oracle(comparison):
         assert FIGURES <= entry.keys()
         assert entry["success_1pulse"] <= entry["success_1pulse_10pct"] <= \
             entry["success_1pulse_50pct"]
-    for name, entry in report["protocols"].items():
+    for entry in report["protocols"].values():
         ratio = entry["ratio_to_oracle"]
         reference = report["oracle"][entry["oracle_reference"]]
         assert ratio["pulses_mean"] == pytest.approx(entry["pulses_mean"] /

@@ -1,5 +1,7 @@
 """The run store keeps rounds as arrays and rebuilds the exact program state from them."""
 
+import sqlite3
+
 import numpy as np
 import pytest
 
@@ -52,7 +54,7 @@ def test_a_failed_append_stores_nothing(tmp_path):
         records = []
         program(IncrementalStep(), xb, cells, np.full(16, 20e-6), observer=records.append)
         store.append(records[0], None)
-        with pytest.raises(Exception):
+        with pytest.raises(sqlite3.IntegrityError):
             store.append(records[0], None)  # the same round twice is refused...
         assert store.round_count() == 1  # ...and leaves the store as it was
 
