@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drivers import DataError, Polarity
+from drivers import ConfigError, DataError, Polarity
 from drivers.pulse_table import PulseTable
 
 FORMAT_VERSION = 1
@@ -227,10 +227,8 @@ class Predictor:
         """
         polarity = np.asarray(polarity)
         sign = np.where(polarity > 0, 1.0, -1.0)
-        lo = np.where(polarity > 0, *(np.full(polarity.size, self._u_bound(p, 0))
-                                     for p in ("SET", "RESET")))
-        hi = np.where(polarity > 0, *(np.full(polarity.size, self._u_bound(p, 1))
-                                     for p in ("SET", "RESET")))
+        lo = np.where(polarity > 0, self._u_bound("SET", 0), self._u_bound("RESET", 0))
+        hi = np.where(polarity > 0, self._u_bound("SET", 1), self._u_bound("RESET", 1))
         excess_lo = sign * (self._median_at(g_before, polarity, other, lo, gate) - g_after)
         excess_hi = sign * (self._median_at(g_before, polarity, other, hi, gate) - g_after)
         inside = (excess_lo < 0) & (excess_hi > 0)
@@ -328,13 +326,14 @@ class Predictor:
         try:
             with np.load(weights, allow_pickle=False) as stored:
                 state = {k: torch.as_tensor(stored[k]) for k in stored.files}
-            bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
-            if bad:
-                raise DataError(f"{weights}: non-finite values in {', '.join(bad)}")
+        except (ValueError, OSError) as exc:
+            raise DataError(f"{weights}: not a weights archive ({exc})") from None
+        bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
+        if bad:
+            raise DataError(f"{weights}: non-finite values in {', '.join(bad)}")
+        try:
             net.load_state_dict(state)
-        except (ValueError, RuntimeError, OSError) as exc:
-            if isinstance(exc, DataError):
-                raise
+        except RuntimeError as exc:
             raise DataError(f"{weights}: weights do not fit the description ({exc})") from None
         return cls(net, spec)
 
@@ -404,25 +403,12 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
     if not polarities or any(p not in ("SET", "RESET") for p in polarities):
         raise DataError(f"polarities = {polarities!r}: expected SET and/or RESET")
     has_gate = check_table(table, knob, polarities)
-    keep = np.isin(table.polarity, [Polarity[p] for p in polarities])
-    table = table.subset(keep)
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"epochs = {epochs}: expected at least 1")
+    table = table.subset(np.isin(table.polarity, [Polarity[p] for p in polarities]))
     started = time.perf_counter()
     scaling = Scaling.fit(table, has_gate)
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    net = QuantileNet(_n_inputs(scaling), tuple(hidden))
-    x = scaling.features(table.g_before, table.polarity, table.amplitude, table.width,
-                         table.gate)
-    y = torch.as_tensor(np.log(table.g_after / table.g_before) / scaling.y_scale,
-                        dtype=torch.float32)
-    order = torch.randperm(len(table), generator=generator)
-    n_val = max(len(table) // 10, 1)
-    val, train = order[:n_val], order[n_val:]
-    epochs = epochs or int(np.clip(1_500_000 // max(train.numel(), 1), 8, 300))
-    with _one_thread():
-        _fit(net, x[train], y[train], epochs, generator)
-    with torch.no_grad():
-        val_loss = float(_pinball(net(x[val]), y[val]))
+    net, epochs, val_loss = _train_net(table, scaling, tuple(hidden), epochs, seed)
     lng = np.log(np.concatenate([table.g_before, table.g_after]))
     spec = PredictorSpec(
         knob=knob, polarities=list(polarities), fixed={}, knob_range=_knob_range(table, knob),
@@ -439,6 +425,28 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
     _check_fixed(spec, table)
     spec.training["seconds"] = round(time.perf_counter() - started, 2)
     return predictor
+
+
+def _train_net(table: PulseTable, scaling: Scaling, hidden: tuple[int, ...],
+               epochs: int | None, seed: int) -> tuple[QuantileNet, int, float]:
+    """Fit the quantile net on 90 % of the rows; return it, the epochs run and the pinball
+    loss on the held-back 10 %."""
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = QuantileNet(_n_inputs(scaling), hidden)
+    x = scaling.features(table.g_before, table.polarity, table.amplitude, table.width,
+                         table.gate)
+    y = torch.as_tensor(np.log(table.g_after / table.g_before) / scaling.y_scale,
+                        dtype=torch.float32)
+    order = torch.randperm(len(table), generator=generator)
+    n_val = max(len(table) // 10, 1)
+    val, train = order[:n_val], order[n_val:]
+    epochs = epochs or int(np.clip(1_500_000 // max(train.numel(), 1), 8, 300))
+    with _one_thread():
+        _fit(net, x[train], y[train], epochs, generator)
+        with torch.no_grad():
+            val_loss = float(_pinball(net(x[val]), y[val]))
+    return net, epochs, val_loss
 
 
 def _fit(net: QuantileNet, x: torch.Tensor, y: torch.Tensor, epochs: int,

@@ -164,8 +164,10 @@ def predictor_inverse(predictor, name: str, overshoot: float = 0.5) -> InverseTa
 def _inside_range(predictor, polarity, amplitude, width):
     """Undo float round-off (exp(ln w)) that could step a hair outside the safe range."""
     bounds = predictor.spec.knob_range
-    lo = np.where(polarity > 0, *(bounds.get(p, [np.nan])[0] for p in ("SET", "RESET")))
-    hi = np.where(polarity > 0, *(bounds.get(p, [np.nan, np.nan])[1] for p in ("SET", "RESET")))
+    set_lo, set_hi = bounds.get("SET", (np.nan, np.nan))
+    reset_lo, reset_hi = bounds.get("RESET", (np.nan, np.nan))
+    lo = np.where(polarity > 0, set_lo, reset_lo)
+    hi = np.where(polarity > 0, set_hi, reset_hi)
     if predictor.knob == "width":
         return amplitude, np.clip(width, lo, hi)
     return np.clip(amplitude, lo, hi), width
