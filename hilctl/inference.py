@@ -116,6 +116,7 @@ class RunWeights:
     layout: Layout
     targets: np.ndarray
     conductance: np.ndarray
+    true_conductance: np.ndarray | None = None
 
 
 def write_weight_files(run_dir: str | Path, model: TrainedModel, layout: Layout,
@@ -146,16 +147,23 @@ def load_run(run_dir: str | Path) -> RunWeights:
     layout.check_model(model)
     conductance = _load_array(path / "conductance.npy")
     layout.conductances_to_layers(conductance)  # shape and completeness check
-    return RunWeights(model, layout, targets, conductance)
+    truth = None
+    if (path / "true_conductance.npy").is_file():  # a simulated run also knows the truth
+        truth = _load_array(path / "true_conductance.npy")
+    return RunWeights(model, layout, targets, conductance, truth)
 
 
 def evaluate(run: RunWeights, data: Dataset) -> dict:
-    """The accuracy report of a run: software, ideal targets, measured; per-layer errors."""
+    """The accuracy report of a run: software, ideal targets, measured; per-layer errors.
+
+    A simulated run that stored ``true_conductance.npy`` also gets ``accuracy_true``: what the
+    devices really hold, beside what the noisy verify reads said.
+    """
     model = run.model
     if data.n_features != model.layer_sizes[0]:
         raise DataError(f"dataset {data.name} has {data.n_features} features; the model "
                         f"expects {model.layer_sizes[0]} (it was trained on {model.dataset})")
-    return {
+    report = {
         "dataset": data.name,
         "mode": model.mode,
         "iv_aware": model.iv_aware,
@@ -169,6 +177,9 @@ def evaluate(run: RunWeights, data: Dataset) -> dict:
                    "tiled_layers": run.layout.tiled_layers(),
                    "rescaled_rows": len(run.layout.rescaled_rows)},
     }
+    if run.true_conductance is not None:
+        report["accuracy_true"] = array_accuracy(model, run.layout, run.true_conductance, data)
+    return report
 
 
 def _load_array(path: Path) -> np.ndarray:

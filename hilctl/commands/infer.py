@@ -88,8 +88,9 @@ def print_report(report: dict, console: Console) -> None:
                         f"({report['test_samples']} test images)")
     table.add_column("accuracy")
     table.add_column("value", justify="right")
-    for key in ("software", "ideal", "measured"):
-        table.add_row(key, f"{report[f'accuracy_{key}']:.2%}")
+    for key in ("software", "ideal", "measured", "true"):
+        if f"accuracy_{key}" in report:
+            table.add_row(key, f"{report[f'accuracy_{key}']:.2%}")
     console.print(table)
     layers = Table(title="weight error per layer")
     for col in ("layer", "shape", "RMS error", "relative RMS", "max |error|"):

@@ -136,3 +136,13 @@ def test_a_dataset_of_another_size_is_refused(models, tmp_path):
                         np.zeros((4, 784), np.float32), np.zeros(4, np.int64))
     with pytest.raises(DataError, match="784 features; the model expects 64"):
         evaluate(run, other)
+
+
+def test_a_simulated_run_also_reports_the_true_conductances(models, digits, tmp_path):
+    path = write_run(tmp_path / "run", models["current"], noise=0.0)
+    assert "accuracy_true" not in evaluate(load_run(path), digits)
+    layout = load_run(path).layout
+    truth = layout.targets() * 1.5  # a uniform scale leaves every divider ratio as it was
+    np.save(path / "true_conductance.npy", truth)
+    report = evaluate(load_run(path), digits)
+    assert report["accuracy_true"] == report["accuracy_measured"] == report["accuracy_ideal"]
