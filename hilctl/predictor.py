@@ -371,7 +371,8 @@ def check_table(table: PulseTable, knob: str, polarities: tuple[str, ...]) -> bo
             raise DataError(
                 f"pulse table: the {name} rows barely vary the {knob} "
                 f"({np.unique(values).size} distinct values from {values.min():.3e} to "
-                f"{values.max():.3e}); a {knob} predictor must see it vary")
+                f"{values.max():.3e}); to plan the {knob} the table must vary it (trains of "
+                f"identical pulses cannot teach it)")
     return bool(gate_given.all())
 
 
