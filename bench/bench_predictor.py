@@ -18,6 +18,7 @@ import argparse
 import pathlib
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -25,7 +26,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from drivers import Cells, PulseBatch  # noqa: E402
 from hilctl.neural_planner import NeuralPlanner  # noqa: E402
-from hilctl.predictor import train_predictor  # noqa: E402
+from hilctl.predictor import PredictorRangeWarning, train_predictor  # noqa: E402
+from protocols import PlannedWriteVerify, StopRules, Tolerance, program  # noqa: E402
 from protocols.characterize import characterize  # noqa: E402
 from protocols.planner import PlannedPulses, PulsePlanner  # noqa: E402
 from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar  # noqa: E402
@@ -135,6 +137,26 @@ def main() -> None:
                  "1 pulse median err", "2 pulses <=10%", "3 pulses <=10%"], rows))
     print("\n(every cell gets pulses 2 and 3 too, planned from its last read; the last row "
           "is the predictor on the very devices it learned on, for the A -> B transfer ratio)")
+
+    print("\n## Write-verify-planned at 2 % on array B, same targets, budget 100 pulses\n")
+    wv_rows = []
+    for name, make in {
+        "oracle": OraclePlanner,
+        "neural (A), first_overshoot 0.5": lambda xb: NeuralPlanner(predictor, xb.shape),
+        "neural (A), first_overshoot 0.25": lambda xb: NeuralPlanner(predictor, xb.shape,
+                                                                     first_overshoot=0.25),
+        "neural (A), no adaptation": lambda xb: NeuralPlanner(predictor, xb.shape,
+                                                              adapt=False),
+    }.items():
+        crossbar = SimulatedCrossbar(shape, seed=args.seed_b)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PredictorRangeWarning)
+            result = program(PlannedWriteVerify(make(crossbar)), crossbar, Cells.all(shape),
+                             targets, StopRules(tolerance=Tolerance(0.02), max_pulses=100))
+        pulses = result.pulses
+        wv_rows.append([name, f"{result.success.mean():.3f}", f"{pulses.mean():.2f}",
+                        f"{np.median(pulses):.0f}", f"{np.percentile(pulses, 95):.0f}"])
+    print(table(["planner", "success", "pulses mean", "median", "p95"], wv_rows))
 
     big = NeuralPlanner(predictor, (512, 512))
     cells = Cells.all((512, 512))

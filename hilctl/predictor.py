@@ -512,8 +512,8 @@ def choose_fixed(predictor: Predictor, table: PulseTable, candidates: int = 9) -
             grid = np.linspace(math.ceil(lo * 100) / 100, math.floor(hi * 100) / 100,
                                candidates).round(2)
             grid = np.clip(grid, lo, hi) if grid[0] <= grid[-1] else np.array([lo])
-        else:
-            grid = np.geomspace(lo, hi, candidates)
+        else:  # three significant digits inside the covered range
+            grid = np.clip([float(f"{w:.3g}") for w in np.geomspace(lo, hi, candidates)], lo, hi)
         scores = [landing_score(predictor, name, value, table.subset(rows)) for value in grid]
         chosen[name] = float(grid[int(np.argmax(scores))])
     return chosen
