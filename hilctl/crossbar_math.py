@@ -55,7 +55,7 @@ def iv_transfer(x, input_V: float, v0_V: float):
 # -- voltage mode ----------------------------------------------------------------------------
 def voltage_mode_scale(w: np.ndarray, g_lo: float, g_hi: float) -> float:
     """Weight per siemens s of a layer, so that its largest |w| spans the window [g_lo, g_hi]."""
-    _check_window(g_lo, g_hi)
+    check_window(g_lo, g_hi)
     peak = float(np.max(np.abs(w))) if np.size(w) else 0.0
     return peak / (g_hi - g_lo) if peak > 0 else 1.0
 
@@ -90,7 +90,7 @@ def current_mode_weights(g_plus, g_minus, ballast=0.0):
 
 def row_bound(g_lo: float, g_hi: float) -> float:
     """Largest sum_j |w_ij| a current-mode row can reach: (G_max - G_min) / (G_max + G_min)."""
-    _check_window(g_lo, g_hi)
+    check_window(g_lo, g_hi)
     return (g_hi - g_lo) / (g_hi + g_lo)
 
 
@@ -102,7 +102,7 @@ def row_headroom(w: np.ndarray, g_lo: float, g_hi: float, ballast=0.0) -> np.nda
     (the row bound, which reduces to a <= (g_hi - g_lo)/(g_hi + g_lo) without ballast) and
     m S_i <= g_hi - g_lo (no single pair needs more than the window).
     """
-    _check_window(g_lo, g_hi)
+    check_window(g_lo, g_hi)
     w = np.asarray(w, dtype=np.float64)
     n = w.shape[1]
     b = np.broadcast_to(np.asarray(ballast, dtype=np.float64), (w.shape[0], 1))[:, 0]
@@ -163,7 +163,8 @@ def current_mode_conductances(w: np.ndarray, g_lo: float, g_hi: float, ballast=0
     return g_plus, g_minus, factor
 
 
-def _check_window(g_lo: float, g_hi: float) -> None:
+def check_window(g_lo: float, g_hi: float) -> None:
+    """Raise ``DataError`` unless 0 < g_lo < g_hi (S)."""
     if not (np.isfinite(g_lo) and np.isfinite(g_hi) and 0 < g_lo < g_hi):
         raise DataError(f"conductance window [{g_lo!r}, {g_hi!r}] S: expected 0 < g_lo < g_hi")
 

@@ -216,7 +216,7 @@ def plan_layout(model: TrainedModel, array_shape: tuple[int, int], g_lo: float, 
     rows, cols = (int(n) for n in array_shape)
     if rows < 1 or cols < 2:
         raise DataError(f"array shape {array_shape}: a weight needs at least 1 row and 2 columns")
-    cm.row_bound(g_lo, g_hi)  # validates the window
+    cm.check_window(g_lo, g_hi)
     shapes = [tuple(w.shape) for w in model.weights]
     tiles, n_arrays = _place(shapes, rows, cols)
     scales = ([cm.voltage_mode_scale(w, g_lo, g_hi) for w in model.weights]
