@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS rounds (
 # Program state a round changes that does not follow from its reads alone (the rest is
 # rebuilt by ``ProgramState.record_reads`` on replay).
 _PER_CELL_STORED = ("failed", "stalled", "stall_ref")
+# What a retarget round changes (new targets and bands, and a fresh chance).
+_RETARGETED = ("targets", "band", "done", "failed", "stalled")
 # 64 KiB pages write large blobs about three times faster than the default 4 KiB.
 _PAGE_SIZE = 65536
 
@@ -114,6 +116,9 @@ class RunStore:
         state = record.state
         if record.round == 0:
             changed = state.to_arrays()
+        elif record.pulses is None:  # a retarget: new targets, no pulse
+            changed = {name: getattr(state, name)[index] for name in _RETARGETED}
+            changed["totals"] = state.totals
         else:
             changed = {name: getattr(state, name)[index] for name in _PER_CELL_STORED}
             changed.update({f"memory.{k}": v[index] for k, v in state.memory.items()})
@@ -160,8 +165,11 @@ class RunStore:
             else:
                 pulses = unpack(pulses_blob)
                 positions = pulses["index"]
-                state.record_reads(positions, pulses["reading"])
-                _apply_change(state, positions, changed)
+                if "polarity" in pulses:
+                    state.record_reads(positions, pulses["reading"])
+                    _apply_change(state, positions, changed)
+                else:
+                    _apply_change(state, positions, changed, _RETARGETED)
             if backend_blob is not None:
                 backend_changes.append((positions, unpack(backend_blob)))
         if state is None:
@@ -172,8 +180,9 @@ class RunStore:
         return _Transaction(self._db)
 
 
-def _apply_change(state: ProgramState, index: np.ndarray, changed: dict[str, np.ndarray]) -> None:
-    for name in _PER_CELL_STORED:
+def _apply_change(state: ProgramState, index: np.ndarray, changed: dict[str, np.ndarray],
+                  names: tuple[str, ...] = _PER_CELL_STORED) -> None:
+    for name in names:
         getattr(state, name)[index] = changed[name]
     for key, values in changed.items():
         if key.startswith("memory."):

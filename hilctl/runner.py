@@ -25,7 +25,9 @@ from hilctl.backends import open_crossbar
 from hilctl.config import RunConfig, build_config, dump_toml, read_toml
 from hilctl.protocol_choice import build_protocol, stop_rules
 from hilctl.run_store import RunStore
+from hilctl.weights_job import compensation_for_run
 from protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
+from protocols.engine import Retarget
 
 STORE_NAME = "store.sqlite"
 CONFIG_NAME = "config.toml"
@@ -69,11 +71,13 @@ def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
 
 def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
             protocol: Protocol | None = None, progress: ProgressHook | None = None,
-            extra_files: dict[str, bytes | str] | None = None) -> RunOutcome:
+            extra_files: dict[str, bytes | str] | None = None,
+            retarget: Retarget | None = None) -> RunOutcome:
     """Program ``targets`` (S, NaN = leave the cell alone) into a fresh run directory.
 
     ``targets`` is shaped (rows, cols), or (n_arrays, rows, cols) for a job spread over several
     arrays. ``extra_files`` (relative path -> content) are written beside the run's own files.
+    ``retarget`` may give cells new targets once the protocol is done (pair compensation).
     """
     run_dir = Path(run_dir)
     if (run_dir / STORE_NAME).exists():
@@ -93,7 +97,8 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         store.set_meta(fingerprint=config.fingerprint(), protocol=protocol.name,
                        shape=list(crossbar.shape), status="running")
         with store:
-            return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress)
+            return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress,
+                            retarget)
 
 
 def resume_run(run_dir: Path, config: RunConfig | None = None,
@@ -122,7 +127,8 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
                     if positions is not None:
                         change["index"] = flat[positions]
                     crossbar.sim_restore(change)
-            return _execute(stored, run_dir, crossbar, store, protocol, targets, state, progress)
+            return _execute(stored, run_dir, crossbar, store, protocol, targets, state, progress,
+                            compensation_for_run(run_dir))
 
 
 def arrays_in(targets: np.ndarray) -> int:
@@ -157,7 +163,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunStore,
              protocol: Protocol, targets: np.ndarray, state, progress: ProgressHook | None,
-             ) -> RunOutcome:
+             retarget: Retarget | None) -> RunOutcome:
     flat = np.flatnonzero(np.isfinite(targets.ravel()))
     cells = Cells.from_flat(flat, crossbar.shape)
     checkpointable = isinstance(crossbar, Checkpointable)
@@ -173,10 +179,12 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
             progress(record)
 
     started = time.perf_counter()
-    result = program(protocol, crossbar, cells, targets.ravel()[flat], stop_rules(config),
-                     cost_model(config, crossbar), observe, state)
+    asked = targets.ravel()[flat]
+    result = program(protocol, crossbar, cells, asked, stop_rules(config),
+                     cost_model(config, crossbar), observe, state, retarget)
     wall = time.perf_counter() - started
     summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
+               "retargeted_cells": int(np.sum(result.targets != asked)),
                "tolerance": stop_rules(config).tolerance.describe(),
                "array_shape": list(crossbar.shape)}
     _write_outputs(run_dir, targets.shape, flat, result, summary)

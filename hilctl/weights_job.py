@@ -11,6 +11,8 @@ from hilctl.backends import device_params
 from hilctl.config import RunConfig
 from hilctl.model_files import META_FILE, WEIGHTS_FILE, load_model
 from hilctl.weight_layout import Layout, device_range, plan_layout, usable_window
+from protocols import ProgramState
+from protocols.engine import Retarget
 
 
 def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], Layout]:
@@ -27,3 +29,48 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
              f"model/{WEIGHTS_FILE}": (model_dir / WEIGHTS_FILE).read_bytes(),
              f"model/{META_FILE}": (model_dir / META_FILE).read_text()}
     return layout.targets(), files, layout
+
+
+def pair_compensation(layout: Layout, targets: np.ndarray) -> Retarget:
+    """Compensate a device that missed its target through the other device of its pair.
+
+    A weight is the difference of a pair, w ~ G+ - G- (current mode divides it by the row
+    total, which this barely changes), so when one device ends outside its band (stuck, or
+    unable to reach) the partner is retargeted to restore the intended difference from what the
+    missed device actually reads, within the layout's conductance window. A pair whose devices
+    both missed is left as it is.
+    """
+    n_arrays, rows, cols = targets.shape
+    used = np.flatnonzero(np.isfinite(targets.ravel()))
+    plus, minus = [], []
+    for layer in range(len(layout.layer_shapes)):
+        cells = layout.cells_of(layer)
+        base = (cells["array"].ravel() * rows + cells["row"].ravel()) * cols
+        plus.append(base + cells["col_plus"].ravel())
+        minus.append(base + cells["col_minus"].ravel())
+    plus = np.searchsorted(used, np.concatenate(plus))
+    minus = np.searchsorted(used, np.concatenate(minus))
+    wanted = targets.ravel()[used][plus] - targets.ravel()[used][minus]
+
+    def retarget(state: ProgramState) -> tuple[np.ndarray, np.ndarray] | None:
+        fix_minus = ~state.done[plus] & state.done[minus]
+        fix_plus = state.done[plus] & ~state.done[minus]
+        positions = np.concatenate([minus[fix_minus], plus[fix_plus]])
+        new = np.clip(np.concatenate([state.read[plus][fix_minus] - wanted[fix_minus],
+                                      state.read[minus][fix_plus] + wanted[fix_plus]]),
+                      layout.g_lo, layout.g_hi)
+        changed = ~np.isclose(state.targets[positions], new, rtol=1e-9, atol=0.0)
+        if not changed.any():
+            return None
+        return positions[changed], new[changed]
+
+    return retarget
+
+
+def compensation_for_run(run_dir: Path) -> Retarget | None:
+    """The pair compensation of a weights run directory, or None for a plain run."""
+    path = Path(run_dir) / "layout.json"
+    if not path.is_file():
+        return None
+    targets = np.load(Path(run_dir) / "targets.npy", allow_pickle=False)
+    return pair_compensation(Layout.from_json(path.read_text(), targets), targets)

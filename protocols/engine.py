@@ -81,11 +81,20 @@ class ProgramState:
     @classmethod
     def fresh(cls, targets: np.ndarray, band: np.ndarray, initial: np.ndarray) -> ProgramState:
         n = targets.size
-        return cls(targets=targets, band=band, initial=initial.copy(), read=initial.copy(),
+        return cls(targets=targets.copy(), band=band, initial=initial.copy(), read=initial.copy(),
                    after_first_pulse=initial.copy(), pulses=np.zeros(n, np.int32),
                    done=np.abs(initial - targets) <= band, failed=np.zeros(n, bool),
                    stalled=np.zeros(n, np.int32), stall_ref=initial.copy(),
                    totals=np.array([0.0, 0.0, n, 0.0]))
+
+    def retarget(self, positions: np.ndarray, targets: np.ndarray, band: np.ndarray) -> None:
+        """Give the cells at ``positions`` new targets (and bands) and another chance."""
+        self.targets[positions] = targets
+        self.band[positions] = band
+        self.done[positions] = np.abs(self.read[positions] - targets) <= band
+        self.failed[positions] = False
+        self.stalled[positions] = 0
+        self.totals[3] += 1
 
     def record_reads(self, active: np.ndarray, after: np.ndarray) -> None:
         """Book one pulse and its verify read for the cells at ``active``.
@@ -147,6 +156,10 @@ class RoundRecord:
 
 
 Observer = Callable[[RoundRecord], None]
+# Called when no cell is left to pulse: new targets for some cells (positions, targets in S),
+# for example to compensate a failed device through its partner, or None to finish. It must
+# return None once it has nothing new to ask, so a resumed run ends where the original did.
+Retarget = Callable[["ProgramState"], "tuple[np.ndarray, np.ndarray] | None"]
 
 
 class Protocol(ABC):
@@ -183,7 +196,7 @@ class Protocol(ABC):
 def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,
             rules: StopRules | None = None, cost: CostModel | None = None,
             observer: Observer | None = None, state: ProgramState | None = None,
-            ) -> ProgramResult:
+            retarget: Retarget | None = None) -> ProgramResult:
     """Program ``cells`` towards ``targets`` (S) with ``protocol``; resume from ``state``."""
     rules = rules or StopRules()
     cost = cost or CostModel(read_V=crossbar.limits.read_V,
@@ -209,9 +222,16 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
             observer(RoundRecord(0, np.arange(len(cells)), None, initial, state))
     while True:
         active = np.flatnonzero(~state.done & ~state.failed & (state.pulses < budget))
-        if active.size == 0:
+        if active.size:
+            _run_round(protocol, crossbar, cells, state, active, rules, cost, observer)
+            continue
+        change = retarget(state) if retarget else None
+        if change is None:
             break
-        _run_round(protocol, crossbar, cells, state, active, rules, cost, observer)
+        positions, targets = change
+        state.retarget(positions, targets, rules.tolerance.half_width(targets))
+        if observer:
+            observer(RoundRecord(state.rounds, positions, None, state.read[positions], state))
     return _result(protocol, crossbar, cells, state, cost)
 
 

@@ -22,7 +22,7 @@ from hilctl.model_files import save_model
 from hilctl.progress import round_progress
 from hilctl.quick_predictor import train_on_sibling_array
 from hilctl.runner import new_run
-from hilctl.weights_job import weights_job
+from hilctl.weights_job import pair_compensation, weights_job
 from simulated_backend import DeviceParams
 
 PROTOCOLS = ("write-verify", "one-shot")
@@ -44,7 +44,7 @@ def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -
     targets, files, layout = weights_job(config)
     with round_progress(protocol, not quiet) as hook:
         outcome = new_run(config, out / f"run-{protocol}", targets, progress=hook,
-                          extra_files=files)
+                          extra_files=files, retarget=pair_compensation(layout, targets))
     report = evaluate(load_run(out / f"run-{protocol}"), data)
     s = outcome.summary
     return {"protocol": protocol, "arrays": layout.n_arrays, "cells": s["cells"],

@@ -18,7 +18,7 @@ from hilctl.protocol_choice import PLANNERS, PROTOCOLS
 from hilctl.runner import RunOutcome, load_run_config, new_run, resume_run
 from hilctl.targets import check_reachable, load_targets, nominal_window, pattern_targets
 from hilctl.units import parse_quantity
-from hilctl.weights_job import weights_job
+from hilctl.weights_job import pair_compensation, weights_job
 
 
 def parse_tolerance(text: str | None) -> dict:
@@ -113,17 +113,19 @@ def program(config_file, rows, cols, seed, pattern, targets_file, protocol, plan
             outcome = resume_run(Path(resume_dir), config, progress=hook)
     else:
         config = assemble_config(config_file, {}, flags)
-        extra_files, layout = {}, None
+        extra_files, layout, retarget = {}, None, None
         if config.weights.model:
             if config.targets.file:
                 raise ConfigError("--weights and --targets exclude each other")
             targets, extra_files, layout = weights_job(config)
+            retarget = pair_compensation(layout, targets)
         else:
             targets = targets_for(config)
         run_dir = Path(out_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-"
                                   f"{config.protocol.name}")
         with round_progress(config.protocol.name, not quiet) as hook:
-            outcome = new_run(config, run_dir, targets, progress=hook, extra_files=extra_files)
+            outcome = new_run(config, run_dir, targets, progress=hook, extra_files=extra_files,
+                              retarget=retarget)
         if layout is not None:
             outcome.summary["layout"] = layout.describe()
             outcome.summary["arrays"] = layout.n_arrays
