@@ -164,6 +164,8 @@ def test_single_polarity_is_rejected_or_planned_for_that_polarity_only(table):
     ("one width", "barely vary the width"),
     ("partial gate", "gate_V is given on"),
     ("knob", "knob 'voltage' is unknown"),
+    ("nan", "row 5: width_s must be > 0"),
+    ("negative", "row 3: g_before_S must be > 0"),
 ])
 def test_tables_that_cannot_train_a_predictor(table, problem, words):
     small = _rows(table, np.arange(len(table)) < 150)
@@ -176,6 +178,12 @@ def test_tables_that_cannot_train_a_predictor(table, problem, words):
         small.gate[:10] = 1.5
     elif problem == "knob":
         knob = "voltage"
+    elif problem in ("nan", "negative"):  # arrays changed in memory after the table was made
+        small = _rows(table, np.arange(len(table)) < 2000)
+        if problem == "nan":
+            small.width[4] = np.nan
+        else:
+            small.g_before[2] = -1e-6
     with pytest.raises(DataError, match=words):
         train_predictor(small, knob=knob, epochs=1)
 
