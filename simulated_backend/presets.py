@@ -9,11 +9,13 @@ Yu et al., "HfOx-based RRAM" review, Proc. IEEE 2012; Prezioso et al., Nature 52
 window and noise magnitudes); the rates are calibrated so that the closed-form response of
 ``device_model`` meets them.
 
-The published presets reproduce, at the tabulated write pulse, the numbers of the synaptic
-device benchmark tables of NeuroSim+ (P.-Y. Chen, X. Peng, S. Yu, IEDM 2017 and IEEE TCAD 37,
-2018): on-state conductance and on/off ratio, the number of identical pulses that traverses the
-range (levels) per direction, the up/down nonlinearity label and the cycle-to-cycle sigma (a
-fraction of the range per pulse). ``calibrate`` turns those numbers into ``DeviceParams``.
+The published presets reproduce, at the tabulated write pulse, the weight-update numbers that
+NeuroSim-based benchmarks use for these devices: on-state conductance and on/off ratio, the
+number of identical pulses that traverses the range (levels) per direction, the up/down
+nonlinearity label (P.-Y. Chen, X. Peng, S. Yu, IEEE TCAD 37, 2018) and the cycle-to-cycle
+sigma (a fraction of the range per pulse). Each entry of ``PUBLISHED`` names the stored public
+source every number was checked against, and says which numbers only a secondary source gives.
+``calibrate`` turns those numbers into ``DeviceParams``.
 """
 
 from __future__ import annotations
@@ -75,24 +77,34 @@ class WeightUpdateTable:
 
 
 PUBLISHED: dict[str, WeightUpdateTable] = {
-    # Ag:a-Si (Jo et al., Nano Lett. 10, 2010) as tabulated by NeuroSim+ (Chen et al., TCAD 2018,
-    # Table II; also the RealDevice defaults of NeuroSim's Cell.cpp): R_on 26 MOhm, on/off 12.5,
-    # 97 / 100 levels, nonlinearity 2.4 / -4.88, +3.2 V / -2.8 V 300 us pulses, c2c 3.5 %.
-    "ag-asi": WeightUpdateTable("Jo 2010 via Chen 2018", 1 / 26e6, 12.5, 97, 100, 2.4, -4.88,
-                                0.035, 3.2, 300e-6, 2.8, 300e-6),
-    # TaOx/HfOx (Wu et al., VLSI 2017) as tabulated by Chen et al., TCAD 2018: R_on 100 kOhm,
-    # on/off 10, 128 levels, nonlinearity 0.04 / -0.63, +-1.6 V 50 ns pulses, c2c 3.7 %.
-    "taox-hfox": WeightUpdateTable("Wu 2017 via Chen 2018", 1 / 100e3, 10.0, 128, 128, 0.04,
-                                   -0.63, 0.037, 1.6, 50e-9, 1.6, 50e-9),
-    # AlOx/HfO2 (Woo et al., IEEE EDL 37, 2016) as tabulated by Chen et al., TCAD 2018: R_on
-    # 16.9 kOhm, on/off 4.43, 40 levels, nonlinearity 1.94 / -0.61, +0.9 V / -1.0 V 100 us
-    # pulses, c2c 5 %.
+    # Ag:a-Si (Jo et al., Nano Lett. 10, 2010). Every number checked against the RealDevice
+    # constructor in neurosim/MLP_NeuroSim_V3.0 documents/Cell.cpp: maxConductance 3.8462e-8 S
+    # (1/26 MOhm), minConductance 3.0769e-9 S (on/off 12.5), maxNumLevelLTP/LTD 97/100,
+    # NL_LTP/LTD 2.4/-4.88, sigmaCtoC 0.035, writeVoltageLTP/LTD 3.2/2.8 V, writePulseWidthLTP/LTD
+    # 300 us; R_on, on/off, 97 states, nonlinearity and 3.5 % also in Table I of Chen, Peng, Yu,
+    # IEEE TCAD 37, 2018.
+    "ag-asi": WeightUpdateTable("Jo 2010 via NeuroSim Cell.cpp", 1 / 26e6, 12.5, 97, 100, 2.4,
+                                -4.88, 0.035, 3.2, 300e-6, 2.8, 300e-6),
+    # TaOx/HfOx (Wu et al., VLSI 2018); not in Chen et al., TCAD 2018, whose Table I has
+    # TaOx/TiO2. R_on 100 kOhm, on/off 10: Table 1 of Peng et al., "DNN+NeuroSim", IEDM 2019,
+    # and max/minConductance 1e-5/1e-6 S in disys-lab/meliso config_files/device_TaOx-HfOx.yaml.
+    # 128/128 levels, nonlinearity 0.04/-0.63, c2c 3.7 %: that file (maxNumLevelLTP/LTD,
+    # NL_LTP/LTD, sigmaCtoC) and Table I of Chowdhury et al., MELISO, ICONS 2024. +-1.6 V 50 ns
+    # pulses: that file only (writeVoltage/writePulseWidth LTP/LTD), not found in a NeuroSim one.
+    "taox-hfox": WeightUpdateTable("Wu 2018 via MELISO device file", 1 / 100e3, 10.0, 128, 128,
+                                   0.04, -0.63, 0.037, 1.6, 50e-9, 1.6, 50e-9),
+    # AlOx/HfO2 (Woo et al., IEEE EDL 37, 2016): Table I of Chen, Peng, Yu, IEEE TCAD 37, 2018:
+    # 40 states, nonlinearity 1.94/-0.61, R_on 16.9 kOhm, on/off 4.43, c2c 5 %; the same in
+    # disys-lab/meliso config_files/device_AlOx-HfO2.yaml (5.9172e-5/1.3357e-5 S, 40/40 levels).
+    # +0.9 V / -1.0 V 100 us pulses: that file only, not found in a NeuroSim source.
     "alox-hfo2": WeightUpdateTable("Woo 2016 via Chen 2018", 1 / 16.9e3, 4.43, 40, 40, 1.94,
                                    -0.61, 0.05, 0.9, 100e-6, 1.0, 100e-6),
-    # EpiRAM (Choi et al., Nature Materials 17, 2018) as tabulated by DNN+NeuroSim: R_on
-    # 81 kOhm, on/off 50.2, 64 levels, nonlinearity 0.5 / -0.5, +5 V / -3 V 5 us pulses,
-    # c2c 2 %.
-    "epiram": WeightUpdateTable("Choi 2018 via NeuroSim", 1 / 81e3, 50.2, 64, 64, 0.5, -0.5,
+    # EpiRAM (Choi et al., Nature Materials 17, 2018): not found in a stored NeuroSim source.
+    # R_on 81 kOhm, on/off 50.2, nonlinearity 0.5/-0.5, c2c 2 %, +5 V / -3 V 5 us pulses:
+    # disys-lab/meliso config_files/device_EpiRAM.yaml (1.2346e-5/2.4593e-7 S). 64 levels: Table
+    # I of Chowdhury et al., MELISO, ICONS 2024 (which also gives 50.2, 0.5/-0.5 and 2 %); the
+    # device file itself sets 256/256, so the level count is not settled by the stored sources.
+    "epiram": WeightUpdateTable("Choi 2018 via MELISO", 1 / 81e3, 50.2, 64, 64, 0.5, -0.5,
                                 0.02, 5.0, 5e-6, 3.0, 5e-6),
 }
 
