@@ -50,10 +50,10 @@ class NeuralPlanner(PulsePlanner):
         Weight an old look keeps at each new look of the same device and polarity (0..1].
     first_overshoot : float
         Predicted chance that a device's first pulse of a polarity overshoots its target
-        (0.5: aim the median; one of 0.1, 0.25, 0.5). Aiming short keeps a correction in the
-        polarity whose speed was just learned, but on the default preset it costs more than
-        it saves: write-verify-planned at 2 % took 3.51 pulses per cell at 0.5 and 3.73 at
-        0.25 (``bench/bench_predictor.py``).
+        (0.5: aim the median; one of 0.1, 0.25, 0.5, 0.75, 0.9). Aiming short keeps a
+        correction in the polarity whose speed was just learned, but on the default preset
+        it costs more than it saves: write-verify-planned at 2 % took 3.51 pulses per cell
+        at 0.5 and 3.73 at 0.25 (``bench/bench_predictor.py``).
     """
 
     name = "neural"
