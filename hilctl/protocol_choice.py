@@ -23,8 +23,6 @@ PROTOCOLS = {
     "one-shot": "one planned pulse per cell after a block RESET, no correction",
 }
 PLANNERS = ("neural", "oracle", "heuristic")
-# Write-verify corrects; aiming a little short keeps the polarity whose speed it just learned.
-WRITE_VERIFY_OVERSHOOT = 0.25
 
 
 def build_protocol(config: RunConfig, crossbar: Crossbar) -> Protocol:
@@ -34,14 +32,14 @@ def build_protocol(config: RunConfig, crossbar: Crossbar) -> Protocol:
     if name == "write-verify-adaptive":
         return AdaptiveWidth(**config.protocol.adaptive.model_dump())
     if name == "one-shot":
-        return OneShot(build_planner(config, crossbar, overshoot=0.5))
+        return OneShot(build_planner(config, crossbar))
     if name == "write-verify-planned":
-        return PlannedWriteVerify(build_planner(config, crossbar, WRITE_VERIFY_OVERSHOOT))
+        return PlannedWriteVerify(build_planner(config, crossbar))
     known = ", ".join(PROTOCOLS)
     raise ConfigError(f"protocol.name = {name!r} is unknown; known protocols: {known}")
 
 
-def build_planner(config: RunConfig, crossbar: Crossbar, overshoot: float) -> PulsePlanner:
+def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The configured planner for ``crossbar`` (``protocol.planner``)."""
     kind = config.protocol.planner
     if kind == "oracle":
@@ -65,7 +63,7 @@ def build_planner(config: RunConfig, crossbar: Crossbar, overshoot: float) -> Pu
     from hilctl.predictor import Predictor
 
     predictor = Predictor.load(config.protocol.predictor)
-    return NeuralPlanner(predictor, crossbar.shape, first_overshoot=overshoot)
+    return NeuralPlanner(predictor, crossbar.shape)
 
 
 def stop_rules(config: RunConfig) -> StopRules:

@@ -15,7 +15,6 @@ from hilctl.commands.program import assemble_config, targets_for
 from hilctl.compare import COMPARABLE, check_protocols, run_comparison
 from hilctl.neural_planner import NeuralPlanner
 from hilctl.predictor import Predictor
-from hilctl.protocol_choice import WRITE_VERIFY_OVERSHOOT
 from hilctl.quick_predictor import TRAINING_PULSES, train_on_sibling_array
 from hilctl.runner import write_atomic
 
@@ -88,8 +87,7 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
                                                                console.print)
 
         def planner_for(name, crossbar):
-            overshoot = 0.5 if name == "one-shot" else WRITE_VERIFY_OVERSHOOT
-            return NeuralPlanner(predictor, crossbar.shape, first_overshoot=overshoot)
+            return NeuralPlanner(predictor, crossbar.shape)
 
     comparison = run_comparison(config, names, targets, planner_for, oracle, console.print)
     report = comparison.report()
