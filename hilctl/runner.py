@@ -9,6 +9,7 @@ read per cell), ``true_conductance.npy`` (simulator only), ``result.json`` and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -88,13 +89,14 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         protocol = protocol or build_protocol(config, crossbar)
         protocol.check(crossbar.limits)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(run_dir / CONFIG_NAME, dump_toml(config))
+        config_text = dump_toml(config)
+        write_atomic(run_dir / CONFIG_NAME, config_text)
         save_npy(run_dir / "targets.npy", targets)
         for name, data in (extra_files or {}).items():
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(run_dir / name, data)
         store = RunStore(run_dir / STORE_NAME, create=True)
-        store.set_meta(fingerprint=config.fingerprint(), protocol=protocol.name,
+        store.set_meta(config_sha256=text_hash(config_text), protocol=protocol.name,
                        shape=list(crossbar.shape), status="running")
         with store:
             return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress,
@@ -106,29 +108,49 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
                progress: ProgressHook | None = None) -> RunOutcome:
     """Continue a run from its last stored round; refuse one made with another configuration."""
     run_dir = Path(run_dir)
-    store = RunStore(run_dir / STORE_NAME)
-    with store:
+    with RunStore(run_dir / STORE_NAME) as store:
         stored = load_run_config(run_dir)
         if config is not None and config.fingerprint() != stored.fingerprint():
             raise ResumeError(f"{run_dir}: was made with a different configuration "
                               f"({describe_difference(stored, config)})")
-        meta = store.meta()
-        if meta.get("fingerprint") != stored.fingerprint():
-            raise ResumeError(f"{run_dir}/{CONFIG_NAME} does not match the configuration "
-                              "the run was made with")
-        targets = np.load(run_dir / "targets.npy", allow_pickle=False)
-        state, backend_changes = store.replay()
-        flat = np.flatnonzero(np.isfinite(targets.ravel()))
-        crossbar = open_crossbar(stored, arrays_in(targets))
+        targets, state, crossbar = _restore(run_dir, stored, store)
         with crossbar:
             protocol = protocol or build_protocol(stored, crossbar)
-            if isinstance(crossbar, Checkpointable):
-                for positions, change in backend_changes:
-                    if positions is not None:
-                        change["index"] = flat[positions]
-                    crossbar.sim_restore(change)
             return _execute(stored, run_dir, crossbar, store, protocol, targets, state, progress,
                             compensation_for_run(run_dir))
+
+
+def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
+    """The array a run programmed, as the run left it, with the run's cells and target map.
+
+    A rig is simply opened (its devices kept their state); a simulated array is rebuilt and
+    brought to the state after the last stored round. Use it as a context manager.
+    """
+    run_dir = Path(run_dir)
+    with RunStore(run_dir / STORE_NAME) as store:
+        targets, _, crossbar = _restore(run_dir, load_run_config(run_dir), store)
+    flat = np.flatnonzero(np.isfinite(targets.ravel()))
+    return crossbar, Cells.from_flat(flat, crossbar.shape), targets
+
+
+def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
+    if store.meta().get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
+        raise ResumeError(f"{run_dir}/{CONFIG_NAME} was changed after the run was made; "
+                          "restore it to resume")
+    targets = np.load(run_dir / "targets.npy", allow_pickle=False)
+    state, backend_changes = store.replay()
+    flat = np.flatnonzero(np.isfinite(targets.ravel()))
+    crossbar = open_crossbar(stored, arrays_in(targets))
+    if isinstance(crossbar, Checkpointable):
+        for positions, change in backend_changes:
+            if positions is not None:
+                change["index"] = flat[positions]
+            crossbar.sim_restore(change)
+    return targets, state, crossbar
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def arrays_in(targets: np.ndarray) -> int:

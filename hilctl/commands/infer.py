@@ -9,9 +9,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+import numpy as np
+
 from drivers import ConfigError
 from hilctl.datasets import load_dataset
 from hilctl.inference import defect_sweep, evaluate, load_run
+from hilctl.runner import reopen_run
+from hilctl.units import Quantity
 
 
 def parse_fractions(text: str | None) -> list[float]:
@@ -37,13 +41,25 @@ def parse_fractions(text: str | None) -> list[float]:
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Directory for the defect curve PNG [the run directory].")
+@click.option("--fresh-reads", is_flag=True,
+              help="Read every programmed cell again now instead of using the run's last "
+                   "verify reads.")
+@click.option("--relax", type=Quantity("s"), default=None,
+              help="Simulated array only: let states relax this long before the fresh reads "
+                   "(e.g. 1000s; the preset's relaxation_sigma sets how much).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def infer(run_dir, dataset, defects, trials, seed, out_dir, as_json):
+def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, relax, as_json):
     """Accuracy in software, with ideal targets and with the measured conductances."""
     fractions = parse_fractions(defects)
     run = load_run(run_dir)
     data = load_dataset(dataset or run.model.dataset)
+    if relax is not None and not fresh_reads:
+        raise ConfigError("--relax needs --fresh-reads: relaxation shows only in new reads")
+    if fresh_reads:
+        run.conductance = read_again(run_dir, relax)
     report = evaluate(run, data)
+    report["conductance_source"] = ("fresh reads" + (f" after {relax:g} s" if relax else "")
+                                    if fresh_reads else "last verify reads")
     if fractions:
         report["defects"] = defect_sweep(run.model, run.layout, run.conductance, data,
                                          fractions, seed, trials)
@@ -52,6 +68,20 @@ def infer(run_dir, dataset, defects, trials, seed, out_dir, as_json):
         click.echo(json.dumps(report))
     else:
         print_report(report, Console())
+
+
+def read_again(run_dir: str, relax_s: float | None) -> np.ndarray:
+    """Fresh reads of every programmed cell, shaped like the run's target map."""
+    crossbar, cells, targets = reopen_run(run_dir)
+    with crossbar:
+        if relax_s:
+            if not hasattr(crossbar, "sim_relax"):
+                raise ConfigError("--relax works on a simulated array only; on a rig, wait")
+            crossbar.sim_relax(relax_s)
+        reading = crossbar.read(cells)
+    fresh = np.full(targets.size, np.nan)
+    fresh[np.flatnonzero(np.isfinite(targets.ravel()))] = reading.conductance
+    return fresh.reshape(targets.shape)
 
 
 def plot_defects(reports: list[dict], out_dir: Path) -> Path:

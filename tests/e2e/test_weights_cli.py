@@ -77,3 +77,21 @@ def test_demo_tells_the_whole_story(tmp_path):
         assert run["accuracy_software"] > 0.9
         assert run["accuracy_measured"] > 0.5
     assert runs["write-verify"]["accuracy_measured"] >= runs["one-shot"]["accuracy_measured"]
+
+
+def test_fresh_reads_read_the_array_again_and_see_relaxation(programmed):
+    where, _, _ = programmed
+    stored = run_json("infer", "--run", "run", cwd=where)
+    fresh = run_json("infer", "--run", "run", "--fresh-reads", cwd=where)
+    assert stored["conductance_source"] == "last verify reads"
+    assert fresh["conductance_source"] == "fresh reads"
+    assert abs(fresh["accuracy_measured"] - stored["accuracy_measured"]) < 0.03
+    (where / "drift.toml").write_text("[array]\nrows = 32\ncols = 32\n"
+                                      "[device]\nrelaxation_sigma = 0.08\n")
+    run_json("program", "--weights", "model", "--config", "drift.toml", "--out", "drift",
+             "--quiet", cwd=where)
+    settled = run_json("infer", "--run", "drift", "--fresh-reads", cwd=where)
+    drifted = run_json("infer", "--run", "drift", "--fresh-reads", "--relax", "1e6s",
+                       cwd=where)
+    assert drifted["conductance_source"] == "fresh reads after 1e+06 s"
+    assert drifted["layers"][0]["rms_error"] > 1.5 * settled["layers"][0]["rms_error"]
