@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import click
+import numpy as np
 from rich.console import Console
 from rich.table import Table
-
-import numpy as np
 
 from drivers import ConfigError
 from hilctl.datasets import load_dataset
