@@ -23,6 +23,9 @@ from simulated_backend import DeviceParams
               help="Train through the device I-V at the read voltage (voltage mode).")
 @click.option("--read-voltage", type=Quantity("V"), default="0.2V", show_default=True,
               help="Full-scale input voltage at which the array will compute.")
+@click.option("--iv-v0", type=Quantity("V"), default=None,
+              help="V0 of the device I-V I = G V0 sinh(V/V0) [the default device's, 0.3V]; "
+                   "the smaller, the more nonlinear.")
 @click.option("--hidden", type=click.IntRange(1), default=None,
               help="Hidden units [32 for digits, 128 for mnist5k].")
 @click.option("--epochs", type=click.IntRange(1), default=60, show_default=True)
@@ -30,20 +33,22 @@ from simulated_backend import DeviceParams
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Model directory to write (weights.npz + model.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def train(dataset, mode, iv_aware, read_voltage, hidden, epochs, seed, out_dir, as_json):
+def train(dataset, mode, iv_aware, read_voltage, iv_v0, hidden, epochs, seed, out_dir, as_json):
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
     from hilctl.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
 
     data = load_dataset(dataset)
     config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
                          epochs=epochs, seed=seed, iv_aware=iv_aware,
-                         input_voltage_V=read_voltage, iv_v0_V=DeviceParams().iv_v0_V)
+                         input_voltage_V=read_voltage,
+                         iv_v0_V=DeviceParams().iv_v0_V if iv_v0 is None else iv_v0)
     start = time.perf_counter()
     model = train_model(config, data)
     save_model(model, out_dir)
     summary = {"model": str(out_dir), "dataset": model.dataset, "mode": mode,
                "layer_sizes": list(model.layer_sizes), "iv_aware": iv_aware,
-               "input_voltage_V": read_voltage, "accuracy_software": model.accuracy_software,
+               "input_voltage_V": read_voltage, "iv_v0_V": model.iv_v0_V,
+               "accuracy_software": model.accuracy_software,
                "test_samples": int(data.y_test.size),
                "train_seconds": round(time.perf_counter() - start, 2)}
     if as_json:

@@ -59,3 +59,12 @@ def test_nan_weights_in_a_run_end_in_one_line(quick_model, tmp_path):
     weights["layer1"][0, 0] = np.nan
     np.savez(path / "model" / "weights.npz", **weights)
     assert_one_line_error(run_hilctl("infer", "--run", "run", cwd=tmp_path), "NaN")
+
+
+def test_train_takes_the_device_v0_for_iv_aware_training(tmp_path):
+    trained = run_json("train", "--iv-aware", "--read-voltage", "0.5V", "--iv-v0", "150mV",
+                       "--hidden", "4", "--epochs", "1", "--out", "model", cwd=tmp_path)
+    model = load_model(tmp_path / "model")
+    assert trained["iv_v0_V"] == pytest.approx(0.15)
+    assert model.iv_aware and model.iv_v0_V == pytest.approx(0.15)
+    assert model.input_voltage_V == pytest.approx(0.5)
