@@ -7,13 +7,25 @@ is chosen at import time.
 from __future__ import annotations
 
 from drivers import ConfigError, Crossbar
+from drivers.pulse_table import PulseTable
 from hilctl.config import RunConfig
-from simulated_backend import DeviceParams, SimulatedCrossbar, preset
+from simulated_backend import DeviceParams, SimulatedCrossbar
+from simulated_backend.empirical import EmpiricalDevice
+from simulated_backend.models import DeviceModel, ParametricDevice
+from simulated_backend.presets import load_preset
 
 
 def device_params(config: RunConfig) -> DeviceParams:
-    """The configured preset with the ``[device]`` overrides applied."""
-    return preset(config.array.preset).replace(**config.device)
+    """The configured preset (a name or a fitted ``.toml``) with ``[device]`` overrides."""
+    return load_preset(config.array.preset).replace(**config.device)
+
+
+def device_model(config: RunConfig) -> DeviceModel:
+    """The parametric preset, or the empirical model of a measured table if one is named."""
+    if config.array.empirical_table is None:
+        return ParametricDevice(device_params(config))
+    table = PulseTable.read_csv(config.array.empirical_table)
+    return EmpiricalDevice(table, out_of_range=config.array.empirical_out_of_range)
 
 
 def open_crossbar(config: RunConfig, n_arrays: int = 1) -> Crossbar:
@@ -31,5 +43,5 @@ def open_crossbar(config: RunConfig, n_arrays: int = 1) -> Crossbar:
 
         return open_rig(RigConfig.model_validate(config.rig))
     shape = (config.array.rows * n_arrays, config.array.cols)
-    return SimulatedCrossbar(shape, device_params(config), config.limits.build(),
-                             seed=config.array.seed)
+    return SimulatedCrossbar(shape, limits=config.limits.build(), seed=config.array.seed,
+                             model=device_model(config))

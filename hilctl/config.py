@@ -34,6 +34,9 @@ class ArrayConfig(_Strict):
     cols: int = Field(64, ge=1, le=8192)
     seed: int = Field(0, ge=0)
     preset: str = "hfox-1t1r"
+    # A measured pulse-response table (CSV): devices answer pulses as the measured ones did.
+    empirical_table: str | None = None
+    empirical_out_of_range: Literal["raise", "clamp"] = "raise"
 
 
 class LimitsConfig(_Strict):
@@ -96,6 +99,7 @@ class WeightsConfig(_Strict):
     model: str | None = None
     rescale: bool = False
     margin: float = Field(0.1, ge=0, lt=0.5)
+    common_mode: float = Field(1.0, ge=0, le=1)
 
 
 class CostConfig(_Strict):

@@ -50,10 +50,10 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
                               "simulator knows its devices' true parameters")
         return OraclePlanner(crossbar)
     if kind == "heuristic":
-        from hilctl.backends import device_params
+        from hilctl.backends import device_model
         from hilctl.targets import nominal_window
 
-        window = nominal_window(device_params(config), crossbar.limits.read_V)
+        window = nominal_window(device_model(config), crossbar.limits.read_V)
         return HeuristicPlanner(crossbar.shape, crossbar.limits, window)
     if config.protocol.predictor is None:
         raise ConfigError(f"protocol {config.protocol.name!r} with the neural planner needs a "

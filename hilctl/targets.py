@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from drivers import DataError
-from simulated_backend import DeviceParams
+from simulated_backend.models import DeviceModel
 
 
-def nominal_window(params: DeviceParams, read_V: float) -> tuple[float, float]:
-    """The preset's nominal conductance range as read at ``read_V`` (S)."""
-    factor = params.read_factor(read_V)
-    return params.g_min_S * factor, params.g_max_S * factor
+def nominal_window(model: DeviceModel, read_V: float) -> tuple[float, float]:
+    """The devices' nominal conductance range as read at ``read_V`` (S): the preset's, or the
+    measured range of an empirical model."""
+    factor = model.read_factor(read_V)
+    return model.params.g_min_S * factor, model.params.g_max_S * factor
 
 
 def pattern_targets(pattern: str, shape: tuple[int, int], window: tuple[float, float],

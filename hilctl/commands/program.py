@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drivers import ConfigError
-from hilctl.backends import device_params
+from hilctl.backends import device_model
 from hilctl.config import RunConfig, build_config, merge, read_toml
 from hilctl.progress import round_progress
 from hilctl.protocol_choice import PLANNERS, PROTOCOLS
@@ -41,7 +41,7 @@ def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConf
 
 def targets_for(config: RunConfig) -> np.ndarray:  # noqa: F821 - numpy is implied
     shape = (config.array.rows, config.array.cols)
-    window = nominal_window(device_params(config), config.limits.read_V)
+    window = nominal_window(device_model(config), config.limits.read_V)
     if config.targets.file:
         targets = load_targets(config.targets.file, shape)
         check_reachable(targets, window, config.targets.file)
