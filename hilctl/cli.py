@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import warnings
 
 import click
 
@@ -69,7 +70,21 @@ def cli() -> None:
     """Program memristor crossbar arrays, simulated or real."""
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, each kind once per command (a run can repeat them every
+    round)."""
+    if category in _warned:
+        return
+    _warned.add(category)
+    click.echo(f"hilctl: warning: {message} (further warnings of this kind are not shown)",
+               err=True)
+
+
+_warned: set[type] = set()
+
+
 def main(argv: list[str] | None = None) -> None:
+    warnings.showwarning = _warning_line
     try:
         cli.main(args=argv, prog_name="hilctl", standalone_mode=False)
     except HilctlError as exc:
