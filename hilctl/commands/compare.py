@@ -13,6 +13,7 @@ from rich.table import Table
 from hilctl import plots
 from hilctl.commands.program import assemble_config, targets_for
 from hilctl.compare import COMPARABLE, check_protocols, run_comparison
+from hilctl.console import report_console
 from hilctl.neural_planner import NeuralPlanner
 from hilctl.predictor import Predictor
 from hilctl.quick_predictor import TRAINING_PULSES, train_on_sibling_array
@@ -24,7 +25,8 @@ def print_comparison(report: dict, console: Console) -> None:
     rows += [(name, entry, True) for name, entry in report["oracle"].items()]
     table = Table(title=f"{report['cells']} cells, tolerance {report['tolerance']:.3g}; "
                         "relative difference |G - G_target| / G_target")
-    for column in ("protocol", "planner", "1 pulse in tol", "1 pulse <=10%", "1 pulse <=50%",
+    table.add_column("protocol", no_wrap=True)
+    for column in ("planner", "1 pulse in tol", "1 pulse <=10%", "1 pulse <=50%",
                    "final in tol", "true final", "pulses mean", "median", "p95", "time ms",
                    "energy nJ", "x oracle pulses", "x oracle <=10%"):
         table.add_column(column, justify="right")
@@ -101,5 +103,5 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
     if as_json:
         click.echo(json.dumps(report))
     else:
-        print_comparison(report, Console())
-        Console().print(f"compare.json and PNGs in {out}")
+        print_comparison(report, report_console())
+        report_console().print(f"compare.json and PNGs in {out}")

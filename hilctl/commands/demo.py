@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hilctl.config import build_config
+from hilctl.console import report_console
 from hilctl.datasets import load_dataset
 from hilctl.inference import evaluate, load_run
 from hilctl.model_files import save_model
@@ -94,5 +95,5 @@ def demo(mode, seed, tolerance, out_dir, as_json, quiet):
     if as_json:
         click.echo(json.dumps({"mode": mode, "dataset": "digits", "runs": rows}))
     else:
-        print_story(rows, Console())
-        Console().print(f"model, predictor and runs in {out}")
+        print_story(rows, report_console())
+        report_console().print(f"model, predictor and runs in {out}")

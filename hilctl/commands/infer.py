@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drivers import ConfigError
+from hilctl.console import report_console
 from hilctl.datasets import load_dataset
 from hilctl.inference import defect_sweep, evaluate, load_run
 from hilctl.runner import reopen_run
@@ -66,7 +67,7 @@ def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, relax, 
     if as_json:
         click.echo(json.dumps(report))
     else:
-        print_report(report, Console())
+        print_report(report, report_console())
 
 
 def read_again(run_dir: str, relax_s: float | None) -> np.ndarray:

@@ -13,6 +13,7 @@ from rich.table import Table
 from drivers import ConfigError
 from hilctl.backends import device_model
 from hilctl.config import RunConfig, build_config, merge, read_toml
+from hilctl.console import report_console
 from hilctl.progress import round_progress
 from hilctl.protocol_choice import PLANNERS, PROTOCOLS
 from hilctl.runner import RunOutcome, load_run_config, new_run, resume_run
@@ -102,7 +103,7 @@ def program(config_file, rows, cols, seed, pattern, targets_file, protocol, plan
                      "predictor": predictor_dir and str(Path(predictor_dir).resolve()),
                      **parse_tolerance(tolerance)},
     }
-    console = Console(stderr=as_json)
+    console = Console(stderr=True) if as_json else report_console()
     if resume_dir:
         if out_dir:
             raise ConfigError("--out and --resume exclude each other: a resumed run stays in "
