@@ -10,6 +10,10 @@ Every layer carries its bias as an always-on full-scale input row.
   units of g_hi, and the weights w = (G+ - G-)/S_i come out of the divider formula, so autograd
   applies the non-local rule dE/dG_ik = (dE/dw_ik - sum_j w_ij dE/dw_ij)/S_i. A learnt gain per
   layer stands for the column amplifier.
+- Noise-aware current mode (``conductance_noise`` > 0): each training step perturbs every
+  weight as a relative error of that size on the conductances the layout will program
+  (``crossbar_math.current_mode_conductances`` at ``common_mode``) would, so the network
+  learns to tolerate one-shot programming.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import torch
 from torch import nn
 
 from drivers import ConfigError
-from hilctl.crossbar_math import current_mode_weights, iv_transfer
+from hilctl.crossbar_math import current_mode_conductances, current_mode_weights, iv_transfer
 from hilctl.datasets import Dataset
 from hilctl.model_files import MODES, TrainedModel
 
@@ -45,6 +49,9 @@ class TrainConfig:
     input_voltage_V: float = 0.2
     iv_v0_V: float = 0.3
     g_ratio: float = DEFAULT_G_RATIO
+    conductance_noise: float = 0.0
+    stuck_fraction: float = 0.0
+    common_mode: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -56,6 +63,12 @@ class TrainConfig:
             raise ConfigError("epochs, batch size and hidden sizes must be at least 1")
         if not 0 < self.g_ratio < 1:
             raise ConfigError(f"g_ratio = {self.g_ratio!r}: expected 0 < g_lo/g_hi < 1")
+        if (self.conductance_noise or self.stuck_fraction) and self.mode != "current":
+            raise ConfigError("noise-aware training (--conductance-noise) is for current mode")
+        if not (0 <= self.conductance_noise < 1 and 0 <= self.stuck_fraction < 1
+                and 0 <= self.common_mode <= 1):
+            raise ConfigError("conductance noise and stuck fraction must be in [0, 1), the "
+                              "common mode in [0, 1]")
         if not (self.input_voltage_V > 0 and self.iv_v0_V > 0):
             raise ConfigError("--read-voltage and V0 must be positive")
 
@@ -86,7 +99,27 @@ class CrossbarMLP(nn.Module):
     def layer_weights(self) -> list[torch.Tensor]:
         if self.config.mode == "voltage":
             return list(self.w)
-        return [current_mode_weights(*self.conductances(k)) for k in range(len(self.theta_plus))]
+        weights = [current_mode_weights(*self.conductances(k))
+                   for k in range(len(self.theta_plus))]
+        if self.training and (self.config.conductance_noise or self.config.stuck_fraction):
+            return [w + self._programming_error(w) for w in weights]
+        return weights
+
+    def _programming_error(self, w: torch.Tensor) -> torch.Tensor:
+        """A draw of the weight error the programmed layout (window [g_ratio, 1], no ballast)
+        would carry: a relative error ``conductance_noise`` on every device, and a fraction
+        ``stuck_fraction`` of devices stuck, half at each end of the window."""
+        c = self.config
+        g_plus, g_minus, _ = current_mode_conductances(
+            w.detach().double().numpy(), c.g_ratio, 1.0, 0.0, c.common_mode, rescale=True)
+        g = torch.as_tensor(np.stack([g_plus, g_minus]), dtype=w.dtype)
+        got = g * (1 + c.conductance_noise * torch.randn_like(g))
+        if c.stuck_fraction:
+            stuck = torch.rand_like(g) < c.stuck_fraction
+            ends = torch.where(torch.rand_like(g) < 0.5, c.g_ratio, 1.0)
+            got = torch.where(stuck, ends, got)
+        total = got.sum(dim=(0, 2))[:, None]
+        return (got[0] - got[1]) / total - w.detach()
 
     def gains(self) -> torch.Tensor:
         if self.config.mode == "voltage":
@@ -154,15 +187,18 @@ def accuracy_torch(net: CrossbarMLP, x: np.ndarray, y: np.ndarray) -> float:
 
 def _calibrate_gains(net: CrossbarMLP, x: torch.Tensor) -> None:
     """Start each current-mode gain so that the layer's pre-activations have unit spread."""
+    net.eval()
     with torch.no_grad():
         a = x
         for k, w in enumerate(net.layer_weights()):
             z = torch.cat([a, torch.ones(a.shape[0], 1)], dim=1) @ w
             net.log_gain[k] = -torch.log(z.std() + 1e-12)
             a = torch.clamp(z * torch.exp(net.log_gain[k]), 0.0, 1.0)
+    net.train()
 
 
 def _to_model(net: CrossbarMLP, sizes, config: TrainConfig, data: Dataset) -> TrainedModel:
+    net.eval()  # the weights as trained, without a draw of programming noise
     with torch.no_grad():
         weights = [w.detach().double().numpy().copy() for w in net.layer_weights()]
         gains = [float(g) for g in net.gains()]
@@ -172,7 +208,8 @@ def _to_model(net: CrossbarMLP, sizes, config: TrainConfig, data: Dataset) -> Tr
         input_voltage_V=config.input_voltage_V, iv_v0_V=config.iv_v0_V,
         iv_aware=config.iv_aware, g_ratio=config.g_ratio,
         accuracy_software=accuracy_torch(net, data.x_test, data.y_test),
-        training={k: settings[k] for k in ("epochs", "seed", "batch_size", "learning_rate")},
+        training={k: settings[k] for k in ("epochs", "seed", "batch_size", "learning_rate",
+                                           "conductance_noise", "stuck_fraction", "common_mode")},
     )
 
 

@@ -26,6 +26,13 @@ from simulated_backend import DeviceParams
 @click.option("--iv-v0", type=Quantity("V"), default=None,
               help="V0 of the device I-V I = G V0 sinh(V/V0) [the default device's, 0.3V]; "
                    "the smaller, the more nonlinear.")
+@click.option("--conductance-noise", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True,
+              help="Current mode: train against this relative error on every programmed "
+                   "device (noise-aware; 0.2 suits one-shot programming).")
+@click.option("--stuck-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True,
+              help="Current mode: also train against this fraction of stuck devices.")
 @click.option("--hidden", type=click.IntRange(1), default=None,
               help="Hidden units [32 for digits, 128 for mnist5k].")
 @click.option("--epochs", type=click.IntRange(1), default=60, show_default=True)
@@ -33,13 +40,15 @@ from simulated_backend import DeviceParams
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Model directory to write (weights.npz + model.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def train(dataset, mode, iv_aware, read_voltage, iv_v0, hidden, epochs, seed, out_dir, as_json):
+def train(dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise, stuck_fraction, hidden,
+          epochs, seed, out_dir, as_json):
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
     from hilctl.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
 
     data = load_dataset(dataset)
     config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
                          epochs=epochs, seed=seed, iv_aware=iv_aware,
+                         conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
                          input_voltage_V=read_voltage,
                          iv_v0_V=DeviceParams().iv_v0_V if iv_v0 is None else iv_v0)
     start = time.perf_counter()

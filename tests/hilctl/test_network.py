@@ -115,3 +115,36 @@ def test_a_pickled_weights_file_is_never_unpickled(models, tmp_path):
 def test_a_directory_without_a_model_is_one_clear_error(tmp_path):
     with pytest.raises(DataError, match="no model.json"):
         load_model(tmp_path)
+
+
+def test_noise_aware_training_saves_the_clean_network(digits):
+    config = TrainConfig(mode="current", epochs=20, conductance_noise=0.2, stuck_fraction=0.01)
+    model = train_model(config, digits)
+    assert model.training["conductance_noise"] == 0.2
+    assert model.training["stuck_fraction"] == 0.01
+    assert software_accuracy(model, digits) == pytest.approx(model.accuracy_software)
+    assert model.accuracy_software > 0.8
+
+
+def test_noise_aware_training_draws_the_device_error_of_the_programmed_layout():
+    from hilctl.crossbar_math import current_mode_conductances
+    from hilctl.network import CrossbarMLP
+
+    torch.manual_seed(0)
+    sigma = 0.2
+    net = CrossbarMLP((6, 4), TrainConfig(mode="current", conductance_noise=sigma))
+    net.eval()
+    w = net.layer_weights()[0].detach()
+    net.train()
+    draws = torch.stack([net.layer_weights()[0].detach() - w for _ in range(2000)])
+    g_plus, g_minus, _ = current_mode_conductances(w.double().numpy(), net.config.g_ratio, 1.0,
+                                                   common_mode=1.0)
+    total = (g_plus + g_minus).sum(axis=1, keepdims=True)
+    expected = sigma * np.sqrt(g_plus**2 + g_minus**2) / total
+    np.testing.assert_allclose(draws.std(dim=0).numpy(), expected, rtol=0.15)
+    np.testing.assert_allclose(draws.mean(dim=0).numpy(), 0.0, atol=0.2 * expected.max())
+
+
+def test_noise_aware_training_is_for_current_mode():
+    with pytest.raises(ConfigError, match="current mode"):
+        TrainConfig(conductance_noise=0.1)
