@@ -1,18 +1,25 @@
 """The neural planner: the predictor's pulses, corrected per device from how it answered.
 
 The predictor knows the device type, not the device: device-to-device spread of switching
-rates means a given pulse moves one device further than another. After each verify read the
-planner inverts the predictor on what the device actually did (``before`` -> ``after``) to find
-the knob coordinate that, for the average device, would have done the same; the difference
-from the knob it got is one noisy look at how much faster or slower this device is.
+rates means a given pulse moves one device further than another. Per device and polarity the
+planner keeps a Gaussian belief about one number, the knob shift ``s``: the device answers a
+pulse at knob ``u`` like the average device answers ``u + s`` (for the width knob a device
+twice as fast has ``s = ln 2``). The next pulse of that polarity is planned at the average
+device's knob minus ``s``, so a slow device gets a longer (or stronger) pulse from its second
+pulse on.
 
-Per device and polarity these looks are pooled by a precision-weighted mean with a zero-mean
-prior (a shrinkage estimate): each look is weighted by how sharply it pins the knob down (a
-pulse that moved the device a lot through the steep part of its response says more than a
-tiny correction or a saturated pulse), and older looks are discounted a little so the estimate
-follows a device whose behaviour depends on its state. The pooled shift is subtracted from the
-knob coordinate of the next pulse of that polarity, so a slow device gets a longer (or
-stronger) pulse from its second pulse on. Memory is two numpy arrays over flat cell indices.
+After each verify read the belief is updated by comparing the measured ln G after the pulse
+with the predictor's median response at ``u + s`` (an extended Kalman update, iterated a few
+Gauss-Newton steps so that a first look far from the prior still lands right). Working on the
+response rather than inverting it matters for the small corrections of write-verify: there the
+read noise is comparable to the step, and inverting a noisy tiny step gives a skewed look (a
+step that read as zero or backwards has no inverse at all), while the response residual is
+plain Gaussian noise. A pulse that saturates the device carries little information because
+the response barely depends on the knob there: its slope enters the update's weight, with no
+special case. Each update's information is capped by a model floor (the one-number shift does
+not capture everything a device does differently), and older information is discounted a
+little so the belief follows a device whose behaviour depends on its state. Memory is two
+numpy arrays over flat cell indices (information, information-weighted shift).
 """
 
 from __future__ import annotations
@@ -21,11 +28,11 @@ import numpy as np
 
 from drivers import Cells, ConfigError, DataError, Polarity
 from hilctl.predictor import Predictor
-from hilctl.predictor_inverse import InverseTable, plan_knob, predictor_inverse
+from hilctl.predictor_inverse import plan_knob, predictor_forward, predictor_inverse
 from protocols.planner import PlannedPulses, PulsePlanner
 
-_CENSORED_LOOKS = 1.0  # a look beyond the reachable range counts as much as the prior
 _MODEL_FLOOR = 0.25  # fraction of the prior sigma no single look can beat (model error)
+_GAUSS_NEWTON_STEPS = 4  # re-linearisations of the response per update
 
 
 class NeuralPlanner(PulsePlanner):
@@ -43,9 +50,12 @@ class NeuralPlanner(PulsePlanner):
         for the amplitude knob); estimated from the predictor's own outcome spread if absent.
     noise_relative : float
         Cycle-to-cycle spread of a pulse's step, relative to the step.
+    read_noise_relative : float
+        Spread of one read, relative to the conductance read; both the read before and the
+        read after a pulse carry it.
     noise_floor_S : float, optional
-        Absolute noise of a step in S (switching plus reads); 1 % of the highest trained
-        conductance if absent.
+        Absolute noise of a step in S (additive switching noise and the read floor); 0.3 % of
+        the highest trained conductance if absent.
     memory : float
         Weight an old look keeps at each new look of the same device and polarity (0..1].
     first_overshoot : float
@@ -60,7 +70,8 @@ class NeuralPlanner(PulsePlanner):
 
     def __init__(self, predictor: Predictor, shape: tuple[int, int], adapt: bool = True,
                  prior_sigma: float | None = None, noise_relative: float = 0.15,
-                 noise_floor_S: float | None = None, memory: float = 0.8,
+                 read_noise_relative: float = 0.01, noise_floor_S: float | None = None,
+                 memory: float = 0.8,
                  first_overshoot: float = 0.5) -> None:
         if not 0 < memory <= 1:
             raise ConfigError(f"neural planner memory = {memory!r}: expected 0 < memory <= 1")
@@ -68,8 +79,8 @@ class NeuralPlanner(PulsePlanner):
         self.prior_sigma = prior_sigma or estimate_prior_sigma(predictor)
         if not self.prior_sigma > 0:
             raise ConfigError(f"neural planner prior_sigma = {prior_sigma!r}: expected > 0")
-        self.noise_relative = noise_relative
-        self.noise_floor_S = noise_floor_S or 0.01 * predictor.spec.g_range_S[1]
+        self.noise_relative, self.read_noise_relative = noise_relative, read_noise_relative
+        self.noise_floor_S = noise_floor_S or 0.003 * predictor.spec.g_range_S[1]
         self.memory, self.first_overshoot = memory, first_overshoot
         n = self.shape[0] * self.shape[1]
         # Row 0: RESET, row 1: SET; pooled precision and precision-weighted shift per device.
@@ -92,7 +103,7 @@ class NeuralPlanner(PulsePlanner):
 
     def observe(self, cells: Cells, pulses: PlannedPulses, before: np.ndarray,
                 after: np.ndarray) -> None:
-        """Pool one more look at each pulsed device's speed (pulses at the predictor's fixed
+        """Update each pulsed device's shift from its answer (pulses at the predictor's fixed
         setting only; others carry no comparable look)."""
         if not self.adapt or len(cells) == 0:
             return
@@ -107,26 +118,47 @@ class NeuralPlanner(PulsePlanner):
             fixed = spec.fixed[name]
             rows = valid & (polarity == Polarity[name]) & np.isclose(other, fixed, rtol=1e-6)
             if rows.any():
-                look, weight = self._looks(predictor_inverse(self.predictor, name),
-                                           before[rows], after[rows])
                 side, index = int(Polarity[name] > 0), flat[rows]
-                self.precision[side, index] = self.memory * self.precision[side, index] + weight
-                self.weighted[side, index] = (self.memory * self.weighted[side, index]
-                                              + weight * (look - used[rows]))
+                precision = self.memory * self.precision[side, index]
+                weighted = self.memory * self.weighted[side, index]
+                gain, pull = self._update(name, used[rows], before[rows], after[rows],
+                                          precision, weighted)
+                self.precision[side, index] = precision + gain
+                self.weighted[side, index] = weighted + pull
 
-    def _looks(self, inverse: InverseTable, before: np.ndarray, after: np.ndarray):
-        """(knob coordinate that would move the average device so, weight of that look)."""
+    def _update(self, name: str, used: np.ndarray, before: np.ndarray, after: np.ndarray,
+                precision: np.ndarray, weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(information, information-weighted shift) one pulse adds to a device's belief.
+
+        Gauss-Newton on the posterior of the shift: linearise the median response at the
+        current estimate, take the Kalman step, repeat. The step's noise is scaled by the
+        step the device actually took (its cycle-to-cycle noise multiplies its own step; the
+        average device's step at a still poor estimate misjudges it: measured 3.9 instead
+        of 3.4 pulses per cell in write-verify at 2 %), plus both reads and the floor.
+        """
         g_lo, g_hi = self.predictor.spec.g_range_S
         lng, lnt = np.log(np.clip(before, g_lo, g_hi)), np.log(np.clip(after, g_lo, g_hi))
-        look, beyond = inverse.lookup(lng, lnt)
-        h = 0.01
-        slope = (inverse.lookup(lng, lnt + h)[0] - inverse.lookup(lng, lnt - h)[0]) / (2 * h)
-        sigma_lng = np.hypot(self.noise_relative * np.abs(after - before),
-                             self.noise_floor_S) / after
-        floor = _MODEL_FLOOR * self.prior_sigma
-        variance = (slope * sigma_lng) ** 2 + floor ** 2
-        variance = np.where(beyond, (self.prior_sigma / _CENSORED_LOOKS) ** 2, variance)
-        return look, 1.0 / variance
+        forward = predictor_forward(self.predictor, name)
+        lo, hi = self.predictor.u_range(name)
+        noise = np.sqrt((self.noise_relative * (after - before)) ** 2
+                        + (self.read_noise_relative * before) ** 2
+                        + (self.read_noise_relative * after) ** 2
+                        + self.noise_floor_S ** 2) / after
+        floor = (_MODEL_FLOOR * self.prior_sigma) ** 2
+        prior = self.prior_sigma ** -2 + precision
+        mean = weighted / prior
+
+        def look(shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            response, slope = forward.at(lng, used + shift)
+            denominator = noise ** 2 + floor * slope ** 2
+            gain = slope ** 2 / denominator  # information of this look about the shift
+            return gain, gain * shift + slope * (lnt - response) / denominator
+
+        shift = mean
+        for _ in range(_GAUSS_NEWTON_STEPS):
+            gain, pull = look(shift)
+            shift = np.clip((prior * mean + pull) / (prior + gain), lo - used, hi - used)
+        return look(shift)
 
     def _flat(self, cells: Cells) -> np.ndarray:
         rows, cols = self.shape

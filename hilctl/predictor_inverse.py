@@ -69,11 +69,31 @@ def _cell_of(grid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return index, position - index
 
 
-def build_inverse(predictor, name: str, fixed_value: float, quantile: int = MEDIAN,
-                  points: tuple[int, int, int] = (_G_POINTS, _U_POINTS, _T_POINTS),
-                  ) -> InverseTable:
-    """Tabulate and invert the response of polarity ``name`` at ``fixed_value``: its median,
-    or the ``QUANTILES[quantile]`` outcome."""
+@dataclass(frozen=True)
+class ForwardTable:
+    """Median ln G after a pulse, ``response[i, k]``, from ln G ``lng[i]`` at knob ``u[k]``
+    (ascending), made monotone in the knob; the per-device adaptation compares each measured
+    response with it."""
+
+    lng: np.ndarray
+    u: np.ndarray
+    response: np.ndarray
+
+    def at(self, lng: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(median ln G after, its slope in u) per pair; ``u`` beyond the grid is clipped to
+        it and keeps the slope of the end cell, so a look at the edge still has a direction."""
+        i, a = _cell_of(self.lng, lng)
+        k, b = _cell_of(self.u, u)
+        r = self.response
+        left = (1 - a) * r[i, k] + a * r[i + 1, k]
+        right = (1 - a) * r[i, k + 1] + a * r[i + 1, k + 1]
+        return left + b * (right - left), (right - left) / (self.u[1] - self.u[0])
+
+
+def build_forward(predictor, name: str, fixed_value: float, quantile: int = MEDIAN,
+                  points: tuple[int, int] = (_G_POINTS, _U_POINTS)) -> ForwardTable:
+    """Tabulate the ``QUANTILES[quantile]`` response of polarity ``name`` at ``fixed_value``
+    on a grid of ln present G x knob, monotone in the knob (SET up, RESET down)."""
     sign = int(Polarity[name])
     g_lo, g_hi = predictor.spec.g_range_S
     lng = np.linspace(np.log(g_lo), np.log(g_hi), points[0])
@@ -84,12 +104,21 @@ def build_inverse(predictor, name: str, fixed_value: float, quantile: int = MEDI
     outcome = predictor.quantiles(grid_g, np.full(grid_g.size, sign),
                                   np.tile(amplitude, lng.size), np.tile(width, lng.size))
     response = np.log(outcome[:, quantile]).reshape(lng.size, u.size)
-    if sign > 0:
-        response = np.maximum.accumulate(response, axis=1)
-    else:
-        response = np.minimum.accumulate(response, axis=1)[:, ::-1]
-        u = u[::-1]
+    accumulate = np.maximum if sign > 0 else np.minimum
+    return ForwardTable(lng, u, accumulate.accumulate(response, axis=1))
+
+
+def build_inverse(predictor, name: str, fixed_value: float, quantile: int = MEDIAN,
+                  points: tuple[int, int, int] = (_G_POINTS, _U_POINTS, _T_POINTS),
+                  ) -> InverseTable:
+    """Tabulate and invert the response of polarity ``name`` at ``fixed_value``: its median,
+    or the ``QUANTILES[quantile]`` outcome."""
+    forward = build_forward(predictor, name, fixed_value, quantile, points[:2])
+    lng, u, response = forward.lng, forward.u, forward.response
+    if int(Polarity[name]) < 0:
+        response, u = response[:, ::-1], u[::-1]
     response = response + 1e-9 * np.arange(u.size)  # strictly increasing for np.interp
+    g_lo, g_hi = predictor.spec.g_range_S
     lnt = np.linspace(np.log(g_lo), np.log(g_hi), points[2])
     table = np.stack([np.interp(lnt, row, u) for row in response])
     return InverseTable(lng, lnt, table, response[:, 0], response[:, -1])
@@ -158,6 +187,19 @@ def predictor_inverse(predictor, name: str, overshoot: float = 0.5) -> InverseTa
     cache = predictor._inverse
     if key not in cache:
         cache[key] = build_inverse(predictor, name, predictor.spec.fixed[name], matches[0])
+    return cache[key]
+
+
+def predictor_forward(predictor, name: str) -> ForwardTable:
+    """The median forward table of polarity ``name`` at the predictor's fixed setting
+    (cached)."""
+    if name not in predictor.spec.polarities:
+        raise DataError(f"the predictor was trained for {'/'.join(predictor.spec.polarities)} "
+                        f"pulses only; some cells need a {name} pulse")
+    key = ("forward", name)
+    cache = predictor._inverse
+    if key not in cache:
+        cache[key] = build_forward(predictor, name, predictor.spec.fixed[name])
     return cache[key]
 
 
