@@ -9,7 +9,7 @@ from hilctl.predictor import Predictor, train_predictor
 from protocols import PlannedWriteVerify, StopRules, Tolerance, program
 from protocols.characterize import characterize
 from protocols.planner import PlannedPulses
-from simulated_backend import SimulatedCrossbar
+from simulated_backend import DeviceParams, SimulatedCrossbar
 
 SHAPE = (32, 32)
 
@@ -121,3 +121,23 @@ def test_aiming_short_lowers_the_chance_of_overshooting(predictor):
     careful = NeuralPlanner(predictor, SHAPE, first_overshoot=0.1).plan(cells, present, targets)
     assert (careful.width <= median.width * (1 + 1e-9)).all()
     assert np.median(careful.width / median.width) < 0.8
+
+
+def test_a_device_twice_as_slow_gets_twice_as_long_a_pulse_from_its_second_pulse(predictor):
+    quiet = DeviceParams().replace(
+        rate_spread=0.0, threshold_spread_V=0.0, slope_spread=0.0, window_spread=0.0,
+        g_spread=0.0, stuck_fraction=0.0, initial_state_spread=0.0, c2c_relative=0.0,
+        c2c_additive_S=0.0, read_noise_relative=0.0, read_noise_floor_S=0.0)
+    shape = (8, 8)
+    xb = SimulatedCrossbar(shape, quiet, seed=0)
+    slow = np.arange(64) % 2 == 1
+    xb.population.set_rate[slow] *= 0.5
+    cells = Cells.all(shape)
+    planner = NeuralPlanner(predictor, shape, noise_relative=0.0, read_noise_relative=0.0)
+    present = xb.read(cells).conductance
+    targets = np.full(64, 12e-6)
+    first, after = pulse(xb, planner, cells, present, targets)
+    np.testing.assert_allclose(first.width[slow], first.width[~slow])  # nothing known yet
+    again = planner.plan(cells, np.full(64, 14e-6), np.full(64, 16e-6))
+    ratio = np.median(again.width[slow]) / np.median(again.width[~slow])
+    assert 1.7 < ratio < 2.3
