@@ -23,6 +23,7 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
     read_V = config.limits.read_V
     g_lo, g_hi = usable_window(params, read_V, config.weights.margin)
     layout = plan_layout(model, (config.array.rows, config.array.cols), g_lo, g_hi,
+                         common_mode=config.weights.common_mode,
                          rescale=config.weights.rescale,
                          stuck_range=device_range(params, read_V))
     files = {"layout.json": layout.to_json(),

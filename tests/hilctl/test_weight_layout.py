@@ -134,3 +134,20 @@ def test_a_model_of_another_mode_or_size_does_not_fit_the_layout():
         layout.check_model(_model("current"))
     with pytest.raises(DataError, match="not the one the layout places"):
         layout.check_model(_model("voltage", sizes=(64, 16, 10)))
+
+
+def test_the_configured_common_mode_reaches_the_programming_job(tmp_path):
+    from hilctl.config import build_config
+    from hilctl.model_files import save_model
+    from hilctl.weights_job import weights_job
+
+    model = _model("current")
+    save_model(model, tmp_path / "model")
+    default = weights_job(build_config({"weights": {"model": str(tmp_path / "model")}}))[2]
+    small = weights_job(build_config({"weights": {"model": str(tmp_path / "model"),
+                                                  "common_mode": 0.25}}))[2]
+    assert default.common_mode == 1.0 and small.common_mode == 0.25
+    assert np.nanmean(small.targets()) < np.nanmean(default.targets())
+    for got, want in zip(small.conductances_to_layers(small.targets()), model.weights,
+                         strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
