@@ -106,6 +106,10 @@ class CostConfig(_Strict):
     read_time_s: float = Field(1e-6, gt=0)
 
 
+# (table, key) of the rig's instrument addresses.
+INSTRUMENT_ADDRESSES = (("smu", "resource"), ("board", "url"))
+
+
 class RunConfig(_Strict):
     """Everything a ``hilctl program`` run depends on."""
 
@@ -127,9 +131,19 @@ class RunConfig(_Strict):
         return value
 
     def fingerprint(self) -> str:
-        """A hash of everything that changes what a run does (for ``--resume`` checks)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A hash of everything that changes what a run does (for ``--resume`` checks).
+
+        Where the instruments are (VISA resource, board URL) is left out: a rig that comes back
+        at another address after a fault is still the same rig.
+        """
+        text = json.dumps(self.what_it_does(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def what_it_does(self) -> dict:
+        data = self.model_dump(mode="json")
+        for part, key in INSTRUMENT_ADDRESSES:
+            ((data["rig"] or {}).get(part) or {}).pop(key, None)
+        return data
 
 
 def read_toml(path: str | Path) -> dict:

@@ -113,10 +113,12 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
         if config is not None and config.fingerprint() != stored.fingerprint():
             raise ResumeError(f"{run_dir}: was made with a different configuration "
                               f"({describe_difference(stored, config)})")
-        targets, state, crossbar = _restore(run_dir, stored, store)
+        # Same run, perhaps with its instruments at new addresses: those come from ``config``.
+        config = config or stored
+        targets, state, crossbar = _restore(run_dir, config, store)
         with crossbar:
-            protocol = protocol or build_protocol(stored, crossbar)
-            return _execute(stored, run_dir, crossbar, store, protocol, targets, state, progress,
+            protocol = protocol or build_protocol(config, crossbar)
+            return _execute(config, run_dir, crossbar, store, protocol, targets, state, progress,
                             compensation_for_run(run_dir))
 
 
@@ -166,7 +168,7 @@ def load_run_config(run_dir: Path) -> RunConfig:
 
 
 def describe_difference(a: RunConfig, b: RunConfig) -> str:
-    flat_a, flat_b = _flatten(a.model_dump(mode="json")), _flatten(b.model_dump(mode="json"))
+    flat_a, flat_b = _flatten(a.what_it_does()), _flatten(b.what_it_does())
     keys = sorted(k for k in flat_a.keys() | flat_b.keys() if flat_a.get(k) != flat_b.get(k))
     shown = ", ".join(f"{k}: {flat_a.get(k)!r} -> {flat_b.get(k)!r}" for k in keys[:3])
     return shown + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")

@@ -84,3 +84,19 @@ def test_check_of_an_unreachable_board_is_one_clear_line(rig, tmp_path):
     (tmp_path / "rig.toml").write_text(text)
     done = run_hilctl("instruments", "check", "--config", "rig.toml", cwd=tmp_path)
     assert_one_line_error(done, "cannot open board port 'socket://127.0.0.1:1'")
+
+
+def test_a_rig_back_at_another_address_resumes_but_another_setting_does_not(rig, tmp_path):
+    write_configs(rig, tmp_path)
+    rig.smu.faults.arm("no_reply", "hilctl_run", skip=3)
+    done = run_hilctl("program", "--config", "rig.toml", "--out", "run", "--quiet", cwd=tmp_path)
+    assert done.returncode == 5
+    moved = (tmp_path / "rig.toml").read_text().replace("127.0.0.1", "localhost")
+    (tmp_path / "moved.toml").write_text(moved)
+    (tmp_path / "tighter.toml").write_text(moved + "\n[protocol]\ntolerance = 0.02\n")
+    refused = run_hilctl("program", "--resume", "run", "--config", "tighter.toml",
+                         cwd=tmp_path)
+    assert_one_line_error(refused, "different configuration", "protocol.tolerance")
+    resumed = run_json("program", "--resume", "run", "--config", "moved.toml", "--quiet",
+                       cwd=tmp_path)
+    assert resumed["success_rate"] >= 0.9
