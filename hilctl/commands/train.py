@@ -22,7 +22,9 @@ from simulated_backend import DeviceParams
 @click.option("--iv-aware", is_flag=True,
               help="Train through the device I-V at the read voltage (voltage mode).")
 @click.option("--read-voltage", type=Quantity("V"), default="0.2V", show_default=True,
-              help="Full-scale input voltage at which the array will compute.")
+              help="Full-scale input voltage at which the array will compute; keep it below "
+                   "the devices' SET threshold (0.7V on the default device) or inference "
+                   "reprograms them.")
 @click.option("--iv-v0", type=Quantity("V"), default=None,
               help="V0 of the device I-V I = G V0 sinh(V/V0) [the default device's, 0.3V]; "
                    "the smaller, the more nonlinear.")
@@ -45,12 +47,12 @@ def train(dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise, stuck
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
     from hilctl.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
 
-    data = load_dataset(dataset)
     config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
                          epochs=epochs, seed=seed, iv_aware=iv_aware,
                          conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
                          input_voltage_V=read_voltage,
                          iv_v0_V=DeviceParams().iv_v0_V if iv_v0 is None else iv_v0)
+    data = load_dataset(dataset)
     start = time.perf_counter()
     model = train_model(config, data)
     save_model(model, out_dir)

@@ -61,6 +61,7 @@ def test_nan_weights_in_a_run_end_in_one_line(quick_model, tmp_path):
     assert_one_line_error(run_hilctl("infer", "--run", "run", cwd=tmp_path), "NaN")
 
 
+@pytest.mark.slow
 def test_train_takes_the_device_v0_for_iv_aware_training(tmp_path):
     trained = run_json("train", "--iv-aware", "--read-voltage", "0.5V", "--iv-v0", "150mV",
                        "--hidden", "4", "--epochs", "1", "--out", "model", cwd=tmp_path)
@@ -68,3 +69,8 @@ def test_train_takes_the_device_v0_for_iv_aware_training(tmp_path):
     assert trained["iv_v0_V"] == pytest.approx(0.15)
     assert model.iv_aware and model.iv_v0_V == pytest.approx(0.15)
     assert model.input_voltage_V == pytest.approx(0.5)
+
+
+def test_noise_aware_training_in_voltage_mode_ends_in_one_line(tmp_path):
+    assert_one_line_error(run_hilctl("train", "--conductance-noise", "0.2", "--out", "m",
+                                     cwd=tmp_path), "current mode")
