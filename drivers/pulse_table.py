@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from drivers.atomic_file import atomic_output
 from drivers.errors import DataError
 from drivers.vocabulary import Polarity
 
@@ -73,23 +73,15 @@ class PulseTable:
 
     def write_csv(self, path: str | os.PathLike) -> None:
         """Write atomically: a reader never sees half a file, an old file is kept on failure."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(COLUMNS)
-                names = np.where(self.polarity > 0, "SET", "RESET")
-                for i in range(len(self)):
-                    gate = "" if np.isnan(self.gate[i]) else repr(float(self.gate[i]))
-                    writer.writerow((self.cell[i], repr(float(self.g_before[i])), names[i],
-                                     repr(float(self.amplitude[i])), repr(float(self.width[i])),
-                                     gate, repr(float(self.g_after[i]))))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            names = np.where(self.polarity > 0, "SET", "RESET")
+            for i in range(len(self)):
+                gate = "" if np.isnan(self.gate[i]) else repr(float(self.gate[i]))
+                writer.writerow((self.cell[i], repr(float(self.g_before[i])), names[i],
+                                 repr(float(self.amplitude[i])), repr(float(self.width[i])),
+                                 gate, repr(float(self.g_after[i]))))
 
     @classmethod
     def read_csv(cls, path: str | os.PathLike) -> PulseTable:

@@ -10,9 +10,8 @@ read per cell), ``true_conductance.npy`` (simulator only), ``result.json`` and
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from drivers import Cells, Checkpointable, Crossbar, ResumeError
+from drivers.atomic_file import write_atomic
 from hilctl import plots
 from hilctl.backends import open_crossbar
 from hilctl.config import RunConfig, build_config, dump_toml, read_toml
@@ -42,22 +42,7 @@ class RunOutcome:
     summary: dict
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_npy(path: Path, array: np.ndarray) -> None:
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     write_atomic(path, buffer.getvalue())

@@ -23,13 +23,13 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from drivers import ConfigError
+from drivers.atomic_file import write_atomic
 from simulated_backend.device_model import DeviceParams
 
 if sys.version_info >= (3, 11):
@@ -221,12 +221,4 @@ def write_preset(params: DeviceParams, path: str | os.PathLike, comment: str = "
     for name, value in asdict(params).items():
         shown = ("true" if value else "false") if isinstance(value, bool) else repr(float(value))
         lines.append(f"{name} = {shown}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, "\n".join(lines) + "\n")

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from drivers.atomic_file import write_atomic
 from hilctl import plots
 from hilctl.commands.program import assemble_config, targets_for
 from hilctl.compare import COMPARABLE, check_protocols, run_comparison
@@ -17,7 +18,6 @@ from hilctl.console import report_console
 from hilctl.neural_planner import NeuralPlanner
 from hilctl.predictor import Predictor
 from hilctl.quick_predictor import TRAINING_PULSES, train_on_sibling_array
-from hilctl.runner import write_atomic
 
 
 def print_comparison(report: dict, console: Console) -> None:
