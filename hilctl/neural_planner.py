@@ -20,6 +20,19 @@ special case. Each update's information is capped by a model floor (the one-numb
 not capture everything a device does differently), and older information is discounted a
 little so the belief follows a device whose behaviour depends on its state. Memory is two
 numpy arrays over flat cell indices (information, information-weighted shift).
+
+What limits the second pulse (default preset, 64x64, ``bench/bench_predictor.py``): about half
+the devices overshoot their first (SET) pulse, so their second pulse is their first RESET, about
+which nothing is known yet (SET and RESET speeds are independent there: a SET look predicts
+the RESET need with a correlation of 0.1); they land 72 % within 10 %, the others 84 %. With
+the true switching rate of every device given once a polarity has been seen, 79 % would land
+within 10 % after two pulses (77 % here), and with the oracle's exact per-device plan 83 %.
+(The true rate is no substitute for the learned shift in write-verify, 5.1 pulses per cell
+instead of 3.4: the shift a device shows in its own corrections also holds its conductance
+window and the predictor's local error there.)
+What is left after that is the cycle-to-cycle noise of the looks themselves: on a preset with
+rate spread and switching noise only, this planner needs 3.04 pulses per cell at 2 % and one
+that knows each device exactly once it has seen it 2.76.
 """
 
 from __future__ import annotations
@@ -62,8 +75,8 @@ class NeuralPlanner(PulsePlanner):
         Predicted chance that a device's first pulse of a polarity overshoots its target
         (0.5: aim the median; one of 0.1, 0.25, 0.5, 0.75, 0.9). Aiming short keeps a
         correction in the polarity whose speed was just learned, but on the default preset
-        it costs more than it saves: write-verify-planned at 2 % took 3.51 pulses per cell
-        at 0.5 and 3.73 at 0.25 (``bench/bench_predictor.py``).
+        it costs more than it saves: write-verify-planned at 2 % took 3.43 pulses per cell
+        at 0.5 and 3.62 at 0.25 (``bench/bench_predictor.py``).
     """
 
     name = "neural"
