@@ -37,7 +37,12 @@ DEFAULT_G_RATIO = 1.1 / 36.0
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. Voltages in V; ``g_ratio`` = g_lo / g_hi of the usable window."""
+    """How to train. Voltages in V; ``g_ratio`` = g_lo / g_hi of the usable window.
+
+    ``conductance_noise`` (relative) and ``stuck_fraction`` make current-mode training
+    noise-aware; the error is drawn for a layout with ``common_mode`` (program with the same
+    ``[weights] common_mode``). It slows learning: give it about twice the epochs.
+    """
 
     mode: str = "voltage"
     hidden: tuple[int, ...] = (32,)
