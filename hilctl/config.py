@@ -98,6 +98,7 @@ class WeightsConfig(_Strict):
 
     model: str | None = None
     rescale: bool = False
+    # Fraction of the device range kept free at each bound (see weights_job.target_window).
     margin: float = Field(0.1, ge=0, lt=0.5)
     common_mode: float = Field(1.0, ge=0, le=1)
 

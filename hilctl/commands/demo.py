@@ -1,8 +1,9 @@
 """``hilctl demo``: the whole story on the embedded simulated array.
 
-Train a network for the crossbar on digits, program its weights with write-verify and with
-one-shot (a neural predictor trained on a separate array), run inference with the
-conductances each run measured, and print what each way of programming cost and kept.
+Train a network for the crossbar on digits, program its weights with classic write-verify,
+with planned write-verify and with one-shot (both planned by a neural predictor trained on a
+separate array), run inference with the conductances each run measured, and print what each
+way of programming cost and kept.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hilctl.runner import new_run
 from hilctl.weights_job import pair_compensation, weights_job
 from simulated_backend import DeviceParams
 
-PROTOCOLS = ("write-verify", "one-shot")
+PROTOCOLS = ("write-verify", "write-verify-planned", "one-shot")
 
 
 def train_network(mode: str, out: Path, say) -> tuple:
@@ -81,7 +82,7 @@ def print_story(rows: list[dict], console: Console) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def demo(mode, seed, tolerance, out_dir, as_json, quiet):
-    """Train on digits, program with write-verify and one-shot, infer with what was measured."""
+    """Train on digits, program three ways, infer with what each run measured."""
     console = Console(stderr=True, quiet=quiet)
     out = Path(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
