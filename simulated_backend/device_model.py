@@ -193,17 +193,27 @@ def window_kt(u_from: np.ndarray, u_to: np.ndarray, window: np.ndarray) -> np.nd
     return (u_to ** -e - u_from ** -e) / e
 
 
-def noise_free_step(pop: DevicePopulation, x: np.ndarray, volts: np.ndarray,
-                    width: np.ndarray) -> np.ndarray:
-    """New state of each device after a pulse of signed ``volts`` and ``width`` (no noise).
+def noise_free_response(pop: DevicePopulation, flat: np.ndarray, x: np.ndarray,
+                        volts: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """New states of devices ``flat`` (states ``x``) after pulses of signed ``volts`` and
+    ``width`` without noise, and which pulses were above threshold (switching events).
 
-    ``pop`` holds the parameters of exactly the devices in ``x`` (use ``DevicePopulation.take``).
+    Each polarity is computed on its own cells with only its own parameters gathered: this is
+    the simulator's hot path.
     """
+    x_new = x.copy()
+    switching = np.zeros(x.size, dtype=bool)
     is_set = volts > 0
-    rate = np.where(is_set,
-                    switching_rate(volts, pop.set_rate, pop.set_threshold, pop.set_slope),
-                    switching_rate(volts, pop.reset_rate, pop.reset_threshold, pop.reset_slope))
-    window = np.where(is_set, pop.set_window, pop.reset_window)
-    u = np.where(is_set, 1.0 - x, x)
-    u_new = window_decay(u, window, rate * width)
-    return np.where(is_set, 1.0 - u_new, u_new)
+    for mask, towards_high in ((is_set, True), (~is_set, False)):
+        if not mask.any():
+            continue
+        index = flat[mask]
+        prefix = "set" if towards_high else "reset"
+        threshold = getattr(pop, f"{prefix}_threshold")[index]
+        rate = switching_rate(volts[mask], getattr(pop, f"{prefix}_rate")[index], threshold,
+                              getattr(pop, f"{prefix}_slope")[index])
+        u = 1.0 - x[mask] if towards_high else x[mask]
+        u_new = window_decay(u, getattr(pop, f"{prefix}_window")[index], rate * width[mask])
+        x_new[mask] = 1.0 - u_new if towards_high else u_new
+        switching[mask] = np.abs(volts[mask]) > threshold
+    return x_new, switching

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from simulated_backend.device_model import DeviceParams, DevicePopulation, noise_free_step
+from simulated_backend.device_model import DeviceParams, DevicePopulation, noise_free_response
 
 
 class DeviceModel(ABC):
@@ -72,12 +72,11 @@ class ParametricDevice(DeviceModel):
 
     def switch(self, flat: np.ndarray, x: np.ndarray, volts: np.ndarray, width: np.ndarray,
                gate: np.ndarray | None, noise: np.random.Generator) -> np.ndarray:
-        pop = self.population.take(flat)
-        step = noise_free_step(pop, x, volts, width) - x
-        threshold = np.where(volts > 0, pop.set_threshold, pop.reset_threshold)
-        switching = np.abs(volts) > threshold
+        pop = self.population
+        x_new, switching = noise_free_response(pop, flat, x, volts, width)
+        step = x_new - x
         p = self.params
-        additive = p.c2c_additive_S / (pop.g_max - pop.g_min)
+        additive = p.c2c_additive_S / (pop.g_max[flat] - pop.g_min[flat])
         jitter = (step * p.c2c_relative * noise.standard_normal(flat.size)
                   + additive * noise.standard_normal(flat.size))
         return np.where(switching, np.clip(x + step + jitter, 0.0, 1.0), x)
