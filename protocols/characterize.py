@@ -67,7 +67,8 @@ def _check_range(name: str, bounds: tuple[float, float], low: float, high: float
 def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
                  cells: Cells | None = None, ranges: PulseRanges | None = None,
                  batch: int | None = None) -> PulseTable:
-    """Apply ``n_pulses`` random pulses and return one table row per pulse.
+    """Apply ``n_pulses`` random pulses and return one table row per pulse (less the pulses
+    whose read before or after was at or below 0 S, see ``_rows``).
 
     Parameters
     ----------
@@ -126,8 +127,12 @@ def _random_pulses(cells: Cells, last_read: np.ndarray, chosen: np.ndarray,
 
 
 def _rows(pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> PulseTable:
+    """Table rows of one round. A read at or below 0 S (a device near its read-noise floor) has
+    no place in a table of conductances, so its pulse is left out: the table then has fewer
+    rows than pulses were applied, and callers report the difference."""
     names = np.char.add(np.char.add(pulses.cells.rows.astype(str), ":"),
                         pulses.cells.cols.astype(str))
     gate = np.full(len(pulses), np.nan) if pulses.gate is None else pulses.gate
-    return PulseTable(names, before, pulses.polarity, pulses.amplitude, pulses.width, gate,
-                      after)
+    keep = (before > 0) & (after > 0)
+    return PulseTable(names[keep], before[keep], pulses.polarity[keep], pulses.amplitude[keep],
+                      pulses.width[keep], gate[keep], after[keep])

@@ -5,7 +5,7 @@ import pytest
 
 from drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch
 from protocols.characterize import PulseRanges, characterize
-from simulated_backend import SimulatedCrossbar
+from simulated_backend import DeviceParams, SimulatedCrossbar
 
 SHAPE = (16, 16)
 
@@ -109,3 +109,12 @@ def test_unsafe_or_empty_requests_fail_before_any_pulse(kwargs, words):
     with pytest.raises(ConfigError, match=words):
         characterize(xb, rng=np.random.default_rng(0), **args)
     assert xb.applied == []
+
+
+def test_reads_at_or_below_zero_are_left_out_not_fatal():
+    # devices whose low state sits inside the read-noise floor read <= 0 S now and then
+    params = DeviceParams().replace(g_min_S=1e-9, read_noise_floor_S=2e-8, stuck_fraction=0.0)
+    crossbar = SimulatedCrossbar((16, 16), params, seed=3)
+    table = characterize(crossbar, 4000, np.random.default_rng(0))
+    assert 0 < len(table) < 4000
+    assert (table.g_before > 0).all() and (table.g_after > 0).all()
