@@ -5,15 +5,30 @@ Digits, 64-32-10, on 64x64 arrays of the default device preset (hfox-1t1r, read 
 targets in the nominal window shrunk by 10 % each side. Programming goes through the
 simulator and the real protocols: ISPP write-verify at 5 % tolerance, and one-shot (after a
 block RESET) with the oracle and with the heuristic planner. Accuracy uses the last verify read
-of each cell, as ``hilctl infer`` does. Run:
+of each cell, as ``hilctl infer`` does.
+
+The current-mode common-mode sweep goes the way ``hilctl program --weights`` goes (the runner,
+the layer's arrays stacked into one simulated crossbar, pair compensation), per array seed,
+with write-verify and with one-shot planned by the oracle and by a neural predictor trained on
+a sibling array; for the conventionally trained network and for the noise-aware one
+(trained against a relative error of 0.2 on every programmed device and 1 % stuck devices,
+``hilctl train --mode current --conductance-noise 0.2 --stuck-fraction 0.01``).
+
+Nonlinear I-V: inputs are voltages x * V_in applied to the array; they must stay below the
+SET threshold (0.7 V nominal, 0.03 V spread across devices) or inference reprograms the
+devices. The default device (V0 = 0.3 V) is too linear below threshold for the I-V to cost
+5 points; a more nonlinear device (V0 = 0.15 V) shows the effect at 0.6 V. Run:
 ``python bench/bench_weights.py [--quick] [--write-runs DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
+import shutil
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -22,16 +37,22 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from drivers import Cells  # noqa: E402
 from hilctl.commands.infer import plot_defects  # noqa: E402
+from hilctl.config import build_config  # noqa: E402
 from hilctl.datasets import Dataset, load_dataset  # noqa: E402
 from hilctl.inference import (  # noqa: E402
     array_accuracy,
     defect_sweep,
+    evaluate,
+    load_run,
     weight_errors,
     write_weight_files,
 )
-from hilctl.model_files import TrainedModel  # noqa: E402
+from hilctl.model_files import TrainedModel, save_model  # noqa: E402
 from hilctl.network import TrainConfig, train_model  # noqa: E402
+from hilctl.quick_predictor import train_on_sibling_array  # noqa: E402
+from hilctl.runner import new_run  # noqa: E402
 from hilctl.weight_layout import device_range, plan_layout, usable_window  # noqa: E402
+from hilctl.weights_job import pair_compensation, weights_job  # noqa: E402
 from protocols import (  # noqa: E402
     HeuristicPlanner,
     IncrementalStep,
@@ -44,6 +65,14 @@ from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar  # 
 
 SHAPE = (64, 64)
 MODES = ("voltage", "current")
+NOISE_AWARE = "current, noise-aware"
+# Noise-aware training: about the relative error one-shot (oracle planner) leaves on a device,
+# and the stuck fraction of the default device.
+NOISE_AWARE_CONFIG = {"conductance_noise": 0.2, "stuck_fraction": 0.01}
+COMMON_MODES = (0.0, 0.25, 0.5, 0.75, 1.0)
+SWEEP_PROTOCOLS = {"write-verify": {"name": "write-verify"},
+                   "one-shot oracle": {"name": "one-shot", "planner": "oracle"},
+                   "one-shot neural": {"name": "one-shot", "planner": "neural"}}
 
 
 def table(title: str, header: list[str], rows: list[list]) -> None:
@@ -81,6 +110,15 @@ def protocols_to_run(params: DeviceParams):
     }
 
 
+def noise_aware(data: Dataset, epochs: int, seed: int, conductance_noise: float,
+                stuck_fraction: float) -> TrainedModel:
+    """A current-mode network trained against programming error (its noise slows learning, so
+    it is given more epochs)."""
+    return train_model(TrainConfig(mode="current", epochs=epochs, seed=seed,
+                                   conductance_noise=conductance_noise,
+                                   stuck_fraction=stuck_fraction), data)
+
+
 def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int,
                        runs_dir: pathlib.Path | None) -> None:
     g_lo, g_hi = usable_window()
@@ -95,14 +133,16 @@ def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int
             reads, pulses = program_layout(layout.targets(), protocol_for, seed)
             acc = array_accuracy(model, layout, reads, data)
             if runs_dir is not None:
-                write_weight_files(runs_dir / f"{mode}-{name.split()[0]}-{name.split()[1]}",
+                label = mode.replace(", ", "-")
+                write_weight_files(runs_dir / f"{label}-{name.split()[0]}-{name.split()[1]}",
                                    model, layout, reads)
             rows.append([mode, name, acc, f"{acc - model.accuracy_software:+.2%}",
                          f"{pulses:.1f} pulses/cell, {time.perf_counter() - start:.1f} s"])
             for e in weight_errors(model, layout, reads):
                 errors.append([mode, name, e["layer"], f"{e['relative_rms_error']:.1%}"])
-    table(f"digits 64-32-10 on {SHAPE[0]}x{SHAPE[1]} arrays ({layout.n_arrays} arrays, layer 0 "
-          "tiled): test accuracy", ["mode", "weights", "accuracy", "vs software", "cost"], rows)
+    table(f"digits 64-32-10 on {SHAPE[0]}x{SHAPE[1]} arrays ({layout.n_arrays} arrays of seeds "
+          f"{seed}..{seed + layout.n_arrays - 1}, layer 0 tiled): test accuracy",
+          ["mode", "weights", "accuracy", "vs software", "cost"], rows)
     table("per-layer relative RMS weight error after programming",
           ["mode", "programming", "layer", "rel. RMS"], errors)
 
@@ -128,43 +168,89 @@ def defect_table(models: dict[str, TrainedModel], data: Dataset, fractions, tria
           "draws)", ["stuck", *columns], rows)
 
 
-def common_mode_table(model: TrainedModel, data: Dataset, seed: int, trials: int) -> None:
-    """Current mode: how the row common mode trades programming error and defect tolerance."""
+def common_mode_stuck_table(model: TrainedModel, data: Dataset, trials: int) -> None:
+    """Current mode: how the row common mode sets device size and defect tolerance."""
     g_lo, g_hi = usable_window()
     rows = []
-    for common_mode in (0.0, 0.5, 1.0):
+    for common_mode in COMMON_MODES:
         layout = plan_layout(model, SHAPE, g_lo, g_hi, common_mode=common_mode)
-        reads, _ = program_layout(layout.targets(), lambda xb: IncrementalStep(), seed)
         stuck = defect_sweep(model, layout, layout.targets(), data, [0.01, 0.05], 0, trials)
-        rows.append([f"{common_mode:.1f}", f"{np.nanmean(layout.targets()) * 1e6:.1f} uS",
-                     array_accuracy(model, layout, reads, data), stuck[0]["accuracy"],
-                     stuck[1]["accuracy"]])
-    table("current mode: row common mode (0 = idle devices at g_lo, 1 = largest row total)",
-          ["common mode", "mean target", "after ISPP 5%", "1% stuck", "5% stuck"], rows)
+        rows.append([f"{common_mode:.2f}", f"{np.nanmean(layout.targets()) * 1e6:.1f} uS",
+                     stuck[0]["accuracy"], stuck[1]["accuracy"]])
+    table("current mode: row common mode (0 = idle devices at g_lo, 1 = largest row total), "
+          "ideal targets plus stuck devices", ["common mode", "mean target", "1% stuck",
+                                               "5% stuck"], rows)
 
 
-def iv_table(data: Dataset, epochs: int, voltages) -> None:
-    g_lo, g_hi = usable_window()
-    params = DeviceParams()
+def programmed_sweep(models: dict[str, TrainedModel], data: Dataset, seeds, common_modes,
+                     work: pathlib.Path, title: str) -> None:
+    """Current mode, programmed the way ``hilctl program --weights`` does, per common mode,
+    protocol and array seed: the measured test accuracy."""
+    predictors: dict[int, pathlib.Path] = {}
+    rows = []
+    for label, model in models.items():
+        save_model(model, work / label / "model")
+        for protocol, settings in SWEEP_PROTOCOLS.items():
+            for cm in common_modes:
+                accs = [_programmed_accuracy(work / label, settings, cm, seed, data, predictors)
+                        for seed in seeds]
+                rows.append([label, protocol, f"{cm:.2f}", *accs, float(np.mean(accs)),
+                             f"{np.mean(accs) - model.accuracy_software:+.2%}"])
+    software = ", ".join(f"{k} {m.accuracy_software:.2%}" for k, m in models.items())
+    table(f"{title}: measured accuracy per array seed (software: {software})",
+          ["network", "protocol", "common mode", *[f"seed {s}" for s in seeds], "mean",
+           "vs software"], rows)
+
+
+def _programmed_accuracy(work: pathlib.Path, protocol: dict, common_mode: float, seed: int,
+                         data: Dataset, predictors: dict) -> float:
+    base = {"array": {"seed": seed},
+            "weights": {"model": str(work / "model"), "common_mode": common_mode,
+                        "rescale": True}}  # as hilctl demo: ballast can tip a row over
+    if protocol.get("planner") == "neural":
+        if seed not in predictors:
+            predictors[seed] = work.parent / f"predictor-{seed}"  # shared by every network
+            predictor, _ = train_on_sibling_array(build_config(base), say=lambda _: None)
+            predictor.save(predictors[seed])
+        protocol = {**protocol, "predictor": str(predictors[seed])}
+    config = build_config({**base, "protocol": protocol})
+    targets, files, layout = weights_job(config)
+    run_dir = work / f"run-{protocol['name']}-{common_mode}-{seed}"
+    new_run(config, run_dir, targets, extra_files=files,
+            retarget=pair_compensation(layout, targets))
+    accuracy = evaluate(load_run(run_dir), data)["accuracy_measured"]
+    shutil.rmtree(run_dir)
+    return accuracy
+
+
+def below_threshold(volts: float, params: DeviceParams) -> float:
+    """Fraction of devices whose SET threshold (normal spread) lies above ``volts``."""
+    z = (params.set_threshold_V - volts) / params.threshold_spread_V
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+def iv_table(data: Dataset, epochs: int, voltages, params: DeviceParams) -> None:
+    g_lo, g_hi = usable_window(params)
     rows = []
     for v in voltages:
         accs = []
         for aware in (False, True):
-            model = train_model(TrainConfig(epochs=epochs, input_voltage_V=v, iv_aware=aware),
-                                data)
+            model = train_model(TrainConfig(epochs=epochs, input_voltage_V=v, iv_aware=aware,
+                                            iv_v0_V=params.iv_v0_V), data)
             layout = plan_layout(model, SHAPE, g_lo, g_hi)
             accs.append((model.accuracy_software,
                          array_accuracy(model, layout, layout.targets(), data)))
         (sw, arr), (_, aware_arr) = accs
         loss = sw - arr
         recovered = f"{(aware_arr - arr) / loss:.0%}" if loss >= 0.01 else "-"
-        safe = "yes" if v < params.set_threshold_V else "no (SETs devices)"
-        rows.append([f"{v:.2f} V", f"{v / params.iv_v0_V:.2f}", safe, sw, arr,
-                     f"{loss:+.2%}", aware_arr, recovered])
-    table(f"nonlinear I-V (V0 = {params.iv_v0_V} V): voltage mode, inputs x*V_in, ideal "
-          "targets on the array", ["V_in", "V_in/V0", "below SET threshold", "conventional sw",
-                                   "conventional array", "loss", "I-V aware array",
-                                   "loss recovered"], rows)
+        rows.append([f"{v:.2f} V", f"{v / params.iv_v0_V:.2f}",
+                     f"{1 - below_threshold(v, params):.2%}", sw, arr, f"{loss:+.2%}",
+                     aware_arr, recovered])
+    table(f"nonlinear I-V (V0 = {params.iv_v0_V} V, SET threshold {params.set_threshold_V} V "
+          f"+- {params.threshold_spread_V} V): voltage mode, inputs x*V_in, ideal targets on "
+          "the array", ["V_in", "V_in/V0", "devices SET by V_in", "conventional sw",
+                        "conventional array", "loss", "I-V aware array", "loss recovered"],
+          rows)
 
 
 def timing_table(models: dict[str, TrainedModel], data: Dataset) -> None:
@@ -206,10 +292,26 @@ def main() -> None:
           f"targets in {usable_window()[0]:.3e}..{usable_window()[1]:.3e} S")
     models = {mode: train_model(TrainConfig(mode=mode, epochs=epochs, seed=args.seed), data)
               for mode in MODES}
+    models[NOISE_AWARE] = noise_aware(data, 2 * epochs, args.seed, **NOISE_AWARE_CONFIG)
     programming_tables(models, data, args.seed, args.write_runs)
-    common_mode_table(models["current"], data, args.seed, trials)
-    defect_table(models, data, [0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2], trials, args.write_runs)
-    iv_table(data, epochs, [0.2, 0.5, 0.65, 1.0, 1.2, 1.5])
+    seeds = range(args.seed, args.seed + (1 if args.quick else 3))
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench-weights-"))
+    try:
+        programmed_sweep({k: models[k] for k in ("current", NOISE_AWARE)}, data, seeds,
+                         COMMON_MODES, work, "current mode through hilctl program, by row "
+                         "common mode")
+        levels = {f"noise {sigma:.2f}, stuck 1%": noise_aware(data, 2 * epochs, args.seed, sigma,
+                                                               0.01)
+                  for sigma in (0.1, 0.35)}
+        programmed_sweep(levels, data, seeds, (1.0,), work, "noise-aware training (twice the "
+                         "epochs) at other noise levels, common mode 1")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    common_mode_stuck_table(models["current"], data, trials)
+    defect_table({k: models[k] for k in MODES}, data, [0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2],
+                 trials, args.write_runs)
+    iv_table(data, epochs, [0.2, 0.5, 0.65, 1.0, 1.2, 1.5], DeviceParams())
+    iv_table(data, epochs, [0.4, 0.5, 0.6, 0.65], DeviceParams().replace(iv_v0_V=0.15))
     timing_table(models, data)
 
 
