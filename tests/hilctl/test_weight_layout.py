@@ -141,7 +141,7 @@ def test_the_configured_common_mode_reaches_the_programming_job(tmp_path):
     from hilctl.model_files import save_model
     from hilctl.weights_job import weights_job
 
-    model = _model("current")
+    model = _model("current", row_sum=0.05)  # realisable in every protocol's window
     save_model(model, tmp_path / "model")
     default = weights_job(build_config({"weights": {"model": str(tmp_path / "model")}}))[2]
     small = weights_job(build_config({"weights": {"model": str(tmp_path / "model"),
