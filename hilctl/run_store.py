@@ -10,7 +10,9 @@ exactly.
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +72,8 @@ class RunStore:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise ResumeError(f"{self.path.parent}: not a run directory (no {self.path.name})")
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # A ``BackgroundWriter`` writes from its own thread, one thread at a time.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             if create:
                 self._db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
@@ -112,28 +115,14 @@ class RunStore:
     # -- rounds -----------------------------------------------------------------------------
     def append(self, record: RoundRecord, backend: dict[str, np.ndarray] | None) -> None:
         """Store one round: its pulses and reads, and the state it changed, atomically."""
-        index = record.index
-        state = record.state
-        if record.round == 0:
-            changed = state.to_arrays()
-        elif record.pulses is None:  # a retarget: new targets, no pulse
-            changed = {name: getattr(state, name)[index] for name in _RETARGETED}
-            changed["totals"] = state.totals
-        else:
-            changed = {name: getattr(state, name)[index] for name in _PER_CELL_STORED}
-            changed.update({f"memory.{k}": v[index] for k, v in state.memory.items()})
-            changed["totals"] = state.totals
-        pulses = {"index": index.astype(np.int32), "reading": record.reading}
-        if record.pulses is not None:
-            pulses.update(polarity=record.pulses.polarity,
-                          amplitude=record.pulses.amplitude.astype(np.float32),
-                          width=record.pulses.width.astype(np.float32))
+        self.write(encode_round(record, backend))
+
+    def write(self, row: tuple) -> None:
+        """Store one round encoded by ``encode_round``, in one transaction."""
         with self._transaction():
             self._db.execute(
                 "INSERT INTO rounds (round, cells, pulses, state, backend) VALUES (?, ?, ?, ?, ?)",
-                (record.round, int(index.size), pack(pulses), pack(changed),
-                 None if backend is None else pack(backend)),
-            )
+                row)
 
     def last_round(self) -> int | None:
         row = self._db.execute("SELECT MAX(round) FROM rounds").fetchone()
@@ -199,3 +188,64 @@ class _Transaction:
 
     def __exit__(self, exc_type, *rest) -> None:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+class BackgroundWriter:
+    """Writes encoded rounds to a ``RunStore`` on a thread, so the next round is computed while
+    this one is committed. At most one round waits behind the one being written; a write error
+    surfaces on the next ``submit`` or on ``close``. Use it where the array can be rebuilt from
+    the store (a simulator): rounds lost in a crash are then recomputed identically.
+    """
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="run-store-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, row: tuple) -> None:
+        self._raise_if_failed()
+        self._queue.put(row)
+
+    def close(self) -> None:
+        """Write what is queued, stop the thread, and raise a write error if there was one."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def _run(self) -> None:
+        while (row := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._store.write(row)
+                except BaseException as exc:  # handed to the producing thread
+                    self._error = exc
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+def encode_round(record: RoundRecord, backend: dict[str, np.ndarray] | None) -> tuple:
+    """One round as a row of the ``rounds`` table: its pulses and reads, and the program state
+    it changed (round 0: the whole starting state). Copies everything, so the caller may go on
+    changing the state while the row waits to be written."""
+    index = record.index
+    state = record.state
+    if record.round == 0:
+        changed = state.to_arrays()
+    elif record.pulses is None:  # a retarget: new targets, no pulse
+        changed = {name: getattr(state, name)[index] for name in _RETARGETED}
+        changed["totals"] = state.totals
+    else:
+        changed = {name: getattr(state, name)[index] for name in _PER_CELL_STORED}
+        changed.update({f"memory.{k}": v[index] for k, v in state.memory.items()})
+        changed["totals"] = state.totals
+    pulses = {"index": index.astype(np.int32), "reading": record.reading}
+    if record.pulses is not None:
+        pulses.update(polarity=record.pulses.polarity,
+                      amplitude=record.pulses.amplitude.astype(np.float32),
+                      width=record.pulses.width.astype(np.float32))
+    return (record.round, int(index.size), pack(pulses), pack(changed),
+            None if backend is None else pack(backend))

@@ -25,7 +25,7 @@ from hilctl import plots
 from hilctl.backends import open_crossbar
 from hilctl.config import RunConfig, build_config, dump_toml, read_toml
 from hilctl.protocol_choice import build_protocol, stop_rules
-from hilctl.run_store import RunStore
+from hilctl.run_store import BackgroundWriter, RunStore, encode_round
 from hilctl.weights_job import compensation_for_run
 from protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
 from protocols.engine import Retarget
@@ -176,6 +176,10 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     flat = np.flatnonzero(np.isfinite(targets.ravel()))
     cells = Cells.from_flat(flat, crossbar.shape)
     checkpointable = isinstance(crossbar, Checkpointable)
+    # A simulated array is rebuilt from the store on resume, so its rounds may be committed on a
+    # thread while the next one is computed; a rig's are committed before it is pulsed again.
+    writer = BackgroundWriter(store) if checkpointable else None
+    write = writer.submit if writer else store.write
 
     def observe(record: RoundRecord) -> None:
         backend = None
@@ -183,14 +187,18 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
             touched = None if record.round == 0 else cells.subset(record.index)
             backend = crossbar.sim_snapshot(touched)
             backend.pop("index", None)  # the round's own cell list says which cells
-        store.append(record, backend)
+        write(encode_round(record, backend))
         if progress:
             progress(record)
 
     started = time.perf_counter()
     asked = targets.ravel()[flat]
-    result = program(protocol, crossbar, cells, asked, stop_rules(config),
-                     cost_model(config, crossbar), observe, state, retarget)
+    try:
+        result = program(protocol, crossbar, cells, asked, stop_rules(config),
+                         cost_model(config, crossbar), observe, state, retarget)
+    finally:
+        if writer:
+            writer.close()  # every completed round is stored, also on an error or Ctrl-C
     wall = time.perf_counter() - started
     summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),

@@ -65,3 +65,22 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path):
         RunStore(tmp_path / "store.sqlite")
     with pytest.raises(ResumeError, match="not a run directory"):
         RunStore(tmp_path / "missing" / "store.sqlite")
+
+
+def test_background_writer_stores_every_round_and_surfaces_a_write_error(tmp_path):
+    from hilctl.run_store import BackgroundWriter, encode_round
+
+    xb = SimulatedCrossbar((8, 8), seed=2)
+    records = []
+    program(IncrementalStep(), xb, Cells.all(xb.shape), np.full(64, 20e-6),
+            observer=lambda r: records.append(encode_round(r, None)))
+    with RunStore(tmp_path / "store.sqlite", create=True) as store:
+        writer = BackgroundWriter(store)
+        for row in records:
+            writer.submit(row)
+        writer.close()
+        assert store.round_count() == len(records)
+        failing = BackgroundWriter(store)
+        failing.submit(records[0])  # round 0 is stored already: the insert fails
+        with pytest.raises(sqlite3.IntegrityError):
+            failing.close()
