@@ -10,10 +10,10 @@ Every layer carries its bias as an always-on full-scale input row.
   units of g_hi, and the weights w = (G+ - G-)/S_i come out of the divider formula, so autograd
   applies the non-local rule dE/dG_ik = (dE/dw_ik - sum_j w_ij dE/dw_ij)/S_i. A learnt gain per
   layer stands for the column amplifier.
-- Noise-aware current mode (``conductance_noise`` > 0): each training step perturbs every
-  weight as a relative error of that size on the conductances the layout will program
-  (``crossbar_math.current_mode_conductances`` at ``common_mode``) would, so the network
-  learns to tolerate one-shot programming.
+- Noise-aware training (``conductance_noise`` > 0, either mode): each training step perturbs
+  every weight as a relative error of that size on the conductances the layout will program
+  (``crossbar_math.voltage_mode_conductances``, or ``current_mode_conductances`` at
+  ``common_mode``) would, so the network learns to tolerate one-shot programming.
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ import torch
 from torch import nn
 
 from drivers import ConfigError
-from hilctl.crossbar_math import current_mode_conductances, current_mode_weights, iv_transfer
+from hilctl.crossbar_math import (
+    current_mode_conductances,
+    current_mode_weights,
+    iv_transfer,
+    voltage_mode_conductances,
+)
 from hilctl.datasets import Dataset
 from hilctl.model_files import MODES, TrainedModel
 
@@ -39,8 +44,8 @@ DEFAULT_G_RATIO = 1.1 / 36.0
 class TrainConfig:
     """How to train. Voltages in V; ``g_ratio`` = g_lo / g_hi of the usable window.
 
-    ``conductance_noise`` (relative) and ``stuck_fraction`` make current-mode training
-    noise-aware; the error is drawn for a layout with ``common_mode`` (program with the same
+    ``conductance_noise`` (relative) and ``stuck_fraction`` make training noise-aware; in
+    current mode the error is drawn for a layout with ``common_mode`` (program with the same
     ``[weights] common_mode``). It slows learning: give it about twice the epochs.
     """
 
@@ -68,8 +73,6 @@ class TrainConfig:
             raise ConfigError("epochs, batch size and hidden sizes must be at least 1")
         if not 0 < self.g_ratio < 1:
             raise ConfigError(f"g_ratio = {self.g_ratio!r}: expected 0 < g_lo/g_hi < 1")
-        if (self.conductance_noise or self.stuck_fraction) and self.mode != "current":
-            raise ConfigError("noise-aware training (--conductance-noise) is for current mode")
         if not (0 <= self.conductance_noise < 1 and 0 <= self.stuck_fraction < 1
                 and 0 <= self.common_mode <= 1):
             raise ConfigError("conductance noise and stuck fraction must be in [0, 1), the "
@@ -103,9 +106,10 @@ class CrossbarMLP(nn.Module):
 
     def layer_weights(self) -> list[torch.Tensor]:
         if self.config.mode == "voltage":
-            return list(self.w)
-        weights = [current_mode_weights(*self.conductances(k))
-                   for k in range(len(self.theta_plus))]
+            weights = list(self.w)
+        else:
+            weights = [current_mode_weights(*self.conductances(k))
+                       for k in range(len(self.theta_plus))]
         if self.training and (self.config.conductance_noise or self.config.stuck_fraction):
             return [w + self._programming_error(w) for w in weights]
         return weights
@@ -115,14 +119,20 @@ class CrossbarMLP(nn.Module):
         would carry: a relative error ``conductance_noise`` on every device, and a fraction
         ``stuck_fraction`` of devices stuck, half at each end of the window."""
         c = self.config
-        g_plus, g_minus, _ = current_mode_conductances(
-            w.detach().double().numpy(), c.g_ratio, 1.0, 0.0, c.common_mode, rescale=True)
+        weights = w.detach().double().numpy()
+        if c.mode == "voltage":
+            g_plus, g_minus, scale = voltage_mode_conductances(weights, c.g_ratio, 1.0)
+        else:
+            g_plus, g_minus, _ = current_mode_conductances(weights, c.g_ratio, 1.0, 0.0,
+                                                           c.common_mode, rescale=True)
         g = torch.as_tensor(np.stack([g_plus, g_minus]), dtype=w.dtype)
         got = g * (1 + c.conductance_noise * torch.randn_like(g))
         if c.stuck_fraction:
             stuck = torch.rand_like(g) < c.stuck_fraction
             ends = torch.where(torch.rand_like(g) < 0.5, c.g_ratio, 1.0)
             got = torch.where(stuck, ends, got)
+        if c.mode == "voltage":
+            return scale * (got[0] - got[1]) - w.detach()
         total = got.sum(dim=(0, 2))[:, None]
         return (got[0] - got[1]) / total - w.detach()
 

@@ -30,11 +30,11 @@ from simulated_backend import DeviceParams
                    "the smaller, the more nonlinear.")
 @click.option("--conductance-noise", type=click.FloatRange(0, 1, max_open=True), default=0.0,
               show_default=True,
-              help="Current mode: train against this relative error on every programmed "
-                   "device (noise-aware; 0.2 suits one-shot programming).")
+              help="Train against this relative error on every programmed device "
+                   "(noise-aware; 0.2 suits one-shot programming).")
 @click.option("--stuck-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0,
               show_default=True,
-              help="Current mode: also train against this fraction of stuck devices.")
+              help="Also train against this fraction of stuck devices.")
 @click.option("--hidden", type=click.IntRange(1), default=None,
               help="Hidden units [32 for digits, 128 for mnist5k].")
 @click.option("--epochs", type=click.IntRange(1), default=60, show_default=True)

@@ -145,6 +145,19 @@ def test_noise_aware_training_draws_the_device_error_of_the_programmed_layout():
     np.testing.assert_allclose(draws.mean(dim=0).numpy(), 0.0, atol=0.2 * expected.max())
 
 
-def test_noise_aware_training_is_for_current_mode():
-    with pytest.raises(ConfigError, match="current mode"):
-        TrainConfig(conductance_noise=0.1)
+def test_voltage_mode_noise_aware_training_draws_the_error_of_the_differential_pairs():
+    from hilctl.crossbar_math import voltage_mode_conductances
+    from hilctl.network import CrossbarMLP
+
+    torch.manual_seed(0)
+    sigma = 0.2
+    net = CrossbarMLP((6, 4), TrainConfig(mode="voltage", conductance_noise=sigma))
+    net.eval()
+    w = net.layer_weights()[0].detach()
+    net.train()
+    draws = torch.stack([net.layer_weights()[0].detach() - w for _ in range(2000)])
+    g_plus, g_minus, scale = voltage_mode_conductances(w.double().numpy(), net.config.g_ratio,
+                                                       1.0)
+    expected = sigma * scale * np.sqrt(g_plus**2 + g_minus**2)
+    np.testing.assert_allclose(draws.std(dim=0).numpy(), expected, rtol=0.15)
+    np.testing.assert_allclose(draws.mean(dim=0).numpy(), 0.0, atol=0.2 * expected.max())
