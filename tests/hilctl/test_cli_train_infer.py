@@ -71,6 +71,8 @@ def test_train_takes_the_device_v0_for_iv_aware_training(tmp_path):
     assert model.input_voltage_V == pytest.approx(0.5)
 
 
-def test_noise_aware_training_in_voltage_mode_ends_in_one_line(tmp_path):
-    assert_one_line_error(run_hilctl("train", "--conductance-noise", "0.2", "--out", "m",
-                                     cwd=tmp_path), "current mode")
+def test_noise_aware_training_out_of_range_ends_in_one_line(tmp_path):
+    done = run_hilctl("train", "--conductance-noise", "1.5", "--out", "m", cwd=tmp_path)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--conductance-noise" in done.stderr
+    assert not (tmp_path / "m").exists()
