@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from drivers.errors import DataError
+
 
 @contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "w", **open_args) -> Iterator[IO]:
@@ -29,3 +31,20 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", **open_args) -> Iter
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     with atomic_output(path, "wb" if isinstance(data, bytes) else "w") as fh:
         fh.write(data)
+
+
+def check_output_directory(directory: str | os.PathLike, marker: str, what: str) -> Path:
+    """Make ``directory`` ready to hold a ``what`` whose files include ``marker``.
+
+    A new or empty directory, or one that already holds a ``what`` (it has ``marker``), is
+    fine; a directory holding anything else is refused, so that saving never overwrites files
+    of another kind (a model's weights, a run).
+    """
+    path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path} is a file; expected a directory for the {what}")
+    if path.is_dir() and any(path.iterdir()) and not (path / marker).exists():
+        raise DataError(f"{path} already holds other files (no {marker}); write the {what} "
+                        "to a new or empty directory")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

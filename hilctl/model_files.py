@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from drivers import DataError
+from drivers.atomic_file import atomic_output, check_output_directory, write_atomic
 
 FORMAT_VERSION = 1
 MODES = ("voltage", "current")
@@ -95,14 +96,14 @@ class TrainedModel:
 
 def save_model(model: TrainedModel, directory: str | Path) -> Path:
     """Write ``weights.npz`` and ``model.json`` into ``directory`` (created if needed)."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_directory(directory, META_FILE, "model")
     arrays = {f"layer{k}": np.asarray(w, dtype=np.float64) for k, w in enumerate(model.weights)}
-    np.savez(out / WEIGHTS_FILE, **arrays)
+    with atomic_output(out / WEIGHTS_FILE, "wb") as fh:
+        np.savez(fh, **arrays)
     meta = {k: v for k, v in asdict(model).items() if k != "weights"}
     meta["layer_sizes"] = list(model.layer_sizes)
     meta["format_version"] = FORMAT_VERSION
-    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    write_atomic(out / META_FILE, json.dumps(meta, indent=2) + "\n")
     return out
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from drivers import ConfigError, DataError, Polarity
+from drivers.atomic_file import atomic_output, check_output_directory, write_atomic
 from drivers.pulse_table import PulseTable
 
 FORMAT_VERSION = 1
@@ -303,11 +304,11 @@ class Predictor:
     # -- files -------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         """Write ``weights.npz`` and ``predictor.json`` into ``directory`` (created)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = check_output_directory(directory, _META, "predictor")
         arrays = {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
-        np.savez(directory / _WEIGHTS, **arrays)
-        (directory / _META).write_text(self.spec.to_json() + "\n")
+        with atomic_output(directory / _WEIGHTS, "wb") as fh:
+            np.savez(fh, **arrays)
+        write_atomic(directory / _META, self.spec.to_json() + "\n")
         return directory
 
     @classmethod

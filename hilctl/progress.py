@@ -21,12 +21,19 @@ def round_progress(label: str, enabled: bool = True) -> Iterator:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("converged · round {task.fields[round]} · failed {task.fields[failed]}"),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=None, round=0, failed=0)
+    bar = Progress(*columns, console=console, transient=True)
+    task = bar.add_task(label, total=None, round=0, failed=0)
 
-        def update(record: RoundRecord) -> None:
-            state = record.state
-            bar.update(task, total=state.done.size, completed=int(state.done.sum()),
-                       round=record.round, failed=int(state.failed.sum()))
+    def update(record: RoundRecord) -> None:
+        # Shown from the first round on, so an error before it prints nothing but itself.
+        if not bar.live.is_started:
+            bar.start()
+        state = record.state
+        bar.update(task, total=state.done.size, completed=int(state.done.sum()),
+                   round=record.round, failed=int(state.failed.sum()))
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()

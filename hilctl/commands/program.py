@@ -27,11 +27,15 @@ def parse_tolerance(text: str | None) -> dict:
     if text is None:
         return {}
     text = text.strip()
-    if text.endswith("%"):
-        return {"tolerance": parse_quantity(text[:-1], "", "--tolerance") / 100}
-    if text.endswith("S"):
-        return {"tolerance_abs_S": parse_quantity(text, "S", "--tolerance")}
-    return {"tolerance": parse_quantity(text, "", "--tolerance")}
+    try:
+        if text.endswith("%"):
+            return {"tolerance": float(text[:-1]) / 100}
+        if text.endswith("S"):
+            return {"tolerance_abs_S": parse_quantity(text, "S", "--tolerance")}
+        return {"tolerance": float(text)}
+    except (ValueError, ConfigError):
+        raise ConfigError(f"--tolerance = {text!r}: expected a fraction (0.05), a percentage "
+                          "(5%) or an absolute band in siemens (0.5uS)") from None
 
 
 def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConfig:

@@ -83,3 +83,19 @@ def test_missing_files_are_one_line_errors(tmp_path):
     done = run_hilctl("predictor", "eval", "--data", "missing.csv", "--predictor", "nowhere",
                       cwd=tmp_path)
     assert_one_line_error(done, "nowhere", "not a predictor directory")
+
+
+def test_saving_never_overwrites_a_directory_of_another_kind(tmp_path):
+    """A predictor written over a model directory (or the reverse) is refused, files intact."""
+    model = tmp_path / "model"
+    done = run_hilctl("train", "--epochs", "2", "--out", "model", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    table = tmp_path / "t.csv"
+    done = run_hilctl("characterize", "--pulses", "3000", "--rows", "8", "--cols", "8",
+                      "--out", table.name, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    refused = run_hilctl("predictor", "train", "--data", table.name, "--out", "model",
+                         "--epochs", "1", cwd=tmp_path)
+    assert_one_line_error(refused, "already holds other files")
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
