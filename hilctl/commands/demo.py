@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from drivers import ConfigError
 from hilctl.config import build_config
 from hilctl.console import report_console
 from hilctl.datasets import load_dataset
@@ -92,6 +93,8 @@ def demo(mode, seed, tolerance, out_dir, as_json, quiet):
     """Train on digits, program three ways, infer with what each run measured."""
     console = Console(stderr=True, quiet=quiet)
     out = Path(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.is_dir() and any(out.iterdir()):
+        raise ConfigError(f"{out} is not empty; give the demo a new --out directory")
     out.mkdir(parents=True, exist_ok=True)
     _, data = train_network(mode, out, console.print)
     base = {"array": {"seed": seed},
