@@ -100,6 +100,18 @@ class NeuralPlanner(PulsePlanner):
         self.precision = np.zeros((2, n))
         self.weighted = np.zeros((2, n))
 
+    def learned(self, cells: Cells) -> dict[str, np.ndarray]:
+        flat = cells.flat(self.shape)
+        return {f"{name}_{side}": values[row, flat]
+                for name, values in (("precision", self.precision), ("weighted", self.weighted))
+                for row, side in enumerate(("reset", "set"))}
+
+    def restore_learned(self, cells: Cells, learned: dict[str, np.ndarray]) -> None:
+        flat = cells.flat(self.shape)
+        for name, values in (("precision", self.precision), ("weighted", self.weighted)):
+            for row, side in enumerate(("reset", "set")):
+                values[row, flat] = learned[f"{name}_{side}"]
+
     def shift(self, flat: np.ndarray | None = None) -> np.ndarray:
         """Per-device knob shift (2, n): how much larger a knob each device answers like."""
         index = slice(None) if flat is None else flat

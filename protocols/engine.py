@@ -172,6 +172,9 @@ class Protocol(ABC):
     def check(self, limits: SafetyLimits) -> None:
         """Pre-flight: raise ``ConfigError`` if the protocol's settings exceed ``limits``."""
 
+    def resume(self, state: ProgramState) -> None:
+        """Take back what the protocol keeps outside ``state`` from ``state.memory`` (resume)."""
+
     def begin(self, cells: Cells) -> None:
         """Told the cells of the run (in state order) before any round, also on resume, for
         protocols whose planner needs cell addresses."""
@@ -206,6 +209,8 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
         raise DataError(f"{targets.size} targets for {len(cells)} cells")
     protocol.check(crossbar.limits)
     protocol.begin(cells)
+    if state is not None:
+        protocol.resume(state)
     budget = min(rules.max_pulses, protocol.max_pulses or rules.max_pulses)
     if state is None:
         prep = protocol.preparation(cells, crossbar.limits)

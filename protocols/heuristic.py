@@ -64,6 +64,15 @@ class HeuristicPlanner(PulsePlanner):
         middle = 0.5 * np.log(limits.width_min_s * limits.width_max_s)
         self.log_ref = np.full((2, shape[0] * shape[1]), middle)
 
+    def learned(self, cells: Cells) -> dict[str, np.ndarray]:
+        flat = cells.flat(self.shape)
+        return {"log_ref_reset": self.log_ref[0, flat], "log_ref_set": self.log_ref[1, flat]}
+
+    def restore_learned(self, cells: Cells, learned: dict[str, np.ndarray]) -> None:
+        flat = cells.flat(self.shape)
+        self.log_ref[0, flat] = learned["log_ref_reset"]
+        self.log_ref[1, flat] = learned["log_ref_set"]
+
     def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
         change = _finite("target", target) - _finite("present", present)
         polarity = np.where(change > 0, Polarity.SET, Polarity.RESET).astype(np.int8)

@@ -18,6 +18,8 @@ from drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyL
 from protocols.engine import Plan, ProgramState, Protocol
 from protocols.planner import PlannedPulses, PulsePlanner
 
+_PLANNER = "planner."
+
 
 class _Planned(Protocol):
     """Shared plumbing: the run's cells, and turning the planner's answer into a ``Plan``."""
@@ -28,6 +30,21 @@ class _Planned(Protocol):
 
     def begin(self, cells: Cells) -> None:
         self._cells = cells
+
+    # The planner's per-cell learning lives in ``state.memory`` too, so the run store keeps it
+    # and a resumed run plans exactly as the uninterrupted one would.
+    def init_memory(self, state: ProgramState) -> dict[str, np.ndarray]:
+        return {f"{_PLANNER}{k}": v for k, v in self.planner.learned(self._cells).items()}
+
+    def resume(self, state: ProgramState) -> None:
+        learned = {k[len(_PLANNER):]: v for k, v in state.memory.items()
+                   if k.startswith(_PLANNER)}
+        if learned:
+            self.planner.restore_learned(self._cells, learned)
+
+    def _keep_learning(self, state: ProgramState, active: np.ndarray) -> None:
+        for key, values in self.planner.learned(self._cells_at(active)).items():
+            state.memory[f"{_PLANNER}{key}"][active] = values
 
     def _cells_at(self, active: np.ndarray) -> Cells:
         if self._cells is None:
@@ -95,3 +112,4 @@ class PlannedWriteVerify(_Planned):
         pulses = PlannedPulses(plan.polarity, plan.amplitude, plan.width, plan.strongest,
                                plan.gate)
         self.planner.observe(self._cells_at(active), pulses, before, after)
+        self._keep_learning(state, active)

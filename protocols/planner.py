@@ -44,3 +44,12 @@ class PulsePlanner(ABC):
 
         The default planner does not adapt.
         """
+
+    def learned(self, cells: Cells) -> dict[str, np.ndarray]:
+        """What the planner has learned about ``cells``, one array entry per cell, so that a
+        stored run can give it back on resume (``restore_learned``). Empty if it learns
+        nothing."""
+        return {}
+
+    def restore_learned(self, cells: Cells, learned: dict[str, np.ndarray]) -> None:
+        """Take back what ``learned`` (from ``learned``) says about ``cells``."""

@@ -141,3 +141,22 @@ def test_a_device_twice_as_slow_gets_twice_as_long_a_pulse_from_its_second_pulse
     again = planner.plan(cells, np.full(64, 14e-6), np.full(64, 16e-6))
     ratio = np.median(again.width[slow]) / np.median(again.width[~slow])
     assert 1.7 < ratio < 2.3
+
+
+def test_what_a_planner_learned_comes_back_in_a_new_planner(predictor):
+    """Resume: a fresh planner given ``learned`` plans exactly as the one that learned it."""
+    xb = SimulatedCrossbar(SHAPE, seed=4)
+    cells = Cells.all(SHAPE)
+    planner = NeuralPlanner(predictor, SHAPE)
+    present = xb.read(cells).conductance
+    targets = targets_for(xb)
+    _, after = pulse(xb, planner, cells, present, targets)
+    half = cells.subset(np.arange(len(cells)) % 2 == 0)
+    fresh = NeuralPlanner(predictor, SHAPE)
+    fresh.restore_learned(half, planner.learned(half))
+    index = np.arange(len(cells))[::2]
+    expected = planner.plan(half, after[index], targets[index])
+    got = fresh.plan(half, after[index], targets[index])
+    np.testing.assert_array_equal(got.width, expected.width)
+    assert not np.array_equal(NeuralPlanner(predictor, SHAPE).plan(
+        half, after[index], targets[index]).width, expected.width)
