@@ -126,38 +126,29 @@ def test_noise_aware_training_saves_the_clean_network(digits):
     assert model.accuracy_software > 0.8
 
 
-def test_noise_aware_training_draws_the_device_error_of_the_programmed_layout():
-    from hilctl.crossbar_math import current_mode_conductances
-    from hilctl.network import CrossbarMLP
+def _expected_spread(mode, w, g_ratio, sigma):
+    """Std of each weight when every device of its layout carries a relative error sigma."""
+    from hilctl.crossbar_math import current_mode_conductances, voltage_mode_conductances
 
-    torch.manual_seed(0)
-    sigma = 0.2
-    net = CrossbarMLP((6, 4), TrainConfig(mode="current", conductance_noise=sigma))
-    net.eval()
-    w = net.layer_weights()[0].detach()
-    net.train()
-    draws = torch.stack([net.layer_weights()[0].detach() - w for _ in range(2000)])
-    g_plus, g_minus, _ = current_mode_conductances(w.double().numpy(), net.config.g_ratio, 1.0,
-                                                   common_mode=1.0)
+    if mode == "voltage":
+        g_plus, g_minus, scale = voltage_mode_conductances(w, g_ratio, 1.0)
+        return sigma * scale * np.sqrt(g_plus**2 + g_minus**2)
+    g_plus, g_minus, _ = current_mode_conductances(w, g_ratio, 1.0, common_mode=1.0)
     total = (g_plus + g_minus).sum(axis=1, keepdims=True)
-    expected = sigma * np.sqrt(g_plus**2 + g_minus**2) / total
-    np.testing.assert_allclose(draws.std(dim=0).numpy(), expected, rtol=0.15)
-    np.testing.assert_allclose(draws.mean(dim=0).numpy(), 0.0, atol=0.2 * expected.max())
+    return sigma * np.sqrt(g_plus**2 + g_minus**2) / total
 
 
-def test_voltage_mode_noise_aware_training_draws_the_error_of_the_differential_pairs():
-    from hilctl.crossbar_math import voltage_mode_conductances
+@pytest.mark.parametrize("mode", ["voltage", "current"])
+def test_noise_aware_training_draws_the_device_error_of_the_programmed_layout(mode):
     from hilctl.network import CrossbarMLP
 
     torch.manual_seed(0)
     sigma = 0.2
-    net = CrossbarMLP((6, 4), TrainConfig(mode="voltage", conductance_noise=sigma))
+    net = CrossbarMLP((6, 4), TrainConfig(mode=mode, conductance_noise=sigma))
     net.eval()
     w = net.layer_weights()[0].detach()
     net.train()
     draws = torch.stack([net.layer_weights()[0].detach() - w for _ in range(2000)])
-    g_plus, g_minus, scale = voltage_mode_conductances(w.double().numpy(), net.config.g_ratio,
-                                                       1.0)
-    expected = sigma * scale * np.sqrt(g_plus**2 + g_minus**2)
+    expected = _expected_spread(mode, w.double().numpy(), net.config.g_ratio, sigma)
     np.testing.assert_allclose(draws.std(dim=0).numpy(), expected, rtol=0.15)
     np.testing.assert_allclose(draws.mean(dim=0).numpy(), 0.0, atol=0.2 * expected.max())
