@@ -20,17 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from drivers import Cells  # noqa: E402
 from hilctl.compare import figures  # noqa: E402
 from hilctl.config import build_config  # noqa: E402
 from hilctl.neural_planner import NeuralPlanner  # noqa: E402
 from hilctl.quick_predictor import train_on_sibling_array  # noqa: E402
 from hilctl.runner import cost_model  # noqa: E402
 from hilctl.targets import nominal_window, pattern_targets  # noqa: E402
-from drivers import Cells  # noqa: E402
 from protocols import OneShot, PlannedWriteVerify, StopRules, Tolerance, program  # noqa: E402
 from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar  # noqa: E402
 from simulated_backend.models import ParametricDevice  # noqa: E402
