@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from hilctl.commands.program import targets_for  # noqa: E402
 from hilctl.config import build_config  # noqa: E402
 from hilctl.runner import new_run  # noqa: E402
+from hilctl.targets import targets_for  # noqa: E402
 
 
 def measure(size: int, protocol: str, seed: int) -> dict:

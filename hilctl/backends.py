@@ -6,6 +6,9 @@ is chosen at import time.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from drivers import ConfigError, Crossbar
 from drivers.pulse_table import PulseTable
 from hilctl.config import RunConfig
@@ -24,8 +27,17 @@ def device_model(config: RunConfig) -> DeviceModel:
     """The parametric preset, or the empirical model of a measured table if one is named."""
     if config.array.empirical_table is None:
         return ParametricDevice(device_params(config))
-    table = PulseTable.read_csv(config.array.empirical_table)
-    return EmpiricalDevice(table, out_of_range=config.array.empirical_out_of_range)
+    path = Path(config.array.empirical_table)
+    mtime = path.stat().st_mtime_ns if path.exists() else 0
+    return EmpiricalDevice(_measured_table(str(path), mtime),
+                           out_of_range=config.array.empirical_out_of_range)
+
+
+@functools.lru_cache(maxsize=4)
+def _measured_table(path: str, mtime_ns: int) -> PulseTable:
+    """A measured table parsed once per version of the file: a run needs its device model
+    twice (target window, then the array), and a lab's table can be large."""
+    return PulseTable.read_csv(path)
 
 
 def open_crossbar(config: RunConfig, n_arrays: int = 1) -> Crossbar:

@@ -17,6 +17,7 @@ from hilctl.backends import open_crossbar
 from hilctl.config import RunConfig
 from hilctl.protocol_choice import build_protocol, stop_rules
 from hilctl.runner import cost_model
+from hilctl.targets import programmed_cells
 from protocols import OneShot, PlannedWriteVerify, ProgramResult, Protocol, program, relative_error
 from protocols.planner import PulsePlanner
 from simulated_backend import OraclePlanner, SimulatedCrossbar
@@ -128,7 +129,7 @@ def _program_copy(config: RunConfig, name: str, targets: np.ndarray,
     crossbar = open_crossbar(config)
     with crossbar:
         protocol = _protocol(config, name, crossbar, planner_for)
-        flat = np.flatnonzero(np.isfinite(targets.ravel()))
+        flat = programmed_cells(targets)
         cells = Cells.from_flat(flat, crossbar.shape)
         return program(protocol, crossbar, cells, targets.ravel()[flat], stop_rules(config),
                        cost_model(config, crossbar))

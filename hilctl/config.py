@@ -167,6 +167,14 @@ def build_config(data: dict, source: str = "config") -> RunConfig:
         raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
 
 
+def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConfig:
+    """The configuration a command runs with: ``config_file`` (or ``base`` without one), with
+    the command-line ``flags`` on top (``None`` flags left out)."""
+    data = read_toml(config_file) if config_file else base
+    source = config_file or "command line"
+    return build_config(merge(data, flags), source)
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """One line for the first problem pydantic found: the dotted key, then what is wrong."""
     error = exc.errors()[0]

@@ -124,10 +124,6 @@ class RunStore:
                 "INSERT INTO rounds (round, cells, pulses, state, backend) VALUES (?, ?, ?, ?, ?)",
                 row)
 
-    def last_round(self) -> int | None:
-        row = self._db.execute("SELECT MAX(round) FROM rounds").fetchone()
-        return row[0]
-
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 

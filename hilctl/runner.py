@@ -26,6 +26,7 @@ from hilctl.backends import open_crossbar
 from hilctl.config import RunConfig, build_config, dump_toml, read_toml
 from hilctl.protocol_choice import build_protocol, stop_rules
 from hilctl.run_store import BackgroundWriter, RunStore, encode_round
+from hilctl.targets import programmed_cells
 from hilctl.weights_job import compensation_for_run
 from protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
 from protocols.engine import Retarget
@@ -116,8 +117,7 @@ def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
     run_dir = Path(run_dir)
     with RunStore(run_dir / STORE_NAME) as store:
         targets, _, crossbar = _restore(run_dir, load_run_config(run_dir), store)
-    flat = np.flatnonzero(np.isfinite(targets.ravel()))
-    return crossbar, Cells.from_flat(flat, crossbar.shape), targets
+    return crossbar, Cells.from_flat(programmed_cells(targets), crossbar.shape), targets
 
 
 def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
@@ -126,7 +126,7 @@ def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
                           "restore it to resume")
     targets = np.load(run_dir / "targets.npy", allow_pickle=False)
     state, backend_changes = store.replay()
-    flat = np.flatnonzero(np.isfinite(targets.ravel()))
+    flat = programmed_cells(targets)
     crossbar = open_crossbar(stored, arrays_in(targets))
     if isinstance(crossbar, Checkpointable):
         for positions, change in backend_changes:
@@ -173,7 +173,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunStore,
              protocol: Protocol, targets: np.ndarray, state, progress: ProgressHook | None,
              retarget: Retarget | None) -> RunOutcome:
-    flat = np.flatnonzero(np.isfinite(targets.ravel()))
+    flat = programmed_cells(targets)
     cells = Cells.from_flat(flat, crossbar.shape)
     checkpointable = isinstance(crossbar, Checkpointable)
     # A simulated array is rebuilt from the store on resume, so its rounds may be committed on a

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from drivers import DataError
+from hilctl.backends import device_model
+from hilctl.config import RunConfig
 from simulated_backend.models import DeviceModel
 
 
@@ -38,6 +40,15 @@ def pattern_targets(pattern: str, shape: tuple[int, int], window: tuple[float, f
     raise DataError(
         f"unknown target pattern {pattern!r}; expected random, checkerboard or gradient"
     )
+
+
+def programmed_cells(targets: np.ndarray) -> np.ndarray:
+    """Flat (row-major) indices of the cells a target map programs: those with a finite target.
+
+    This order is the run's cell order everywhere (store, resume, result maps), so every piece
+    that maps a run's per-cell arrays back onto the array goes through here.
+    """
+    return np.flatnonzero(np.isfinite(np.asarray(targets).ravel()))
 
 
 def load_targets(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
@@ -79,3 +90,15 @@ def check_reachable(targets: np.ndarray, window: tuple[float, float], source: st
             f"{source}: {int(outside.sum())} target(s) outside the reachable range "
             f"[{lo:.3e}, {hi:.3e}] S, first at ({r}, {c}) = {value:.3e} S"
         )
+
+
+def targets_for(config: RunConfig) -> np.ndarray:
+    """The run's target map: the configured file (checked against what the devices reach), or
+    the configured pattern over the devices' window."""
+    shape = (config.array.rows, config.array.cols)
+    window = nominal_window(device_model(config), config.limits.read_V)
+    if config.targets.file:
+        targets = load_targets(config.targets.file, shape)
+        check_reachable(targets, window, config.targets.file)
+        return targets
+    return pattern_targets(config.targets.pattern, shape, window, config.targets.seed)

@@ -10,6 +10,7 @@ import numpy as np
 from hilctl.backends import device_params
 from hilctl.config import RunConfig
 from hilctl.model_files import META_FILE, WEIGHTS_FILE, load_model
+from hilctl.targets import programmed_cells
 from hilctl.weight_layout import Layout, device_range, plan_layout, usable_window
 from protocols import ProgramState
 from protocols.engine import Retarget
@@ -62,7 +63,7 @@ def pair_compensation(layout: Layout, targets: np.ndarray) -> Retarget:
     both missed is left as it is.
     """
     n_arrays, rows, cols = targets.shape
-    used = np.flatnonzero(np.isfinite(targets.ravel()))
+    used = programmed_cells(targets)
     plus, minus = [], []
     for layer in range(len(layout.layer_shapes)):
         cells = layout.cells_of(layer)

@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from hilctl.backends import open_crossbar
-from hilctl.commands.program import assemble_config
+from hilctl.config import assemble_config
 from protocols.characterize import characterize as run_characterization
 
 

@@ -15,6 +15,7 @@ from hilctl.console import report_console
 from hilctl.datasets import load_dataset
 from hilctl.inference import defect_sweep, evaluate, load_run
 from hilctl.runner import reopen_run
+from hilctl.targets import programmed_cells
 from hilctl.units import Quantity
 
 
@@ -80,7 +81,7 @@ def read_again(run_dir: str, relax_s: float | None) -> np.ndarray:
             crossbar.sim_relax(relax_s)
         reading = crossbar.read(cells)
     fresh = np.full(targets.size, np.nan)
-    fresh[np.flatnonzero(np.isfinite(targets.ravel()))] = reading.conductance
+    fresh[programmed_cells(targets)] = reading.conductance
     return fresh.reshape(targets.shape)
 
 

@@ -11,13 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from drivers import ConfigError
-from hilctl.backends import device_model
-from hilctl.config import RunConfig, build_config, merge, read_toml
+from hilctl.config import assemble_config
 from hilctl.console import report_console
 from hilctl.progress import round_progress
 from hilctl.protocol_choice import PLANNERS, PROTOCOLS
 from hilctl.runner import RunOutcome, load_run_config, new_run, resume_run
-from hilctl.targets import check_reachable, load_targets, nominal_window, pattern_targets
+from hilctl.targets import targets_for
 from hilctl.units import parse_quantity
 from hilctl.weights_job import pair_compensation, weights_job
 
@@ -36,22 +35,6 @@ def parse_tolerance(text: str | None) -> dict:
     except (ValueError, ConfigError):
         raise ConfigError(f"--tolerance = {text!r}: expected a fraction (0.05), a percentage "
                           "(5%) or an absolute band in siemens (0.5uS)") from None
-
-
-def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConfig:
-    data = read_toml(config_file) if config_file else base
-    source = config_file or "command line"
-    return build_config(merge(data, flags), source)
-
-
-def targets_for(config: RunConfig) -> np.ndarray:  # noqa: F821 - numpy is implied
-    shape = (config.array.rows, config.array.cols)
-    window = nominal_window(device_model(config), config.limits.read_V)
-    if config.targets.file:
-        targets = load_targets(config.targets.file, shape)
-        check_reachable(targets, window, config.targets.file)
-        return targets
-    return pattern_targets(config.targets.pattern, shape, window, config.targets.seed)
 
 
 def print_summary(summary: dict, console: Console) -> None:
