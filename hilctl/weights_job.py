@@ -14,6 +14,7 @@ from hilctl.targets import programmed_cells
 from hilctl.weight_layout import Layout, device_range, plan_layout, usable_window
 from protocols import ProgramState
 from protocols.engine import Retarget
+from simulated_backend import DeviceParams
 
 
 def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], Layout]:
@@ -22,7 +23,7 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
     model = load_model(model_dir)
     params = device_params(config)
     read_V = config.limits.read_V
-    g_lo, g_hi = target_window(config)
+    g_lo, g_hi = target_window(config, params)
     layout = plan_layout(model, (config.array.rows, config.array.cols), g_lo, g_hi,
                          common_mode=config.weights.common_mode,
                          rescale=config.weights.rescale,
@@ -33,7 +34,7 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
     return layout.targets(), files, layout
 
 
-def target_window(config: RunConfig) -> tuple[float, float]:
+def target_window(config: RunConfig, params: DeviceParams) -> tuple[float, float]:
     """The conductance window (S, as read) the weights are mapped into, for the run's protocol.
 
     Verify protocols want targets ``weights.margin`` of the device range away from both bounds,
@@ -43,7 +44,6 @@ def target_window(config: RunConfig) -> tuple[float, float]:
     error (measured on digits 64-32-10: one-shot 85.9 % near G_min against 78.8 %; planned
     write-verify 98.9 % of cells in band in 2.7 pulses against 71 % in 5.5 near G_min).
     """
-    params = device_params(config)
     read_V = config.limits.read_V
     g_min, g_max = device_range(params, read_V)
     span = g_max - g_min
