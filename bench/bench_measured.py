@@ -19,21 +19,18 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 import time
 
 import numpy as np
 
+from hilctl.data_import import Mapping, import_table
+from hilctl.drivers import Cells, PulseBatch
+from hilctl.drivers.pulse_table import PulseTable
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.simulated_backend.empirical import EmpiricalDevice
+from hilctl.simulated_backend.fit import compare, fit_device, quality_lines, quality_summary
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from drivers import Cells, PulseBatch  # noqa: E402
-from drivers.pulse_table import PulseTable  # noqa: E402
-from hilctl.data_import import Mapping, import_table  # noqa: E402
-from hilctl.device_fit import compare, fit_device, quality_lines, quality_summary  # noqa: E402
-from simulated_backend import DeviceParams, SimulatedCrossbar  # noqa: E402
-from simulated_backend.empirical import EmpiricalDevice  # noqa: E402
-
 FULL = ROOT.parent / "shared" / "real-data" / "crosssim-example"
 SAMPLE = ROOT / "tests" / "fixtures" / "crosssim"
 READ_V = 0.1
@@ -176,8 +173,8 @@ def characterize_grid(crossbar: SimulatedCrossbar, rounds: int, seed: int) -> Pu
 
 
 def one_shot_success(crossbar: SimulatedCrossbar, predictor, targets: np.ndarray) -> np.ndarray:
-    from hilctl.neural_planner import NeuralPlanner
-    from protocols import OneShot, StopRules, Tolerance, program, relative_error
+    from hilctl.predictor.planner import NeuralPlanner
+    from hilctl.protocols import OneShot, StopRules, Tolerance, program, relative_error
 
     cells = Cells.all(crossbar.shape)
     planner = NeuralPlanner(predictor, crossbar.shape, adapt=False)
@@ -187,7 +184,7 @@ def one_shot_success(crossbar: SimulatedCrossbar, predictor, targets: np.ndarray
 
 
 def part_c(shape: tuple[int, int], rounds: int) -> None:
-    from hilctl.predictor import train_predictor
+    from hilctl.predictor.training import train_predictor
 
     lab = SimulatedCrossbar(shape, seed=1)
     started = time.perf_counter()

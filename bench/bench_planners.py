@@ -9,16 +9,12 @@ tolerance. Run: ``python bench/bench_planners.py [--rows 64 --cols 64 --seed 0]`
 from __future__ import annotations
 
 import argparse
-import pathlib
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from drivers import Cells  # noqa: E402
-from protocols import (  # noqa: E402
+from hilctl.drivers import Cells
+from hilctl.protocols import (
     HeuristicPlanner,
     IncrementalStep,
     OneShot,
@@ -28,7 +24,7 @@ from protocols import (  # noqa: E402
     program,
     relative_error,
 )
-from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar  # noqa: E402
+from hilctl.simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
 
 
 def random_targets(params: DeviceParams, read_V: float, n: int, seed: int) -> np.ndarray:

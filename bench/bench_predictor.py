@@ -15,22 +15,19 @@ expect). Run: ``python bench/bench_predictor.py [--rows 64 --cols 64 --pulses 50
 from __future__ import annotations
 
 import argparse
-import pathlib
-import sys
 import time
 import warnings
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from drivers import Cells, PulseBatch  # noqa: E402
-from hilctl.neural_planner import NeuralPlanner  # noqa: E402
-from hilctl.predictor import PredictorRangeWarning, train_predictor  # noqa: E402
-from protocols import PlannedWriteVerify, StopRules, Tolerance, program  # noqa: E402
-from protocols.characterize import characterize  # noqa: E402
-from protocols.planner import PlannedPulses, PulsePlanner  # noqa: E402
-from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar  # noqa: E402
+from hilctl.drivers import Cells, PulseBatch
+from hilctl.predictor.planner import NeuralPlanner
+from hilctl.predictor.quantiles import PredictorRangeWarning
+from hilctl.predictor.training import train_predictor
+from hilctl.protocols import PlannedWriteVerify, StopRules, Tolerance, program
+from hilctl.protocols.characterize import characterize
+from hilctl.protocols.planner import PlannedPulses, PulsePlanner
+from hilctl.simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
 
 
 def random_targets(params: DeviceParams, read_V: float, n: int, seed: int) -> np.ndarray:

@@ -9,19 +9,16 @@ read) per second of wall time, run store included.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from hilctl.config import build_config  # noqa: E402
-from hilctl.runner import new_run  # noqa: E402
-from hilctl.targets import targets_for  # noqa: E402
+from hilctl.config import build_config
+from hilctl.run.runner import new_run
+from hilctl.targets import targets_for
 
 
 def measure(size: int, protocol: str, seed: int) -> dict:

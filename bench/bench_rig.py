@@ -14,22 +14,18 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-import protocols  # noqa: E402
-from drivers import Cells, PulseBatch, SafetyLimits  # noqa: E402
-from drivers.instrument_crossbar import open_instrument_crossbar  # noqa: E402
-from drivers.keithley2600 import STEP_OVERHEAD_S  # noqa: E402
-from simulated_backend import SimulatedCrossbar  # noqa: E402
-from simulated_backend.emulators import EmulatedRig  # noqa: E402
+from hilctl import protocols
+from hilctl.drivers import Cells, PulseBatch, SafetyLimits
+from hilctl.drivers.instrument_crossbar import open_instrument_crossbar
+from hilctl.drivers.keithley2600 import STEP_OVERHEAD_S
+from hilctl.simulated_backend import SimulatedCrossbar
+from hilctl.simulated_backend.emulators import EmulatedRig
 
 LIMITS = SafetyLimits()
 LINE_FREQUENCY_HZ = 50.0

@@ -15,24 +15,20 @@ and planned write-verify at 2 %, on a fresh array (seed B) with a predictor trai
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from drivers import Cells  # noqa: E402
-from hilctl.compare import figures  # noqa: E402
-from hilctl.config import build_config  # noqa: E402
-from hilctl.neural_planner import NeuralPlanner  # noqa: E402
-from hilctl.quick_predictor import train_on_sibling_array  # noqa: E402
-from hilctl.runner import cost_model  # noqa: E402
-from hilctl.targets import nominal_window, pattern_targets  # noqa: E402
-from protocols import OneShot, PlannedWriteVerify, StopRules, Tolerance, program  # noqa: E402
-from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar  # noqa: E402
-from simulated_backend.models import ParametricDevice  # noqa: E402
+from hilctl.config import build_config
+from hilctl.drivers import Cells
+from hilctl.predictor.planner import NeuralPlanner
+from hilctl.protocols import OneShot, PlannedWriteVerify, StopRules, Tolerance, program
+from hilctl.run.compare import figures
+from hilctl.run.runner import cost_model
+from hilctl.run.sibling_predictor import train_on_sibling_array
+from hilctl.simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
+from hilctl.simulated_backend.device_model import ParametricDevice
+from hilctl.targets import nominal_window, pattern_targets
 
 SPREADS = ("rate_spread", "threshold_spread_V", "slope_spread", "window_spread")
 

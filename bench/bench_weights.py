@@ -27,33 +27,15 @@ import argparse
 import math
 import pathlib
 import shutil
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from drivers import Cells  # noqa: E402
-from hilctl.commands.infer import plot_defects  # noqa: E402
-from hilctl.config import build_config  # noqa: E402
-from hilctl.datasets import Dataset, load_dataset  # noqa: E402
-from hilctl.inference import (  # noqa: E402
-    array_accuracy,
-    defect_sweep,
-    evaluate,
-    load_run,
-    weight_errors,
-    write_weight_files,
-)
-from hilctl.model_files import TrainedModel, save_model  # noqa: E402
-from hilctl.network import TrainConfig, train_model  # noqa: E402
-from hilctl.quick_predictor import train_on_sibling_array  # noqa: E402
-from hilctl.runner import new_run  # noqa: E402
-from hilctl.weight_layout import device_range, plan_layout, usable_window  # noqa: E402
-from hilctl.weights_job import pair_compensation, weights_job  # noqa: E402
-from protocols import (  # noqa: E402
+from hilctl.commands.infer import plot_defects
+from hilctl.config import build_config
+from hilctl.drivers import Cells
+from hilctl.protocols import (
     HeuristicPlanner,
     IncrementalStep,
     OneShot,
@@ -61,7 +43,22 @@ from protocols import (  # noqa: E402
     Tolerance,
     program,
 )
-from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar  # noqa: E402
+from hilctl.run.runner import new_run
+from hilctl.run.sibling_predictor import train_on_sibling_array
+from hilctl.simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
+from hilctl.weights.datasets import Dataset, load_dataset
+from hilctl.weights.inference import (
+    array_accuracy,
+    defect_sweep,
+    evaluate,
+    load_run,
+    weight_errors,
+    write_weight_files,
+)
+from hilctl.weights.job import pair_compensation, weights_job
+from hilctl.weights.layout import device_range, plan_layout, usable_window
+from hilctl.weights.model_files import TrainedModel, save_model
+from hilctl.weights.network import TrainConfig, train_model
 
 SHAPE = (64, 64)
 MODES = ("voltage", "current")

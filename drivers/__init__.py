@@ -3,8 +3,8 @@
 Imports none of ``protocols``, ``simulated_backend`` or ``hilctl``.
 """
 
-from drivers.crossbar import Checkpointable, Crossbar, KnowsTrueConductance
-from drivers.errors import (
+from .crossbar import Checkpointable, Crossbar, KnowsTrueConductance
+from .errors import (
     ConfigError,
     DataError,
     HilctlError,
@@ -13,8 +13,8 @@ from drivers.errors import (
     ResumeError,
     SafetyLimitError,
 )
-from drivers.limits import SafetyLimits
-from drivers.vocabulary import Cells, Polarity, PulseBatch, Reading
+from .limits import SafetyLimits
+from .vocabulary import Cells, Polarity, PulseBatch, Reading
 
 __all__ = [
     "Cells",

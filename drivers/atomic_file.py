@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from drivers.errors import DataError
+from .errors import DataError
 
 
 @contextmanager

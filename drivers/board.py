@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers.errors import InstrumentError
-from drivers.instrument_io import InstrumentIO, SerialTransport, guard_source, num
-from drivers.limits import SafetyLimits
-from drivers.vocabulary import Cells, Polarity, PulseBatch
+from .errors import InstrumentError
+from .instrument_io import InstrumentIO, SerialTransport, guard_source, num
+from .limits import SafetyLimits
+from .vocabulary import Cells, Polarity, PulseBatch
 
 # Time the board needs per routed cell or on-board pulse beyond the pulse itself, in seconds.
 _SWITCH_TIME_S = 20e-6

@@ -12,8 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from drivers.limits import SafetyLimits, check_cells
-from drivers.vocabulary import Cells, PulseBatch, Reading
+from .limits import SafetyLimits, check_cells
+from .vocabulary import Cells, PulseBatch, Reading
 
 
 class Crossbar(ABC):

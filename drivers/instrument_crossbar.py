@@ -19,11 +19,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from drivers.board import CrossbarBoard
-from drivers.crossbar import Crossbar
-from drivers.errors import ConfigError, HilctlError, InstrumentError
-from drivers.limits import SafetyLimits
-from drivers.vocabulary import Cells, PulseBatch, Reading
+from .board import CrossbarBoard
+from .crossbar import Crossbar
+from .errors import ConfigError, HilctlError, InstrumentError
+from .limits import SafetyLimits
+from .vocabulary import Cells, PulseBatch, Reading
 
 log = logging.getLogger("hilctl.instruments")
 
@@ -199,8 +199,8 @@ def open_instrument_crossbar(*, smu_model: str, smu_resource: str, board_url: st
                              factor: float = 2.0,
                              shape: tuple[int, int] | None = None) -> InstrumentCrossbar:
     """Connect, identify and configure an SMU and a board; nothing is pulsed."""
-    from drivers.keithley2400 import Keithley2400
-    from drivers.keithley2600 import Keithley2600
+    from .keithley2400 import Keithley2400
+    from .keithley2600 import Keithley2600
 
     timing = {"connect_timeout_s": connect_timeout_s, "margin_s": margin_s, "factor": factor}
     if smu_model == "2600":

@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from drivers.errors import InstrumentError, InstrumentTimeout, SafetyLimitError
-from drivers.limits import SafetyLimits
+from .errors import InstrumentError, InstrumentTimeout, SafetyLimitError
+from .limits import SafetyLimits
 
 log = logging.getLogger("hilctl.instruments")
 

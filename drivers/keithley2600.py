@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers.errors import InstrumentError
-from drivers.instrument_io import InstrumentIO, VisaTransport, guard_source, num
-from drivers.limits import SafetyLimits
+from .errors import InstrumentError
+from .instrument_io import InstrumentIO, VisaTransport, guard_source, num
+from .limits import SafetyLimits
 
 # Source settling and trigger handshake per point, beyond pulse width and aperture, in s.
 STEP_OVERHEAD_S = 50e-6

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers.errors import ConfigError, SafetyLimitError
-from drivers.vocabulary import Cells, Polarity, PulseBatch
+from .errors import ConfigError, SafetyLimitError
+from .vocabulary import Cells, Polarity, PulseBatch
 
 
 @dataclass(frozen=True)

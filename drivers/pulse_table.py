@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers.atomic_file import atomic_output
-from drivers.errors import DataError
-from drivers.vocabulary import Polarity
+from .atomic_file import atomic_output
+from .errors import DataError
+from .vocabulary import Polarity
 
 COLUMNS = ("cell", "g_before_S", "polarity", "amplitude_V", "width_s", "gate_V", "g_after_S")
 _POLARITY_WORDS = {"SET": 1, "+1": 1, "1": 1, "RESET": -1, "-1": -1}

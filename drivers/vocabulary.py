@@ -11,7 +11,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from drivers.errors import DataError
+from .errors import DataError
 
 
 class Polarity(IntEnum):

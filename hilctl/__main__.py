@@ -1,5 +1,5 @@
 """``python -m hilctl`` runs the command line."""
 
-from hilctl.cli import main
+from .cli import main
 
 main()

@@ -14,7 +14,7 @@ import warnings
 
 import click
 
-from drivers import HilctlError
+from hilctl.drivers import HilctlError
 
 # name -> (module, attribute, one-line help shown by ``hilctl --help``)
 COMMANDS = {

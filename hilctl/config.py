@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from drivers import ConfigError, SafetyLimits
+from hilctl.drivers import ConfigError, SafetyLimits
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -98,7 +98,7 @@ class WeightsConfig(_Strict):
 
     model: str | None = None
     rescale: bool = False
-    # Fraction of the device range kept free at each bound (see weights_job.target_window).
+    # Fraction of the device range kept free at each bound (see hilctl.weights.job.target_window).
     margin: float = Field(0.1, ge=0, lt=0.5)
     common_mode: float = Field(1.0, ge=0, le=1)
 
@@ -126,7 +126,7 @@ class RunConfig(_Strict):
     @field_validator("device")
     @classmethod
     def _known_device_keys(cls, value: dict) -> dict:
-        from simulated_backend import DeviceParams
+        from hilctl.simulated_backend import DeviceParams
 
         DeviceParams().replace(**value)  # raises ConfigError naming an unknown key
         return value

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers import ConfigError, DataError, Polarity
-from drivers.pulse_table import PulseTable
-from hilctl.units import parse_quantity
+from hilctl.drivers import ConfigError, DataError, Polarity
+from hilctl.drivers.pulse_table import PulseTable
+
+from .units import parse_quantity
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -25,7 +25,7 @@ from typing import Literal
 import pydantic
 from pydantic import BaseModel, Field
 
-from drivers import ConfigError, Crossbar, SafetyLimits
+from hilctl.drivers import ConfigError, Crossbar, SafetyLimits
 
 
 class SmuConfig(BaseModel, extra="forbid"):
@@ -130,7 +130,7 @@ def open_rig(cfg: RigConfig) -> Crossbar:
     queues drained) before this returns; no pulse is applied. The instrument modules are
     imported here, so validating a config never needs pyvisa or pyserial.
     """
-    from drivers.instrument_crossbar import open_instrument_crossbar
+    from hilctl.drivers.instrument_crossbar import open_instrument_crossbar
 
     return open_instrument_crossbar(
         smu_model=cfg.smu.model, smu_resource=cfg.smu.resource,

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers import DataError
-from hilctl.backends import device_model
-from hilctl.config import RunConfig
-from simulated_backend.models import DeviceModel
+from hilctl.drivers import DataError
+from hilctl.simulated_backend.device_model import DeviceModel
+
+from .assemble import device_model
+from .config import RunConfig
 
 
 def nominal_window(model: DeviceModel, read_V: float) -> tuple[float, float]:

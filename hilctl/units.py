@@ -12,7 +12,7 @@ import re
 
 import click
 
-from drivers import ConfigError
+from hilctl.drivers import ConfigError
 
 _PREFIX = {"": 1.0, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"

@@ -3,12 +3,12 @@
 Knows only the ``drivers`` interfaces; never imports torch, instruments or the simulator.
 """
 
-from protocols.engine import Plan, ProgramState, Protocol, RoundRecord, StopRules, program
-from protocols.heuristic import HeuristicPlanner
-from protocols.planned import OneShot, PlannedWriteVerify
-from protocols.result import CostModel, ProgramResult
-from protocols.tolerance import Tolerance, relative_error
-from protocols.write_verify import AdaptiveWidth, IncrementalStep
+from .engine import Plan, ProgramState, Protocol, RoundRecord, StopRules, program
+from .heuristic import HeuristicPlanner
+from .planned import OneShot, PlannedWriteVerify
+from .result import CostModel, ProgramResult
+from .tolerance import Tolerance, relative_error
+from .write_verify import AdaptiveWidth, IncrementalStep
 
 __all__ = [
     "AdaptiveWidth",

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch, SafetyLimits
-from drivers.pulse_table import PulseTable
+from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch, SafetyLimits
+from hilctl.drivers.pulse_table import PulseTable
 
 
 @dataclass(frozen=True)

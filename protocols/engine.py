@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from drivers import (
+from hilctl.drivers import (
     Cells,
     ConfigError,
     Crossbar,
@@ -24,8 +24,9 @@ from drivers import (
     PulseBatch,
     SafetyLimits,
 )
-from protocols.result import CostModel, ProgramResult
-from protocols.tolerance import Tolerance
+
+from .result import CostModel, ProgramResult
+from .tolerance import Tolerance
 
 
 @dataclass(frozen=True)

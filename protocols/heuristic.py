@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers import Cells, ConfigError, DataError, Polarity, SafetyLimits
-from protocols.planner import PlannedPulses, PulsePlanner
+from hilctl.drivers import Cells, ConfigError, DataError, Polarity, SafetyLimits
+
+from .planner import PlannedPulses, PulsePlanner
 
 # Changes below this fraction of the window are treated as no answer (about the read noise).
 _SMALLEST_CHANGE = 1e-3

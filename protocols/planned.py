@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
-from protocols.engine import Plan, ProgramState, Protocol
-from protocols.planner import PlannedPulses, PulsePlanner
+from hilctl.drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
+
+from .engine import Plan, ProgramState, Protocol
+from .planner import PlannedPulses, PulsePlanner
 
 _PLANNER = "planner."
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers import Cells
+from hilctl.drivers import Cells
 
 
 @dataclass(frozen=True)

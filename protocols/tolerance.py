@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers import ConfigError
+from hilctl.drivers import ConfigError
 
 
 @dataclass(frozen=True)

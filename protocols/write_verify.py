@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers import ConfigError, Polarity, SafetyLimits
-from protocols.engine import Plan, ProgramState, Protocol
+from hilctl.drivers import ConfigError, Polarity, SafetyLimits
+
+from .engine import Plan, ProgramState, Protocol
 
 
 def needed_polarity(state: ProgramState, active: np.ndarray) -> np.ndarray:

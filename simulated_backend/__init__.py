@@ -1,9 +1,9 @@
 """Simulated devices and arrays that implement the ``drivers`` interfaces."""
 
-from simulated_backend.crossbar import SimulatedCrossbar
-from simulated_backend.device_model import DeviceParams, DevicePopulation
-from simulated_backend.oracle import OraclePlanner
-from simulated_backend.presets import DEFAULT_PRESET, PRESETS, preset
+from .crossbar import SimulatedCrossbar
+from .oracle import OraclePlanner
+from .physics import DeviceParams, DevicePopulation
+from .presets import DEFAULT_PRESET, PRESETS, preset
 
 __all__ = [
     "DEFAULT_PRESET",

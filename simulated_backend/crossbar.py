@@ -11,9 +11,18 @@ import json
 
 import numpy as np
 
-from drivers import Cells, ConfigError, Crossbar, DataError, PulseBatch, Reading, SafetyLimits
-from simulated_backend.device_model import DeviceParams
-from simulated_backend.models import DeviceModel, ParametricDevice
+from hilctl.drivers import (
+    Cells,
+    ConfigError,
+    Crossbar,
+    DataError,
+    PulseBatch,
+    Reading,
+    SafetyLimits,
+)
+
+from .device_model import DeviceModel, ParametricDevice
+from .physics import DeviceParams
 
 
 class SimulatedCrossbar(Crossbar):

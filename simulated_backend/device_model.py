@@ -1,219 +1,85 @@
-"""Vectorised device physics of a bipolar RRAM cell population.
+"""The device model a ``SimulatedCrossbar`` is built on: an object injected into the array.
 
-Each device has a state x in [0, 1] and a low-field conductance G = G_min + (G_max - G_min) x.
-A pulse of magnitude |V| above the polarity's threshold switches at the rate
+A model owns how devices start and how they answer a pulse; the crossbar owns addressing,
+safety limits, reads, relaxation and snapshots. Every device has a state x in [0, 1]; the model
+maps it to a low-field conductance. Two models exist: ``ParametricDevice`` (the closed-form
+physics of ``physics`` with a preset's parameters) and ``EmpiricalDevice`` (responses drawn
+from a measured pulse-response table, in ``simulated_backend.empirical``).
 
-    k(V) = k0 * (exp((|V| - V_th) / V_s) - 1),
-
-and the state follows dx/dt = k (1 - x)^p for SET and dx/dt = -k x^q for RESET. The window
-exponents p, q > 1 make steps shrink near the bounds and the response S-shaped in log(width);
-unequal rates, thresholds and exponents make SET and RESET asymmetric. The ODE has the closed
-form ``window_decay`` below, which is what lets the oracle planner invert a pulse exactly.
-
-Every switching event carries cycle-to-cycle noise (multiplicative on the step plus additive);
-reads carry relative noise plus a floor and see the nonlinear I-V I = G V0 sinh(V / V0).
+One model object serves one array: ``start`` binds it to that array's devices.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from abc import ABC, abstractmethod
 
 import numpy as np
 
-from drivers import ConfigError
-
-# Below this, a state variable is treated as sitting on its bound (avoids 0 ** negative).
-_STATE_FLOOR = 1e-12
+from .physics import DeviceParams, DevicePopulation, noise_free_response
 
 
-@dataclass(frozen=True)
-class DeviceParams:
-    """Nominal device parameters and their device-to-device spread (a preset).
+class DeviceModel(ABC):
+    """How a population of devices starts and answers pulses.
 
-    Conductances in siemens, voltages in volts, rates per second, times in seconds.
-    Spreads named ``*_spread`` are log-normal sigmas (relative) unless they end in ``_V``,
-    which are normal sigmas in volts.
+    Attributes
+    ----------
+    params : DeviceParams
+        Read noise, I-V and relaxation that the crossbar applies on top of the model.
+    population : DevicePopulation or None
+        Per-device parametric values (what the oracle planner inverts); None for models that
+        have none.
+    healthy : bool array
+        Devices that switch at all (stuck ones keep their state); set by ``start``.
     """
 
-    g_min_S: float = 1.0e-6
-    g_max_S: float = 40.0e-6
-    g_spread: float = 0.10
+    params: DeviceParams
+    population: DevicePopulation | None = None
+    healthy: np.ndarray
 
-    set_rate_per_s: float = 409.0
-    set_threshold_V: float = 0.70
-    set_slope_V: float = 0.08
-    set_window: float = 2.0
-    reset_rate_per_s: float = 2247.0
-    reset_threshold_V: float = 0.80
-    reset_slope_V: float = 0.10
-    reset_window: float = 3.0
+    @abstractmethod
+    def start(self, n: int, population_rng: np.random.Generator,
+              state_rng: np.random.Generator) -> np.ndarray:
+        """Draw the ``n`` devices of an array and return their starting states."""
 
-    rate_spread: float = 0.30
-    threshold_spread_V: float = 0.03
-    slope_spread: float = 0.05
-    window_spread: float = 0.10
+    @abstractmethod
+    def switch(self, flat: np.ndarray, x: np.ndarray, volts: np.ndarray, width: np.ndarray,
+               gate: np.ndarray | None, noise: np.random.Generator) -> np.ndarray:
+        """New states of devices ``flat`` (states ``x``) after one pulse each.
 
-    c2c_relative: float = 0.15
-    c2c_additive_S: float = 0.2e-6
-    read_noise_relative: float = 0.01
-    read_noise_floor_S: float = 0.05e-6
-    iv_v0_V: float = 0.30
+        ``volts`` is signed (positive SET), ``width`` in seconds, ``gate`` in volts or None.
+        """
 
-    stuck_fraction: float = 0.01
-    initial_state: float = 0.02
-    initial_state_spread: float = 0.01
-    random_initial_state: bool = False
+    @abstractmethod
+    def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """Low-field conductance in siemens of devices ``flat`` at states ``x``."""
 
-    relaxation_sigma: float = 0.0
-    relaxation_t0_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool):
-                continue
-            if not np.isfinite(value) or value < 0:
-                raise ConfigError(f"device.{f.name} = {value!r}: expected a finite number >= 0")
-        if self.g_max_S <= self.g_min_S:
-            raise ConfigError(
-                f"device.g_max_S = {self.g_max_S:g} S must exceed "
-                f"device.g_min_S = {self.g_min_S:g} S"
-            )
-        for name in ("set_window", "reset_window"):
-            if getattr(self, name) <= 1.0:
-                raise ConfigError(f"device.{name} = {getattr(self, name)!r}: expected > 1")
-        for name in ("set_slope_V", "reset_slope_V", "iv_v0_V", "set_rate_per_s",
-                     "reset_rate_per_s", "relaxation_t0_s"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"device.{name} = {getattr(self, name)!r}: expected > 0")
-        if self.stuck_fraction > 1 or self.initial_state > 1:
-            raise ConfigError("device.stuck_fraction and device.initial_state must be <= 1")
-
-    def replace(self, **overrides) -> DeviceParams:
-        """A copy with some parameters changed; an unknown name is a ``ConfigError``."""
-        known = {f.name for f in fields(self)}
-        for name in overrides:
-            if name not in known:
-                raise ConfigError(f"device.{name}: unknown device parameter")
-        return DeviceParams(**{**asdict(self), **overrides})
-
-    def read_factor(self, volts: float) -> float:
-        """Ratio of the conductance read at ``volts`` (I/V) to the low-field conductance."""
-        u = volts / self.iv_v0_V
-        return float(np.sinh(u) / u)
+    def read_factor(self, read_V: float) -> float:
+        """Ratio of the conductance a read at ``read_V`` sees to the low-field one."""
+        return self.params.read_factor(read_V)
 
 
-@dataclass
-class DevicePopulation:
-    """Per-device parameters of an array, one flat array entry per cell (row-major)."""
+class ParametricDevice(DeviceModel):
+    """The closed-form physics of ``physics`` with a preset's nominal values and spreads."""
 
-    g_min: np.ndarray
-    g_max: np.ndarray
-    set_rate: np.ndarray
-    set_threshold: np.ndarray
-    set_slope: np.ndarray
-    set_window: np.ndarray
-    reset_rate: np.ndarray
-    reset_threshold: np.ndarray
-    reset_slope: np.ndarray
-    reset_window: np.ndarray
-    stuck: np.ndarray  # int8: 0 healthy, -1 stuck at G_min, +1 stuck at G_max
+    def __init__(self, params: DeviceParams | None = None) -> None:
+        self.params = params or DeviceParams()
 
-    @classmethod
-    def sample(cls, params: DeviceParams, n: int, rng: np.random.Generator) -> DevicePopulation:
-        def lognormal(nominal: float, sigma: float) -> np.ndarray:
-            return nominal * np.exp(sigma * rng.standard_normal(n))
+    def start(self, n: int, population_rng: np.random.Generator,
+              state_rng: np.random.Generator) -> np.ndarray:
+        self.population = DevicePopulation.sample(self.params, n, population_rng)
+        self.healthy = self.population.stuck == 0
+        return self.population.initial_state(self.params, state_rng)
 
-        def normal(nominal: float, sigma: float) -> np.ndarray:
-            return nominal + sigma * rng.standard_normal(n)
+    def switch(self, flat: np.ndarray, x: np.ndarray, volts: np.ndarray, width: np.ndarray,
+               gate: np.ndarray | None, noise: np.random.Generator) -> np.ndarray:
+        pop = self.population
+        x_new, switching = noise_free_response(pop, flat, x, volts, width)
+        step = x_new - x
+        p = self.params
+        additive = p.c2c_additive_S / (pop.g_max[flat] - pop.g_min[flat])
+        jitter = (step * p.c2c_relative * noise.standard_normal(flat.size)
+                  + additive * noise.standard_normal(flat.size))
+        return np.where(switching, np.clip(x + step + jitter, 0.0, 1.0), x)
 
-        g_min = lognormal(params.g_min_S, params.g_spread)
-        g_max = np.maximum(lognormal(params.g_max_S, params.g_spread), 2 * g_min)
-        stuck = np.zeros(n, dtype=np.int8)
-        is_stuck = rng.random(n) < params.stuck_fraction
-        stuck[is_stuck] = np.where(rng.random(int(is_stuck.sum())) < 0.5, -1, 1)
-        return cls(
-            g_min=g_min,
-            g_max=g_max,
-            set_rate=lognormal(params.set_rate_per_s, params.rate_spread),
-            set_threshold=normal(params.set_threshold_V, params.threshold_spread_V),
-            set_slope=lognormal(params.set_slope_V, params.slope_spread),
-            set_window=1.0 + lognormal(params.set_window - 1.0, params.window_spread),
-            reset_rate=lognormal(params.reset_rate_per_s, params.rate_spread),
-            reset_threshold=normal(params.reset_threshold_V, params.threshold_spread_V),
-            reset_slope=lognormal(params.reset_slope_V, params.slope_spread),
-            reset_window=1.0 + lognormal(params.reset_window - 1.0, params.window_spread),
-            stuck=stuck,
-        )
-
-    def initial_state(self, params: DeviceParams, rng: np.random.Generator) -> np.ndarray:
-        """State after forming and a block RESET (near G_min), or uniform if asked for."""
-        n = self.g_min.size
-        if params.random_initial_state:
-            x = rng.random(n)
-        else:
-            x = np.abs(params.initial_state + params.initial_state_spread * rng.standard_normal(n))
-        x = np.clip(x, 0.0, 1.0)
-        x[self.stuck == -1] = 0.0
-        x[self.stuck == 1] = 1.0
-        return x
-
-    def take(self, index: np.ndarray) -> DevicePopulation:
-        """The parameters of the devices at flat ``index``."""
-        return DevicePopulation(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    def conductance(self, x: np.ndarray, index=slice(None)) -> np.ndarray:
-        return self.g_min[index] + (self.g_max[index] - self.g_min[index]) * x
-
-    def state_of(self, g: np.ndarray, index=slice(None)) -> np.ndarray:
-        return (g - self.g_min[index]) / (self.g_max[index] - self.g_min[index])
-
-
-def switching_rate(volts, rate, threshold, slope) -> np.ndarray:
-    """Switching rate k in 1/s for pulse magnitudes ``volts``; zero at or below threshold."""
-    overdrive = np.maximum(np.abs(volts) - threshold, 0.0)
-    return rate * np.expm1(overdrive / slope)
-
-
-def window_decay(u: np.ndarray, window: np.ndarray, kt: np.ndarray) -> np.ndarray:
-    """Solve du/dt = -k u^p over a pulse: u' = (u^(1-p) + (p-1) k t)^(-1/(p-1)).
-
-    ``u`` is the distance to the bound the pulse drives towards: 1 - x for SET, x for RESET.
-    """
-    u = np.maximum(u, _STATE_FLOOR)
-    e = window - 1.0
-    return (u ** -e + e * kt) ** (-1.0 / e)
-
-
-def window_kt(u_from: np.ndarray, u_to: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """Inverse of ``window_decay``: the rate-time product k t that takes u_from to u_to."""
-    e = window - 1.0
-    u_from = np.maximum(u_from, _STATE_FLOOR)
-    u_to = np.maximum(u_to, _STATE_FLOOR)
-    return (u_to ** -e - u_from ** -e) / e
-
-
-def noise_free_response(pop: DevicePopulation, flat: np.ndarray, x: np.ndarray,
-                        volts: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """New states of devices ``flat`` (states ``x``) after pulses of signed ``volts`` and
-    ``width`` without noise, and which pulses were above threshold (switching events).
-
-    Each polarity is computed on its own cells with only its own parameters gathered: this is
-    the simulator's hot path.
-    """
-    x_new = x.copy()
-    switching = np.zeros(x.size, dtype=bool)
-    is_set = volts > 0
-    for mask, towards_high in ((is_set, True), (~is_set, False)):
-        if not mask.any():
-            continue
-        index = flat[mask]
-        prefix = "set" if towards_high else "reset"
-        threshold = getattr(pop, f"{prefix}_threshold")[index]
-        rate = switching_rate(volts[mask], getattr(pop, f"{prefix}_rate")[index], threshold,
-                              getattr(pop, f"{prefix}_slope")[index])
-        u = 1.0 - x[mask] if towards_high else x[mask]
-        u_new = window_decay(u, getattr(pop, f"{prefix}_window")[index], rate * width[mask])
-        x_new[mask] = 1.0 - u_new if towards_high else u_new
-        switching[mask] = np.abs(volts[mask]) > threshold
-    return x_new, switching
+    def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        return self.population.conductance(x, flat)

@@ -32,10 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers import DataError, Polarity
-from drivers.pulse_table import PulseTable
-from simulated_backend.device_model import DeviceParams
-from simulated_backend.models import DeviceModel
+from hilctl.drivers import DataError, Polarity
+from hilctl.drivers.pulse_table import PulseTable
+
+from .device_model import DeviceModel
+from .physics import DeviceParams
 
 OUT_OF_RANGE = ("raise", "clamp")
 _REL = 1e-9  # relative tolerance when matching a pulse to a measured setting

@@ -1,7 +1,7 @@
 """The oracle planner: the physical limit against which every planner is reported.
 
 It knows each simulated device's true parameters and its present true state, and inverts the
-noise-free closed-form response (``device_model.window_kt`` undoes ``window_decay``), so a
+noise-free closed-form response (``physics.window_kt`` undoes ``window_decay``), so a
 noise-free device lands exactly on its target in one pulse. What it cannot know is the
 cycle-to-cycle noise of the pulse it is about to apply (it never touches the simulator's noise
 generator), so its result is the floor that noise leaves for any planner.
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers import Cells, ConfigError, DataError, Polarity
-from protocols.planner import PlannedPulses, PulsePlanner
-from simulated_backend.crossbar import SimulatedCrossbar
-from simulated_backend.device_model import DevicePopulation, switching_rate, window_kt
+from hilctl.drivers import Cells, ConfigError, DataError, Polarity
+from hilctl.protocols.planner import PlannedPulses, PulsePlanner
+
+from .crossbar import SimulatedCrossbar
+from .physics import DevicePopulation, switching_rate, window_kt
 
 # Fixed amplitudes of the default width knob. For the default preset, moves range from a
 # correction of 2 % of a target (SET near x = 0.1: k t ~ 3e-3; RESET near x = 0.9: k t ~ 2e-2)

@@ -7,7 +7,7 @@ RESET at -0.8..-2.5 V, 10 ns - 100 us pulses, a full-range SET in about 1 us at 
 devices. The figures are typical of published HfOx 1T1R characterisations (for example
 Yu et al., "HfOx-based RRAM" review, Proc. IEEE 2012; Prezioso et al., Nature 521, 2015 for
 window and noise magnitudes); the rates are calibrated so that the closed-form response of
-``device_model`` meets them.
+``physics`` meets them.
 
 The published presets reproduce, at the tabulated write pulse, the weight-update numbers that
 NeuroSim-based benchmarks use for these devices: on-state conductance and on/off ratio, the
@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers import ConfigError
-from drivers.atomic_file import write_atomic
-from simulated_backend.device_model import DeviceParams
+from hilctl.drivers import ConfigError
+from hilctl.drivers.atomic_file import write_atomic
+
+from .physics import DeviceParams
 
 if sys.version_info >= (3, 11):
     import tomllib

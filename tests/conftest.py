@@ -1,9 +1,4 @@
-"""Shared test set-up: the repository root on sys.path, so tests run from a checkout too."""
-
-import pathlib
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+"""Shared test set-up. Tests run against the installed package (``pip install -e '.[test]'``)."""
 
 
 def pytest_addoption(parser):

@@ -4,11 +4,11 @@
 import numpy as np
 import pytest
 
-import protocols
-from drivers import Cells, Crossbar, PulseBatch, SafetyLimitError, SafetyLimits
+from hilctl import protocols
+from hilctl.drivers import Cells, Crossbar, PulseBatch, SafetyLimitError, SafetyLimits
 from hilctl.rig_config import open_rig, rig_config_from_table
-from simulated_backend import SimulatedCrossbar
-from simulated_backend.emulators import EmulatedRig
+from hilctl.simulated_backend import SimulatedCrossbar
+from hilctl.simulated_backend.emulators import EmulatedRig
 
 SHAPE = (6, 6)
 SEED = 3

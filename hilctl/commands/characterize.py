@@ -12,9 +12,10 @@ import time
 import click
 import numpy as np
 
-from hilctl.backends import open_crossbar
-from hilctl.config import assemble_config
-from protocols.characterize import characterize as run_characterization
+from hilctl.protocols.characterize import characterize as run_characterization
+
+from ..assemble import open_crossbar
+from ..config import assemble_config
 
 
 @click.command()

@@ -10,15 +10,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drivers.atomic_file import write_atomic
-from hilctl import plots
-from hilctl.compare import COMPARABLE, check_protocols, run_comparison
-from hilctl.config import assemble_config
-from hilctl.console import report_console
-from hilctl.neural_planner import NeuralPlanner
-from hilctl.predictor import Predictor
-from hilctl.quick_predictor import TRAINING_PULSES, train_on_sibling_array
-from hilctl.targets import targets_for
+from hilctl.drivers.atomic_file import write_atomic
+
+from ..config import assemble_config
+from ..predictor.model import Predictor
+from ..predictor.planner import NeuralPlanner
+from ..report import plots
+from ..report.console import report_console
+from ..run.compare import COMPARABLE, check_protocols, run_comparison
+from ..run.sibling_predictor import TRAINING_PULSES, train_on_sibling_array
+from ..targets import targets_for
 
 
 def print_comparison(report: dict, console: Console) -> None:

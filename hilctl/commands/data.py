@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from drivers import ConfigError
-from hilctl.data_import import LAYOUTS, MEASURES, Mapping, import_table, load_mapping
-from hilctl.data_import import parse_polarity_word as _polarity
-from hilctl.units import parse_quantity
+from hilctl.drivers import ConfigError
+
+from ..data_import import LAYOUTS, MEASURES, Mapping, import_table, load_mapping
+from ..data_import import parse_polarity_word as _polarity
+from ..units import parse_quantity
 
 
 def _per_polarity(values: tuple[str, ...], unit: str, flag: str) -> dict[int, float]:

@@ -16,17 +16,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drivers import ConfigError
-from hilctl.config import build_config
-from hilctl.console import report_console
-from hilctl.datasets import load_dataset
-from hilctl.inference import evaluate, load_run
-from hilctl.model_files import save_model
-from hilctl.progress import round_progress
-from hilctl.quick_predictor import train_on_sibling_array
-from hilctl.runner import new_run
-from hilctl.weights_job import pair_compensation, weights_job
-from simulated_backend import DeviceParams
+from hilctl.drivers import ConfigError
+from hilctl.simulated_backend import DeviceParams
+
+from ..config import build_config
+from ..report.console import report_console
+from ..report.progress import round_progress
+from ..run.runner import new_run
+from ..run.sibling_predictor import train_on_sibling_array
+from ..weights.datasets import load_dataset
+from ..weights.inference import evaluate, load_run
+from ..weights.job import pair_compensation, weights_job
+from ..weights.model_files import save_model
 
 PROTOCOLS = ("write-verify", "write-verify-planned", "one-shot")
 # One-shot leaves every device with a ~20 % error (one unverified pulse); a network trained
@@ -37,7 +38,7 @@ NOISE_AWARE_EPOCHS = 120
 
 
 def train_network(mode: str, out: Path, say) -> tuple:
-    from hilctl.network import TrainConfig, train_model  # torch: imported when needed
+    from ..weights.network import TrainConfig, train_model  # torch: imported when needed
 
     data = load_dataset("digits")
     say(f"training a 64-32-10 {mode}-mode network on digits, noise-aware (20 % device error, "

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from drivers.pulse_table import PulseTable
-from hilctl.device_fit import (
+from hilctl.drivers.pulse_table import PulseTable
+from hilctl.simulated_backend.fit import (
     compare,
     fit_device,
     plot_comparison,
@@ -16,8 +16,9 @@ from hilctl.device_fit import (
     quality_summary,
     simulate_table,
 )
-from hilctl.units import Quantity
-from simulated_backend.presets import DEFAULT_PRESET, load_preset, write_preset
+from hilctl.simulated_backend.presets import DEFAULT_PRESET, load_preset, write_preset
+
+from ..units import Quantity
 
 _READ_HELP = "Read voltage at which the table's conductances were measured [0.2V]."
 

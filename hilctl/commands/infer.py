@@ -10,13 +10,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from drivers import ConfigError
-from hilctl.console import report_console
-from hilctl.datasets import load_dataset
-from hilctl.inference import defect_sweep, evaluate, load_run
-from hilctl.runner import reopen_run
-from hilctl.targets import programmed_cells
-from hilctl.units import Quantity
+from hilctl.drivers import ConfigError
+
+from ..report.console import report_console
+from ..run.runner import reopen_run
+from ..targets import programmed_cells
+from ..units import Quantity
+from ..weights.datasets import load_dataset
+from ..weights.inference import defect_sweep, evaluate, load_run
 
 
 def parse_fractions(text: str | None) -> list[float]:

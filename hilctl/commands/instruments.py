@@ -15,8 +15,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drivers import ConfigError, InstrumentError, SafetyLimits
-from hilctl.units import Quantity
+from hilctl.drivers import ConfigError, InstrumentError, SafetyLimits
+
+from ..units import Quantity
 
 
 @click.group()
@@ -53,8 +54,8 @@ def list_instruments(visa_library: str) -> None:
               help="TOML file with a [rig] table.")
 def check(config_file: str) -> None:
     """Identify the SMU and the board of a rig and show its limits; applies no pulse."""
-    from hilctl.config import read_toml
-    from hilctl.rig_config import open_rig, rig_config_from_table
+    from ..config import read_toml
+    from ..rig_config import open_rig, rig_config_from_table
 
     data = read_toml(config_file)
     if "rig" not in data:
@@ -99,9 +100,9 @@ def _looser(key: str, config_value: float, board_value: float) -> bool:
               help="Write a rig.toml that reaches the emulated rig.")
 def emulate(rows, cols, seed, preset, smu, latency, write_config) -> None:
     """Serve an emulated SMU and board on loopback until Ctrl-C."""
-    from simulated_backend import DEFAULT_PRESET
-    from simulated_backend import preset as device_preset
-    from simulated_backend.emulators import EmulatedRig
+    from hilctl.simulated_backend import DEFAULT_PRESET
+    from hilctl.simulated_backend import preset as device_preset
+    from hilctl.simulated_backend.emulators import EmulatedRig
 
     name = preset or DEFAULT_PRESET
     rig = EmulatedRig((rows, cols), seed=seed, smu=smu, latency_s=latency,

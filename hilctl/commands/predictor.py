@@ -6,10 +6,12 @@ import json
 
 import click
 
-from drivers import ConfigError
-from drivers.pulse_table import PulseTable
-from hilctl.predictor import KNOBS, Predictor, train_predictor
-from hilctl.units import parse_quantity
+from hilctl.drivers import ConfigError
+from hilctl.drivers.pulse_table import PulseTable
+
+from ..predictor.model import KNOBS, Predictor
+from ..predictor.training import train_predictor
+from ..units import parse_quantity
 
 
 def parse_fixed(values: tuple[str, ...], unit: str, flag: str) -> dict[str, float] | None:

@@ -10,15 +10,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drivers import ConfigError
-from hilctl.config import assemble_config
-from hilctl.console import report_console
-from hilctl.progress import round_progress
-from hilctl.protocol_choice import PLANNERS, PROTOCOLS
-from hilctl.runner import RunOutcome, load_run_config, new_run, resume_run
-from hilctl.targets import targets_for
-from hilctl.units import parse_quantity
-from hilctl.weights_job import pair_compensation, weights_job
+from hilctl.drivers import ConfigError
+
+from ..config import assemble_config
+from ..registry import PLANNERS, PROTOCOLS
+from ..report.console import report_console
+from ..report.progress import round_progress
+from ..run.runner import RunOutcome, load_run_config, new_run, resume_run
+from ..targets import targets_for
+from ..units import parse_quantity
+from ..weights.job import pair_compensation, weights_job
 
 
 def parse_tolerance(text: str | None) -> dict:

@@ -8,10 +8,11 @@ import time
 import click
 from rich.console import Console
 
-from hilctl.datasets import load_dataset
-from hilctl.model_files import save_model
-from hilctl.units import Quantity
-from simulated_backend import DeviceParams
+from hilctl.simulated_backend import DeviceParams
+
+from ..units import Quantity
+from ..weights.datasets import load_dataset
+from ..weights.model_files import save_model
 
 
 @click.command()
@@ -45,7 +46,7 @@ from simulated_backend import DeviceParams
 def train(dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise, stuck_fraction, hidden,
           epochs, seed, out_dir, as_json):
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
-    from hilctl.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
+    from ..weights.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
 
     config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
                          epochs=epochs, seed=seed, iv_aware=iv_aware,

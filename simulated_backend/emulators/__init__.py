@@ -5,14 +5,14 @@ Nothing here starts or registers anything on import: build an ``EmulatedRig`` an
 serial scheme, call ``register_serial_scheme()``.
 """
 
-from simulated_backend.emulators.board import BoardEmulator
-from simulated_backend.emulators.faults import KINDS as FAULT_KINDS
-from simulated_backend.emulators.faults import Faults
-from simulated_backend.emulators.keithley2400 import Keithley2400Emulator
-from simulated_backend.emulators.keithley2600 import Keithley2600Emulator
-from simulated_backend.emulators.protocol_hilsim import register_board, register_serial_scheme
-from simulated_backend.emulators.rig import EmulatedRig
-from simulated_backend.emulators.wiring import PHYSICAL_LIMITS, EmulatedArray
+from .board import BoardEmulator
+from .faults import KINDS as FAULT_KINDS
+from .faults import Faults
+from .keithley2400 import Keithley2400Emulator
+from .keithley2600 import Keithley2600Emulator
+from .protocol_hilsim import register_board, register_serial_scheme
+from .rig import EmulatedRig
+from .wiring import PHYSICAL_LIMITS, EmulatedArray
 
 __all__ = [
     "FAULT_KINDS",

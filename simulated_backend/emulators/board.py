@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers import SafetyLimits
-from simulated_backend.emulators.faults import Faults
-from simulated_backend.emulators.wiring import EmulatedArray
+from hilctl.drivers import SafetyLimits
+
+from .faults import Faults
+from .wiring import EmulatedArray
 
 FIRMWARE = "1.4.0"
 MAX_LINE = 65536

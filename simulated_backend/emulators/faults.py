@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from drivers import ConfigError
+from hilctl.drivers import ConfigError
 
 KINDS = ("no_reply", "garbage", "drop", "error", "compliance")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections import deque
 
-from simulated_backend.emulators.faults import Faults
-from simulated_backend.emulators.wiring import EmulatedArray
+from .faults import Faults
+from .wiring import EmulatedArray
 
 IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4471235,C32   Oct  4 2010 14:20:11/A02  /S/K"
 _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"

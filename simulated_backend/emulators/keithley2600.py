@@ -13,8 +13,8 @@ from collections import deque
 
 import numpy as np
 
-from simulated_backend.emulators.faults import Faults
-from simulated_backend.emulators.wiring import EmulatedArray
+from .faults import Faults
+from .wiring import EmulatedArray
 
 IDN = "Keithley Instruments Inc., Model 2636B, 4471234, 4.0.4"
 _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"

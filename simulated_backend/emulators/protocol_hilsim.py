@@ -14,9 +14,9 @@ import urllib.parse
 import serial
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
-from simulated_backend.emulators.server import LineServer
+from .server import LineServer
 
-_PACKAGE = "simulated_backend.emulators"
+_PACKAGE = "hilctl.simulated_backend.emulators"
 _BOARDS: dict[str, LineServer] = {}
 
 

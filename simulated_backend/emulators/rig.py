@@ -8,12 +8,13 @@ pyserial as ``socket://127.0.0.1:<port>`` (from any process) or, in-process, thr
 
 from __future__ import annotations
 
-from drivers import ConfigError, SafetyLimits
-from simulated_backend.emulators.board import BoardEmulator
-from simulated_backend.emulators.keithley2400 import Keithley2400Emulator
-from simulated_backend.emulators.keithley2600 import Keithley2600Emulator
-from simulated_backend.emulators.server import LineServer
-from simulated_backend.emulators.wiring import EmulatedArray, new_array
+from hilctl.drivers import ConfigError, SafetyLimits
+
+from .board import BoardEmulator
+from .keithley2400 import Keithley2400Emulator
+from .keithley2600 import Keithley2600Emulator
+from .server import LineServer
+from .wiring import EmulatedArray, new_array
 
 SMU_MODELS = {"2600": Keithley2600Emulator, "2400": Keithley2400Emulator}
 

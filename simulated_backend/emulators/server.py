@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Protocol
 
-from simulated_backend.emulators.faults import Faults
+from .faults import Faults
 
 log = logging.getLogger("hilctl.emulators")
 

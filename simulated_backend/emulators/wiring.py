@@ -12,8 +12,9 @@ import threading
 
 import numpy as np
 
-from drivers import Cells, PulseBatch, SafetyLimits
-from simulated_backend.crossbar import SimulatedCrossbar
+from hilctl.drivers import Cells, PulseBatch, SafetyLimits
+
+from ..crossbar import SimulatedCrossbar
 
 # What the simulated devices survive: wider than any rig's configured limits, so that the
 # drivers' and the board's own limits are what a test exercises.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.instrument_io import InstrumentIO
+from hilctl.drivers.instrument_io import InstrumentIO
 
 
 class TranscriptTransport:

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from drivers import Cells, InstrumentError, Polarity, PulseBatch, SafetyLimitError, SafetyLimits
-from drivers.board import CrossbarBoard
+from hilctl.drivers import (
+    Cells,
+    InstrumentError,
+    Polarity,
+    PulseBatch,
+    SafetyLimitError,
+    SafetyLimits,
+)
+from hilctl.drivers.board import CrossbarBoard
 
 NAME = "board at TEST"
 LIMITS = SafetyLimits(set_max_V=2.0, reset_max_V=2.5)

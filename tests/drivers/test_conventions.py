@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from drivers import instrument_io
-from drivers.board import CrossbarBoard
-from drivers.instrument_crossbar import BatchSourceMeter, SourceMeter
-from drivers.keithley2400 import Keithley2400
-from drivers.keithley2600 import Keithley2600
+from hilctl.drivers import instrument_io
+from hilctl.drivers.board import CrossbarBoard
+from hilctl.drivers.instrument_crossbar import BatchSourceMeter, SourceMeter
+from hilctl.drivers.keithley2400 import Keithley2400
+from hilctl.drivers.keithley2600 import Keithley2600
 
 DRIVERS = [Keithley2600, Keithley2400, CrossbarBoard]
 SMUS = [Keithley2600, Keithley2400]

@@ -6,8 +6,8 @@ import logging
 import numpy as np
 import pytest
 
-import protocols
-from drivers import (
+from hilctl import protocols
+from hilctl.drivers import (
     Cells,
     ConfigError,
     InstrumentError,
@@ -15,8 +15,8 @@ from drivers import (
     PulseBatch,
     SafetyLimits,
 )
-from drivers.instrument_crossbar import open_instrument_crossbar
-from simulated_backend.emulators import EmulatedRig
+from hilctl.drivers.instrument_crossbar import open_instrument_crossbar
+from hilctl.simulated_backend.emulators import EmulatedRig
 
 SHAPE = (4, 4)
 LIMITS = SafetyLimits()

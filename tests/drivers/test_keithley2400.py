@@ -2,8 +2,8 @@
 
 import pytest
 
-from drivers import InstrumentError, InstrumentTimeout, SafetyLimitError, SafetyLimits
-from drivers.keithley2400 import Keithley2400
+from hilctl.drivers import InstrumentError, InstrumentTimeout, SafetyLimitError, SafetyLimits
+from hilctl.drivers.keithley2400 import Keithley2400
 
 NAME = "Keithley 2400 at TEST"
 LIMITS = SafetyLimits(set_max_V=2.0, reset_max_V=2.5, compliance_A=1e-4, read_V=0.2)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from drivers import InstrumentError, InstrumentTimeout, SafetyLimitError, SafetyLimits
-from drivers.keithley2600 import _SCRIPT, Keithley2600
+from hilctl.drivers import InstrumentError, InstrumentTimeout, SafetyLimitError, SafetyLimits
+from hilctl.drivers.keithley2600 import _SCRIPT, Keithley2600
 
 NAME = "Keithley 2600 at TEST"
 LIMITS = SafetyLimits(set_max_V=2.0, reset_max_V=2.5, compliance_A=1e-4, read_V=0.2)
@@ -81,7 +81,7 @@ def test_long_batches_are_sent_in_short_lines_but_one_query():
         def read_line(self, timeout_s):
             return " ".join(["1e-6 0"] * 200) + " 0"
 
-    from drivers.instrument_io import InstrumentIO
+    from hilctl.drivers.instrument_io import InstrumentIO
 
     io = InstrumentIO(NAME, Recorder())
     smu(io).pulse_and_read(np.full(200, 1.0), np.full(200, 1e-7), 0.2)

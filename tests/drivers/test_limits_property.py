@@ -7,12 +7,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drivers import Cells, HilctlError, PulseBatch, SafetyLimits
-from drivers.board import CrossbarBoard
-from drivers.instrument_crossbar import InstrumentCrossbar
-from drivers.instrument_io import InstrumentIO, num
-from drivers.keithley2400 import Keithley2400
-from drivers.keithley2600 import Keithley2600
+from hilctl.drivers import Cells, HilctlError, PulseBatch, SafetyLimits
+from hilctl.drivers.board import CrossbarBoard
+from hilctl.drivers.instrument_crossbar import InstrumentCrossbar
+from hilctl.drivers.instrument_io import InstrumentIO, num
+from hilctl.drivers.keithley2400 import Keithley2400
+from hilctl.drivers.keithley2600 import Keithley2600
 
 SHAPE = (4, 4)
 NUMBER = r"[-+0-9.eEnaif]+"

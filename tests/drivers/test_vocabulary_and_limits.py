@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from drivers import (
+from hilctl.drivers import (
     Cells,
     ConfigError,
     Crossbar,
@@ -111,6 +111,6 @@ def test_context_manager_leaves_the_rig_safe_on_error_and_ctrl_c():
 
 def test_errors_inherit_the_builtins_they_refine():
     assert issubclass(SafetyLimitError, ValueError) and issubclass(SafetyLimitError, HilctlError)
-    from drivers import InstrumentTimeout
+    from hilctl.drivers import InstrumentTimeout
 
     assert issubclass(InstrumentTimeout, TimeoutError)

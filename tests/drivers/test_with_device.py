@@ -5,9 +5,9 @@ They identify and configure the instrument and switch it off; nothing is sourced
 
 import pytest
 
-from drivers import SafetyLimits
-from drivers.keithley2400 import Keithley2400
-from drivers.keithley2600 import Keithley2600
+from hilctl.drivers import SafetyLimits
+from hilctl.drivers.keithley2400 import Keithley2400
+from hilctl.drivers.keithley2600 import Keithley2600
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def hilctl_env() -> dict:
+    """The test process's environment: hilctl comes from the (editable) install."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("COLUMNS", "120")
     return env
 

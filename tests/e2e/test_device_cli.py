@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers.pulse_table import PulseTable
-from simulated_backend.presets import load_preset
+from hilctl.drivers.pulse_table import PulseTable
+from hilctl.simulated_backend.presets import load_preset
 from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crosssim"

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from drivers.pulse_table import PulseTable
+from hilctl.drivers.pulse_table import PulseTable
 from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
 
 

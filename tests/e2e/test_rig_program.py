@@ -11,8 +11,8 @@ import time
 import pytest
 
 from hilctl.commands.instruments import run_config_toml
-from simulated_backend import DEFAULT_PRESET, preset
-from simulated_backend.emulators import EmulatedRig
+from hilctl.simulated_backend import DEFAULT_PRESET, preset
+from hilctl.simulated_backend.emulators import EmulatedRig
 from tests.e2e.cli import assert_one_line_error, hilctl_command, hilctl_env, run_hilctl, run_json
 
 SHAPE = (8, 8)

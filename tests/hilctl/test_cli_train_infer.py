@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from hilctl.datasets import load_dataset
-from hilctl.model_files import load_model
-from hilctl.network import TrainConfig, train_model
+from hilctl.weights.datasets import load_dataset
+from hilctl.weights.model_files import load_model
+from hilctl.weights.network import TrainConfig, train_model
 from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
 from tests.hilctl.test_inference import write_run
 

@@ -6,9 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import DataError
-from hilctl import crossbar_math as cm
-from simulated_backend import DeviceParams
+from hilctl.drivers import DataError
+from hilctl.simulated_backend import DeviceParams
+from hilctl.weights import modes as cm
 
 G_LO, G_HI = 1.2e-6, 38e-6
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers import ConfigError, DataError
-from drivers.pulse_table import PulseTable
 from hilctl.data_import import Mapping, header_unit, import_table, load_mapping
+from hilctl.drivers import ConfigError, DataError
+from hilctl.drivers.pulse_table import PulseTable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crosssim"
 TRAIN_MAPPING = dict(layout="pulse-train", measure="current", units={"measure": "A"},

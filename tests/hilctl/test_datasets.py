@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from drivers import ConfigError, DataError
-from hilctl.datasets import load_dataset
+from hilctl.drivers import ConfigError, DataError
+from hilctl.weights.datasets import load_dataset
 
 
 def test_digits_is_a_fixed_stratified_split_scaled_to_unit_range():

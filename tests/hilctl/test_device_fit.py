@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from drivers import DataError
-from drivers.pulse_table import PulseTable
-from hilctl.device_fit import (
+from hilctl.drivers import DataError
+from hilctl.drivers.pulse_table import PulseTable
+from hilctl.simulated_backend import DeviceParams
+from hilctl.simulated_backend.fit import (
     compare,
     fit_device,
     ks_statistic,
@@ -13,8 +14,7 @@ from hilctl.device_fit import (
     quality_summary,
     simulate_table,
 )
-from simulated_backend import DeviceParams
-from simulated_backend.presets import load_preset, preset, write_preset
+from hilctl.simulated_backend.presets import load_preset, preset, write_preset
 
 TRUE = DeviceParams(rate_spread=0.0, g_spread=0.0, threshold_spread_V=0.0, slope_spread=0.0,
                     window_spread=0.0, stuck_fraction=0.0, read_noise_relative=0.0,

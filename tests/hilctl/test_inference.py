@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from drivers import DataError
-from hilctl.datasets import load_dataset
-from hilctl.inference import (
+from hilctl.drivers import DataError
+from hilctl.weights.datasets import load_dataset
+from hilctl.weights.inference import (
     array_accuracy,
     defect_sweep,
     evaluate,
@@ -17,9 +17,9 @@ from hilctl.inference import (
     weight_errors,
     write_weight_files,
 )
-from hilctl.model_files import save_model
-from hilctl.network import TrainConfig, train_model
-from hilctl.weight_layout import plan_layout, usable_window
+from hilctl.weights.layout import plan_layout, usable_window
+from hilctl.weights.model_files import save_model
+from hilctl.weights.network import TrainConfig, train_model
 
 G_LO, G_HI = usable_window()
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from drivers import ConfigError, DataError
-from hilctl.datasets import load_dataset
-from hilctl.inference import forward, software_accuracy
-from hilctl.model_files import load_model, save_model
-from hilctl.network import TrainConfig, forward_torch, train_model
+from hilctl.drivers import ConfigError, DataError
+from hilctl.weights.datasets import load_dataset
+from hilctl.weights.inference import forward, software_accuracy
+from hilctl.weights.model_files import load_model, save_model
+from hilctl.weights.network import TrainConfig, forward_torch, train_model
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def test_noise_aware_training_saves_the_clean_network(digits):
 
 def _expected_spread(mode, w, g_ratio, sigma):
     """Std of each weight when every device of its layout carries a relative error sigma."""
-    from hilctl.crossbar_math import current_mode_conductances, voltage_mode_conductances
+    from hilctl.weights.modes import current_mode_conductances, voltage_mode_conductances
 
     if mode == "voltage":
         g_plus, g_minus, scale = voltage_mode_conductances(w, g_ratio, 1.0)
@@ -140,7 +140,7 @@ def _expected_spread(mode, w, g_ratio, sigma):
 
 @pytest.mark.parametrize("mode", ["voltage", "current"])
 def test_noise_aware_training_draws_the_device_error_of_the_programmed_layout(mode):
-    from hilctl.network import CrossbarMLP
+    from hilctl.weights.network import CrossbarMLP
 
     torch.manual_seed(0)
     sigma = 0.2

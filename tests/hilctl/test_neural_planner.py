@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from drivers import Cells, DataError, PulseBatch
-from hilctl.neural_planner import NeuralPlanner
-from hilctl.predictor import Predictor, train_predictor
-from protocols import PlannedWriteVerify, StopRules, Tolerance, program
-from protocols.characterize import characterize
-from protocols.planner import PlannedPulses
-from simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.drivers import Cells, DataError, PulseBatch
+from hilctl.predictor.model import Predictor
+from hilctl.predictor.planner import NeuralPlanner
+from hilctl.predictor.training import train_predictor
+from hilctl.protocols import PlannedWriteVerify, StopRules, Tolerance, program
+from hilctl.protocols.characterize import characterize
+from hilctl.protocols.planner import PlannedPulses
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
 
 SHAPE = (32, 32)
 

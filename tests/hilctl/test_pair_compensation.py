@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from hilctl.config import build_config
-from hilctl.model_files import TrainedModel
-from hilctl.runner import new_run, resume_run
-from hilctl.weight_layout import plan_layout, usable_window
-from hilctl.weights_job import pair_compensation
-from simulated_backend import DeviceParams
+from hilctl.run.runner import new_run, resume_run
+from hilctl.simulated_backend import DeviceParams
+from hilctl.weights.job import pair_compensation
+from hilctl.weights.layout import plan_layout, usable_window
+from hilctl.weights.model_files import TrainedModel
 
 
 def small_model(seed=0):
@@ -67,7 +67,7 @@ def test_retarget_asks_nothing_twice(job):
     config, layout, targets, tmp = job
     retarget = pair_compensation(layout, targets)
     outcome = new_run(config, tmp / "run", targets, retarget=retarget)
-    from protocols import ProgramState
+    from hilctl.protocols import ProgramState
 
     flat = np.flatnonzero(np.isfinite(targets.ravel()))
     r = outcome.result

@@ -6,16 +6,13 @@ import warnings
 import numpy as np
 import pytest
 
-from drivers import Cells, DataError, Polarity, PulseBatch
-from drivers.pulse_table import PulseTable
-from hilctl.predictor import (
-    FORMAT_VERSION,
-    Predictor,
-    PredictorRangeWarning,
-    train_predictor,
-)
-from protocols.characterize import characterize
-from simulated_backend import SimulatedCrossbar
+from hilctl.drivers import Cells, DataError, Polarity, PulseBatch
+from hilctl.drivers.pulse_table import PulseTable
+from hilctl.predictor.model import FORMAT_VERSION, Predictor
+from hilctl.predictor.quantiles import PredictorRangeWarning
+from hilctl.predictor.training import train_predictor
+from hilctl.protocols.characterize import characterize
+from hilctl.simulated_backend import SimulatedCrossbar
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from drivers import ConfigError
+from hilctl.drivers import ConfigError
 from hilctl.rig_config import RigConfig, rig_config_from_table
 
 MINIMAL = {"smu": {"model": "2600", "resource": "TCPIP0::10.0.0.5::5025::SOCKET"},

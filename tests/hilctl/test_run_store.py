@@ -5,10 +5,10 @@ import sqlite3
 import numpy as np
 import pytest
 
-from drivers import Cells, DataError, ResumeError
-from hilctl.run_store import RunStore, pack, unpack
-from protocols import IncrementalStep, program
-from simulated_backend import SimulatedCrossbar
+from hilctl.drivers import Cells, DataError, ResumeError
+from hilctl.protocols import IncrementalStep, program
+from hilctl.run.store import RunStore, pack, unpack
+from hilctl.simulated_backend import SimulatedCrossbar
 
 
 def test_pack_round_trips_every_shape_and_dtype_without_pickle():
@@ -68,7 +68,7 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path):
 
 
 def test_background_writer_stores_every_round_and_surfaces_a_write_error(tmp_path):
-    from hilctl.run_store import BackgroundWriter, encode_round
+    from hilctl.run.store import BackgroundWriter, encode_round
 
     xb = SimulatedCrossbar((8, 8), seed=2)
     records = []

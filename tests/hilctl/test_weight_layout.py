@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from drivers import DataError
-from hilctl.crossbar_math import row_bound
-from hilctl.model_files import TrainedModel
-from hilctl.weight_layout import Layout, plan_layout, usable_window
+from hilctl.drivers import DataError
+from hilctl.weights.layout import Layout, plan_layout, usable_window
+from hilctl.weights.model_files import TrainedModel
+from hilctl.weights.modes import row_bound
 
 G_LO, G_HI = usable_window()
 
@@ -138,8 +138,8 @@ def test_a_model_of_another_mode_or_size_does_not_fit_the_layout():
 
 def test_the_configured_common_mode_reaches_the_programming_job(tmp_path):
     from hilctl.config import build_config
-    from hilctl.model_files import save_model
-    from hilctl.weights_job import weights_job
+    from hilctl.weights.job import weights_job
+    from hilctl.weights.model_files import save_model
 
     model = _model("current", row_sum=0.05)  # realisable in every protocol's window
     save_model(model, tmp_path / "model")

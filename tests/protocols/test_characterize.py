@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch
-from protocols.characterize import PulseRanges, characterize
-from simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch
+from hilctl.protocols.characterize import PulseRanges, characterize
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
 
 SHAPE = (16, 16)
 

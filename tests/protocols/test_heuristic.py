@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
-from protocols import HeuristicPlanner, PlannedWriteVerify, StopRules, Tolerance, program
-from protocols.planner import PlannedPulses
-from simulated_backend import SimulatedCrossbar
+from hilctl.drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
+from hilctl.protocols import HeuristicPlanner, PlannedWriteVerify, StopRules, Tolerance, program
+from hilctl.protocols.planner import PlannedPulses
+from hilctl.simulated_backend import SimulatedCrossbar
 
 LIMITS = SafetyLimits()
 WINDOW = (1e-6, 41e-6)  # 40 uS wide

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch, SafetyLimitError
-from protocols import OneShot, PlannedWriteVerify, StopRules, Tolerance, program
-from protocols.planner import PlannedPulses, PulsePlanner
-from simulated_backend import OraclePlanner, SimulatedCrossbar
+from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch, SafetyLimitError
+from hilctl.protocols import OneShot, PlannedWriteVerify, StopRules, Tolerance, program
+from hilctl.protocols.planner import PlannedPulses, PulsePlanner
+from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
 
 SHAPE = (16, 16)
 

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from drivers import Cells, ConfigError, SafetyLimits
-from protocols import (
+from hilctl.drivers import Cells, ConfigError, SafetyLimits
+from hilctl.protocols import (
     AdaptiveWidth,
     IncrementalStep,
     StopRules,
     Tolerance,
     program,
 )
-from simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
 
 
 def random_targets(xb, seed=0):

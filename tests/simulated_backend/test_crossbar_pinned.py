@@ -3,8 +3,8 @@ is injected cannot change any seeded run that users or other tests rely on."""
 
 import numpy as np
 
-from drivers import Cells, PulseBatch
-from simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.drivers import Cells, PulseBatch
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
 
 
 def _run(crossbar: SimulatedCrossbar) -> tuple[np.ndarray, np.ndarray]:

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers import Cells, ConfigError, DataError, PulseBatch
-from drivers.pulse_table import PulseTable
 from hilctl.data_import import Mapping, import_table
-from simulated_backend import DeviceParams, SimulatedCrossbar
-from simulated_backend.empirical import EmpiricalDevice
+from hilctl.drivers import Cells, ConfigError, DataError, PulseBatch
+from hilctl.drivers.pulse_table import PulseTable
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.simulated_backend.empirical import EmpiricalDevice
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crosssim"
 
@@ -202,7 +202,7 @@ def _width_grid_table(widths: np.ndarray, rounds: int = 30) -> PulseTable:
 
 
 def test_a_write_verify_protocol_programs_devices_built_from_measurements():
-    from protocols import AdaptiveWidth, StopRules, Tolerance, program
+    from hilctl.protocols import AdaptiveWidth, StopRules, Tolerance, program
 
     model = EmpiricalDevice(_width_grid_table(np.geomspace(10e-9, 100e-6, 9)))
     crossbar = SimulatedCrossbar((6, 6), seed=4, model=model)

@@ -6,8 +6,8 @@ import pytest
 import pyvisa
 import serial
 
-from drivers import ConfigError
-from simulated_backend.emulators import EmulatedRig, register_board, register_serial_scheme
+from hilctl.drivers import ConfigError
+from hilctl.simulated_backend.emulators import EmulatedRig, register_board, register_serial_scheme
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import Cells, ConfigError, DataError, Polarity, PulseBatch
-from simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
-from simulated_backend.models import DeviceModel
+from hilctl.drivers import Cells, ConfigError, DataError, Polarity, PulseBatch
+from hilctl.simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
+from hilctl.simulated_backend.device_model import DeviceModel
 
 NOISE_FREE = DeviceParams().replace(c2c_relative=0.0, c2c_additive_S=0.0,
                                     read_noise_relative=0.0, read_noise_floor_S=0.0)

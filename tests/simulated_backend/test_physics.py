@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from drivers import Cells, Polarity, PulseBatch
-from simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.drivers import Cells, Polarity, PulseBatch
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
 
 QUIET = dict(c2c_relative=0.0, c2c_additive_S=0.0, read_noise_relative=0.0,
              read_noise_floor_S=0.0, stuck_fraction=0.0)

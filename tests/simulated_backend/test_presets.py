@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from drivers import Cells, ConfigError, PulseBatch, SafetyLimits
-from simulated_backend import DeviceParams, SimulatedCrossbar
-from simulated_backend.presets import (
+from hilctl.drivers import Cells, ConfigError, PulseBatch, SafetyLimits
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.simulated_backend.presets import (
     DEFAULT_PRESET,
     DEVIATION_PER_LABEL,
     PRESETS,

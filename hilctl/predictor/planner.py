@@ -39,10 +39,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers import Cells, ConfigError, DataError, Polarity
-from hilctl.predictor import Predictor
-from hilctl.predictor_inverse import plan_knob, predictor_forward, predictor_inverse
-from protocols.planner import PlannedPulses, PulsePlanner
+from hilctl.drivers import Cells, ConfigError, DataError, Polarity
+from hilctl.protocols.planner import PlannedPulses, PulsePlanner
+
+from .inverse import plan_knob, predictor_forward, predictor_inverse
+from .model import Predictor
 
 _MODEL_FLOOR = 0.25  # fraction of the prior sigma no single look can beat (model error)
 _GAUSS_NEWTON_STEPS = 4  # re-linearisations of the response per update

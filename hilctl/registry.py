@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from drivers import ConfigError, Crossbar
-from hilctl.config import RunConfig
-from protocols import (
+from hilctl.drivers import ConfigError, Crossbar
+from hilctl.protocols import (
     AdaptiveWidth,
     HeuristicPlanner,
     IncrementalStep,
@@ -14,7 +13,9 @@ from protocols import (
     StopRules,
     Tolerance,
 )
-from protocols.planner import PulsePlanner
+from hilctl.protocols.planner import PulsePlanner
+
+from .config import RunConfig
 
 PROTOCOLS = {
     "write-verify": "incremental-step voltage ramp (ISPP-style), fixed width",
@@ -43,15 +44,15 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The configured planner for ``crossbar`` (``protocol.planner``)."""
     kind = config.protocol.planner
     if kind == "oracle":
-        from simulated_backend import OraclePlanner, SimulatedCrossbar
+        from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
 
         if not isinstance(crossbar, SimulatedCrossbar):
             raise ConfigError("protocol.planner = 'oracle' needs the simulated array: only a "
                               "simulator knows its devices' true parameters")
         return OraclePlanner(crossbar)
     if kind == "heuristic":
-        from hilctl.backends import device_model
-        from hilctl.targets import nominal_window
+        from .assemble import device_model
+        from .targets import nominal_window
 
         window = nominal_window(device_model(config), crossbar.limits.read_V)
         return HeuristicPlanner(crossbar.shape, crossbar.limits, window)
@@ -59,8 +60,8 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
         raise ConfigError(f"protocol {config.protocol.name!r} with the neural planner needs a "
                           "trained predictor: --predictor DIR (see hilctl predictor train), "
                           "or --planner oracle|heuristic")
-    from hilctl.neural_planner import NeuralPlanner
-    from hilctl.predictor import Predictor
+    from .predictor.model import Predictor
+    from .predictor.planner import NeuralPlanner
 
     predictor = Predictor.load(config.protocol.predictor)
     return NeuralPlanner(predictor, crossbar.shape)

@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from drivers import DataError
-from hilctl import crossbar_math as cm
-from hilctl.model_files import TrainedModel
-from simulated_backend import DeviceParams
+from hilctl.drivers import DataError
+from hilctl.simulated_backend import DeviceParams
+
+from . import modes as cm
+from .model_files import TrainedModel
 
 LAYOUT_VERSION = 1
 

@@ -12,15 +12,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers import Cells, ConfigError
-from hilctl.backends import open_crossbar
-from hilctl.config import RunConfig
-from hilctl.protocol_choice import build_protocol, stop_rules
-from hilctl.runner import cost_model
-from hilctl.targets import programmed_cells
-from protocols import OneShot, PlannedWriteVerify, ProgramResult, Protocol, program, relative_error
-from protocols.planner import PulsePlanner
-from simulated_backend import OraclePlanner, SimulatedCrossbar
+from hilctl.drivers import Cells, ConfigError
+from hilctl.protocols import (
+    OneShot,
+    PlannedWriteVerify,
+    ProgramResult,
+    Protocol,
+    program,
+    relative_error,
+)
+from hilctl.protocols.planner import PulsePlanner
+from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
+
+from ..assemble import open_crossbar
+from ..config import RunConfig
+from ..registry import build_protocol, stop_rules
+from ..targets import programmed_cells
+from .runner import cost_model
 
 PLANNED = ("one-shot", "write-verify-planned")
 COMPARABLE = (*PLANNED, "write-verify", "write-verify-adaptive")

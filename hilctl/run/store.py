@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers import DataError, ResumeError
-from protocols import ProgramState, RoundRecord
+from hilctl.drivers import DataError, ResumeError
+from hilctl.protocols import ProgramState, RoundRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -5,14 +5,14 @@ input, a voltage (or current) between 0 and full scale, so it saturates like the
 Every layer carries its bias as an always-on full-scale input row.
 
 - Voltage mode trains the effective weights directly; with ``iv_aware`` each layer's input
-  goes through the device I-V at the input voltage (``crossbar_math.iv_transfer``).
+  goes through the device I-V at the input voltage (``modes.iv_transfer``).
 - Current mode trains the conductances themselves, G = g_lo + (g_hi - g_lo) sigmoid(theta) in
   units of g_hi, and the weights w = (G+ - G-)/S_i come out of the divider formula, so autograd
   applies the non-local rule dE/dG_ik = (dE/dw_ik - sum_j w_ij dE/dw_ij)/S_i. A learnt gain per
   layer stands for the column amplifier.
 - Noise-aware training (``conductance_noise`` > 0, either mode): each training step perturbs
   every weight as a relative error of that size on the conductances the layout will program
-  (``crossbar_math.voltage_mode_conductances``, or ``current_mode_conductances`` at
+  (``modes.voltage_mode_conductances``, or ``current_mode_conductances`` at
   ``common_mode``) would, so the network learns to tolerate one-shot programming.
 """
 
@@ -25,15 +25,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from drivers import ConfigError
-from hilctl.crossbar_math import (
+from hilctl.drivers import ConfigError
+
+from .datasets import Dataset
+from .model_files import MODES, TrainedModel
+from .modes import (
     current_mode_conductances,
     current_mode_weights,
     iv_transfer,
     voltage_mode_conductances,
 )
-from hilctl.datasets import Dataset
-from hilctl.model_files import MODES, TrainedModel
 
 DEFAULT_HIDDEN = {"digits": 32, "mnist5k": 128}
 # g_lo / g_hi of the default device (1-40 uS) with a 10 % margin on each side.

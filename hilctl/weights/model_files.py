@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers import DataError
-from drivers.atomic_file import atomic_output, check_output_directory, write_atomic
+from hilctl.drivers import DataError
+from hilctl.drivers.atomic_file import atomic_output, check_output_directory, write_atomic
 
 FORMAT_VERSION = 1
 MODES = ("voltage", "current")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers import ConfigError, DataError
+from hilctl.drivers import ConfigError, DataError
 
 SPLIT_SEED = 20240
 TEST_FRACTION = 0.3

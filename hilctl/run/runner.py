@@ -19,17 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers import Cells, Checkpointable, Crossbar, ResumeError
-from drivers.atomic_file import write_atomic
-from hilctl import plots
-from hilctl.backends import open_crossbar
-from hilctl.config import RunConfig, build_config, dump_toml, read_toml
-from hilctl.protocol_choice import build_protocol, stop_rules
-from hilctl.run_store import BackgroundWriter, RunStore, encode_round
-from hilctl.targets import programmed_cells
-from hilctl.weights_job import compensation_for_run
-from protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
-from protocols.engine import Retarget
+from hilctl.drivers import Cells, Checkpointable, Crossbar, ResumeError
+from hilctl.drivers.atomic_file import write_atomic
+from hilctl.protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
+from hilctl.protocols.engine import Retarget
+
+from ..assemble import open_crossbar
+from ..config import RunConfig, build_config, dump_toml, read_toml
+from ..registry import build_protocol, stop_rules
+from ..report import plots
+from ..targets import programmed_cells
+from ..weights.job import compensation_for_run
+from .store import BackgroundWriter, RunStore, encode_round
 
 STORE_NAME = "store.sqlite"
 CONFIG_NAME = "config.toml"

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from protocols import RoundRecord
+from hilctl.protocols import RoundRecord
 
 
 @contextmanager

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers import DataError
-from hilctl.crossbar_math import iv_transfer
-from hilctl.datasets import Dataset
-from hilctl.model_files import TrainedModel, load_model, save_model
-from hilctl.weight_layout import Layout
+from hilctl.drivers import DataError
+
+from .datasets import Dataset
+from .layout import Layout
+from .model_files import TrainedModel, load_model, save_model
+from .modes import iv_transfer
 
 
 def forward(weights: list[np.ndarray], gains: list[float], x: np.ndarray,

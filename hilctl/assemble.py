@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from drivers import ConfigError, Crossbar
-from drivers.pulse_table import PulseTable
-from hilctl.config import RunConfig
-from simulated_backend import DeviceParams, SimulatedCrossbar
-from simulated_backend.empirical import EmpiricalDevice
-from simulated_backend.models import DeviceModel, ParametricDevice
-from simulated_backend.presets import load_preset
+from hilctl.drivers import ConfigError, Crossbar
+from hilctl.drivers.pulse_table import PulseTable
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
+from hilctl.simulated_backend.device_model import DeviceModel, ParametricDevice
+from hilctl.simulated_backend.empirical import EmpiricalDevice
+from hilctl.simulated_backend.presets import load_preset
+
+from .config import RunConfig
 
 
 def device_params(config: RunConfig) -> DeviceParams:
@@ -51,7 +52,7 @@ def open_crossbar(config: RunConfig, n_arrays: int = 1) -> Crossbar:
         if n_arrays > 1:
             raise ConfigError(f"this programming job needs {n_arrays} arrays of "
                               f"{config.array.rows}x{config.array.cols}; a rig drives one")
-        from hilctl.rig_config import RigConfig, open_rig
+        from .rig_config import RigConfig, open_rig
 
         return open_rig(RigConfig.model_validate(config.rig))
     shape = (config.array.rows * n_arrays, config.array.cols)

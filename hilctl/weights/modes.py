@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers import DataError
+from hilctl.drivers import DataError
 
 
 def _sinh(x):

@@ -9,10 +9,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hilctl.backends import open_crossbar
-from hilctl.config import RunConfig
-from hilctl.predictor import Predictor, train_predictor
-from protocols.characterize import characterize
+from hilctl.protocols.characterize import characterize
+
+from ..assemble import open_crossbar
+from ..config import RunConfig
+from ..predictor.model import Predictor
+from ..predictor.training import train_predictor
 
 TRAINING_PULSES = 50_000
 TRAINING_SEED_OFFSET = 1000

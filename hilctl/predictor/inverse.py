@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers import ConfigError, DataError, Polarity
-from drivers.pulse_table import PulseTable
-from hilctl.predictor import MEDIAN, QUANTILES, PredictorRangeWarning
+from hilctl.drivers import ConfigError, DataError, Polarity
+from hilctl.drivers.pulse_table import PulseTable
+
+from .quantiles import MEDIAN, QUANTILES, PredictorRangeWarning
 
 _G_POINTS, _U_POINTS, _T_POINTS = 160, 256, 256
 
@@ -184,7 +185,7 @@ def predictor_inverse(predictor, name: str, overshoot: float = 0.5) -> InverseTa
                           f"{sorted({min(q, 1 - q) for q in QUANTILES} | {0.5})} or their "
                           f"complements")
     key = (name, matches[0])
-    cache = predictor._inverse
+    cache = predictor.tables
     if key not in cache:
         cache[key] = build_inverse(predictor, name, predictor.spec.fixed[name], matches[0])
     return cache[key]
@@ -197,7 +198,7 @@ def predictor_forward(predictor, name: str) -> ForwardTable:
         raise DataError(f"the predictor was trained for {'/'.join(predictor.spec.polarities)} "
                         f"pulses only; some cells need a {name} pulse")
     key = ("forward", name)
-    cache = predictor._inverse
+    cache = predictor.tables
     if key not in cache:
         cache[key] = build_forward(predictor, name, predictor.spec.fixed[name])
     return cache[key]

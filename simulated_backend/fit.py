@@ -23,10 +23,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from drivers import Cells, DataError, Polarity, PulseBatch, SafetyLimits
-from drivers.pulse_table import PulseTable
-from simulated_backend import DeviceParams, SimulatedCrossbar
-from simulated_backend.device_model import switching_rate, window_decay
+from hilctl.drivers import Cells, DataError, Polarity, PulseBatch, SafetyLimits
+from hilctl.drivers.pulse_table import PulseTable
+
+from .crossbar import SimulatedCrossbar
+from .physics import DeviceParams, switching_rate, window_decay
 
 _FIT_ROWS = 20_000  # rows used for the least-squares fit (a seeded subsample beyond that)
 

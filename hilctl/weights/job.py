@@ -7,14 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.backends import device_params
-from hilctl.config import RunConfig
-from hilctl.model_files import META_FILE, WEIGHTS_FILE, load_model
-from hilctl.targets import programmed_cells
-from hilctl.weight_layout import Layout, device_range, plan_layout, usable_window
-from protocols import ProgramState
-from protocols.engine import Retarget
-from simulated_backend import DeviceParams
+from hilctl.protocols import ProgramState
+from hilctl.protocols.engine import Retarget
+from hilctl.simulated_backend import DeviceParams
+
+from ..assemble import device_params
+from ..config import RunConfig
+from ..targets import programmed_cells
+from .layout import Layout, device_range, plan_layout, usable_window
+from .model_files import META_FILE, WEIGHTS_FILE, load_model
 
 
 def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], Layout]:

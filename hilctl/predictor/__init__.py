@@ -1,0 +1,2 @@
+"""The neural pulse predictor: the forward quantile model, its training, its inverse and the
+planner that adapts it per device."""

@@ -1,0 +1,1 @@
+"""What a person sees: plots (PNG), console tables and the progress bar."""
