@@ -22,7 +22,6 @@ from hilctl.drivers import DataError
 from .datasets import Dataset
 from .layout import Layout
 from .model_files import TrainedModel, load_model, save_model
-from .modes import iv_transfer
 
 
 def forward(weights: list[np.ndarray], gains: list[float], x: np.ndarray,
@@ -39,10 +38,8 @@ def forward(weights: list[np.ndarray], gains: list[float], x: np.ndarray,
 def array_transfer(model: TrainedModel):
     """The input nonlinearity the array imposes: the device I-V in voltage mode; none in
     current mode, where a row's current divides in proportion to G whatever the shared I-V."""
-    if model.mode == "current":
-        return None
-    v_in, v0 = model.input_voltage_V, model.iv_v0_V
-    return lambda a: iv_transfer(a, v_in, v0).astype(np.float32)
+    transfer = model.weight_mode.input_transfer(model.input_voltage_V, model.iv_v0_V)
+    return None if transfer is None else (lambda a: transfer(a).astype(np.float32))
 
 
 def accuracy(model: TrainedModel, weights: list[np.ndarray], data: Dataset,

@@ -117,12 +117,14 @@ class Layout:
         for t in self.tiles:
             block = t.block(g)
             g_plus, g_minus = block[:, 0::2], block[:, 1::2]
-            if self.mode == "voltage":
-                w = cm.voltage_mode_weights(g_plus, g_minus, self.scales[t.layer])
-            else:
-                w = cm.current_mode_weights(g_plus, g_minus, t.ballast(g))
+            w = self.weight_mode.weights(g_plus, g_minus, scale=self.scales[t.layer],
+                                         ballast=t.ballast(g))
             layers[t.layer][t.in_start:t.in_stop, t.out_start:t.out_stop] = w
         return layers
+
+    @property
+    def weight_mode(self) -> cm.VoltageMode | cm.CurrentMode:
+        return cm.weight_mode(self.mode, "layout.json")
 
     def cells_of(self, layer: int) -> dict[str, np.ndarray]:
         """Which cell holds each weight of ``layer``: int arrays 'array', 'row', 'col_plus',
@@ -186,7 +188,7 @@ class Layout:
         """True at every cell that holds a weight device or current-mode ballast."""
         mask = np.zeros((self.n_arrays, *self.array_shape), dtype=bool)
         for t in self.tiles:
-            if self.mode == "current":
+            if self.weight_mode.row_shares_current:  # the whole row divides the current
                 mask[t.array, t.row0:t.row0 + t.n_rows, :] = True
             else:
                 t.block(mask)[...] = True
@@ -225,8 +227,7 @@ def plan_layout(model: TrainedModel, array_shape: tuple[int, int], g_lo: float, 
     cm.check_window(g_lo, g_hi)
     shapes = [tuple(w.shape) for w in model.weights]
     tiles, n_arrays = _place(shapes, rows, cols)
-    scales = ([cm.voltage_mode_scale(w, g_lo, g_hi) for w in model.weights]
-              if model.mode == "voltage" else [1.0] * len(shapes))
+    scales = [model.weight_mode.layer_scale(w, g_lo, g_hi) for w in model.weights]
     layout = Layout(model.mode, (rows, cols), shapes, tiles, n_arrays, float(g_lo), float(g_hi),
                     scales, tuple(stuck_range or device_range()), common_mode)
     targets = np.full((n_arrays, rows, cols), np.nan)
@@ -239,22 +240,21 @@ def plan_layout(model: TrainedModel, array_shape: tuple[int, int], g_lo: float, 
 
 def _fill_tile(layout: Layout, t: Tile, w: np.ndarray, targets: np.ndarray,
                rescale: bool) -> None:
-    block = t.block(targets)
-    if layout.mode == "voltage":
-        g_plus, g_minus, _ = cm.voltage_mode_conductances(
-            w, layout.g_lo, layout.g_hi, layout.scales[t.layer])
-    else:
+    mode, ballast = layout.weight_mode, 0.0
+    if mode.row_shares_current:
         row_cells = targets[t.array, t.row0:t.row0 + t.n_rows]
         row_cells[...] = layout.g_lo  # ballast; the tile's own cells are overwritten below
         ballast = layout.g_lo * (layout.array_shape[1] - t.n_cols)
-        try:
-            g_plus, g_minus, factor = cm.current_mode_conductances(
-                w, layout.g_lo, layout.g_hi, ballast, layout.common_mode, rescale)
-        except DataError as exc:
-            raise DataError(f"layer {t.layer} (array {t.array}): {exc}") from None
-        layout.rescaled_rows += [
-            {"layer": t.layer, "array": t.array, "row": int(t.row0 + i), "factor": float(f)}
-            for i, f in enumerate(factor) if f < 1.0]
+    try:
+        g_plus, g_minus, factor = mode.conductances(
+            w, layout.g_lo, layout.g_hi, scale=layout.scales[t.layer], ballast=ballast,
+            common_mode=layout.common_mode, rescale=rescale)
+    except DataError as exc:
+        raise DataError(f"layer {t.layer} (array {t.array}): {exc}") from None
+    layout.rescaled_rows += [
+        {"layer": t.layer, "array": t.array, "row": int(t.row0 + i), "factor": float(f)}
+        for i, f in enumerate(factor) if f < 1.0]
+    block = t.block(targets)
     block[:, 0::2], block[:, 1::2] = g_plus, g_minus
 
 

@@ -17,8 +17,9 @@ import numpy as np
 from hilctl.drivers import DataError
 from hilctl.drivers.atomic_file import atomic_output, check_output_directory, write_atomic
 
+from .modes import CurrentMode, VoltageMode, weight_mode
+
 FORMAT_VERSION = 1
-MODES = ("voltage", "current")
 WEIGHTS_FILE = "weights.npz"
 META_FILE = "model.json"
 
@@ -69,8 +70,7 @@ class TrainedModel:
 
     def validate(self, where: str) -> None:
         """Raise ``DataError`` unless mode, shapes and values make one runnable network."""
-        if self.mode not in MODES:
-            raise DataError(f"{where}: mode {self.mode!r} is unknown; expected voltage or current")
+        mode = weight_mode(self.mode, where)
         sizes = self.layer_sizes
         expected = [(a + 1, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         shapes = [tuple(np.shape(w)) for w in self.weights]
@@ -83,15 +83,12 @@ class TrainedModel:
                                 "NaN or infinite weight(s)")
         if not all(math.isfinite(g) and g > 0 for g in self.gains):
             raise DataError(f"{where}: gains {self.gains} must be positive and finite")
-        if self.mode == "current":
-            worst = max(float(np.abs(w).sum(axis=1).max()) for w in self.weights)
-            if worst >= 1.0:
-                raise DataError(f"{where}: a current-mode row has sum |w| = {worst:.3f}; "
-                                "a current divider cannot exceed 1")
+        mode.check_weights(self.weights, where)
 
     @property
-    def n_layers(self) -> int:
-        return len(self.weights)
+    def weight_mode(self) -> VoltageMode | CurrentMode:
+        """The formulation the array computes this network in."""
+        return weight_mode(self.mode)
 
 
 def save_model(model: TrainedModel, directory: str | Path) -> Path:

@@ -3,8 +3,7 @@
 Conventions. A layer is an augmented matrix ``w`` of shape (n_in + 1, n_out): row i is input
 row i of the crossbar (the last row is the always-on bias input), column j is output j. Each
 weight is a pair of devices (G+, G-). Conductances are those the rig reads at its read voltage
-(siemens); the low-field conductance of the I-V I = G_lf V0 sinh(V / V0) differs by one factor
-(``read_factor``).
+(siemens).
 
 - Voltage mode: inputs are voltages, column currents subtract, w = s (G+ - G-).
 - Current mode (current divider): inputs are currents injected into rows; row i's current
@@ -12,7 +11,8 @@ weight is a pair of devices (G+, G-). Conductances are those the rig reads at it
   S_i = sum_k (G+_ik + G-_ik) (+ any other device on the row, the "ballast").
 
 The weight helpers accept numpy arrays and torch tensors alike, so training (autograd) and
-mapping (numpy) share one formula.
+mapping (numpy) share one formula. ``VOLTAGE`` and ``CURRENT`` (``weight_mode(name)``) are the
+two formulations as objects with the same methods, so callers never branch on the mode's name.
 """
 
 from __future__ import annotations
@@ -32,12 +32,6 @@ def _sinh(x):
 def iv_current(g_low_field, volts, v0_V: float):
     """Device current I = G_lf V0 sinh(V / V0) in amperes (G_lf in S, volts in V)."""
     return g_low_field * v0_V * _sinh(volts / v0_V)
-
-
-def read_factor(read_V: float, v0_V: float) -> float:
-    """G_read / G_lf: the conductance I/V seen at ``read_V`` relative to the low-field one."""
-    u = read_V / v0_V
-    return float(np.sinh(u) / u)
 
 
 def iv_transfer(x, input_V: float, v0_V: float):
@@ -172,3 +166,74 @@ def check_window(g_lo: float, g_hi: float) -> None:
 def _first(index: np.ndarray, k: int = 5) -> str:
     shown = ", ".join(str(int(i)) for i in index[:k])
     return shown + (", ..." if index.size > k else "")
+
+
+# -- the two formulations as objects -----------------------------------------------------------
+class VoltageMode:
+    """Inputs are voltages through the device I-V; w = s (G+ - G-) with one scale per layer."""
+
+    name = "voltage"
+    # The periphery gain is fixed at 1: the scale lives in the weights.
+    learns_gain = False
+    # Every device of a driven row carries current into some column, so only the tile's own
+    # cells matter.
+    row_shares_current = False
+
+    def layer_scale(self, w: np.ndarray, g_lo: float, g_hi: float) -> float:
+        return voltage_mode_scale(w, g_lo, g_hi)
+
+    def conductances(self, w, g_lo, g_hi, *, scale, ballast=0.0, common_mode=1.0,
+                     rescale=False):
+        """(G+, G-, row_factor) realising ``w``; row_factor is all ones here."""
+        g_plus, g_minus, _ = voltage_mode_conductances(w, g_lo, g_hi, scale)
+        return g_plus, g_minus, np.ones(np.shape(w)[0])
+
+    def weights(self, g_plus, g_minus, *, scale, ballast=0.0):
+        return voltage_mode_weights(g_plus, g_minus, scale)
+
+    def input_transfer(self, input_V: float, v0_V: float):
+        """The input nonlinearity the array imposes: the device I-V at the input voltage."""
+        return lambda a: iv_transfer(a, input_V, v0_V)
+
+    def check_weights(self, weights, where: str) -> None:
+        """Any finite voltage-mode matrix is realisable (the scale absorbs its size)."""
+
+
+class CurrentMode:
+    """Inputs are currents into rows; each row divides among its devices, w = (G+ - G-) / S_i."""
+
+    name = "current"
+    learns_gain = True
+    row_shares_current = True
+
+    def layer_scale(self, w: np.ndarray, g_lo: float, g_hi: float) -> float:
+        return 1.0
+
+    def conductances(self, w, g_lo, g_hi, *, scale=1.0, ballast=0.0, common_mode=1.0,
+                     rescale=False):
+        return current_mode_conductances(w, g_lo, g_hi, ballast, common_mode, rescale)
+
+    def weights(self, g_plus, g_minus, *, scale=1.0, ballast=0.0):
+        return current_mode_weights(g_plus, g_minus, ballast)
+
+    def input_transfer(self, input_V: float, v0_V: float):
+        """None: a divider splits each row's current in proportion to G whatever the shared I-V."""
+        return None
+
+    def check_weights(self, weights, where: str) -> None:
+        worst = max(float(np.abs(w).sum(axis=1).max()) for w in weights)
+        if worst >= 1.0:
+            raise DataError(f"{where}: a current-mode row has sum |w| = {worst:.3f}; "
+                            "a current divider cannot exceed 1")
+
+
+VOLTAGE, CURRENT = VoltageMode(), CurrentMode()
+MODES = {mode.name: mode for mode in (VOLTAGE, CURRENT)}
+
+
+def weight_mode(name: str, where: str = "mode") -> VoltageMode | CurrentMode:
+    """The formulation called ``name``; ``DataError`` naming ``where`` for any other."""
+    try:
+        return MODES[name]
+    except (KeyError, TypeError):
+        raise DataError(f"{where}: mode {name!r} is unknown; expected voltage or current") from None

@@ -19,7 +19,6 @@ Every layer carries its bias as an always-on full-scale input row.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import partial
 
 import numpy as np
 import torch
@@ -28,13 +27,8 @@ from torch import nn
 from hilctl.drivers import ConfigError
 
 from .datasets import Dataset
-from .model_files import MODES, TrainedModel
-from .modes import (
-    current_mode_conductances,
-    current_mode_weights,
-    iv_transfer,
-    voltage_mode_conductances,
-)
+from .model_files import TrainedModel
+from .modes import MODES, CurrentMode, VoltageMode, current_mode_weights
 
 DEFAULT_HIDDEN = {"digits": 32, "mnist5k": 128}
 # g_lo / g_hi of the default device (1-40 uS) with a 10 % margin on each side.
@@ -67,7 +61,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"--mode {self.mode!r}: expected voltage or current")
-        if self.iv_aware and self.mode == "current":
+        if self.iv_aware and self.weight_mode.input_transfer(1.0, 1.0) is None:
             raise ConfigError("--iv-aware applies to voltage mode only: a current divider splits "
                               "each row's current in proportion to G whatever the shared I-V")
         if self.epochs < 1 or self.batch_size < 1 or not self.hidden or min(self.hidden) < 1:
@@ -81,15 +75,25 @@ class TrainConfig:
         if not (self.input_voltage_V > 0 and self.iv_v0_V > 0):
             raise ConfigError("--read-voltage and V0 must be positive")
 
+    @property
+    def weight_mode(self) -> VoltageMode | CurrentMode:
+        return MODES[self.mode]
+
 
 class CrossbarMLP(nn.Module):
-    """The network in the chosen mode; ``layer_weights`` gives the effective weights."""
+    """The network in the chosen mode; ``layer_weights`` gives the effective weights.
+
+    A voltage-mode network learns its weights directly (the layer scale maps any of them to
+    conductances); a current-mode one learns its conductances, squashed into the window, and a
+    periphery gain per layer, because the divider couples the weights of a row.
+    """
 
     def __init__(self, sizes: tuple[int, ...], config: TrainConfig) -> None:
         super().__init__()
         self.config = config
+        self.mode = config.weight_mode
         pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
-        if config.mode == "voltage":
+        if not self.mode.learns_gain:
             self.w = nn.ParameterList(
                 [nn.Parameter(_uniform((a + 1, b), a ** -0.5)) for a, b in pairs])
         else:
@@ -106,7 +110,7 @@ class CrossbarMLP(nn.Module):
                 r + (1 - r) * torch.sigmoid(self.theta_minus[k]))
 
     def layer_weights(self) -> list[torch.Tensor]:
-        if self.config.mode == "voltage":
+        if not self.mode.learns_gain:
             weights = list(self.w)
         else:
             weights = [current_mode_weights(*self.conductances(k))
@@ -121,31 +125,25 @@ class CrossbarMLP(nn.Module):
         ``stuck_fraction`` of devices stuck, half at each end of the window."""
         c = self.config
         weights = w.detach().double().numpy()
-        if c.mode == "voltage":
-            g_plus, g_minus, scale = voltage_mode_conductances(weights, c.g_ratio, 1.0)
-        else:
-            g_plus, g_minus, _ = current_mode_conductances(weights, c.g_ratio, 1.0, 0.0,
-                                                           c.common_mode, rescale=True)
+        scale = self.mode.layer_scale(weights, c.g_ratio, 1.0)
+        g_plus, g_minus, _ = self.mode.conductances(weights, c.g_ratio, 1.0, scale=scale,
+                                                    common_mode=c.common_mode, rescale=True)
         g = torch.as_tensor(np.stack([g_plus, g_minus]), dtype=w.dtype)
         got = g * (1 + c.conductance_noise * torch.randn_like(g))
         if c.stuck_fraction:
             stuck = torch.rand_like(g) < c.stuck_fraction
             ends = torch.where(torch.rand_like(g) < 0.5, c.g_ratio, 1.0)
             got = torch.where(stuck, ends, got)
-        if c.mode == "voltage":
-            return scale * (got[0] - got[1]) - w.detach()
-        total = got.sum(dim=(0, 2))[:, None]
-        return (got[0] - got[1]) / total - w.detach()
+        return self.mode.weights(got[0], got[1], scale=scale) - w.detach()
 
     def gains(self) -> torch.Tensor:
-        if self.config.mode == "voltage":
+        if not self.mode.learns_gain:
             return torch.ones(len(self.w))
         return torch.exp(self.log_gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
-        transfer = (partial(iv_transfer, input_V=c.input_voltage_V, v0_V=c.iv_v0_V)
-                    if c.iv_aware else None)
+        transfer = self.mode.input_transfer(c.input_voltage_V, c.iv_v0_V) if c.iv_aware else None
         return forward_torch(self.layer_weights(), self.gains(), x, transfer)
 
 
@@ -180,7 +178,7 @@ def _train(config: TrainConfig, data: Dataset) -> TrainedModel:
     net = CrossbarMLP(sizes, config)
     x = torch.as_tensor(data.x_train, dtype=torch.float32)
     y = torch.as_tensor(data.y_train)
-    if config.mode == "current":
+    if net.mode.learns_gain:
         _calibrate_gains(net, x[:512])
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs)

@@ -107,7 +107,8 @@ def test_autograd_through_the_divider_is_the_nonlocal_rule():
 
 def test_device_iv_and_read_convention_match_the_simulated_device():
     params = DeviceParams()
-    assert cm.read_factor(0.2, params.iv_v0_V) == pytest.approx(params.read_factor(0.2))
+    seen = cm.iv_current(1e-5, 0.2, params.iv_v0_V) / 0.2
+    assert seen == pytest.approx(1e-5 * params.read_factor(0.2))
     assert cm.iv_current(1e-5, 1e-4, 0.3) == pytest.approx(1e-9, rel=1e-6)  # ohmic when small
     assert cm.iv_current(1e-5, 0.3, 0.3) == pytest.approx(1e-5 * 0.3 * np.sinh(1.0))
 
@@ -129,3 +130,26 @@ def test_a_current_divider_splits_in_proportion_to_g_whatever_the_shared_iv():
     for volts in (0.05, 0.2, 0.6):
         current = cm.iv_current(g, volts, 0.3)
         np.testing.assert_allclose(current / current.sum(), g / g.sum())
+
+
+@pytest.mark.parametrize("mode", [cm.VOLTAGE, cm.CURRENT], ids=lambda m: m.name)
+def test_each_mode_object_maps_weights_to_conductances_and_back(mode):
+    rng = np.random.default_rng(3)
+    w = rng.uniform(-1, 1, (5, 4))
+    w *= 0.5 * cm.row_bound(G_LO, G_HI) / np.abs(w).sum(axis=1, keepdims=True)
+    scale = mode.layer_scale(w, G_LO, G_HI)
+    g_plus, g_minus, factor = mode.conductances(w, G_LO, G_HI, scale=scale)
+    assert np.all(factor == 1.0)
+    assert G_LO <= g_plus.min() and max(g_plus.max(), g_minus.max()) <= G_HI * (1 + 1e-12)
+    np.testing.assert_allclose(mode.weights(g_plus, g_minus, scale=scale), w, atol=1e-12)
+    mode.check_weights([w], "model")
+
+
+def test_only_voltage_mode_sees_the_device_iv_and_only_current_mode_bounds_rows():
+    assert cm.VOLTAGE.input_transfer(0.5, 0.3)(np.array([0.5]))[0] < 0.5
+    assert cm.CURRENT.input_transfer(0.5, 0.3) is None
+    with pytest.raises(DataError, match="cannot exceed 1"):
+        cm.CURRENT.check_weights([np.array([[0.7, -0.6]])], "model")
+    cm.VOLTAGE.check_weights([np.array([[0.7, -0.6]])], "model")
+    with pytest.raises(DataError, match="'resistive' is unknown"):
+        cm.weight_mode("resistive")
