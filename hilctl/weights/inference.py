@@ -38,6 +38,8 @@ def forward(weights: list[np.ndarray], gains: list[float], x: np.ndarray,
 def array_transfer(model: TrainedModel):
     """The input nonlinearity the array imposes: the device I-V in voltage mode; none in
     current mode, where a row's current divides in proportion to G whatever the shared I-V."""
+    if model.spiking is not None:  # membrane voltages drive the rows well inside the ohmic range
+        return None
     transfer = model.weight_mode.input_transfer(model.input_voltage_V, model.iv_v0_V)
     return None if transfer is None else (lambda a: transfer(a).astype(np.float32))
 
@@ -45,7 +47,13 @@ def array_transfer(model: TrainedModel):
 def accuracy(model: TrainedModel, weights: list[np.ndarray], data: Dataset,
              transfer=None) -> float:
     """Test accuracy of ``model``'s gains with ``weights``."""
-    logits = forward(weights, model.gains, data.x_test, transfer)
+    if model.spiking is not None:  # torch only for spiking networks
+        from .spiking import spiking_logits
+        from .spiking_spec import SpikingSpec
+
+        logits = spiking_logits(weights, model.gains, data.x_test, SpikingSpec(**model.spiking))
+    else:
+        logits = forward(weights, model.gains, data.x_test, transfer)
     return float((logits.argmax(axis=1) == data.y_test).mean())
 
 

@@ -18,6 +18,7 @@ from hilctl.drivers import DataError
 from hilctl.drivers.atomic_file import atomic_output, check_output_directory, write_atomic
 
 from .modes import CurrentMode, VoltageMode, weight_mode
+from .spiking_spec import SpikingSpec
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.npz"
@@ -50,6 +51,9 @@ class TrainedModel:
         g_lo / g_hi of the conductance window the network was trained for (current mode).
     accuracy_software : float
         Test accuracy of this network in software (the same forward pass it was trained with).
+    spiking : dict or None
+        For a spiking network (MIF neurons, ``hilctl.weights.spiking``): its ``SpikingSpec``
+        fields; None for an MLP.
     """
 
     mode: str
@@ -63,6 +67,7 @@ class TrainedModel:
     g_ratio: float = 0.03
     accuracy_software: float = float("nan")
     training: dict = field(default_factory=dict)
+    spiking: dict | None = None
 
     def __post_init__(self) -> None:
         self.layer_sizes = tuple(int(n) for n in self.layer_sizes)
@@ -84,6 +89,17 @@ class TrainedModel:
         if not all(math.isfinite(g) and g > 0 for g in self.gains):
             raise DataError(f"{where}: gains {self.gains} must be positive and finite")
         mode.check_weights(self.weights, where)
+        if self.spiking is not None:
+            try:
+                SpikingSpec(**self.spiking)
+            except TypeError as exc:
+                raise DataError(f"{where}: spiking settings are not a spiking spec "
+                                f"({exc})") from None
+
+    @property
+    def kind(self) -> str:
+        """"msnn" (fully memristive spiking network) or "mlp"."""
+        return "mlp" if self.spiking is None else "msnn"
 
     @property
     def weight_mode(self) -> VoltageMode | CurrentMode:
