@@ -37,15 +37,22 @@ NOISE_AWARE = {"conductance_noise": 0.2, "stuck_fraction": 0.01}
 NOISE_AWARE_EPOCHS = 120
 
 
-def train_network(mode: str, out: Path, say) -> tuple:
-    from ..weights.network import TrainConfig, train_model  # torch: imported when needed
-
+def train_network(mode: str, kind: str, out: Path, say) -> tuple:
     data = load_dataset("digits")
-    say(f"training a 64-32-10 {mode}-mode network on digits, noise-aware (20 % device error, "
-        "1 % stuck devices)")
-    config = TrainConfig(mode=mode, hidden=(32,), iv_v0_V=DeviceParams().iv_v0_V,
-                         epochs=NOISE_AWARE_EPOCHS, **NOISE_AWARE)
-    model = train_model(config, data)
+    if kind == "msnn":
+        from ..weights.spiking import SpikingTrainConfig, train_spiking  # torch: when needed
+
+        if mode != "voltage":
+            raise ConfigError("--model msnn runs voltage-mode synapses; drop --mode current")
+        say("training a 64-64-10 fully memristive spiking network (MIF neurons) on digits")
+        model = train_spiking(SpikingTrainConfig(hidden=(64,)), data)
+    else:
+        from ..weights.network import TrainConfig, train_model  # torch: imported when needed
+
+        say(f"training a 64-32-10 {mode}-mode network on digits, noise-aware (20 % device "
+            "error, 1 % stuck devices)")
+        model = train_model(TrainConfig(mode=mode, hidden=(32,), iv_v0_V=DeviceParams().iv_v0_V,
+                                        epochs=NOISE_AWARE_EPOCHS, **NOISE_AWARE), data)
     save_model(model, out / "model")
     return model, data
 
@@ -66,8 +73,8 @@ def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -
             "accuracy_measured": report["accuracy_measured"], "run_dir": s["run_dir"]}
 
 
-def print_story(rows: list[dict], console: Console) -> None:
-    table = Table(title="digits 64-32-10 on the simulated HfOx array: software vs programmed")
+def print_story(rows: list[dict], network: str, console: Console) -> None:
+    table = Table(title=f"digits {network} on the simulated HfOx array: software vs programmed")
     for column in ("programming", "cells", "in band", "pulses/cell", "time ms", "energy nJ",
                    "software", "ideal targets", "measured"):
         table.add_column(column, justify="right")
@@ -82,6 +89,9 @@ def print_story(rows: list[dict], console: Console) -> None:
 @click.command()
 @click.option("--mode", type=click.Choice(["voltage", "current"]), default="voltage",
               show_default=True, help="Crossbar formulation of the network.")
+@click.option("--model", "kind", type=click.Choice(["mlp", "msnn"]), default="mlp",
+              show_default=True,
+              help="mlp, or msnn: a fully memristive spiking network (MIF neurons).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the simulated array.")
 @click.option("--tolerance", type=click.FloatRange(0, 1, min_open=True), default=0.05,
@@ -90,14 +100,14 @@ def print_story(rows: list[dict], console: Console) -> None:
               help="Directory for the model, predictor and runs [runs/demo-<time>].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def demo(mode, seed, tolerance, out_dir, as_json, quiet):
+def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet):
     """Train on digits, program three ways, infer with what each run measured."""
     console = Console(stderr=True, quiet=quiet)
     out = Path(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"{out} is not empty; give the demo a new --out directory")
     out.mkdir(parents=True, exist_ok=True)
-    _, data = train_network(mode, out, console.print)
+    model, data = train_network(mode, kind, out, console.print)
     base = {"array": {"seed": seed},
             "weights": {"model": str((out / "model").resolve()), "rescale": True},
             "protocol": {"tolerance": tolerance, "predictor": str((out / "predictor").resolve())}}
@@ -105,7 +115,8 @@ def demo(mode, seed, tolerance, out_dir, as_json, quiet):
     predictor.save(out / "predictor")
     rows = [program_and_infer(protocol, base, out, data, quiet) for protocol in PROTOCOLS]
     if as_json:
-        click.echo(json.dumps({"mode": mode, "dataset": "digits", "runs": rows}))
+        click.echo(json.dumps({"mode": mode, "model": kind, "dataset": "digits", "runs": rows}))
     else:
-        print_story(rows, report_console())
+        sizes = "-".join(str(n) for n in model.layer_sizes)
+        print_story(rows, f"{sizes} {kind}", report_console())
         report_console().print(f"model, predictor and runs in {out}")

@@ -116,7 +116,8 @@ def plot_defects(reports: list[dict], out_dir: Path) -> Path:
 
 
 def print_report(report: dict, console: Console) -> None:
-    table = Table(title=f"{report['mode']}-mode network on {report['dataset']} "
+    kind = "spiking network (MIF neurons)" if report["model_kind"] == "msnn" else "network"
+    table = Table(title=f"{report['mode']}-mode {kind} on {report['dataset']} "
                         f"({report['test_samples']} test images)")
     table.add_column("accuracy")
     table.add_column("value", justify="right")

@@ -1,4 +1,5 @@
-"""``hilctl train``: train an MLP for a voltage- or current-mode crossbar and save it."""
+"""``hilctl train``: train an MLP for a voltage- or current-mode crossbar, or a fully memristive
+spiking network (``--model msnn``: MIF neurons, voltage-mode synapses), and save it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 import click
 from rich.console import Console
 
+from hilctl.drivers import ConfigError
 from hilctl.simulated_backend import DeviceParams
 
 from ..units import Quantity
@@ -16,6 +18,15 @@ from ..weights.model_files import save_model
 
 
 @click.command()
+@click.option("--model", "kind", type=click.Choice(["mlp", "msnn"]), default="mlp",
+              show_default=True,
+              help="mlp: clipped-ReLU network; msnn: memristive integrate-and-fire neurons.")
+@click.option("--steps", type=click.IntRange(1), default=40, show_default=True,
+              help="msnn: time steps per sample.")
+@click.option("--encoding", type=click.Choice(["alpha-dc", "poisson"]), default="alpha-dc",
+              show_default=True, help="msnn: how an image drives the first layer.")
+@click.option("--readout", type=click.Choice(["mean", "max", "per-step"]), default="mean",
+              show_default=True, help="msnn: how output membrane voltages become logits.")
 @click.option("--dataset", default="digits", show_default=True,
               help="digits, mnist5k, or a directory of MNIST idx files.")
 @click.option("--mode", type=click.Choice(["voltage", "current"]), default="voltage",
@@ -38,26 +49,27 @@ from ..weights.model_files import save_model
               help="Also train against this fraction of stuck devices.")
 @click.option("--hidden", type=click.IntRange(1), default=None,
               help="Hidden units [32 for digits, 128 for mnist5k].")
-@click.option("--epochs", type=click.IntRange(1), default=60, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=None,
+              help="Passes over the training set [60 for mlp, 10 for msnn].")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Model directory to write (weights.npz + model.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def train(dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise, stuck_fraction, hidden,
-          epochs, seed, out_dir, as_json):
+def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage, iv_v0,
+          conductance_noise, stuck_fraction, hidden, epochs, seed, out_dir, as_json):
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
-    from ..weights.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
-
-    config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
-                         epochs=epochs, seed=seed, iv_aware=iv_aware,
-                         conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
-                         input_voltage_V=read_voltage,
-                         iv_v0_V=DeviceParams().iv_v0_V if iv_v0 is None else iv_v0)
     data = load_dataset(dataset)
     start = time.perf_counter()
-    model = train_model(config, data)
+    if kind == "msnn":
+        if mode != "voltage" or iv_aware or conductance_noise or stuck_fraction:
+            raise ConfigError("--model msnn trains voltage-mode synapses without --iv-aware, "
+                              "--conductance-noise or --stuck-fraction")
+        model = train_msnn(data, steps, encoding, readout, hidden, epochs or 10, seed, as_json)
+    else:
+        model = train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise,
+                          stuck_fraction, hidden, epochs or 60, seed)
     save_model(model, out_dir)
-    summary = {"model": str(out_dir), "dataset": model.dataset, "mode": mode,
+    summary = {"model": str(out_dir), "kind": model.kind, "dataset": model.dataset, "mode": mode,
                "layer_sizes": list(model.layer_sizes), "iv_aware": iv_aware,
                "input_voltage_V": read_voltage, "iv_v0_V": model.iv_v0_V,
                "accuracy_software": model.accuracy_software,
@@ -67,6 +79,30 @@ def train(dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise, stuck
         click.echo(json.dumps(summary))
         return
     sizes = "-".join(str(n) for n in model.layer_sizes)
-    Console().print(f"{mode}-mode {sizes} on {model.dataset}: software test accuracy "
+    Console().print(f"{mode}-mode {model.kind} {sizes} on {model.dataset}: software test accuracy "
                     f"{model.accuracy_software:.2%} ({data.y_test.size} images); "
                     f"saved to {out_dir}")
+
+
+def train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise,
+              stuck_fraction, hidden, epochs, seed):
+    from ..weights.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
+
+    config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
+                         epochs=epochs, seed=seed, iv_aware=iv_aware,
+                         conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
+                         input_voltage_V=read_voltage,
+                         iv_v0_V=DeviceParams().iv_v0_V if iv_v0 is None else iv_v0)
+    return train_model(config, data)
+
+
+def train_msnn(data, steps, encoding, readout, hidden, epochs, seed, quiet):
+    from ..weights.spiking import SpikingTrainConfig, train_spiking  # torch: import late
+    from ..weights.spiking_spec import SpikingSpec
+
+    config = SpikingTrainConfig(spec=SpikingSpec(steps=steps, encoding=encoding,
+                                                 readout=readout),
+                                hidden=(hidden or 64,), epochs=epochs, seed=seed)
+    console = Console(stderr=True, quiet=quiet)
+    return train_spiking(config, data, progress=lambda epoch, loss: console.print(
+        f"epoch {epoch}/{epochs}: training loss {loss:.3f}"))

@@ -172,6 +172,7 @@ def evaluate(run: RunWeights, data: Dataset) -> dict:
     report = {
         "dataset": data.name,
         "mode": model.mode,
+        "model_kind": model.kind,
         "iv_aware": model.iv_aware,
         "input_voltage_V": model.input_voltage_V,
         "test_samples": int(data.y_test.size),
