@@ -4,9 +4,10 @@ The predictor knows the device type, not the device: device-to-device spread of 
 rates means a given pulse moves one device further than another. Per device and polarity the
 planner keeps a Gaussian belief about one number, the knob shift ``s``: the device answers a
 pulse at knob ``u`` like the average device answers ``u + s`` (for the width knob a device
-twice as fast has ``s = ln 2``). The next pulse of that polarity is planned at the average
-device's knob minus ``s``, so a slow device gets a longer (or stronger) pulse from its second
-pulse on.
+twice as fast has ``s = ln 2``; for the gate knob a device whose compliance-limited level
+sits higher answers like a gate ``s`` volts higher). The next pulse of that polarity is planned
+at the average device's knob minus ``s``, so a slow device gets a longer (or stronger) pulse
+from its second pulse on.
 
 After each verify read the belief is updated by comparing the measured ln G after the pulse
 with the predictor's median response at ``u + s`` (an extended Kalman update, iterated a few
@@ -43,6 +44,7 @@ from hilctl.drivers import Cells, ConfigError, DataError, Polarity
 from hilctl.protocols.planner import PlannedPulses, PulsePlanner
 
 from .inverse import plan_knob, predictor_forward, predictor_inverse
+from .knobs import settings_of
 from .model import Predictor
 
 _MODEL_FLOOR = 0.25  # fraction of the prior sigma no single look can beat (model error)
@@ -61,7 +63,8 @@ class NeuralPlanner(PulsePlanner):
         Learn a per-device correction from each verify read.
     prior_sigma : float, optional
         Device-to-device spread of the knob coordinate the prior allows (ln width, or volts
-        for the amplitude knob); estimated from the predictor's own outcome spread if absent.
+        for the amplitude and gate knobs); estimated from the predictor's own outcome spread
+        if absent.
     noise_relative : float
         Cycle-to-cycle spread of a pulse's step, relative to the step.
     read_noise_relative : float
@@ -136,13 +139,14 @@ class NeuralPlanner(PulsePlanner):
         flat = self._flat(cells)
         before, after = np.asarray(before, float), np.asarray(after, float)
         polarity = np.asarray(pulses.polarity)
-        spec = self.predictor.spec
-        other = pulses.amplitude if self.predictor.knob == "width" else pulses.width
-        used = self.predictor.knob_coordinate(pulses.amplitude, pulses.width)
+        settings = settings_of(pulses.amplitude, pulses.width, pulses.gate)
+        if self.predictor.has_gate and pulses.gate is None:
+            return  # pulses without a gate are no look at a gate-aware device response
+        used = self.predictor.knob_coordinate(polarity, settings)
         valid = np.isfinite(before) & np.isfinite(after) & (before > 0) & (after > 0)
-        for name in spec.polarities:
-            fixed = spec.fixed[name]
-            rows = valid & (polarity == Polarity[name]) & np.isclose(other, fixed, rtol=1e-6)
+        valid &= self.predictor.at_fixed(polarity, settings)
+        for name in self.predictor.spec.polarities:
+            rows = valid & (polarity == Polarity[name])
             if rows.any():
                 side, index = int(Polarity[name] > 0), flat[rows]
                 precision = self.memory * self.precision[side, index]
@@ -196,7 +200,8 @@ class NeuralPlanner(PulsePlanner):
 
 
 def estimate_prior_sigma(predictor: Predictor, pairs: int = 2000) -> float:
-    """Typical outcome spread of planned pulses, in knob units (ln width or volts).
+    """Typical outcome spread of planned pulses, in knob units (ln width, or volts of the
+    amplitude or gate).
 
     The predicted 25-75 % spread of ln G after a pulse, times how far the knob must move to
     shift the median by that much, over moves larger than 30 % in the trained range. It holds
@@ -218,8 +223,8 @@ def estimate_prior_sigma(predictor: Predictor, pairs: int = 2000) -> float:
             continue
         slope = (inverse.lookup(lng, lnt + 0.01)[0] - inverse.lookup(lng, lnt - 0.01)[0]) / 0.02
         polarity = np.full(u.size, int(Polarity[name]))
-        amplitude, width = predictor.settings(polarity, u)
-        q = np.log(predictor.quantiles(np.exp(lng), polarity, amplitude, width))
+        amplitude, width, gate = predictor.settings(polarity, u)
+        q = np.log(predictor.quantiles(np.exp(lng), polarity, amplitude, width, gate))
         sigmas.append(np.abs(slope) * (q[:, 3] - q[:, 1]) / 1.349)
     if not sigmas or np.concatenate(sigmas).size == 0:
         raise DataError("cannot estimate the device spread: no move in the trained range is "
