@@ -10,8 +10,8 @@ over the settings of the polarity that moves towards T (SET if T > g). State bin
 quantiles of ln G_before, so each holds about as many pulses; a (bin, setting) group needs
 ``min_rows`` pulses to count, and a bin with no such group uses the groups pooled over all
 bins. A table that draws a setting at random (characterization) has no repeated values, so a
-column with more than ``_MAX_VALUES`` distinct values is binned into that many quantile bins
-and each pulse is counted at its bin's median value.
+column with more than ``_MAX_VALUES`` distinct values is binned into quantile bins, as many as
+leave about ``_GROUP_ROWS`` pulses per group, and each pulse is counted at its bin's median.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols.planner import PlannedPulses, PulsePlanner
 
 _MAX_VALUES = 64
+_GROUP_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,16 @@ class SettingGroups:
         lng = np.log(table.g_before)
         if edges is None:
             edges = np.unique(np.quantile(lng, np.linspace(0, 1, bins + 1)[1:-1]))
-        columns = np.column_stack([_discrete(table.amplitude, False),
-                                   _discrete(table.width, True), _discrete(table.gate, False)])
+        raw = (table.amplitude, table.width, table.gate)
+        varied = sum(np.unique(c[np.isfinite(c)]).size > _MAX_VALUES for c in raw)
+        # Levels per drawn column so that a (bin, setting) group holds _GROUP_ROWS on average.
+        levels = int(np.clip((len(table) / ((edges.size + 1) * _GROUP_ROWS))
+                             ** (1 / max(varied, 1)), 4, _MAX_VALUES))
+        columns = np.column_stack(raw)
+        for pol in (Polarity.SET, Polarity.RESET):  # a polarity's levels are its own values
+            rows = table.polarity == pol
+            for k, log in enumerate((False, True, False)):
+                columns[rows, k] = _discrete(columns[rows, k], log, levels)
         keyed = np.column_stack([table.polarity, columns])
         unique, setting = np.unique(np.nan_to_num(keyed, nan=-1.0), axis=0, return_inverse=True)
         settings = unique[:, 1:].copy()
@@ -66,16 +75,17 @@ class SettingGroups:
         return np.searchsorted(self.edges, np.log(g))
 
 
-def _discrete(values: np.ndarray, log: bool) -> np.ndarray:
-    """Values as they are when few are distinct, else each at its quantile bin's median."""
+def _discrete(values: np.ndarray, log: bool, levels: int) -> np.ndarray:
+    """Values as they are when few are distinct (a sweep), else each at the median of its
+    quantile bin, one of ``levels`` (a table that draws the setting at random)."""
     finite = values[np.isfinite(values)]
     if np.unique(finite).size <= _MAX_VALUES:
         return values
     x = np.log(values) if log else values
-    edges = np.quantile(x, np.linspace(0, 1, _MAX_VALUES + 1)[1:-1])
+    edges = np.quantile(x, np.linspace(0, 1, levels + 1)[1:-1])
     index = np.searchsorted(edges, x)
     medians = np.array([np.median(values[index == i]) if (index == i).any() else np.nan
-                        for i in range(_MAX_VALUES)])
+                        for i in range(levels)])
     return medians[index]
 
 
