@@ -19,6 +19,7 @@ from ..predictor.training import train_predictor
 from ..units import parse_quantity
 
 _UNITS = {"amplitude_V": "V", "width_s": "s", "gate_V": "V"}
+_SNAP_WARNING = 0.05  # V or ln width: beyond this the scored setting is not the planned one
 _KNOB_HELP = (f"What to plan: one of {', '.join(KNOBS)} for both polarities, or one per "
               "polarity, e.g. set=gate,reset=amplitude.")
 
@@ -140,6 +141,11 @@ def _print_report(report: dict) -> None:
     click.echo(f"knob errors in {report['knob_error_unit']}")
     shot = report["one_shot"]
     click.echo("implied one-shot success (share of held-out pulses landing in band)")
+    snap = shot["neural_snap_median"]
+    if snap is not None and snap > _SNAP_WARNING:
+        click.echo(f"note: the neural plans are scored at the nearest setting the table holds, "
+                   f"a median {snap:.3g} away (V and ln width); a table that sweeps the knob "
+                   f"on a grid (a gate sweep) gives figures that do not penalise it")
     click.echo(f"{'target uS':>10} {'tol':>5}" + "".join(f"{p:>11}" for p in
                                                        ("neural", "lookup", "hindsight")))
     for tol in TOLERANCES:

@@ -159,7 +159,7 @@ def _snap(groups: SettingGroups, counts, occupied, targets, polarity, settings):
     """Per (bin, target), the table's setting nearest a planned one (same polarity, enough
     rows; distance in ln width and volts), shape (bins, targets), and the distances."""
     planned = np.column_stack([settings["amplitude_V"], np.log(settings["width_s"]),
-                               settings.get("gate_V", np.zeros(polarity.size))])
+                               np.nan_to_num(settings.get("gate_V", np.zeros(polarity.size)))])
     have = np.column_stack([groups.settings[:, 0], np.log(groups.settings[:, 1]),
                             np.nan_to_num(groups.settings[:, 2])])
     distance = np.sqrt(((planned[:, None, :] - have[None, :, :]) ** 2).sum(axis=2))
