@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from hilctl.drivers import ConfigError, DataError
+from hilctl.drivers import ConfigError
 from hilctl.drivers.pulse_table import PulseTable
 
 from ..predictor.evaluation import TOLERANCES, evaluate
@@ -103,21 +103,24 @@ def evaluate_command(data_file, predictor_dir, lookup_file, targets_text, switch
     planner beside the lookup baseline and the hindsight ceiling."""
     loaded = Predictor.load(predictor_dir, knob=knob)
     targets = _targets(targets_text) if targets_text else None
-    lookup = LookupTable(PulseTable.read_csv(_lookup_source(loaded, lookup_file)))
+    source = _lookup_source(loaded, lookup_file)
+    lookup = None if source is None else LookupTable(PulseTable.read_csv(source))
     report = evaluate(loaded, PulseTable.read_csv(data_file), lookup, targets,
                       switch_threshold)
+    report["lookup_source"] = source
     if as_json:
         click.echo(json.dumps(report))
         return
     _print_report(report)
 
 
-def _lookup_source(loaded: Predictor, lookup_file: str | None) -> str:
-    source = lookup_file or loaded.spec.training.get("source", "")
-    if not source or not Path(source).is_file():
-        raise DataError(f"the lookup baseline needs the training table; the predictor names "
-                        f"{source!r}, which is not a file here: pass --lookup-data TABLE.csv")
-    return source
+def _lookup_source(loaded: Predictor, lookup_file: str | None) -> str | None:
+    """The table the lookup baseline is built from: the one given, else the predictor's
+    training table if it is still there (None: the report leaves the lookup out)."""
+    if lookup_file:
+        return lookup_file
+    source = loaded.spec.training.get("source", "")
+    return source if source and Path(source).is_file() else None
 
 
 def _targets(text: str) -> np.ndarray:
@@ -140,21 +143,24 @@ def _print_report(report: dict) -> None:
         click.echo(f"{key:>22}" + "".join(f"{_shown(c):>12}" for c in cells))
     click.echo(f"knob errors in {report['knob_error_unit']}")
     shot = report["one_shot"]
+    planners = [p for p in ("neural", "lookup", "hindsight") if p in shot]
     click.echo("implied one-shot success (share of held-out pulses landing in band)")
+    if report["lookup_source"] is None:
+        click.echo("note: no lookup baseline: the training table is not here; pass "
+                   "--lookup-data TABLE.csv")
     snap = shot["neural_snap_median"]
     if snap is not None and snap > _SNAP_WARNING:
         click.echo(f"note: the neural plans are scored at the nearest setting the table holds, "
                    f"a median {snap:.3g} away (V and ln width); a table that sweeps the knob "
                    f"on a grid (a gate sweep) gives figures that do not penalise it")
-    click.echo(f"{'target uS':>10} {'tol':>5}" + "".join(f"{p:>11}" for p in
-                                                       ("neural", "lookup", "hindsight")))
+    click.echo(f"{'target uS':>10} {'tol':>5}" + "".join(f"{p:>11}" for p in planners))
     for tol in TOLERANCES:
         key = f"within_{int(tol * 100)}pct"
         for j, target in enumerate(shot["targets_S"]):
             click.echo(f"{target * 1e6:>10.1f} {tol:>5.0%}" + "".join(
-                f"{shot[p][key][j]:>11.3f}" for p in ("neural", "lookup", "hindsight")))
+                f"{shot[p][key][j]:>11.3f}" for p in planners))
         click.echo(f"{'mean':>10} {tol:>5.0%}" + "".join(
-            f"{shot[p]['mean_' + key]:>11.3f}" for p in ("neural", "lookup", "hindsight")))
+            f"{shot[p]['mean_' + key]:>11.3f}" for p in planners))
 
 
 def _shown(value) -> str:

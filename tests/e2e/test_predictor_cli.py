@@ -116,6 +116,11 @@ def test_gate_knob_journey_train_eval_and_program_with_the_lookup_planner(tmp_pa
     shown = run_hilctl("predictor", "eval", "--data", "held.csv", "--predictor", "g",
                        cwd=tmp_path)
     assert shown.returncode == 0 and "hindsight" in shown.stdout and "unswitched" in shown.stdout
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()  # the training table named in the predictor is not there
+    report = run_json("predictor", "eval", "--data", tmp_path / "held.csv", "--predictor",
+                      tmp_path / "g", cwd=elsewhere)
+    assert report["lookup_source"] is None and "lookup" not in report["one_shot"]
     done = run_hilctl("program", "--rows", 8, "--cols", 8, "--protocol", "one-shot",
                       "--planner", "lookup", "--predictor", "sweep.csv", "--out", "run",
                       cwd=tmp_path)
