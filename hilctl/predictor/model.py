@@ -199,7 +199,8 @@ class Predictor:
         """Predicted quantiles ``QUANTILES`` of the read G after each pulse, shape (n, 5), in S."""
         g_before = np.asarray(g_before, dtype=np.float64)
         if self.has_gate and gate is None:
-            gate = self.pulse_settings(polarity, np.zeros(np.shape(polarity)))["gate_V"]
+            shape = np.broadcast_shapes(np.shape(g_before), np.shape(polarity))
+            gate = self._fixed_gate(np.broadcast_to(polarity, shape))
         x = self.spec.scaling.features(g_before, polarity, amplitude, width, gate)
         out = np.empty((x.shape[0], len(QUANTILES)))
         with torch.no_grad(), _one_thread():
@@ -207,6 +208,18 @@ class Predictor:
                 out[start:start + 65536] = self.net(x[start:start + 65536]).double().numpy()
         g0 = np.broadcast_to(g_before, (x.shape[0],))
         return g0[:, None] * np.exp(out * self.spec.scaling.y_scale)
+
+    def _fixed_gate(self, polarity: np.ndarray) -> np.ndarray:
+        """The gate each pulse is planned with where the gate stays fixed; a polarity whose
+        knob is the gate has no default, so its pulses must say their gate."""
+        gate = np.full(np.shape(polarity), np.nan)
+        for name in self.spec.polarities:
+            if "gate_V" in self.spec.fixed[name]:
+                gate[np.asarray(polarity) == Polarity[name]] = self.spec.fixed[name]["gate_V"]
+        if np.isnan(gate).any():
+            raise DataError("the gate is this predictor's knob (or the polarity is not "
+                            "trained); give each pulse's gate")
+        return gate
 
     def median(self, g_before, polarity, amplitude, width, gate=None) -> np.ndarray:
         return self.quantiles(g_before, polarity, amplitude, width, gate)[:, MEDIAN]

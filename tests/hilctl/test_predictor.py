@@ -252,6 +252,8 @@ def test_gate_knob_plans_a_higher_gate_for_a_higher_set_target(gated):
     gate = np.linspace(0.8, 1.8, 2001)
     expected = np.interp(targets, set_level(gate), gate)
     np.testing.assert_allclose(plan.gate, expected, atol=0.08)
+    with pytest.raises(DataError, match="give each pulse's gate"):
+        gated.quantiles(np.full(2, 5e-6), np.ones(2), np.full(2, SET_V), np.full(2, SET_WIDTH))
     reset = gated.plan(np.array([200e-6, 200e-6]), np.array([100e-6, 20e-6]))
     assert reset.amplitude[1] > reset.amplitude[0]
     np.testing.assert_allclose(reset.gate, RESET_GATE)
