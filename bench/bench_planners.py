@@ -3,17 +3,20 @@
 Every run programs an identical copy of the same seeded array (default preset) towards the
 same random targets: read conductances uniform over the nominal window kept 10 % of the window
 from each bound. Success is judged by the verify read, |G - G_target| / G_target within the
-tolerance. Run: ``python bench/bench_planners.py [--rows 64 --cols 64 --seed 0]``.
+tolerance. The lookup planner's table is a characterization of another array.
+Run: ``python bench/bench_planners.py [--rows 64 --cols 64 --seed 0]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import numpy as np
 
 from hilctl.drivers import Cells
+from hilctl.predictor.lookup import LookupPlanner, LookupTable
 from hilctl.protocols import (
     HeuristicPlanner,
     IncrementalStep,
@@ -24,6 +27,7 @@ from hilctl.protocols import (
     program,
     relative_error,
 )
+from hilctl.protocols.characterize import characterize
 from hilctl.simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
 
 
@@ -37,9 +41,19 @@ def random_targets(params: DeviceParams, read_V: float, n: int, seed: int) -> np
 def make_planner(kind: str, crossbar: SimulatedCrossbar, params: DeviceParams):
     if kind == "oracle":
         return OraclePlanner(crossbar)
+    if kind == "lookup":
+        return LookupPlanner(_lookup_table(crossbar.shape))
     rf = params.read_factor(crossbar.limits.read_V)
     return HeuristicPlanner(crossbar.shape, crossbar.limits,
                             (params.g_min_S * rf, params.g_max_S * rf))
+
+
+@functools.cache
+def _lookup_table(shape: tuple[int, int]) -> LookupTable:
+    """The lookup baseline from a 20k-pulse characterization of another array (seed 100),
+    built once: what a lab without a model programs from."""
+    data = characterize(SimulatedCrossbar(shape, seed=100), 20_000, np.random.default_rng(100))
+    return LookupTable(data)
 
 
 def run(protocol_for, tolerance: float, args, targets: np.ndarray):
@@ -91,6 +105,12 @@ def main() -> None:
                 f"write-verify-planned ({kind})",
                 lambda xb, kind=kind: PlannedWriteVerify(make_planner(kind, xb, params)),
                 tolerance, args, targets))
+    rows.append(one_shot_row("lookup", args, targets))
+    for tolerance in (0.02, 0.05):
+        rows.append(write_verify_row(
+            "write-verify-planned (lookup)",
+            lambda xb: PlannedWriteVerify(make_planner("lookup", xb, params)),
+            tolerance, args, targets))
     rows.append(write_verify_row("write-verify ISPP", lambda xb: IncrementalStep(), 0.02,
                                  args, targets))
     header = ["protocol (planner)", "tol", "1p<=5%", "1p<=10%", "1p<=50%", "pulses mean",

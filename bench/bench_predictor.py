@@ -21,6 +21,8 @@ import warnings
 import numpy as np
 
 from hilctl.drivers import Cells, PulseBatch
+from hilctl.predictor.evaluation import evaluate
+from hilctl.predictor.lookup import LookupPlanner, LookupTable
 from hilctl.predictor.planner import NeuralPlanner
 from hilctl.predictor.quantiles import PredictorRangeWarning
 from hilctl.predictor.training import train_predictor
@@ -79,6 +81,10 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
+def _shown(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=64)
@@ -101,20 +107,31 @@ def main() -> None:
     print(table(["characterize s", "train s", "epochs", "fixed SET V", "fixed RESET V",
                  "validation pinball"],
                 [[f"{characterize_s:.1f}", f"{train_s:.1f}", str(spec.training["epochs"]),
-                  f"{spec.fixed['SET']:.2f}", f"{spec.fixed['RESET']:.2f}",
+                  f"{spec.fixed['SET']['amplitude_V']:.2f}",
+                  f"{spec.fixed['RESET']['amplitude_V']:.2f}",
                   f"{spec.training['validation_pinball']:.4f}"]]))
 
     held_out = characterize(SimulatedCrossbar((32, 32), seed=args.seed_b + 100), 10_000,
                             np.random.default_rng(7))
-    report = predictor.evaluate(held_out)
+    lookup = LookupTable(data)
+    report = evaluate(predictor, held_out, lookup)
     print("\n## Held-out table (another array, 10k rows)\n")
-    print(table(list(report), [[f"{v:.4g}" if isinstance(v, float) else str(v)
-                                for v in report.values()]]))
+    groups = ("all", "switched", "unswitched")
+    print(table(["figure", *groups], [[key, *(_shown(report[g][key]) for g in groups)]
+                                    for key in report["all"]]))
+    shot = report["one_shot"]
+    print("\nImplied one-shot success, mean over targets "
+          f"{shot['targets_S'][0] * 1e6:.1f}..{shot['targets_S'][-1] * 1e6:.1f} uS\n")
+    print(table(["planner", "<=10%", "<=20%", "<=50%"],
+                [[name, *(f"{shot[name]['mean_within_' + t]:.3f}"
+                          for t in ("10pct", "20pct", "50pct"))]
+                 for name in ("neural", "lookup", "hindsight")]))
 
     targets = random_targets(DeviceParams(), 0.2, shape[0] * shape[1], seed=args.seed_b + 10)
     planners = {
         "oracle (true device and state)": (OraclePlanner, args.seed_b),
         "nominal-device inverse": (NominalInverse, args.seed_b),
+        "lookup (A's table) on B": (lambda xb: LookupPlanner(lookup), args.seed_b),
         "neural (A) on B": (lambda xb: NeuralPlanner(predictor, xb.shape), args.seed_b),
         "neural (A) on B, no adaptation": (
             lambda xb: NeuralPlanner(predictor, xb.shape, adapt=False), args.seed_b),

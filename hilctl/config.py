@@ -76,7 +76,7 @@ class AdaptiveConfig(_Strict):
 
 class ProtocolConfig(_Strict):
     name: str = "write-verify"
-    planner: Literal["neural", "oracle", "heuristic"] = "neural"
+    planner: Literal["neural", "oracle", "heuristic", "lookup"] = "neural"
     predictor: str | None = None
     tolerance: float | None = Field(0.05, gt=0, lt=1)
     tolerance_abs_S: float | None = Field(None, gt=0)

@@ -23,7 +23,7 @@ PROTOCOLS = {
     "write-verify-planned": "every pulse from the planner, adapting per device",
     "one-shot": "one planned pulse per cell after a block RESET, no correction",
 }
-PLANNERS = ("neural", "oracle", "heuristic")
+PLANNERS = ("neural", "oracle", "heuristic", "lookup")
 
 
 def build_protocol(config: RunConfig, crossbar: Crossbar) -> Protocol:
@@ -56,6 +56,13 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
 
         window = nominal_window(device_model(config), crossbar.limits.read_V)
         return HeuristicPlanner(crossbar.shape, crossbar.limits, window)
+    if kind == "lookup":
+        from .predictor.lookup import LookupPlanner
+
+        if config.protocol.predictor is None:
+            raise ConfigError("the lookup planner needs a pulse-response table: --predictor "
+                              "TABLE.csv (see hilctl characterize)")
+        return LookupPlanner.from_csv(config.protocol.predictor)
     if config.protocol.predictor is None:
         raise ConfigError(f"protocol {config.protocol.name!r} with the neural planner needs a "
                           "trained predictor: --predictor DIR (see hilctl predictor train), "

@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
+import numpy as np
 
 from hilctl.drivers import ConfigError
 from hilctl.drivers.pulse_table import PulseTable
 
-from ..predictor.model import KNOBS, Predictor
+from ..predictor.evaluation import TOLERANCES, evaluate
+from ..predictor.knobs import KNOBS, parse_knobs
+from ..predictor.lookup import LookupTable
+from ..predictor.model import Predictor
 from ..predictor.training import train_predictor
 from ..units import parse_quantity
 
+_UNITS = {"amplitude_V": "V", "width_s": "s", "gate_V": "V"}
+_SNAP_WARNING = 0.05  # V or ln width: beyond this the scored setting is not the planned one
+_KNOB_HELP = (f"What to plan: one of {', '.join(KNOBS)} for both polarities, or one per "
+              "polarity, e.g. set=gate,reset=amplitude.")
 
-def parse_fixed(values: tuple[str, ...], unit: str, flag: str) -> dict[str, float] | None:
-    """``1.2V`` for both polarities, or ``SET=1.2V`` / ``RESET=1.5V``."""
+
+def parse_fixed(values: tuple[str, ...], units: dict[str, str], flag: str
+                ) -> dict[str, float] | None:
+    """``1.2V`` for both polarities, or ``SET=1.2V`` / ``RESET=1.5V`` (unit per polarity)."""
     fixed: dict[str, float] = {}
     for text in values:
         name, sep, quantity = text.partition("=")
-        names = [name.strip().upper()] if sep else ["SET", "RESET"]
+        names = [name.strip().upper()] if sep else list(units)
         for polarity in names:
-            if polarity not in ("SET", "RESET"):
-                raise ConfigError(f"{flag} {text!r}: expected SET=<value> or RESET=<value>")
-            fixed[polarity] = parse_quantity(quantity if sep else text, unit, flag)
+            if polarity not in units:
+                raise ConfigError(f"{flag} {text!r}: expected "
+                                  f"{' or '.join(f'{p}=<value>' for p in units)}")
+            fixed[polarity] = parse_quantity(quantity if sep else text, units[polarity], flag)
     return fixed or None
 
 
@@ -37,36 +49,37 @@ def predictor() -> None:
               help="Pulse-response table (CSV) to train on.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Predictor directory to write (weights.npz + predictor.json).")
-@click.option("--knob", type=click.Choice(KNOBS), default="width", show_default=True,
-              help="Plan the pulse width at a fixed amplitude, or the amplitude at a fixed width.")
+@click.option("--knob", default="width", show_default=True, help=_KNOB_HELP)
 @click.option("--epochs", type=click.IntRange(1), help="Passes over the data [about 1.5M "
               "samples seen].")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--fixed", "fixed_values", multiple=True, metavar="[SET=|RESET=]VALUE",
-              help="Fixed amplitude (width knob, e.g. SET=1.1V) or width (amplitude knob, "
-                   "e.g. 1us) per polarity [chosen from the data].")
+              help="Fixed amplitude (width knob, e.g. SET=1.1V) or width (amplitude and gate "
+                   "knobs, e.g. 1us) per polarity [chosen from the data].")
 @click.option("--polarities", type=click.Choice(["both", "SET", "RESET"]), default="both",
               show_default=True, help="Train for one polarity only when the table has one.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def train(data_file, out, knob, epochs, seed, fixed_values, polarities, as_json) -> None:
     """Train a predictor on a pulse-response table and save it."""
-    table = PulseTable.read_csv(data_file)
-    fixed = parse_fixed(fixed_values, "V" if knob == "width" else "s", "--fixed")
     chosen = ("SET", "RESET") if polarities == "both" else (polarities,)
+    knobs = parse_knobs(knob, chosen)
+    units = {name: _UNITS[KNOBS[k].searched] for name, k in knobs.items()}
+    fixed = parse_fixed(fixed_values, units, "--fixed")
+    table = PulseTable.read_csv(data_file)
     trained = train_predictor(table, knob=knob, epochs=epochs, seed=seed, polarities=chosen,
                               fixed=fixed, source=str(data_file))
     trained.save(out)
     spec = trained.spec
-    summary = {"out": str(out), "knob": knob, "fixed": spec.fixed,
+    summary = {"out": str(out), "knob": spec.knob, "fixed": spec.fixed,
                "knob_range": spec.knob_range, "g_range_S": spec.g_range_S, **spec.training}
     if as_json:
         click.echo(json.dumps(summary))
         return
-    unit = "V" if knob == "width" else "s"
-    settings = ", ".join(f"{name} {value:.4g} {unit}" for name, value in spec.fixed.items())
-    click.echo(f"trained a {knob} predictor on {spec.training['rows']} rows "
-               f"({spec.training['epochs']} epochs, {spec.training['seconds']} s); fixed "
-               f"{'amplitude' if knob == 'width' else 'width'}: {settings}; saved to {out}")
+    settings = "; ".join(f"{name} {spec.knob[name]} at " + ", ".join(
+        f"{s} {v:.4g}" for s, v in spec.fixed[name].items()) for name in spec.polarities)
+    click.echo(f"trained a {trained.knob} predictor on {spec.training['rows']} rows "
+               f"({spec.training['epochs']} epochs, {spec.training['seconds']} s); "
+               f"{settings}; saved to {out}")
 
 
 @predictor.command("eval")
@@ -74,15 +87,81 @@ def train(data_file, out, knob, epochs, seed, fixed_values, polarities, as_json)
               help="Held-out pulse-response table (CSV).")
 @click.option("--predictor", "predictor_dir", required=True, type=click.Path(file_okay=False),
               help="Predictor directory written by 'hilctl predictor train'.")
-@click.option("--knob", type=click.Choice(KNOBS), help="Refuse a predictor of another knob.")
+@click.option("--lookup-data", "lookup_file", type=click.Path(dir_okay=False),
+              help="Table the lookup baseline is built from [the predictor's training table].")
+@click.option("--targets", "targets_text", metavar="LOW:HIGH:COUNT",
+              help="Target grid for the one-shot figures, log-spaced, e.g. 30uS:210uS:7 "
+                   "[10th-90th percentile of where switched pulses landed].")
+@click.option("--switch-threshold", type=click.FloatRange(0, min_open=True), default=0.05,
+              show_default=True, help="|ln(G after/G before)| beyond which a row switched "
+                                      "(above the read noise).")
+@click.option("--knob", help="Refuse a predictor of another knob.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
-def evaluate(data_file, predictor_dir, knob, as_json) -> None:
-    """Knob error and predicted-vs-measured G on a held-out table."""
+def evaluate_command(data_file, predictor_dir, lookup_file, targets_text, switch_threshold,
+                     knob, as_json) -> None:
+    """Fit on switched and unswitched rows, and implied one-shot success of the neural
+    planner beside the lookup baseline and the hindsight ceiling."""
     loaded = Predictor.load(predictor_dir, knob=knob)
-    report = loaded.evaluate(PulseTable.read_csv(data_file))
+    targets = _targets(targets_text) if targets_text else None
+    source = _lookup_source(loaded, lookup_file)
+    lookup = None if source is None else LookupTable(PulseTable.read_csv(source))
+    report = evaluate(loaded, PulseTable.read_csv(data_file), lookup, targets,
+                      switch_threshold)
+    report["lookup_source"] = source
     if as_json:
         click.echo(json.dumps(report))
         return
-    for key, value in report.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        click.echo(f"{key:>22}  {shown}")
+    _print_report(report)
+
+
+def _lookup_source(loaded: Predictor, lookup_file: str | None) -> str | None:
+    """The table the lookup baseline is built from: the one given, else the predictor's
+    training table if it is still there (None: the report leaves the lookup out)."""
+    if lookup_file:
+        return lookup_file
+    source = loaded.spec.training.get("source", "")
+    return source if source and Path(source).is_file() else None
+
+
+def _targets(text: str) -> np.ndarray:
+    parts = text.split(":")
+    if len(parts) != 3 or not parts[2].strip().isdigit() or int(parts[2]) < 1:
+        raise ConfigError(f"--targets {text!r}: expected LOW:HIGH:COUNT, e.g. 30uS:210uS:7")
+    low, high = (parse_quantity(p, "S", "--targets") for p in parts[:2])
+    if not 0 < low <= high:
+        raise ConfigError(f"--targets {text!r}: expected 0 < LOW <= HIGH")
+    return np.geomspace(low, high, int(parts[2]))
+
+
+def _print_report(report: dict) -> None:
+    click.echo(f"{report['rows']} rows, knob {report['knob']}; switched: "
+               f"|ln(G after/G before)| > {report['switch_threshold']:g}")
+    keys = [k for k in report["all"] if k != "rows"]
+    click.echo(f"{'':>22}" + "".join(f"{g:>12}" for g in ("all", "switched", "unswitched")))
+    for key in ["rows", *keys]:
+        cells = [report[g][key] for g in ("all", "switched", "unswitched")]
+        click.echo(f"{key:>22}" + "".join(f"{_shown(c):>12}" for c in cells))
+    click.echo(f"knob errors in {report['knob_error_unit']}")
+    shot = report["one_shot"]
+    planners = [p for p in ("neural", "lookup", "hindsight") if p in shot]
+    click.echo("implied one-shot success (share of held-out pulses landing in band)")
+    if report["lookup_source"] is None:
+        click.echo("note: no lookup baseline: the training table is not here; pass "
+                   "--lookup-data TABLE.csv")
+    snap = shot["neural_snap_median"]
+    if snap is not None and snap > _SNAP_WARNING:
+        click.echo(f"note: the neural plans are scored at the nearest setting the table holds, "
+                   f"a median {snap:.3g} away (V and ln width); a table that sweeps the knob "
+                   f"on a grid (a gate sweep) gives figures that do not penalise it")
+    click.echo(f"{'target uS':>10} {'tol':>5}" + "".join(f"{p:>11}" for p in planners))
+    for tol in TOLERANCES:
+        key = f"within_{int(tol * 100)}pct"
+        for j, target in enumerate(shot["targets_S"]):
+            click.echo(f"{target * 1e6:>10.1f} {tol:>5.0%}" + "".join(
+                f"{shot[p][key][j]:>11.3f}" for p in planners))
+        click.echo(f"{'mean':>10} {tol:>5.0%}" + "".join(
+            f"{shot[p]['mean_' + key]:>11.3f}" for p in planners))
+
+
+def _shown(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -64,8 +64,9 @@ def print_summary(summary: dict, console: Console) -> None:
 @click.option("--protocol", help=f"One of: {', '.join(PROTOCOLS)} [write-verify].")
 @click.option("--planner", type=click.Choice(PLANNERS),
               help="Planner of one-shot and write-verify-planned [neural].")
-@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
-              help="Trained predictor directory for the neural planner.")
+@click.option("--predictor", "predictor_dir", type=click.Path(),
+              help="Trained predictor directory (neural planner), or a pulse-response table "
+                   "(lookup planner).")
 @click.option("--weights", "weights_dir", type=click.Path(file_okay=False),
               help="Trained model directory (hilctl train): its layers become the targets.")
 @click.option("--rescale", is_flag=True, default=None,

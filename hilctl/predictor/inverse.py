@@ -1,11 +1,12 @@
 """Inverting the predictor's forward model: from (present G, target G) to the knob.
 
-The median response F(g, u) of the forward model is monotone in the knob coordinate u (ln width
-or amplitude) for each polarity. Per polarity and fixed setting it is tabulated once on a grid
-of present conductance x knob, made monotone, and inverted row by row onto a grid of target
-conductances; a plan is then a bilinear look-up in (ln present, ln target), so planning 262k
-cells costs milliseconds. The grid (160 x 256 in ln G over the trained range, 256 knob points)
-keeps the interpolation error far below the device noise.
+The median response F(g, u) of the forward model is monotone in the knob coordinate u (ln width,
+amplitude or gate; ``hilctl.predictor.knobs``) for each polarity. Per polarity and fixed
+settings it is tabulated once on a grid of present conductance x knob, made monotone, and
+inverted row by row onto a grid of target conductances; a plan is then a bilinear look-up in
+(ln present, ln target), so planning 262k cells costs milliseconds. The grid (160 x 256 in
+ln G over the trained range, 256 knob points) keeps the interpolation error far below the
+device noise.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _G_POINTS, _U_POINTS, _T_POINTS = 160, 256, 256
 class KnobPlan:
     """One planned pulse per cell (SI units).
 
-    ``u`` is the knob coordinate before any per-device shift (ln width or amplitude);
+    ``u`` is the knob coordinate before any per-device shift (of each pulse's polarity's knob);
     ``clamped`` marks knobs that hit the safe range or cells outside the trained range;
     ``out_of_range`` marks the latter alone.
     """
@@ -91,30 +92,29 @@ class ForwardTable:
         return left + b * (right - left), (right - left) / (self.u[1] - self.u[0])
 
 
-def build_forward(predictor, name: str, fixed_value: float, quantile: int = MEDIAN,
+def build_forward(predictor, name: str, fixed: dict[str, float], quantile: int = MEDIAN,
                   points: tuple[int, int] = (_G_POINTS, _U_POINTS)) -> ForwardTable:
-    """Tabulate the ``QUANTILES[quantile]`` response of polarity ``name`` at ``fixed_value``
-    on a grid of ln present G x knob, monotone in the knob (SET up, RESET down)."""
+    """Tabulate the ``QUANTILES[quantile]`` response of polarity ``name`` at the ``fixed``
+    settings on a grid of ln present G x knob, monotone in the knob (SET up, RESET down)."""
     sign = int(Polarity[name])
     g_lo, g_hi = predictor.spec.g_range_S
     lng = np.linspace(np.log(g_lo), np.log(g_hi), points[0])
     u = np.linspace(*predictor.u_range(name), points[1])
-    fixed = np.full(u.size, fixed_value)
-    amplitude, width = (fixed, np.exp(u)) if predictor.knob == "width" else (u, fixed)
+    pulse = predictor.knob_of(name).pulse(np.tile(u, lng.size), fixed)
     grid_g = np.repeat(np.exp(lng), u.size)
-    outcome = predictor.quantiles(grid_g, np.full(grid_g.size, sign),
-                                  np.tile(amplitude, lng.size), np.tile(width, lng.size))
+    outcome = predictor.quantiles(grid_g, np.full(grid_g.size, sign), pulse["amplitude_V"],
+                                  pulse["width_s"], pulse.get("gate_V"))
     response = np.log(outcome[:, quantile]).reshape(lng.size, u.size)
     accumulate = np.maximum if sign > 0 else np.minimum
     return ForwardTable(lng, u, accumulate.accumulate(response, axis=1))
 
 
-def build_inverse(predictor, name: str, fixed_value: float, quantile: int = MEDIAN,
+def build_inverse(predictor, name: str, fixed: dict[str, float], quantile: int = MEDIAN,
                   points: tuple[int, int, int] = (_G_POINTS, _U_POINTS, _T_POINTS),
                   ) -> InverseTable:
-    """Tabulate and invert the response of polarity ``name`` at ``fixed_value``: its median,
-    or the ``QUANTILES[quantile]`` outcome."""
-    forward = build_forward(predictor, name, fixed_value, quantile, points[:2])
+    """Tabulate and invert the response of polarity ``name`` at the ``fixed`` settings: its
+    median, or the ``QUANTILES[quantile]`` outcome."""
+    forward = build_forward(predictor, name, fixed, quantile, points[:2])
     lng, u, response = forward.lng, forward.u, forward.response
     if int(Polarity[name]) < 0:
         response, u = response[:, ::-1], u[::-1]
@@ -165,9 +165,8 @@ def plan_knob(predictor, present, target, shift=0.0, cautious=None,
         wanted = u[rows] - shift[side, rows]
         u_plan[rows] = np.clip(wanted, lo, hi)
         clamped[rows] |= beyond | (wanted < lo) | (wanted > hi)
-    amplitude, width = predictor.settings(polarity, u_plan)
-    amplitude, width = _inside_range(predictor, polarity, amplitude, width)
-    gate = None if spec.gate_V is None else np.full(present.size, spec.gate_V)
+    amplitude, width, gate = predictor.settings(polarity, _inside_range(predictor, polarity,
+                                                                        u_plan))
     return KnobPlan(polarity, amplitude, width, gate, u, clamped, outside)
 
 
@@ -204,16 +203,14 @@ def predictor_forward(predictor, name: str) -> ForwardTable:
     return cache[key]
 
 
-def _inside_range(predictor, polarity, amplitude, width):
+def _inside_range(predictor, polarity, u):
     """Undo float round-off (exp(ln w)) that could step a hair outside the safe range."""
-    bounds = predictor.spec.knob_range
-    set_lo, set_hi = bounds.get("SET", (np.nan, np.nan))
-    reset_lo, reset_hi = bounds.get("RESET", (np.nan, np.nan))
-    lo = np.where(polarity > 0, set_lo, reset_lo)
-    hi = np.where(polarity > 0, set_hi, reset_hi)
-    if predictor.knob == "width":
-        return amplitude, np.clip(width, lo, hi)
-    return np.clip(amplitude, lo, hi), width
+    u = u.copy()
+    for name in predictor.spec.polarities:
+        rows = polarity == Polarity[name]
+        knob, (lo, hi) = predictor.knob_of(name), predictor.spec.knob_range[name]
+        u[rows] = knob.coordinate(np.clip(knob.value(u[rows]), lo, hi))
+    return u
 
 
 def in_band_probability(quantiles: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -238,14 +235,14 @@ def _cdf(points: np.ndarray, probs: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def landing_score(predictor, name: str, value: float, table: PulseTable,
+def landing_score(predictor, name: str, fixed: dict[str, float], table: PulseTable,
                   share: float = 0.25, moves: int = 2000) -> float:
     """Mean predicted probability that planned pulses land within ``share`` of their move.
 
     The moves start from the table's own g_before values of polarity ``name`` and span sizes
     from 2 % to the whole trained range evenly on a log scale, so a setting is judged on the
-    small corrections of write-verify as much as on large first moves; ``value`` is the fixed
-    setting. Knobs that hit their range count as misses.
+    small corrections of write-verify as much as on large first moves; ``fixed`` holds the fixed
+    settings. Knobs that hit their range count as misses.
     """
     sign = int(Polarity[name])
     rng = np.random.default_rng(0)
@@ -257,11 +254,11 @@ def landing_score(predictor, name: str, value: float, table: PulseTable,
     g0, g1 = g0[inside], g1[inside]
     if g0.size == 0:
         return 0.0
-    coarse = build_inverse(predictor, name, value, points=(48, 96, 96))  # a ranking only
+    coarse = build_inverse(predictor, name, fixed, points=(48, 96, 96))  # a ranking only
     u, beyond = coarse.lookup(np.log(g0), np.log(g1))
-    fixed = np.full(u.size, value)
-    amplitude, width = (fixed, np.exp(u)) if predictor.knob == "width" else (u, fixed)
-    quantiles = predictor.quantiles(g0, np.full(u.size, sign), amplitude, width)
+    pulse = predictor.knob_of(name).pulse(u, fixed)
+    quantiles = predictor.quantiles(g0, np.full(u.size, sign), pulse["amplitude_V"],
+                                    pulse["width_s"], pulse.get("gate_V"))
     band = share * np.abs(g1 - g0)
     p = in_band_probability(quantiles, g1 - band, g1 + band)
     return float(np.where(beyond, 0.0, p).mean())

@@ -1,7 +1,7 @@
 """The neural pulse predictor: which pulse moves a device from its present to its target G.
 
 Why a forward model, inverted, rather than a network that regresses the knob directly: in a
-pulse-response table the knob (width or amplitude) is drawn at random and the response is
+pulse-response table the knob (width, amplitude or gate) is drawn at random and the response is
 noisy, so a regression of knob on (g_before, g_after) is pulled towards the mean of the knob's
 sampling distribution (regression dilution), and a lab's table with another sampling design
 would give another bias. The forward direction has no such problem: the knob is an exact input
@@ -13,16 +13,16 @@ as five conditional quantiles (pinball loss), which also tells how spread the ou
 the planner inverts the median, which is monotone in the knob, through a table tabulated once
 per polarity (``hilctl.predictor.inverse``); planning 262k cells is then a bilinear look-up.
 
-Knob ``width`` (default): the width at a fixed amplitude per polarity; knob ``amplitude``: the
-amplitude at a fixed width per polarity. The fixed settings are chosen from the data (the one
-whose predicted outcomes are tightest, see ``choose_fixed``) unless given. The knob's safe
-range is the range seen in training. Weights are saved as npz and everything else as JSON.
+Each polarity plans one knob (``hilctl.predictor.knobs``: width, amplitude or gate) with the
+other settings fixed. One fixed setting is chosen from the data (the one whose predicted
+outcomes are tightest, see ``choose_fixed``) unless given, the rest sit at the table's median.
+The knob's safe range is the range seen in training. Weights are saved as npz and everything
+else as JSON.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,10 +35,10 @@ from hilctl.drivers.atomic_file import atomic_output, check_output_directory, wr
 from hilctl.drivers.pulse_table import PulseTable
 
 from .inverse import plan_knob
+from .knobs import KNOBS, SETTINGS, Knob, knob_text, parse_knobs
 from .quantiles import MEDIAN, QUANTILES
 
-FORMAT_VERSION = 1
-KNOBS = ("width", "amplitude")
+FORMAT_VERSION = 2
 MIN_ROWS_PER_POLARITY = 100
 POLARITY_NAMES = {Polarity.SET: "SET", Polarity.RESET: "RESET"}
 _WEIGHTS, _META = "weights.npz", "predictor.json"
@@ -133,17 +133,17 @@ def _scale(values: np.ndarray) -> float:
 class PredictorSpec:
     """Everything about a predictor except its weights; saved as JSON.
 
-    ``fixed`` holds, per polarity name, the fixed amplitude (V, knob ``width``) or fixed width
-    (s, knob ``amplitude``); ``knob_range`` the knob's safe range per polarity in SI units;
-    ``g_range_S`` the conductances seen in training (read conductances, S).
+    ``knob`` names the knob strategy per polarity name (``hilctl.predictor.knobs``);
+    ``fixed`` holds, per polarity name, the settings that knob keeps fixed (by
+    ``knobs.SETTINGS`` name, SI units); ``knob_range`` the knob's safe range per polarity in
+    SI units; ``g_range_S`` the conductances seen in training (read conductances, S).
     """
 
-    knob: str
+    knob: dict[str, str]
     polarities: list[str]
-    fixed: dict[str, float]
+    fixed: dict[str, dict[str, float]]
     knob_range: dict[str, list[float]]
     g_range_S: list[float]
-    gate_V: float | None
     hidden: list[int]
     scaling: Scaling
     training: dict
@@ -155,18 +155,34 @@ class PredictorSpec:
     @classmethod
     def from_json(cls, text: str, where: str) -> PredictorSpec:
         try:
-            raw = json.loads(text)
-            version = raw.get("format_version")
-            if version != FORMAT_VERSION:
-                raise DataError(f"{where}: predictor format version {version!r}; this hilctl "
-                                f"reads version {FORMAT_VERSION} (retrain the predictor)")
+            raw = _upgraded(json.loads(text), where)
             raw["scaling"] = Scaling(**raw["scaling"])
             spec = cls(**raw)
         except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as exc:
             raise DataError(f"{where}: not a predictor description ({exc})") from None
-        if spec.knob not in KNOBS:
-            raise DataError(f"{where}: unknown knob {spec.knob!r}; expected one of {KNOBS}")
+        unknown = sorted(set(spec.knob.values()) - set(KNOBS))
+        if unknown or set(spec.knob) != set(spec.polarities):
+            raise DataError(f"{where}: knob {spec.knob!r} is not one of {', '.join(KNOBS)} "
+                            f"for each of {spec.polarities}")
         return spec
+
+
+def _upgraded(raw: dict, where: str) -> dict:
+    """A version-1 description in today's shape: its one knob for every polarity, its one
+    fixed value under the setting that knob kept fixed, and its gate among the fixed ones."""
+    version = raw.get("format_version")
+    if version == 1:
+        knob = KNOBS[raw["knob"]]
+        other = "amplitude_V" if knob.setting == "width_s" else "width_s"
+        gate = raw.pop("gate_V")
+        raw["knob"] = {name: knob.name for name in raw["polarities"]}
+        raw["fixed"] = {name: {other: value, **({} if gate is None else {"gate_V": gate})}
+                        for name, value in raw["fixed"].items()}
+        raw["format_version"] = version = FORMAT_VERSION
+    if version != FORMAT_VERSION:
+        raise DataError(f"{where}: predictor format version {version!r}; this hilctl "
+                        f"reads versions 1 and {FORMAT_VERSION} (retrain the predictor)")
+    return raw
 
 
 class Predictor:
@@ -178,16 +194,13 @@ class Predictor:
         # Look-up tables built from this net (inverse and forward, per polarity), by key.
         self.tables: dict = {}
 
-    @property
-    def knob(self) -> str:
-        return self.spec.knob
-
     # -- the forward model -------------------------------------------------------------------
     def quantiles(self, g_before, polarity, amplitude, width, gate=None) -> np.ndarray:
         """Predicted quantiles ``QUANTILES`` of the read G after each pulse, shape (n, 5), in S."""
         g_before = np.asarray(g_before, dtype=np.float64)
-        if self.spec.gate_V is not None and gate is None:
-            gate = self.spec.gate_V
+        if self.has_gate and gate is None:
+            shape = np.broadcast_shapes(np.shape(g_before), np.shape(polarity))
+            gate = self._fixed_gate(np.broadcast_to(polarity, shape))
         x = self.spec.scaling.features(g_before, polarity, amplitude, width, gate)
         out = np.empty((x.shape[0], len(QUANTILES)))
         with torch.no_grad(), _one_thread():
@@ -196,56 +209,116 @@ class Predictor:
         g0 = np.broadcast_to(g_before, (x.shape[0],))
         return g0[:, None] * np.exp(out * self.spec.scaling.y_scale)
 
+    def _fixed_gate(self, polarity: np.ndarray) -> np.ndarray:
+        """The gate each pulse is planned with where the gate stays fixed; a polarity whose
+        knob is the gate has no default, so its pulses must say their gate."""
+        gate = np.full(np.shape(polarity), np.nan)
+        for name in self.spec.polarities:
+            if "gate_V" in self.spec.fixed[name]:
+                gate[np.asarray(polarity) == Polarity[name]] = self.spec.fixed[name]["gate_V"]
+        if np.isnan(gate).any():
+            raise DataError("the gate is this predictor's knob (or the polarity is not "
+                            "trained); give each pulse's gate")
+        return gate
+
     def median(self, g_before, polarity, amplitude, width, gate=None) -> np.ndarray:
         return self.quantiles(g_before, polarity, amplitude, width, gate)[:, MEDIAN]
 
     # -- knob coordinates --------------------------------------------------------------------
-    def settings(self, polarity: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(amplitude V, width s) for knob coordinates ``u`` (ln width or amplitude)."""
-        fixed = np.where(polarity > 0, self.spec.fixed["SET"],
-                         self.spec.fixed.get("RESET", np.nan))
-        if self.knob == "width":
-            return fixed, np.exp(u)
-        return u, fixed
+    @property
+    def knob(self) -> str:
+        """The knob spec as text (``"width"``, or ``"set=gate,reset=amplitude"``)."""
+        return knob_text(self.spec.knob)
 
-    def knob_coordinate(self, amplitude: np.ndarray, width: np.ndarray) -> np.ndarray:
-        """The knob in the coordinate the model is inverted in: ln width, or amplitude in V."""
-        return np.log(width) if self.knob == "width" else np.asarray(amplitude, dtype=float)
+    def knob_of(self, name: str) -> Knob:
+        """The knob strategy of polarity ``name``."""
+        return KNOBS[self.spec.knob[name]]
+
+    @property
+    def has_gate(self) -> bool:
+        return self.spec.scaling.gate_offset is not None
+
+    def pulse_settings(self, polarity: np.ndarray, u: np.ndarray) -> dict[str, np.ndarray]:
+        """Every setting (by ``knobs.SETTINGS`` name) of the pulses at knob coordinates ``u``;
+        NaN for a polarity the predictor was not trained for."""
+        polarity, u = np.asarray(polarity), np.asarray(u, dtype=np.float64)
+        names = SETTINGS if self.has_gate else SETTINGS[:2]
+        out = {name: np.full(u.shape, np.nan) for name in names}
+        for name in self.spec.polarities:
+            rows = polarity == Polarity[name]
+            built = self.knob_of(name).pulse(u[rows], self.spec.fixed[name])
+            for setting in names:
+                out[setting][rows] = built[setting]
+        return out
+
+    def settings(self, polarity: np.ndarray, u: np.ndarray):
+        """(amplitude V, width s, gate V or None) for knob coordinates ``u``."""
+        built = self.pulse_settings(polarity, u)
+        return built["amplitude_V"], built["width_s"], built.get("gate_V")
+
+    def knob_coordinate(self, polarity: np.ndarray, settings: dict[str, np.ndarray]):
+        """Each pulse's knob coordinate ``u`` (its polarity's knob), from its settings."""
+        polarity = np.asarray(polarity)
+        u = np.full(polarity.shape, np.nan)
+        for name in self.spec.polarities:
+            rows = polarity == Polarity[name]
+            knob = self.knob_of(name)
+            u[rows] = knob.coordinate(settings[knob.setting][rows])
+        return u
+
+    def at_fixed(self, polarity: np.ndarray, settings: dict[str, np.ndarray]) -> np.ndarray:
+        """True for pulses whose non-knob settings are the predictor's fixed ones."""
+        polarity = np.asarray(polarity)
+        match = np.zeros(polarity.shape, dtype=bool)
+        for name in self.spec.polarities:
+            rows = polarity == Polarity[name]
+            same = rows.copy()
+            for setting, value in self.spec.fixed[name].items():
+                same &= np.isclose(settings[setting], value, rtol=1e-6)
+            match |= same
+        return match
 
     def u_range(self, polarity_name: str) -> tuple[float, float]:
-        lo, hi = self.spec.knob_range[polarity_name]
-        return (math.log(lo), math.log(hi)) if self.knob == "width" else (lo, hi)
+        return self.knob_of(polarity_name).u_range(*self.spec.knob_range[polarity_name])
 
-    def invert(self, g_before, g_after, polarity, other, gate=None, steps: int = 28):
+    def invert(self, g_before, g_after, polarity, settings: dict[str, np.ndarray],
+               steps: int = 28):
         """Knob coordinate whose median response to ``g_after`` is closest, per row.
 
-        Vectorised bisection over the knob's safe range; ``other`` is the non-knob setting per
-        row (amplitude in V for knob ``width``, width in s for knob ``amplitude``). Returns
-        (u, inside) where ``inside`` is False where ``g_after`` lies beyond the reachable range.
+        Vectorised bisection over the knob's safe range; ``settings`` hold each row's pulse
+        settings, of which the knob's own is ignored. Returns (u, inside) where ``inside`` is
+        False where ``g_after`` lies beyond the reachable range.
         """
         polarity = np.asarray(polarity)
         sign = np.where(polarity > 0, 1.0, -1.0)
         lo = np.where(polarity > 0, self._u_bound("SET", 0), self._u_bound("RESET", 0))
         hi = np.where(polarity > 0, self._u_bound("SET", 1), self._u_bound("RESET", 1))
-        excess_lo = sign * (self._median_at(g_before, polarity, other, lo, gate) - g_after)
-        excess_hi = sign * (self._median_at(g_before, polarity, other, hi, gate) - g_after)
-        inside = (excess_lo < 0) & (excess_hi > 0)
+
+        def excess(u):
+            return sign * (self._median_at(g_before, polarity, settings, u) - g_after)
+
+        inside = (excess(lo) < 0) & (excess(hi) > 0)
+        outside_low = excess(lo) >= 0
         a, b = lo.copy(), hi.copy()
         for _ in range(steps):
             mid = 0.5 * (a + b)
-            over = sign * (self._median_at(g_before, polarity, other, mid, gate) - g_after) > 0
+            over = excess(mid) > 0
             b = np.where(over, mid, b)
             a = np.where(over, a, mid)
-        u = np.where(inside, 0.5 * (a + b), np.where(excess_lo >= 0, lo, hi))
+        u = np.where(inside, 0.5 * (a + b), np.where(outside_low, lo, hi))
         return u, inside
 
     def _u_bound(self, name: str, end: int) -> float:
         return self.u_range(name)[end] if name in self.spec.knob_range else np.nan
 
-    def _median_at(self, g_before, polarity, other, u, gate) -> np.ndarray:
-        if self.knob == "width":
-            return self.median(g_before, polarity, other, np.exp(u), gate)
-        return self.median(g_before, polarity, u, other, gate)
+    def _median_at(self, g_before, polarity, settings, u) -> np.ndarray:
+        moved = dict(settings)
+        for name in self.spec.polarities:
+            knob = self.knob_of(name)
+            rows = polarity == Polarity[name]
+            moved[knob.setting] = np.where(rows, knob.value(u), moved[knob.setting])
+        return self.median(g_before, polarity, moved["amplitude_V"], moved["width_s"],
+                           moved.get("gate_V"))
 
     # -- planning ----------------------------------------------------------------------------
     def plan(self, present: np.ndarray, target: np.ndarray, shift: np.ndarray | float = 0.0):
@@ -257,44 +330,6 @@ class Predictor:
         Returns a ``hilctl.predictor.inverse.KnobPlan``.
         """
         return plan_knob(self, present, target, shift)
-
-    # -- evaluation --------------------------------------------------------------------------
-    def evaluate(self, table: PulseTable) -> dict:
-        """Predicted-vs-measured G and knob error on a (held-out) table; JSON-ready numbers.
-
-        G figures compare the predicted median with the measured G after each pulse (relative
-        difference) and count how often the measurement falls in the predicted 10-90 %
-        interval. The knob error inverts the model on each measured (g_before, g_after) at the
-        row's other setting and compares with the knob actually used, over rows whose pulse
-        moved the cell by more than 5 % and stayed within the reachable range; ``knob_bias``
-        is its signed median (decades of width, or volts).
-        """
-        table.validate()
-        trained = np.isin(table.polarity, [Polarity[p] for p in self.spec.polarities])
-        if not trained.any():
-            raise DataError(f"evaluation table has no {'/'.join(self.spec.polarities)} rows")
-        t = table.subset(trained)
-        gate = t.gate if self.spec.gate_V is not None and np.isfinite(t.gate).all() else None
-        q = self.quantiles(t.g_before, t.polarity, t.amplitude, t.width, gate)
-        rel = np.abs(q[:, MEDIAN] - t.g_after) / t.g_after
-        other = t.amplitude if self.knob == "width" else t.width
-        u_pred, inside = self.invert(t.g_before, t.g_after, t.polarity, other, gate)
-        moved = inside & (np.abs(np.log(t.g_after / t.g_before)) > 0.05)
-        unit = np.log(10.0) if self.knob == "width" else 1.0
-        error = (u_pred - self.knob_coordinate(t.amplitude, t.width))[moved] / unit
-        return {
-            "rows": len(t), "knob": self.knob,
-            "g_rel_error_median": float(np.median(rel)),
-            "g_rel_error_p90": float(np.percentile(rel, 90)),
-            "g_within_10pct": float((rel <= 0.10).mean()),
-            "interval_80_coverage": float(((t.g_after >= q[:, 0]) & (t.g_after <= q[:, -1]))
-                                          .mean()),
-            "knob_rows": int(moved.sum()),
-            "knob_error_unit": "decades" if self.knob == "width" else "V",
-            "knob_error_median": _stat(np.median, np.abs(error)),
-            "knob_error_p90": _stat(lambda e: np.percentile(e, 90), np.abs(error)),
-            "knob_bias": _stat(np.median, error),
-        }
 
     # -- files -------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -315,8 +350,8 @@ class Predictor:
             if not path.is_file():
                 raise DataError(f"{directory}: not a predictor directory ({path.name} missing)")
         spec = PredictorSpec.from_json(meta.read_text(), str(meta))
-        if knob is not None and knob != spec.knob:
-            raise DataError(f"{directory}: predictor plans the {spec.knob} knob, "
+        if knob is not None and parse_knobs(knob, tuple(spec.polarities)) != spec.knob:
+            raise DataError(f"{directory}: predictor plans the {knob_text(spec.knob)} knob, "
                             f"but the {knob} knob was asked for")
         net = QuantileNet(_n_inputs(spec.scaling), tuple(spec.hidden))
         try:
@@ -332,10 +367,6 @@ class Predictor:
         except RuntimeError as exc:
             raise DataError(f"{weights}: weights do not fit the description ({exc})") from None
         return cls(net, spec)
-
-
-def _stat(function, values: np.ndarray) -> float | None:
-    return float(function(values)) if values.size else None
 
 
 def _n_inputs(scaling: Scaling) -> int:

@@ -4,9 +4,10 @@ The predictor knows the device type, not the device: device-to-device spread of 
 rates means a given pulse moves one device further than another. Per device and polarity the
 planner keeps a Gaussian belief about one number, the knob shift ``s``: the device answers a
 pulse at knob ``u`` like the average device answers ``u + s`` (for the width knob a device
-twice as fast has ``s = ln 2``). The next pulse of that polarity is planned at the average
-device's knob minus ``s``, so a slow device gets a longer (or stronger) pulse from its second
-pulse on.
+twice as fast has ``s = ln 2``; for the gate knob a device whose compliance-limited level
+sits higher answers like a gate ``s`` volts higher). The next pulse of that polarity is planned
+at the average device's knob minus ``s``, so a slow device gets a longer (or stronger) pulse
+from its second pulse on.
 
 After each verify read the belief is updated by comparing the measured ln G after the pulse
 with the predictor's median response at ``u + s`` (an extended Kalman update, iterated a few
@@ -43,6 +44,7 @@ from hilctl.drivers import Cells, ConfigError, DataError, Polarity
 from hilctl.protocols.planner import PlannedPulses, PulsePlanner
 
 from .inverse import plan_knob, predictor_forward, predictor_inverse
+from .knobs import settings_of
 from .model import Predictor
 
 _MODEL_FLOOR = 0.25  # fraction of the prior sigma no single look can beat (model error)
@@ -61,7 +63,8 @@ class NeuralPlanner(PulsePlanner):
         Learn a per-device correction from each verify read.
     prior_sigma : float, optional
         Device-to-device spread of the knob coordinate the prior allows (ln width, or volts
-        for the amplitude knob); estimated from the predictor's own outcome spread if absent.
+        for the amplitude and gate knobs); estimated from the predictor's own outcome spread
+        if absent.
     noise_relative : float
         Cycle-to-cycle spread of a pulse's step, relative to the step.
     read_noise_relative : float
@@ -90,8 +93,10 @@ class NeuralPlanner(PulsePlanner):
         if not 0 < memory <= 1:
             raise ConfigError(f"neural planner memory = {memory!r}: expected 0 < memory <= 1")
         self.predictor, self.shape, self.adapt = predictor, (int(shape[0]), int(shape[1])), adapt
-        self.prior_sigma = prior_sigma or estimate_prior_sigma(predictor)
-        if not self.prior_sigma > 0:
+        # One prior per polarity (row 0 RESET, row 1 SET): their knobs may differ in unit.
+        self.prior_sigma = (np.full(2, float(prior_sigma)) if prior_sigma
+                            else estimate_prior_sigma(predictor))
+        if not (self.prior_sigma > 0).all():
             raise ConfigError(f"neural planner prior_sigma = {prior_sigma!r}: expected > 0")
         self.noise_relative, self.read_noise_relative = noise_relative, read_noise_relative
         self.noise_floor_S = noise_floor_S or 0.003 * predictor.spec.g_range_S[1]
@@ -116,7 +121,7 @@ class NeuralPlanner(PulsePlanner):
     def shift(self, flat: np.ndarray | None = None) -> np.ndarray:
         """Per-device knob shift (2, n): how much larger a knob each device answers like."""
         index = slice(None) if flat is None else flat
-        prior = self.prior_sigma ** -2
+        prior = self.prior_sigma[:, None] ** -2
         return self.weighted[:, index] / (prior + self.precision[:, index])
 
     def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
@@ -136,13 +141,14 @@ class NeuralPlanner(PulsePlanner):
         flat = self._flat(cells)
         before, after = np.asarray(before, float), np.asarray(after, float)
         polarity = np.asarray(pulses.polarity)
-        spec = self.predictor.spec
-        other = pulses.amplitude if self.predictor.knob == "width" else pulses.width
-        used = self.predictor.knob_coordinate(pulses.amplitude, pulses.width)
+        settings = settings_of(pulses.amplitude, pulses.width, pulses.gate)
+        if self.predictor.has_gate and pulses.gate is None:
+            return  # pulses without a gate are no look at a gate-aware device response
+        used = self.predictor.knob_coordinate(polarity, settings)
         valid = np.isfinite(before) & np.isfinite(after) & (before > 0) & (after > 0)
-        for name in spec.polarities:
-            fixed = spec.fixed[name]
-            rows = valid & (polarity == Polarity[name]) & np.isclose(other, fixed, rtol=1e-6)
+        valid &= self.predictor.at_fixed(polarity, settings)
+        for name in self.predictor.spec.polarities:
+            rows = valid & (polarity == Polarity[name])
             if rows.any():
                 side, index = int(Polarity[name] > 0), flat[rows]
                 precision = self.memory * self.precision[side, index]
@@ -170,8 +176,9 @@ class NeuralPlanner(PulsePlanner):
                         + (self.read_noise_relative * before) ** 2
                         + (self.read_noise_relative * after) ** 2
                         + self.noise_floor_S ** 2) / after
-        floor = (_MODEL_FLOOR * self.prior_sigma) ** 2
-        prior = self.prior_sigma ** -2 + precision
+        sigma = self.prior_sigma[int(Polarity[name] > 0)]
+        floor = (_MODEL_FLOOR * sigma) ** 2
+        prior = sigma ** -2 + precision
         mean = weighted / prior
 
         def look(shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,33 +202,44 @@ class NeuralPlanner(PulsePlanner):
         return cells.flat(self.shape)
 
 
-def estimate_prior_sigma(predictor: Predictor, pairs: int = 2000) -> float:
-    """Typical outcome spread of planned pulses, in knob units (ln width or volts).
+def estimate_prior_sigma(predictor: Predictor, pairs: int = 2000) -> np.ndarray:
+    """Typical outcome spread of planned pulses in knob units (ln width, or volts of the
+    amplitude or gate), per polarity (row 0 RESET, row 1 SET).
 
     The predicted 25-75 % spread of ln G after a pulse, times how far the knob must move to
     shift the median by that much, over moves larger than 30 % in the trained range. It holds
     device-to-device and cycle-to-cycle spread together, so it is a generous prior for the
-    device part alone.
+    device part alone. Polarities whose knobs share a coordinate (both ln width, or both
+    volts) pool their spreads, so a predictor of one knob has one prior.
     """
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)  # one stream, polarity after polarity
+    spreads = {name: _knob_spreads(predictor, name, pairs, rng)
+               for name in predictor.spec.polarities}
+    sigma = np.ones(2)
+    for name in spreads:
+        log = predictor.knob_of(name).log
+        pooled = np.concatenate([v for n, v in spreads.items()
+                                 if predictor.knob_of(n).log == log])
+        if pooled.size == 0:
+            raise DataError("cannot estimate the device spread: no move in the trained range "
+                            "is reachable with one pulse; pass prior_sigma")
+        sigma[int(Polarity[name] > 0)] = float(np.median(pooled))
+    return sigma
+
+
+def _knob_spreads(predictor: Predictor, name: str, pairs: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Per sampled move of polarity ``name``, the outcome spread in knob units."""
     g_lo, g_hi = predictor.spec.g_range_S
-    sigmas = []
-    for name in predictor.spec.polarities:
-        inverse = predictor_inverse(predictor, name)
-        lng = rng.uniform(np.log(g_lo), np.log(g_hi), pairs)
-        lnt = rng.uniform(np.log(g_lo), np.log(g_hi), pairs)
-        keep = (np.sign(lnt - lng) == np.sign(Polarity[name])) & (np.abs(lnt - lng) > 0.3)
-        lng, lnt = lng[keep], lnt[keep]
-        u, beyond = inverse.lookup(lng, lnt)
-        lng, lnt, u = lng[~beyond], lnt[~beyond], u[~beyond]
-        if u.size == 0:
-            continue
-        slope = (inverse.lookup(lng, lnt + 0.01)[0] - inverse.lookup(lng, lnt - 0.01)[0]) / 0.02
-        polarity = np.full(u.size, int(Polarity[name]))
-        amplitude, width = predictor.settings(polarity, u)
-        q = np.log(predictor.quantiles(np.exp(lng), polarity, amplitude, width))
-        sigmas.append(np.abs(slope) * (q[:, 3] - q[:, 1]) / 1.349)
-    if not sigmas or np.concatenate(sigmas).size == 0:
-        raise DataError("cannot estimate the device spread: no move in the trained range is "
-                        "reachable with one pulse; pass prior_sigma")
-    return float(np.median(np.concatenate(sigmas)))
+    inverse = predictor_inverse(predictor, name)
+    lng = rng.uniform(np.log(g_lo), np.log(g_hi), pairs)
+    lnt = rng.uniform(np.log(g_lo), np.log(g_hi), pairs)
+    keep = (np.sign(lnt - lng) == np.sign(Polarity[name])) & (np.abs(lnt - lng) > 0.3)
+    lng, lnt = lng[keep], lnt[keep]
+    u, beyond = inverse.lookup(lng, lnt)
+    lng, lnt, u = lng[~beyond], lnt[~beyond], u[~beyond]
+    slope = (inverse.lookup(lng, lnt + 0.01)[0] - inverse.lookup(lng, lnt - 0.01)[0]) / 0.02
+    polarity = np.full(u.size, int(Polarity[name]))
+    amplitude, width, gate = predictor.settings(polarity, u)
+    q = np.log(predictor.quantiles(np.exp(lng), polarity, amplitude, width, gate))
+    return np.abs(slope) * (q[:, 3] - q[:, 1]) / 1.349

@@ -12,10 +12,9 @@ from hilctl.drivers import ConfigError, DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
 from .inverse import landing_score
+from .knobs import KNOBS, Knob, parse_knobs, settings_of
 from .model import (
-    KNOBS,
     MIN_ROWS_PER_POLARITY,
-    POLARITY_NAMES,
     Predictor,
     PredictorSpec,
     QuantileNet,
@@ -26,63 +25,70 @@ from .model import (
 from .quantiles import QUANTILES
 
 
-def check_table(table: PulseTable, knob: str, polarities: tuple[str, ...]) -> bool:
-    """Raise ``DataError`` if ``table`` cannot train a ``knob`` predictor; return has-gate."""
-    if knob not in KNOBS:
-        raise DataError(f"knob {knob!r} is unknown; expected one of {', '.join(KNOBS)}")
+def check_table(table: PulseTable, knobs: dict[str, str]) -> bool:
+    """Raise ``DataError`` if ``table`` cannot train a predictor of ``knobs`` (knob name per
+    polarity name); return has-gate."""
     table.validate()
     gate_given = np.isfinite(table.gate)
     if gate_given.any() and not gate_given.all():
         raise DataError(f"pulse table: gate_V is given on {int(gate_given.sum())} of "
                         f"{len(table)} rows; give it on every row or on none")
-    for name in polarities:
-        pol = Polarity[name]
-        rows = table.polarity == pol
+    if "gate" in knobs.values() and not gate_given.any():
+        raise DataError("pulse table has no gate_V values; the gate knob needs a table whose "
+                        "pulses vary the gate (characterize with a gate sweep, or train "
+                        "--knob width|amplitude)")
+    settings = settings_of(table.amplitude, table.width, table.gate)
+    for name, knob_name in knobs.items():
+        rows = table.polarity == Polarity[name]
         if rows.sum() < MIN_ROWS_PER_POLARITY:
             raise DataError(
-                f"pulse table has {int(rows.sum())} {name} rows; a {knob} predictor needs at "
-                f"least {MIN_ROWS_PER_POLARITY} per polarity (characterize longer, or train "
-                f"with polarities={tuple(p for p in polarities if p != name)!r} to plan "
+                f"pulse table has {int(rows.sum())} {name} rows; a {knob_name} predictor needs "
+                f"at least {MIN_ROWS_PER_POLARITY} per polarity (characterize longer, or train "
+                f"with polarities={tuple(p for p in knobs if p != name)!r} to plan "
                 f"{'RESET' if name == 'SET' else 'SET'} pulses only)")
-        values = table.width[rows] if knob == "width" else table.amplitude[rows]
-        spread = values.max() / values.min() if knob == "width" else values.max() - values.min()
-        if np.unique(values).size < 5 or spread < (2.0 if knob == "width" else 0.05):
-            raise DataError(
-                f"pulse table: the {name} rows barely vary the {knob} "
-                f"({np.unique(values).size} distinct values from {values.min():.3e} to "
-                f"{values.max():.3e}); to plan the {knob} the table must vary it (trains of "
-                f"identical pulses cannot teach it)")
+        _check_varied(KNOBS[knob_name], name, settings[KNOBS[knob_name].setting][rows])
     return bool(gate_given.all())
+
+
+def _check_varied(knob: Knob, name: str, values: np.ndarray) -> None:
+    u = knob.coordinate(values)
+    if np.unique(values).size < 5 or u.max() - u.min() < knob.least_spread:
+        raise DataError(
+            f"pulse table: the {name} rows barely vary the {knob.name} "
+            f"({np.unique(values).size} distinct values from {values.min():.3e} to "
+            f"{values.max():.3e}); to plan the {knob.name} the table must vary it (trains of "
+            f"identical pulses cannot teach it)")
 
 
 def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | None = None,
                     seed: int = 0, hidden: tuple[int, ...] = (64, 64, 64),
                     polarities: tuple[str, ...] = ("SET", "RESET"),
-                    fixed: dict[str, float] | None = None, gate_V: float | None = None,
-                    source: str = "") -> Predictor:
+                    fixed: dict[str, float] | None = None, source: str = "") -> Predictor:
     """Train a predictor on a pulse-response table.
 
     Parameters
     ----------
     table : PulseTable
         Simulated or measured; rows of polarities not in ``polarities`` are ignored.
-    knob : {"width", "amplitude"}
-        What the predictor plans.
+    knob : str
+        What the predictor plans: ``"width"``, ``"amplitude"``, ``"gate"``, or one per
+        polarity such as ``"set=gate,reset=amplitude"`` (``hilctl.predictor.knobs``).
     epochs : int, optional
         Passes over the data; by default enough for about 1.5M samples seen (a 50k-row table
         trains in seconds on one core).
     seed : int
         Makes initialisation, the validation split and the batch order reproducible.
     fixed : dict, optional
-        Fixed non-knob setting per polarity name (amplitude in V or width in s); chosen from
-        the data when absent.
-    gate_V : float, optional
-        Gate voltage to plan with (V); the table's median gate by default (if it has one).
+        Per polarity name, the value of the fixed setting its knob searches (``Knob.searched``:
+        the amplitude in V for the width knob, the width in s for the amplitude and gate
+        knobs); chosen from the data when absent. Other fixed settings sit at the table's
+        median for that polarity.
     """
     polarities = tuple(p.upper() for p in polarities)
     if not polarities or any(p not in ("SET", "RESET") for p in polarities):
         raise DataError(f"polarities = {polarities!r}: expected SET and/or RESET")
-    has_gate = check_table(table, knob, polarities)
+    knobs = parse_knobs(knob, polarities)
+    has_gate = check_table(table, knobs)
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs = {epochs}: expected at least 1")
     table = table.subset(np.isin(table.polarity, [Polarity[p] for p in polarities]))
@@ -91,20 +97,37 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
     net, epochs, val_loss = _train_net(table, scaling, tuple(hidden), epochs, seed)
     lng = np.log(np.concatenate([table.g_before, table.g_after]))
     spec = PredictorSpec(
-        knob=knob, polarities=list(polarities), fixed={}, knob_range=_knob_range(table, knob),
+        knob=knobs, polarities=list(polarities), fixed=_median_settings(table, knobs, has_gate),
+        knob_range=_knob_range(table, knobs),
         g_range_S=[float(np.exp(lng.min())), float(np.exp(lng.max()))],
-        gate_V=(float(np.median(table.gate)) if gate_V is None else float(gate_V))
-        if has_gate else None,
         hidden=list(hidden), scaling=scaling,
         training={"rows": len(table), "epochs": epochs, "seed": seed, "source": source,
                   "validation_pinball": val_loss, "quantiles": list(QUANTILES)},
     )
     predictor = Predictor(net, spec)
-    spec.fixed = ({p: float(fixed[p]) for p in polarities if p in fixed} if fixed
-                  else choose_fixed(predictor, table))
+    if fixed:
+        _given_fixed(predictor, fixed)
+    else:
+        choose_fixed(predictor, table)
     _check_fixed(spec, table)
     spec.training["seconds"] = round(time.perf_counter() - started, 2)
     return predictor
+
+
+def _median_settings(table: PulseTable, knobs: dict[str, str], has_gate: bool) -> dict:
+    """Each polarity's fixed settings at the median of its rows (``choose_fixed`` or the
+    user then sets the searched one)."""
+    settings = settings_of(table.amplitude, table.width, table.gate)
+    return {name: {s: float(np.median(settings[s][table.polarity == Polarity[name]]))
+                   for s in KNOBS[knob].fixed_settings(has_gate)}
+            for name, knob in knobs.items()}
+
+
+def _given_fixed(predictor: Predictor, fixed: dict[str, float]) -> None:
+    for name in predictor.spec.polarities:
+        if name not in fixed:
+            raise DataError(f"fixed setting for {name} missing (got {sorted(fixed)})")
+        predictor.spec.fixed[name][predictor.knob_of(name).searched] = float(fixed[name])
 
 
 def _train_net(table: PulseTable, scaling: Scaling, hidden: tuple[int, ...],
@@ -152,45 +175,41 @@ def _pinball(predicted: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.maximum(q * error, (q - 1) * error).mean()
 
 
-def _knob_range(table: PulseTable, knob: str) -> dict[str, list[float]]:
-    values = table.width if knob == "width" else table.amplitude
-    return {POLARITY_NAMES[Polarity(p)]: [float(values[table.polarity == p].min()),
-                                          float(values[table.polarity == p].max())]
-            for p in np.unique(table.polarity)}
+def _knob_range(table: PulseTable, knobs: dict[str, str]) -> dict[str, list[float]]:
+    settings = settings_of(table.amplitude, table.width, table.gate)
+    ranges = {}
+    for name, knob in knobs.items():
+        values = settings[KNOBS[knob].setting][table.polarity == Polarity[name]]
+        ranges[name] = [float(values.min()), float(values.max())]
+    return ranges
 
 
 def _check_fixed(spec: PredictorSpec, table: PulseTable) -> None:
     """The fixed settings must lie inside what the table covered for each polarity."""
-    other = table.amplitude if spec.knob == "width" else table.width
+    settings = settings_of(table.amplitude, table.width, table.gate)
     for name in spec.polarities:
-        if name not in spec.fixed:
-            raise DataError(f"fixed setting for {name} missing (got {sorted(spec.fixed)})")
-        seen = other[table.polarity == Polarity[name]]
-        value = spec.fixed[name]
-        if not seen.min() * (1 - 1e-9) <= value <= seen.max() * (1 + 1e-9):
-            raise DataError(f"fixed {name} setting {value:.3e} lies outside the "
-                            f"{seen.min():.3e}..{seen.max():.3e} the table covers")
+        for setting, value in spec.fixed[name].items():
+            seen = settings[setting][table.polarity == Polarity[name]]
+            if not seen.min() * (1 - 1e-9) <= value <= seen.max() * (1 + 1e-9):
+                raise DataError(f"fixed {name} {setting} {value:.3e} lies outside the "
+                                f"{seen.min():.3e}..{seen.max():.3e} the table covers")
 
 
-def choose_fixed(predictor: Predictor, table: PulseTable, candidates: int = 9) -> dict:
-    """Per polarity, the fixed non-knob setting whose planned pulses land tightest.
+def choose_fixed(predictor: Predictor, table: PulseTable, candidates: int = 9) -> None:
+    """Per polarity, set the searched fixed setting (``Knob.searched``) to the candidate whose
+    planned pulses land tightest.
 
-    For each candidate over the range the table covers, plan moves of all sizes from the
+    For each round candidate over the range the table covers, plan moves of all sizes from the
     table's states and score the predicted probability of landing within a quarter of the
     move (``inverse.landing_score``), counting a pulse whose knob hits its range
     as a miss. Data-driven, so it works for any device type.
     """
-    other = table.amplitude if predictor.knob == "width" else table.width
-    chosen = {}
+    settings = settings_of(table.amplitude, table.width, table.gate)
     for name in predictor.spec.polarities:
-        rows = table.polarity == Polarity[name]
-        lo, hi = other[rows].min(), other[rows].max()
-        if predictor.knob == "width":  # whole 10 mV steps inside the covered range
-            grid = np.linspace(math.ceil(lo * 100) / 100, math.floor(hi * 100) / 100,
-                               candidates).round(2)
-            grid = np.clip(grid, lo, hi) if grid[0] <= grid[-1] else np.array([lo])
-        else:  # three significant digits inside the covered range
-            grid = np.clip([float(f"{w:.3g}") for w in np.geomspace(lo, hi, candidates)], lo, hi)
-        scores = [landing_score(predictor, name, value, table.subset(rows)) for value in grid]
-        chosen[name] = float(grid[int(np.argmax(scores))])
-    return chosen
+        knob, rows = predictor.knob_of(name), table.polarity == Polarity[name]
+        seen = settings[knob.searched][rows]
+        grid = knob.candidates(knob.searched, seen.min(), seen.max(), candidates)
+        fixed = predictor.spec.fixed[name]
+        scores = [landing_score(predictor, name, {**fixed, knob.searched: float(value)},
+                                table.subset(rows)) for value in grid]
+        fixed[knob.searched] = float(grid[int(np.argmax(scores))])

@@ -7,6 +7,7 @@ import pytest
 
 from hilctl.drivers.pulse_table import PulseTable
 from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
+from tests.hilctl.gate_sweep import gate_sweep_table
 
 
 @pytest.mark.slow
@@ -22,14 +23,15 @@ def test_characterize_train_eval_journey(tmp_path):
     run_json("predictor", "train", "--data", "t.csv", "--out", "pred", "--epochs", 40,
              "--fixed", "SET=1.1V", "--fixed", "RESET=1.5V", cwd=tmp_path)
     meta = json.loads((tmp_path / "pred" / "predictor.json").read_text())
-    assert meta["knob"] == "width" and meta["fixed"] == {"SET": 1.1, "RESET": 1.5}
+    assert meta["knob"] == {"SET": "width", "RESET": "width"}
+    assert meta["fixed"] == {"SET": {"amplitude_V": 1.1}, "RESET": {"amplitude_V": 1.5}}
     assert meta["training"]["source"] == "t.csv"
 
     report = run_json("predictor", "eval", "--data", "held.csv", "--predictor", "pred",
                       cwd=tmp_path)
     assert report["rows"] == 1500 and report["knob_error_unit"] == "decades"
-    assert report["g_rel_error_median"] < 0.25
-    assert 0.6 < report["interval_80_coverage"] < 0.95
+    assert report["switched"]["g_rel_error_median"] < 0.25
+    assert 0.6 < report["switched"]["interval_80_coverage"] < 0.95
     done = run_hilctl("predictor", "eval", "--data", "held.csv", "--predictor", "pred",
                       cwd=tmp_path)
     assert done.returncode == 0 and "knob_error_median" in done.stdout
@@ -59,7 +61,7 @@ def test_a_single_polarity_table_is_refused_unless_asked_for(tmp_path):
     assert_one_line_error(done, "0 RESET rows", "polarities")
     summary = run_json("predictor", "train", "--data", "set.csv", "--out", "p", "--epochs", 2,
                        "--polarities", "SET", "--fixed", "1.2V", cwd=tmp_path)
-    assert summary["fixed"] == {"SET": 1.2}
+    assert summary["fixed"] == {"SET": {"amplitude_V": 1.2}}
 
 
 @pytest.mark.parametrize("content, words", [
@@ -99,3 +101,41 @@ def test_saving_never_overwrites_a_directory_of_another_kind(tmp_path):
                          "--epochs", "1", cwd=tmp_path)
     assert_one_line_error(refused, "already holds other files")
     assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+
+
+def test_gate_knob_journey_train_eval_and_program_with_the_lookup_planner(tmp_path):
+    gate_sweep_table(6000, 3000, seed=1).write_csv(tmp_path / "sweep.csv")
+    gate_sweep_table(4000, 0, seed=2).write_csv(tmp_path / "held.csv")
+    summary = run_json("predictor", "train", "--data", "sweep.csv", "--out", "g", "--epochs", 10,
+                       "--knob", "set=gate,reset=amplitude", cwd=tmp_path)
+    assert summary["knob"] == {"SET": "gate", "RESET": "amplitude"}
+    report = run_json("predictor", "eval", "--data", "held.csv", "--predictor", "g",
+                      "--targets", "30uS:210uS:7", cwd=tmp_path)
+    assert report["one_shot"]["targets_S"][0] == pytest.approx(30e-6)
+    assert {"neural", "lookup", "hindsight"} <= report["one_shot"].keys()
+    shown = run_hilctl("predictor", "eval", "--data", "held.csv", "--predictor", "g",
+                       cwd=tmp_path)
+    assert shown.returncode == 0 and "hindsight" in shown.stdout and "unswitched" in shown.stdout
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()  # the training table named in the predictor is not there
+    report = run_json("predictor", "eval", "--data", tmp_path / "held.csv", "--predictor",
+                      tmp_path / "g", cwd=elsewhere)
+    assert report["lookup_source"] is None and "lookup" not in report["one_shot"]
+    done = run_hilctl("program", "--rows", 8, "--cols", 8, "--protocol", "one-shot",
+                      "--planner", "lookup", "--predictor", "sweep.csv", "--out", "run",
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--knob", "gate"), ("no gate_V values", "gate sweep")),
+    (("--knob", "set=gate"), ("no knob for RESET",)),
+])
+def test_gate_knob_refusals_are_one_line(tmp_path, args, words):
+    table = gate_sweep_table(300, 300, seed=1)
+    table.gate[:] = float("nan")
+    table.write_csv(tmp_path / "t.csv")
+    done = run_hilctl("predictor", "train", "--data", "t.csv", "--out", "p", *args,
+                      cwd=tmp_path)
+    assert_one_line_error(done, *words)
+    assert done.returncode != 0 and not (tmp_path / "p").exists()

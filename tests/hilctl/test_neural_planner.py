@@ -11,6 +11,7 @@ from hilctl.protocols import PlannedWriteVerify, StopRules, Tolerance, program
 from hilctl.protocols.characterize import characterize
 from hilctl.protocols.planner import PlannedPulses
 from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
+from tests.hilctl.gate_sweep import devices, gate_sweep_table, set_level, set_response
 
 SHAPE = (32, 32)
 
@@ -161,3 +162,27 @@ def test_what_a_planner_learned_comes_back_in_a_new_planner(predictor):
     np.testing.assert_array_equal(got.width, expected.width)
     assert not np.array_equal(NeuralPlanner(predictor, SHAPE).plan(
         half, after[index], targets[index]).width, expected.width)
+
+
+def test_on_the_gate_knob_a_device_with_a_higher_level_gets_a_lower_gate_next():
+    """Per-device adaptation works on the gate as on the width (synthetic 1T1R sweep)."""
+    dev = devices()
+    predictor = train_predictor(gate_sweep_table(8000, 4000, seed=1, dev=dev),
+                                knob="set=gate,reset=amplitude", epochs=20, seed=0)
+    planner = NeuralPlanner(predictor, (32, 32))
+    cells = Cells.all((32, 32))
+    device = cells.flat((32, 32))
+    start, targets = np.full(len(cells), 5e-6), np.full(len(cells), 120e-6)
+    first = planner.plan(cells, start, targets)
+    np.testing.assert_allclose(first.gate, first.gate[0])  # nothing known yet
+    after = set_response(device, start, first.gate, dev, np.random.default_rng(0))
+    planner.observe(cells, first, start, after)
+    second = planner.plan(cells, start, targets).gate
+    high, low = dev["level"] > 1.15, dev["level"] < 0.87
+    assert np.median(second[high]) < first.gate[0] < np.median(second[low])
+    # Closer to each device's own gate for the target than the first, shared, gate.
+    own = 0.78 + 0.6 * np.arctanh(120e-6 / (250e-6 * dev["level"]))  # inverse of set_level
+    np.testing.assert_allclose(set_level(own) * dev["level"], 120e-6)
+    switched = after > 2 * start
+    assert (np.median(np.abs(second - own)[switched])
+            < np.median(np.abs(first.gate - own)[switched]))
