@@ -198,8 +198,9 @@ def read_cost_report(run: RunWeights, data: Dataset, settings: ReadCostSettings)
     model = run.model
     readout = ColumnReadout(read_path(model.mode, settings, model), run.layout, run.conductance)
     inputs: list[np.ndarray] = []
-    logits = forward([np.empty(s) for s in run.layout.layer_shapes], model.gains, data.x_test,
-                     product=readout.product, inputs=inputs)
+    # the model's weights only give the layer count: the readout computes every product
+    logits = forward(model.weights, model.gains, data.x_test, product=readout.product,
+                     inputs=inputs)
     report = readout.cost(inputs)
     report["accuracy"] = float((logits.argmax(axis=1) == data.y_test).mean())
     return report
