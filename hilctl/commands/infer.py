@@ -13,11 +13,24 @@ from rich.table import Table
 from hilctl.drivers import ConfigError
 
 from ..report.console import report_console
+from ..report.plots import plot_accuracy_energy
 from ..run.runner import reopen_run
 from ..targets import programmed_cells
 from ..units import Quantity
 from ..weights.datasets import load_dataset
-from ..weights.inference import defect_sweep, evaluate, load_run
+from ..weights.inference import defect_sweep, evaluate, load_run, read_cost_report, read_cost_sweep
+from ..weights.interface_presets import load_read_cost_toml, read_cost_settings
+
+
+def parse_list(text: str, flag: str, kind=float) -> list:
+    """``a,b,c`` into positive numbers of ``kind`` (units as SI numbers: 0.1,0.2 or 1e-6)."""
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: expected comma-separated numbers") from None
+    if not values or not all(np.isfinite(v) and v > 0 for v in values):
+        raise ConfigError(f"{flag} {text!r}: every value must be positive")
+    return values
 
 
 def parse_fractions(text: str | None) -> list[float]:
@@ -49,10 +62,25 @@ def parse_fractions(text: str | None) -> list[float]:
 @click.option("--relax", type=Quantity("s"), default=None,
               help="Simulated array only: let states relax this long before the fresh reads "
                    "(e.g. 1000s; the preset's relaxation_sigma sets how much).")
+@click.option("--cost", is_flag=True,
+              help="Energy and latency per inference of the read path, with the accuracy the "
+                   "same converters give, beside what programming cost.")
+@click.option("--cost-config", type=click.Path(dir_okay=False),
+              help="TOML file whose [read_cost] table sets converter, levels and block "
+                   "parameters.")
+@click.option("--adc", help="Converter preset: isaac, neurosim-sar or survey [isaac].")
+@click.option("--adc-bits", type=int, help="Converter bits [8].")
+@click.option("--cost-sweep", "sweep_levels",
+              help="Accuracy vs energy over read levels: volts in voltage mode (0.05,0.1,0.2), "
+                   "full-scale row amperes in current mode (1e-6,1e-5).")
+@click.option("--sweep-bits", default="4,6,8", show_default=True,
+              help="Converter bits of the sweep.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, relax, as_json):
+def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, relax, cost,
+          cost_config, adc, adc_bits, sweep_levels, sweep_bits, as_json):
     """Accuracy in software, with ideal targets and with the measured conductances."""
     fractions = parse_fractions(defects)
+    settings = cost_settings(cost_config, adc=adc, adc_bits=adc_bits)
     run = load_run(run_dir)
     data = load_dataset(dataset or run.model.dataset)
     if relax is not None and not fresh_reads:
@@ -66,10 +94,38 @@ def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, relax, 
         report["defects"] = defect_sweep(run.model, run.layout, run.conductance, data,
                                          fractions, seed, trials)
         report["defect_plot"] = str(plot_defects([report], Path(out_dir or run_dir)))
+    if cost or sweep_levels:
+        report["read_cost"] = read_cost_report(run, data, settings)
+        report["programming"] = programming_ledger(run_dir)
+    if sweep_levels:
+        report["cost_sweep"] = read_cost_sweep(run, data, settings,
+                                               parse_list(sweep_levels, "--cost-sweep"),
+                                               parse_list(sweep_bits, "--sweep-bits", int))
+        report["cost_plot"] = str(plot_accuracy_energy(
+            report["cost_sweep"], Path(out_dir or run_dir) / "accuracy_energy.png"))
     if as_json:
         click.echo(json.dumps(report))
     else:
         print_report(report, report_console())
+
+
+def cost_settings(path: str | None, **overrides):
+    """The read-path settings: the ``[read_cost]`` table of ``path`` (if any) and the flags."""
+    if path:
+        return load_read_cost_toml(path, **overrides)
+    return read_cost_settings(None, **overrides)
+
+
+def programming_ledger(run_dir: str) -> dict:
+    """What loading the weights cost, as the run recorded it in ``result.json``."""
+    path = Path(run_dir) / "result.json"
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"recorded": False}
+    return {"recorded": True, "protocol": result.get("protocol"),
+            "program_time_s": result.get("program_time_s"), "energy_J": result.get("energy_J"),
+            "pulses_mean": result.get("pulses_mean"), "cells": result.get("cells")}
 
 
 def read_again(run_dir: str, relax_s: float | None) -> np.ndarray:
@@ -132,6 +188,8 @@ def print_report(report: dict, console: Console) -> None:
         layers.add_row(str(e["layer"]), "x".join(map(str, e["shape"])), f"{e['rms_error']:.3g}",
                        f"{e['relative_rms_error']:.2%}", f"{e['max_abs_error']:.3g}")
     console.print(layers)
+    if "read_cost" in report:
+        print_cost(report, console)
     if "defects" in report:
         sweep = Table(title="accuracy with further stuck devices (half at G_min, half at G_max)")
         for col in ("stuck", "accuracy", "min", "max", "draws"):
@@ -141,3 +199,37 @@ def print_report(report: dict, console: Console) -> None:
                           f"{r['accuracy_min']:.2%}", f"{r['accuracy_max']:.2%}", str(r["trials"]))
         console.print(sweep)
         console.print(f"curve: {report['defect_plot']}")
+
+
+def print_cost(report: dict, console: Console) -> None:
+    """Per block energy of one inference, the total per inference and per MAC, the sweep and
+    the programming ledger."""
+    cost = report["read_cost"]
+    level = ", ".join(f"{k} = {v:.3g}" for k, v in cost.items() if k in
+                      ("read_voltage_V", "input_current_A"))
+    table = Table(title=f"read path per inference ({cost['mode']} mode, {level}, "
+                        f"{cost['converter']} {cost['adc_bits']} bits)")
+    table.add_column("block")
+    table.add_column("energy (pJ)", justify="right")
+    table.add_column("share", justify="right")
+    for name, value in cost["blocks_J"].items():
+        table.add_row(name, f"{value * 1e12:.3f}", f"{value / cost['energy_J']:.1%}")
+    table.add_row("total", f"{cost['energy_J'] * 1e12:.3f}", "100%")
+    console.print(table)
+    console.print(f"per MAC {cost['energy_per_mac_J'] * 1e15:.2f} fJ over {cost['macs']} MACs; "
+                  f"latency {cost['latency_s'] * 1e9:.1f} ns in {cost['phases']} phases; "
+                  f"accuracy {cost['accuracy']:.2%}; dominant: {cost['dominant_block']}")
+    ledger = report["programming"]
+    if ledger["recorded"]:
+        console.print(f"programming ({ledger['protocol']}): {ledger['energy_J'] * 1e6:.3f} uJ, "
+                      f"{ledger['program_time_s']:.3g} s for {ledger['cells']} cells")
+    if "cost_sweep" in report:
+        sweep = Table(title="accuracy vs energy per inference")
+        for col in ("level", "bits", "accuracy", "energy (pJ)", "dominant"):
+            sweep.add_column(col, justify="right")
+        key = next(k for k in ("read_voltage_V", "input_current_A") if k in cost)
+        for r in report["cost_sweep"]:
+            sweep.add_row(f"{r[key]:.3g}", str(r["adc_bits"]), f"{r['accuracy']:.2%}",
+                          f"{r['energy_J'] * 1e12:.2f}", r["dominant_block"])
+        console.print(sweep)
+        console.print(f"plot: {report['cost_plot']}")

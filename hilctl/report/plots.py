@@ -81,3 +81,30 @@ def _save(fig, path: Path, plt) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_accuracy_energy(rows: list[dict], path: Path) -> Path:
+    """Accuracy against read energy per inference (log scale), one line per mode and converter
+    bits, each point a read level; written atomically (a temporary file, then a rename) so a
+    reader never sees half a PNG."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    series: dict[tuple, list[dict]] = {}
+    for r in rows:
+        series.setdefault((r["mode"], r["adc_bits"]), []).append(r)
+    for (mode, bits), points in sorted(series.items()):
+        points = sorted(points, key=lambda r: r["energy_J"])
+        ax.plot([1e12 * r["energy_J"] for r in points], [100 * r["accuracy"] for r in points],
+                {"voltage": "o-", "current": "s--"}.get(mode, "^:"),
+                label=f"{mode} mode, {bits} bits")
+    ax.set(xscale="log", xlabel="read energy per inference (pJ)", ylabel="test accuracy (%)",
+           title="accuracy vs energy over read level and converter bits")
+    ax.legend(fontsize=7)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    fig.tight_layout()
+    fig.savefig(partial, dpi=100, format="png")
+    plt.close(fig)
+    partial.replace(path)
+    return path

@@ -20,17 +20,29 @@ import numpy as np
 from hilctl.drivers import DataError
 
 from .datasets import Dataset
+from .interface_presets import ReadCostSettings, read_cost_settings
 from .layout import Layout
 from .model_files import TrainedModel, load_model, save_model
+from .read_cost import ColumnReadout, read_path
 
 
 def forward(weights: list[np.ndarray], gains: list[float], x: np.ndarray,
-            transfer=None) -> np.ndarray:
-    """Logits: per layer z = gain * ([f(a), 1] @ w), clipped ReLU between layers."""
+            transfer=None, product=None, inputs: list | None = None) -> np.ndarray:
+    """Logits: per layer z = gain * ([f(a), 1] @ w), clipped ReLU between layers.
+
+    ``product(k, a)``, when given, computes layer k's [f(a), 1] @ w its own way (the read
+    path's converters, ``read_cost.ColumnReadout``); ``inputs`` collects each layer's input.
+    """
     a = np.asarray(x, dtype=np.float32)
     for k, w in enumerate(weights):
-        a_in = transfer(a) if transfer is not None else a
-        z = gains[k] * (a_in @ w[:-1].astype(np.float32) + w[-1].astype(np.float32))
+        if inputs is not None:
+            inputs.append(a)
+        if product is None:
+            a_in = transfer(a) if transfer is not None else a
+            y = a_in @ w[:-1].astype(np.float32) + w[-1].astype(np.float32)
+        else:
+            y = product(k, a)
+        z = gains[k] * y
         a = z if k == len(weights) - 1 else np.clip(z, 0.0, 1.0)
     return a
 
@@ -187,6 +199,30 @@ def evaluate(run: RunWeights, data: Dataset) -> dict:
     if run.true_conductance is not None:
         report["accuracy_true"] = array_accuracy(model, run.layout, run.true_conductance, data)
     return report
+
+
+def read_cost_report(run: RunWeights, data: Dataset, settings: ReadCostSettings) -> dict:
+    """Accuracy and energy per inference of the measured network through the read path that
+    ``settings`` describe (read level, converter bits, clipping), in the run's mode."""
+    model = run.model
+    readout = ColumnReadout(read_path(model.mode, settings, model), run.layout, run.conductance)
+    inputs: list[np.ndarray] = []
+    # the model's weights only give the layer count: the readout computes every product
+    logits = forward(model.weights, model.gains, data.x_test, product=readout.product,
+                     inputs=inputs)
+    report = readout.cost(inputs)
+    report["accuracy"] = float((logits.argmax(axis=1) == data.y_test).mean())
+    return report
+
+
+def read_cost_sweep(run: RunWeights, data: Dataset, settings: ReadCostSettings,
+                    levels: list[float], bits: list[int]) -> list[dict]:
+    """``read_cost_report`` over read levels (V in voltage mode, A of row current in current
+    mode) and converter bits."""
+    key = read_path(run.model.mode, settings, run.model).level_key
+    table = settings.model_dump()
+    return [read_cost_report(run, data, read_cost_settings({**table, key: lv, "adc_bits": b}))
+            for lv in levels for b in bits]
 
 
 def _load_array(path: Path) -> np.ndarray:
