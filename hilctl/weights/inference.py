@@ -205,6 +205,9 @@ def read_cost_report(run: RunWeights, data: Dataset, settings: ReadCostSettings)
     """Accuracy and energy per inference of the measured network through the read path that
     ``settings`` describe (read level, converter bits, clipping), in the run's mode."""
     model = run.model
+    if model.spiking is not None:
+        raise DataError("the read-path cost model covers feed-forward networks; a spiking "
+                        "network reads its arrays at every time step, which it does not model")
     readout = ColumnReadout(read_path(model.mode, settings, model), run.layout, run.conductance)
     inputs: list[np.ndarray] = []
     # the model's weights only give the layer count: the readout computes every product

@@ -19,6 +19,9 @@ def test_train_program_and_infer_a_spiking_network(tmp_path):
     assert report["accuracy_software"] == pytest.approx(trained["accuracy_software"])
     assert report["accuracy_measured"] > report["accuracy_software"] - 0.1
     assert report["defects"][1]["accuracy"] < report["defects"][0]["accuracy"]
+    # The read-path cost model is for feed-forward networks: said, not guessed.
+    assert_one_line_error(run_hilctl("infer", "--run", "run", "--cost", cwd=tmp_path),
+                          "spiking network")
 
 
 def test_a_spiking_network_refuses_mlp_only_settings(tmp_path):
