@@ -30,8 +30,9 @@ PROTOCOLS = ("write-verify", "write-verify-planned")
 def train_msnn(out: Path, dataset: str, epochs: int, steps: int, hidden: int) -> dict:
     data = load_dataset(dataset)
     started = time.perf_counter()
-    model = train_spiking(SpikingTrainConfig(spec=SpikingSpec(steps=steps), hidden=(hidden,),
-                                             epochs=epochs), data)
+    # The same column current per active row as digits' 65 rows at the default 10 uA.
+    spec = SpikingSpec(steps=steps, i_ref_A=1e-5 * 65 / (data.n_features + 1))
+    model = train_spiking(SpikingTrainConfig(spec=spec, hidden=(hidden,), epochs=epochs), data)
     seconds = time.perf_counter() - started
     save_model(model, out / "model")
     sizes = "-".join(str(n) for n in model.layer_sizes)

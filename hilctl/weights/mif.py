@@ -104,6 +104,7 @@ def check_finite(v: torch.Tensor, step: str) -> None:
     bad = ~torch.isfinite(v) | (v.abs() > _DIVERGED_V)
     if bool(bad.any()):
         first = int(bad.any(dim=0).any(dim=-1).nonzero()[0, 0]) if v.dim() == 3 else 0
+        fix = ("use the semi-implicit step or a smaller input current" if step == "explicit"
+               else "lower the input current scale (i_ref_A) or w_max")
         raise DataError(f"the {step} membrane step diverged at time step {first} (|v| > "
-                        f"{_DIVERGED_V:g} V): the drive is too strong for that rule; use the "
-                        "semi-implicit step or a smaller input current")
+                        f"{_DIVERGED_V:g} V): the drive is too strong for that rule; {fix}")
