@@ -63,7 +63,11 @@ class _Planned(Protocol):
     def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
         planned = self.planner.plan(self._cells_at(active), state.read[active],
                                     state.targets[active])
-        gate = planned.gate if planned.gate is not None else gates(self.gate_V, active.size)
+        gate = planned.gate
+        if gate is None:
+            gate = gates(self.gate_V, active.size)
+        elif self.gate_V is not None:  # a planner that planned some gates but not all
+            gate = np.where(np.isnan(gate), self.gate_V, gate)
         return Plan(planned.polarity, planned.amplitude, planned.width,
                     np.asarray(planned.clamped, bool), gate)
 
