@@ -92,8 +92,8 @@ class FixedPulseVerify(_Planned):
     def check(self, limits: SafetyLimits) -> None:
         self.reset.check("fppv", limits)
         if self.reset.gate_V is None:
-            raise ConfigError("fppv: the full RESET needs a gate (reset.gate_V): a 1T1R cell "
-                              "is only reached through its access transistor")
+            raise ConfigError("fppv: the full RESET needs a gate (block_reset.gate_V or "
+                              "gate_V): a 1T1R cell is reached through its access transistor")
         check_settings("fppv", limits, gate_V={"gate_V": self.gate_V})
         if isinstance(self.planner, LevelGates):
             self.planner.check(limits)

@@ -71,8 +71,8 @@ class GateIspp(Protocol):
                                "reset_gate_V": self.reset_gate_V})
         self.reset.check("wl", limits)
         if self.reset.gate_V is None:
-            raise ConfigError("wl: the full RESET needs a gate (reset.gate_V): a 1T1R cell "
-                              "is only reached through its access transistor")
+            raise ConfigError("wl: the full RESET needs a gate (block_reset.gate_V or "
+                              "gate_V): a 1T1R cell is reached through its access transistor")
         if not (self.gate_step_V > 0 and self.gate_start_V <= self.gate_max_V):
             raise ConfigError(f"wl: gate ramp {self.gate_start_V:g} V by {self.gate_step_V:g} V "
                               f"to {self.gate_max_V:g} V is empty")
