@@ -139,6 +139,8 @@ class TargetsConfig(_Strict):
     file: str | None = None
     # Each cell's level (.npy of indices or names) for the bands of [levels].
     level_map: str | None = None
+    # Per-cell bands: an .npz of lower_S and upper_S shaped like the array (see hilctl.levels).
+    bounds_file: str | None = None
     seed: int = Field(0, ge=0)
 
 

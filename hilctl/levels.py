@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import ConfigError, DataError
-from hilctl.protocols.tolerance import Bands
+from hilctl.protocols.tolerance import Bands, CellBands
 
 from .config import read_toml
 from .units import parse_quantity
@@ -98,3 +98,35 @@ def _indices_of_names(path: Path, text: np.ndarray, bands: Bands) -> np.ndarray:
                         f"{', '.join(bands.names)}")
     order = np.argsort(names)
     return codes[order][np.searchsorted(names[order], text)]
+
+
+def bounds_targets(path: str | Path, shape: tuple[int, int],
+                   window: tuple[float, float]) -> tuple[np.ndarray, CellBands]:
+    """Targets (band centres, NaN where not programmed) and bands from a per-cell bounds file:
+    an .npz with ``lower_S`` and ``upper_S`` shaped like the array, NaN for an open side (closed
+    at the devices' range as for levels), both NaN for a cell not programmed."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            lower, upper = data["lower_S"].astype(float), data["upper_S"].astype(float)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such bounds file") from None
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise DataError(f"{path}: expected an .npz with lower_S and upper_S arrays "
+                        f"({exc})") from None
+    if lower.shape != tuple(shape) or upper.shape != tuple(shape):
+        raise DataError(f"{path}: bounds have shapes {lower.shape} and {upper.shape}, the array "
+                        f"is {shape[0]}x{shape[1]}")
+    used = ~(np.isnan(lower) & np.isnan(upper))
+    lower = np.where(np.isnan(lower), 0.0, lower)
+    upper = np.where(np.isnan(upper), window[1], upper)
+    outside = used & ((lower < 0) | (upper > window[1]) | (lower > window[1]))
+    if outside.any():
+        r, c = np.argwhere(outside)[0]
+        raise DataError(f"{path}: the band of ({r}, {c}) [{lower[r, c]:.4g}, {upper[r, c]:.4g}] S "
+                        f"lies outside the devices' range [0, {window[1]:.4g}] S")
+    try:
+        bands = CellBands(lower[used], upper[used])
+    except ConfigError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    return np.where(used, 0.5 * (lower + upper), np.nan), bands

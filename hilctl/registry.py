@@ -112,6 +112,10 @@ def stop_rules(config: RunConfig) -> StopRules:
         from .targets import bands_for
 
         tolerance = bands_for(config)
+    elif config.targets.bounds_file:
+        from .targets import cell_bands_for
+
+        tolerance = cell_bands_for(config)[1]
     elif p.tolerance_abs_S is not None:
         tolerance = Tolerance(relative=None, absolute_S=p.tolerance_abs_S)
     else:

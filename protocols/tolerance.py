@@ -95,3 +95,44 @@ class Bands:
         return ", ".join(f"{n} [{lo:.4g}, {hi:.4g}] S"
                          for n, lo, hi in zip(self.names, self.lower_S, self.upper_S,
                                               strict=True))
+
+
+@dataclass(frozen=True, eq=False)
+class CellBands:
+    """Each cell's own band [lower, upper] in siemens (a targets file with per-cell bounds).
+
+    As with ``Bands``, a cell's target is its band's centre; ``half_width`` finds each target's
+    band by that centre, so cells whose bands share a centre must share the band.
+    """
+
+    lower_S: np.ndarray
+    upper_S: np.ndarray
+
+    def __post_init__(self) -> None:
+        lower, upper = np.asarray(self.lower_S, float), np.asarray(self.upper_S, float)
+        empty = ~(np.isfinite(lower) & np.isfinite(upper) & (lower >= 0) & (lower < upper))
+        if lower.shape != upper.shape or empty.any():
+            raise ConfigError("cell bands: every band needs 0 <= lower < upper (S)")
+        centre, half = 0.5 * (lower + upper), 0.5 * (upper - lower)
+        order = np.argsort(centre, kind="stable")
+        centre, half = centre[order], half[order]
+        same = np.flatnonzero((np.diff(centre) == 0) & (np.diff(half) != 0))
+        if same.size:
+            raise ConfigError(f"cell bands: two bands centred at {centre[same[0]]:.4e} S differ "
+                              "in width; cells aiming at one conductance need one band")
+        object.__setattr__(self, "_centre", centre)
+        object.__setattr__(self, "_half", half)
+
+    @property
+    def targets_S(self) -> np.ndarray:
+        return 0.5 * (np.asarray(self.lower_S) + np.asarray(self.upper_S))
+
+    def half_width(self, targets: np.ndarray) -> np.ndarray:
+        targets = np.asarray(targets, dtype=np.float64)
+        at = np.clip(np.searchsorted(self._centre, targets), 0, self._centre.size - 1)
+        if not np.isclose(self._centre[at], targets, rtol=1e-12, atol=0).all():
+            raise ConfigError("a target is the centre of none of the cells' bands")
+        return self._half[at]
+
+    def describe(self) -> str:
+        return f"per-cell bands ({self._centre.size} cells)"

@@ -79,6 +79,8 @@ def print_levels(levels: dict[str, dict], console: Console) -> None:
               help="TOML file whose [levels] table names each level's lower/upper bound.")
 @click.option("--level-map", type=click.Path(dir_okay=False),
               help="Each cell's level (.npy of level indices or names), with --levels.")
+@click.option("--bounds", "bounds_file", type=click.Path(dir_okay=False),
+              help="Per-cell bands: .npz of lower_S and upper_S (NaN: open side).")
 @click.option("--protocol", help=f"One of: {', '.join(PROTOCOLS)} [write-verify].")
 @click.option("--planner", type=click.Choice(PLANNERS),
               help="Planner of one-shot and write-verify-planned [neural].")
@@ -97,13 +99,14 @@ def print_levels(levels: dict[str, dict], console: Console) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, level_map,
-            protocol, planner,
+            bounds_file, protocol, planner,
             predictor_dir, weights_dir, rescale, tolerance, max_pulses, out_dir, resume_dir,
             as_json, quiet):
     """Program an array with write-verify and store every round in a run directory."""
     flags = {
         "array": {"rows": rows, "cols": cols, "seed": seed},
-        "targets": {"pattern": pattern, "file": targets_file, "level_map": level_map},
+        "targets": {"pattern": pattern, "file": targets_file, "level_map": level_map,
+                    "bounds_file": bounds_file},
         "levels": levels_file and levels_table(levels_file),
         "weights": {"model": weights_dir and str(Path(weights_dir).resolve()),
                     "rescale": rescale},

@@ -52,3 +52,18 @@ def test_unknown_levels_in_a_map_are_refused(tmp_path, levels, words):
     np.save(tmp_path / "map.npy", levels)
     with pytest.raises(DataError, match=words):
         level_targets(tmp_path / "map.npy", parse_levels(TWO_BIT, WINDOW), (1, 2))
+
+
+def test_a_bounds_file_gives_each_cell_its_own_band_with_open_sides(tmp_path):
+    from hilctl.levels import bounds_targets
+
+    lower = np.array([[100e-6, np.nan], [np.nan, 20e-6]])
+    upper = np.array([[110e-6, 10e-6], [np.nan, 30e-6]])
+    np.savez(tmp_path / "b.npz", lower_S=lower, upper_S=upper)
+    targets, bands = bounds_targets(tmp_path / "b.npz", (2, 2), WINDOW)
+    assert np.allclose(targets[[0, 0, 1], [0, 1, 1]], [105e-6, 5e-6, 25e-6])
+    assert np.isnan(targets[1, 0])
+    assert np.allclose(bands.half_width(np.array([5e-6, 105e-6])), [5e-6, 5e-6])
+    np.savez(tmp_path / "wide.npz", lower_S=lower, upper_S=upper * 3)
+    with pytest.raises(DataError, match=r"\(0, 0\) .* outside the devices' range"):
+        bounds_targets(tmp_path / "wide.npz", (2, 2), WINDOW)

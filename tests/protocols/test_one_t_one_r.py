@@ -107,3 +107,14 @@ def test_bands_refuse_overlap_emptiness_and_stray_targets():
         Bands(("a",), np.array([3e-6]), np.array([3e-6]))
     with pytest.raises(ConfigError, match="centre of none"):
         BANDS.half_width(np.array([50e-6]))
+
+
+def test_an_asymmetric_per_cell_band_is_what_the_engine_judges():
+    from hilctl.protocols.tolerance import CellBands
+
+    xb = GateArray(shape=(1, 2), spread=0, noise=0)
+    bands = CellBands(np.array([150e-6, 60e-6]), np.array([190e-6, 62e-6]))
+    result = program(GateIspp(gate_start_V=1.0, gate_step_V=0.05), xb, Cells.all((1, 2)),
+                     bands.targets_S, StopRules(bands, max_pulses=40))
+    assert result.success.all()
+    assert 150e-6 <= result.final_read[0] <= 190e-6 and 60e-6 <= result.final_read[1] <= 62e-6
