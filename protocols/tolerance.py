@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -49,6 +50,8 @@ class Bands:
     ``half_width`` gives each target its own band's half-width. A one-sided band is closed at
     the device range before it gets here (see ``hilctl.levels``).
     """
+
+    relative: ClassVar[None] = None  # no one relative band, as for an absolute Tolerance
 
     names: tuple[str, ...]
     lower_S: np.ndarray
@@ -104,6 +107,8 @@ class CellBands:
     As with ``Bands``, a cell's target is its band's centre; ``half_width`` finds each target's
     band by that centre, so cells whose bands share a centre must share the band.
     """
+
+    relative: ClassVar[None] = None  # no one relative band, as for an absolute Tolerance
 
     lower_S: np.ndarray
     upper_S: np.ndarray
