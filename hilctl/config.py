@@ -74,9 +74,52 @@ class AdaptiveConfig(_Strict):
     shrink: float = Field(0.5, gt=0, lt=1)
 
 
+class ResetConfig(_Strict):
+    """A full RESET (one-shot's block RESET; write-verify-wl's and fppv's restarts)."""
+
+    amplitude_V: float = Field(2.0, gt=0)
+    width_s: float = Field(10e-6, gt=0)
+    gate_V: float | None = Field(None, gt=0)
+
+
+class WlConfig(_Strict):
+    """write-verify-wl: ISPP on the gate (see hilctl.protocols.write_verify_wl)."""
+
+    set_V: float = Field(1.2, gt=0)
+    gate_start_V: float = Field(0.8, gt=0)
+    gate_step_V: float = Field(0.02, gt=0)
+    gate_max_V: float = Field(2.0, gt=0)
+    width_s: float = Field(1e-6, gt=0)
+    restart_back_V: float | None = Field(None, gt=0)
+    reset_start_V: float = Field(0.8, gt=0)
+    reset_step_V: float | None = Field(None, gt=0)
+    reset_gate_V: float = Field(3.0, gt=0)
+
+
+class FppvConfig(_Strict):
+    """fppv: one SET per try at the level's gate (``gates_V``, one per level in [levels]
+    order) or from the planner when no gates are given."""
+
+    max_tries: int = Field(8, ge=1, le=10_000)
+    gates_V: list[float] | None = None
+    set_V: float = Field(1.2, gt=0)
+    width_s: float = Field(1e-6, gt=0)
+
+
+class FallbackConfig(_Strict):
+    """Plans the polarity a trained predictor does not know."""
+
+    kind: Literal["heuristic", "fixed"] = "heuristic"
+    set_V: float = Field(1.2, gt=0)
+    reset_V: float = Field(1.4, gt=0)
+    width_s: float = Field(1e-6, gt=0)
+
+
 class ProtocolConfig(_Strict):
     name: str = "write-verify"
     planner: Literal["neural", "oracle", "heuristic", "lookup"] = "neural"
+    # The gate every pulse carries where a protocol plans none (1T1R arrays); None: no gate.
+    gate_V: float | None = Field(None, gt=0)
     predictor: str | None = None
     tolerance: float | None = Field(0.05, gt=0, lt=1)
     tolerance_abs_S: float | None = Field(None, gt=0)
@@ -85,11 +128,19 @@ class ProtocolConfig(_Strict):
     stall_response: float = Field(0.05, ge=0)
     ispp: IsppConfig = IsppConfig()
     adaptive: AdaptiveConfig = AdaptiveConfig()
+    block_reset: ResetConfig = ResetConfig()
+    wl: WlConfig = WlConfig()
+    fppv: FppvConfig = FppvConfig()
+    fallback: FallbackConfig = FallbackConfig()
 
 
 class TargetsConfig(_Strict):
     pattern: Literal["random", "checkerboard", "gradient"] = "random"
     file: str | None = None
+    # Each cell's level (.npy of indices or names) for the bands of [levels].
+    level_map: str | None = None
+    # Per-cell bands: an .npz of lower_S and upper_S shaped like the array (see hilctl.levels).
+    bounds_file: str | None = None
     seed: int = Field(0, ge=0)
 
 
@@ -122,6 +173,8 @@ class RunConfig(_Strict):
     weights: WeightsConfig = WeightsConfig()
     cost: CostConfig = CostConfig()
     rig: dict[str, Any] | None = None
+    # Named bands {name: {lower, upper}} in S or with units (see hilctl.levels).
+    levels: dict[str, dict[str, float | str]] | None = None
 
     @field_validator("device")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hilctl.drivers import ConfigError, Crossbar
+from hilctl.drivers import ConfigError, Crossbar, Polarity
 from hilctl.protocols import (
     AdaptiveWidth,
     HeuristicPlanner,
@@ -13,7 +13,11 @@ from hilctl.protocols import (
     StopRules,
     Tolerance,
 )
+from hilctl.protocols.fallback import FixedPulse, PolarityFallback
+from hilctl.protocols.fppv import FixedPulseVerify, LevelGates
 from hilctl.protocols.planner import PulsePlanner
+from hilctl.protocols.settings import ResetPulse
+from hilctl.protocols.write_verify_wl import GateIspp
 
 from .config import RunConfig
 
@@ -22,20 +26,29 @@ PROTOCOLS = {
     "write-verify-adaptive": "adaptive pulse-width search at fixed amplitudes",
     "write-verify-planned": "every pulse from the planner, adapting per device",
     "one-shot": "one planned pulse per cell after a block RESET, no correction",
+    "write-verify-wl": "1T1R: RESET, then SET pulses with the gate stepped up (ISPP on the gate)",
+    "fppv": "1T1R: RESET, one SET at the level's gate, verify; RESET and retry on a miss",
 }
 PLANNERS = ("neural", "oracle", "heuristic", "lookup")
 
 
 def build_protocol(config: RunConfig, crossbar: Crossbar) -> Protocol:
-    name = config.protocol.name
+    p = config.protocol
+    name, gate = p.name, p.gate_V
+    reset = ResetPulse(p.block_reset.amplitude_V, p.block_reset.width_s,
+                       p.block_reset.gate_V if p.block_reset.gate_V is not None else gate)
     if name == "write-verify":
-        return IncrementalStep(**config.protocol.ispp.model_dump())
+        return IncrementalStep(**p.ispp.model_dump(), gate_V=gate)
     if name == "write-verify-adaptive":
-        return AdaptiveWidth(**config.protocol.adaptive.model_dump())
+        return AdaptiveWidth(**p.adaptive.model_dump(), gate_V=gate)
     if name == "one-shot":
-        return OneShot(build_planner(config, crossbar))
+        return OneShot(build_planner(config, crossbar), reset=reset, gate_V=gate)
     if name == "write-verify-planned":
-        return PlannedWriteVerify(build_planner(config, crossbar))
+        return PlannedWriteVerify(build_planner(config, crossbar), gate_V=gate)
+    if name == "write-verify-wl":
+        return GateIspp(**p.wl.model_dump(), reset=reset)
+    if name == "fppv":
+        return FixedPulseVerify(_fppv_planner(config, crossbar), reset, p.fppv.max_tries, gate)
     known = ", ".join(PROTOCOLS)
     raise ConfigError(f"protocol.name = {name!r} is unknown; known protocols: {known}")
 
@@ -71,12 +84,46 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     from .predictor.planner import NeuralPlanner
 
     predictor = Predictor.load(config.protocol.predictor)
-    return NeuralPlanner(predictor, crossbar.shape)
+    planner = NeuralPlanner(predictor, crossbar.shape)
+    if len(predictor.spec.polarities) == 2:
+        return planner
+    return PolarityFallback(planner, Polarity[predictor.spec.polarities[0]],
+                            _fallback(config, crossbar))
+
+
+def _fallback(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
+    """The planner of the polarity a trained predictor does not know (protocol.fallback)."""
+    f = config.protocol.fallback
+    if f.kind == "fixed":
+        return FixedPulse(f.set_V, f.reset_V, f.width_s, config.protocol.gate_V)
+    return build_planner(config.model_copy(update={"protocol": config.protocol.model_copy(
+        update={"planner": "heuristic"})}), crossbar)
+
+
+def _fppv_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
+    """fppv's SET: each level's gate from protocol.fppv.gates_V, else the configured planner."""
+    f = config.protocol.fppv
+    if f.gates_V is None:
+        return build_planner(config, crossbar)
+    if config.levels is None:
+        raise ConfigError("protocol.fppv.gates_V gives one gate per level: it needs [levels]")
+    from .targets import bands_for
+
+    return LevelGates(bands_for(config).targets_S, f.gates_V, f.set_V,
+                      f.width_s)
 
 
 def stop_rules(config: RunConfig) -> StopRules:
     p = config.protocol
-    if p.tolerance_abs_S is not None:
+    if config.levels is not None:
+        from .targets import bands_for
+
+        tolerance = bands_for(config)
+    elif config.targets.bounds_file:
+        from .targets import cell_bands_for
+
+        tolerance = cell_bands_for(config)[1]
+    elif p.tolerance_abs_S is not None:
         tolerance = Tolerance(relative=None, absolute_S=p.tolerance_abs_S)
     else:
         tolerance = Tolerance(relative=p.tolerance)

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import DataError
+from hilctl.drivers import ConfigError, DataError
+from hilctl.protocols.tolerance import Bands, CellBands
 from hilctl.simulated_backend.device_model import DeviceModel
 
 from .assemble import device_model
 from .config import RunConfig
+from .levels import bounds_targets, level_targets, parse_levels
 
 
 def nominal_window(model: DeviceModel, read_V: float) -> tuple[float, float]:
@@ -98,8 +100,28 @@ def targets_for(config: RunConfig) -> np.ndarray:
     the configured pattern over the devices' window."""
     shape = (config.array.rows, config.array.cols)
     window = nominal_window(device_model(config), config.limits.read_V)
+    if config.levels is not None:
+        if not config.targets.level_map:
+            raise ConfigError("[levels] needs a level map: --level-map FILE (.npy of each "
+                              "cell's level index or name)")
+        return level_targets(config.targets.level_map, bands_for(config), shape)
+    if config.targets.bounds_file:
+        return cell_bands_for(config)[0]
     if config.targets.file:
         targets = load_targets(config.targets.file, shape)
         check_reachable(targets, window, config.targets.file)
         return targets
     return pattern_targets(config.targets.pattern, shape, window, config.targets.seed)
+
+
+def bands_for(config: RunConfig) -> Bands:
+    """The bands of the configured ``[levels]``, open sides closed at the devices' window."""
+    window = nominal_window(device_model(config), config.limits.read_V)
+    return parse_levels(config.levels or {}, window)
+
+
+def cell_bands_for(config: RunConfig) -> tuple[np.ndarray, CellBands]:
+    """Targets and per-cell bands of the configured bounds file (``targets.bounds_file``)."""
+    window = nominal_window(device_model(config), config.limits.read_V)
+    shape = (config.array.rows, config.array.cols)
+    return bounds_targets(config.targets.bounds_file, shape, window)

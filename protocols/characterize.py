@@ -20,6 +20,8 @@ import numpy as np
 from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
 
+from .settings import check_settings
+
 
 @dataclass(frozen=True)
 class PulseRanges:
@@ -44,24 +46,20 @@ class PulseRanges:
                      _or(self.width_s[1], limits.width_max_s)),
             gate_V=self.gate_V,
         )
-        _check_range("set_V", ranges.set_V, 0.0, limits.set_max_V)
-        _check_range("reset_V", ranges.reset_V, 0.0, limits.reset_max_V)
-        _check_range("width_s", ranges.width_s, limits.width_min_s, limits.width_max_s)
-        if ranges.gate_V is not None and not 0 <= ranges.gate_V <= limits.gate_max_V:
-            raise ConfigError(f"characterize.gate_V = {ranges.gate_V:g} V is outside "
-                              f"[0, {limits.gate_max_V:g}] V")
+        check_settings("characterize", limits,
+                       set_V={"set_V[0]": ranges.set_V[0], "set_V[1]": ranges.set_V[1]},
+                       reset_V={"reset_V[0]": ranges.reset_V[0], "reset_V[1]": ranges.reset_V[1]},
+                       width_s={"width_s[0]": ranges.width_s[0], "width_s[1]": ranges.width_s[1]},
+                       gate_V={"gate_V": ranges.gate_V})
+        for name in ("set_V", "reset_V", "width_s"):
+            low, high = getattr(ranges, name)
+            if low > high:
+                raise ConfigError(f"characterize.{name} = ({low:g}, {high:g}): low exceeds high")
         return ranges
 
 
 def _or(value: float | None, default: float) -> float:
     return default if value is None else float(value)
-
-
-def _check_range(name: str, bounds: tuple[float, float], low: float, high: float) -> None:
-    lo, hi = bounds
-    if not (np.isfinite(lo) and np.isfinite(hi) and low <= lo <= hi <= high and hi > 0):
-        raise ConfigError(f"characterize.{name} = ({lo:g}, {hi:g}): expected "
-                          f"{low:g} <= low <= high <= {high:g}")
 
 
 def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,

@@ -21,6 +21,7 @@ import numpy as np
 from hilctl.drivers import Cells, ConfigError, DataError, Polarity, SafetyLimits
 
 from .planner import PlannedPulses, PulsePlanner
+from .settings import check_settings
 
 # Changes below this fraction of the window are treated as no answer (about the read noise).
 _SMALLEST_CHANGE = 1e-3
@@ -53,11 +54,7 @@ class HeuristicPlanner(PulsePlanner):
         low, high = g_window_S
         if not 0 <= low < high:
             raise ConfigError(f"heuristic conductance window [{low:g}, {high:g}] S is empty")
-        if not (0 < set_V <= limits.set_max_V and 0 < reset_V <= limits.reset_max_V):
-            raise ConfigError(
-                f"heuristic amplitudes SET {set_V:g} V / RESET {reset_V:g} V exceed the limits "
-                f"(0, {limits.set_max_V:g}] / (0, {limits.reset_max_V:g}] V"
-            )
+        check_settings("heuristic", limits, set_V={"set_V": set_V}, reset_V={"reset_V": reset_V})
         self.shape, self.limits, self.adapt = shape, limits, adapt
         self.window_S = high - low
         self.set_V, self.reset_V = set_V, reset_V

@@ -14,20 +14,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from hilctl.drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
+from hilctl.drivers import Cells, DataError, PulseBatch, SafetyLimits
 
 from .engine import Plan, ProgramState, Protocol
 from .planner import PlannedPulses, PulsePlanner
+from .settings import ResetPulse, check_settings, gates
 
 _PLANNER = "planner."
 
 
 class _Planned(Protocol):
-    """Shared plumbing: the run's cells, and turning the planner's answer into a ``Plan``."""
+    """Shared plumbing: the run's cells, and turning the planner's answer into a ``Plan``.
 
-    def __init__(self, planner: PulsePlanner) -> None:
+    ``gate_V`` is the gate a pulse carries when the planner plans none (None: no gate sent).
+    """
+
+    def __init__(self, planner: PulsePlanner, gate_V: float | None = None) -> None:
         self.planner = planner
+        self.gate_V = gate_V
         self._cells: Cells | None = None
+
+    def check(self, limits: SafetyLimits) -> None:
+        check_settings(self.name, limits, gate_V={"gate_V": self.gate_V})
 
     def begin(self, cells: Cells) -> None:
         self._cells = cells
@@ -55,8 +63,13 @@ class _Planned(Protocol):
     def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
         planned = self.planner.plan(self._cells_at(active), state.read[active],
                                     state.targets[active])
+        gate = planned.gate
+        if gate is None:
+            gate = gates(self.gate_V, active.size)
+        elif self.gate_V is not None:  # a planner that planned some gates but not all
+            gate = np.where(np.isnan(gate), self.gate_V, gate)
         return Plan(planned.polarity, planned.amplitude, planned.width,
-                    np.asarray(planned.clamped, bool), planned.gate)
+                    np.asarray(planned.clamped, bool), gate)
 
 
 class OneShot(_Planned):
@@ -68,35 +81,28 @@ class OneShot(_Planned):
     block_reset : bool
         First apply one RESET pulse to every cell (its time and energy count in the cost), so
         that every cell starts near its low bound, as a lab array does after a block RESET.
-    reset_V : float
-        Magnitude of the block RESET pulse in volts.
-    reset_width_s : float
-        Width of the block RESET pulse in seconds.
+    reset : ResetPulse
+        The block RESET (amplitude, width and gate, from configuration).
+    gate_V : float or None
+        Gate of a planned pulse when the planner plans none.
     """
 
     name = "one-shot"
     max_pulses = 1
 
-    def __init__(self, planner: PulsePlanner, block_reset: bool = True, reset_V: float = 2.0,
-                 reset_width_s: float = 10e-6) -> None:
-        super().__init__(planner)
+    def __init__(self, planner: PulsePlanner, block_reset: bool = True,
+                 reset: ResetPulse | None = None, gate_V: float | None = None) -> None:
+        super().__init__(planner, gate_V)
         self.block_reset = block_reset
-        self.reset_V, self.reset_width_s = reset_V, reset_width_s
+        self.reset = reset or ResetPulse()
 
     def check(self, limits: SafetyLimits) -> None:
-        if not self.block_reset:
-            return
-        if not 0 < self.reset_V <= limits.reset_max_V:
-            raise ConfigError(f"one-shot block RESET {self.reset_V:g} V is outside "
-                              f"(0, {limits.reset_max_V:g}] V")
-        if not limits.width_min_s <= self.reset_width_s <= limits.width_max_s:
-            raise ConfigError(f"one-shot block RESET width {self.reset_width_s:.3e} s is outside "
-                              f"[{limits.width_min_s:.3e}, {limits.width_max_s:.3e}] s")
+        super().check(limits)
+        if self.block_reset:
+            self.reset.check("one-shot", limits)
 
     def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
-        if not self.block_reset:
-            return None
-        return PulseBatch(cells, Polarity.RESET, self.reset_V, self.reset_width_s)
+        return self.reset.batch(cells) if self.block_reset else None
 
 
 class PlannedWriteVerify(_Planned):

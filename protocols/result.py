@@ -8,6 +8,8 @@ import numpy as np
 
 from hilctl.drivers import Cells
 
+from .tolerance import Bands
+
 
 @dataclass(frozen=True)
 class CostModel:
@@ -111,4 +113,23 @@ class ProgramResult:
             out["falsely_accepted"] = int((self.success & ~true_success).sum())
             out["true_error_median"] = float(np.median(true_error))
             out["true_error_p95"] = float(np.percentile(true_error, 95))
+        return out
+
+    def per_level(self, bands: Bands) -> dict[str, dict]:
+        """Per band: cells, share in band (verify read, and true conductance on a simulator),
+        and pulses per cell (mean, median, p95), each cell judged against its own band."""
+        level = bands.level_of(self.targets)
+        true_success = self.true_success()
+        out = {}
+        for i, name in enumerate(bands.names):
+            mine = level == i
+            if not mine.any():
+                continue
+            pulses = self.pulses[mine]
+            out[name] = {"cells": int(mine.sum()), "success_rate": float(self.success[mine].mean()),
+                         "pulses_mean": float(pulses.mean()),
+                         "pulses_median": float(np.median(pulses)),
+                         "pulses_p95": float(np.percentile(pulses, 95))}
+            if true_success is not None:
+                out[name]["true_success_rate"] = float(true_success[mine].mean())
         return out

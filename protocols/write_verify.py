@@ -17,6 +17,7 @@ import numpy as np
 from hilctl.drivers import ConfigError, Polarity, SafetyLimits
 
 from .engine import Plan, ProgramState, Protocol
+from .settings import check_settings, gates
 
 
 def needed_polarity(state: ProgramState, active: np.ndarray) -> np.ndarray:
@@ -24,24 +25,10 @@ def needed_polarity(state: ProgramState, active: np.ndarray) -> np.ndarray:
     return np.where(state.read[active] < state.targets[active], Polarity.SET, Polarity.RESET)
 
 
-def _check_amplitudes(name: str, limits: SafetyLimits, **volts: float) -> None:
-    for key, value in volts.items():
-        limit = limits.set_max_V if key.startswith("set") else limits.reset_max_V
-        if not 0 < value <= limit:
-            raise ConfigError(f"{name}.{key} = {value:g} V is outside (0, {limit:g}] V")
-
-
-def _check_width(name: str, key: str, limits: SafetyLimits, value: float) -> None:
-    if not limits.width_min_s <= value <= limits.width_max_s:
-        raise ConfigError(
-            f"{name}.{key} = {value:.3e} s is outside the rig's width limits "
-            f"[{limits.width_min_s:.3e}, {limits.width_max_s:.3e}] s"
-        )
-
-
 @dataclass
 class IncrementalStep(Protocol):
-    """ISPP-style voltage ramp at a fixed width. Voltages in V, width in s."""
+    """ISPP-style voltage ramp at a fixed width. Voltages in V, width in s; ``gate_V`` is the
+    gate every pulse carries on a 1T1R array (None: no gate sent)."""
 
     set_start_V: float = 0.9
     reset_start_V: float = 0.9
@@ -49,13 +36,15 @@ class IncrementalStep(Protocol):
     set_max_V: float = 2.0
     reset_max_V: float = 2.5
     width_s: float = 100e-9
+    gate_V: float | None = None
     name: str = "write-verify"
 
     def check(self, limits: SafetyLimits) -> None:
-        _check_amplitudes("ispp", limits, set_start_V=self.set_start_V,
-                          reset_start_V=self.reset_start_V, set_max_V=self.set_max_V,
-                          reset_max_V=self.reset_max_V)
-        _check_width("ispp", "width_s", limits, self.width_s)
+        check_settings("ispp", limits,
+                       set_V={"set_start_V": self.set_start_V, "set_max_V": self.set_max_V},
+                       reset_V={"reset_start_V": self.reset_start_V,
+                                "reset_max_V": self.reset_max_V},
+                       width_s={"width_s": self.width_s}, gate_V={"gate_V": self.gate_V})
         if self.step_V <= 0:
             raise ConfigError(f"ispp.step_V = {self.step_V:g}: expected > 0")
 
@@ -71,7 +60,8 @@ class IncrementalStep(Protocol):
         same = state.memory["polarity"][active] == polarity
         ramped = np.minimum(state.memory["amplitude"][active] + self.step_V, top)
         amplitude = np.where(same, ramped, start)
-        return Plan(polarity, amplitude, np.full(active.size, self.width_s), amplitude >= top)
+        return Plan(polarity, amplitude, np.full(active.size, self.width_s), amplitude >= top,
+                    gates(self.gate_V, active.size))
 
     def learn(self, state, active, plan, before, after) -> None:
         state.memory["polarity"][active] = plan.polarity
@@ -80,7 +70,8 @@ class IncrementalStep(Protocol):
 
 @dataclass
 class AdaptiveWidth(Protocol):
-    """Pulse-width search at a fixed amplitude per polarity. Voltages in V, widths in s."""
+    """Pulse-width search at a fixed amplitude per polarity. Voltages in V, widths in s;
+    ``gate_V`` as for ``IncrementalStep``."""
 
     set_V: float = 1.3
     reset_V: float = 1.5
@@ -89,12 +80,16 @@ class AdaptiveWidth(Protocol):
     max_width_s: float = 100e-6
     grow: float = 2.0
     shrink: float = 0.5
+    gate_V: float | None = None
     name: str = "write-verify-adaptive"
 
     def check(self, limits: SafetyLimits) -> None:
-        _check_amplitudes("adaptive", limits, set_V=self.set_V, reset_V=self.reset_V)
-        for key in ("min_width_s", "start_width_s", "max_width_s"):
-            _check_width("adaptive", key, limits, getattr(self, key))
+        check_settings("adaptive", limits, set_V={"set_V": self.set_V},
+                       reset_V={"reset_V": self.reset_V},
+                       width_s={"min_width_s": self.min_width_s,
+                                "start_width_s": self.start_width_s,
+                                "max_width_s": self.max_width_s},
+                       gate_V={"gate_V": self.gate_V})
         if not (self.grow > 1 and 0 < self.shrink < 1):
             raise ConfigError("adaptive.grow must exceed 1 and adaptive.shrink lie in (0, 1)")
 
@@ -109,7 +104,8 @@ class AdaptiveWidth(Protocol):
         width = np.where(is_set, state.memory["set_width"][active],
                          state.memory["reset_width"][active])
         amplitude = np.where(is_set, self.set_V, self.reset_V)
-        return Plan(polarity, amplitude, width, width >= self.max_width_s)
+        return Plan(polarity, amplitude, width, width >= self.max_width_s,
+                    gates(self.gate_V, active.size))
 
     def learn(self, state, active, plan, before, after) -> None:
         targets = state.targets[active]

@@ -13,6 +13,7 @@ from rich.table import Table
 from hilctl.drivers import ConfigError
 
 from ..config import assemble_config
+from ..levels import levels_table
 from ..registry import PLANNERS, PROTOCOLS
 from ..report.console import report_console
 from ..report.progress import round_progress
@@ -44,10 +45,23 @@ def print_summary(summary: dict, console: Console) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        if key in ("protocol", "cells", "tolerance"):
+        if key in ("protocol", "cells", "tolerance", "levels"):
             continue
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
+    console.print(table)
+    if "levels" in summary:
+        print_levels(summary["levels"], console)
+
+
+def print_levels(levels: dict[str, dict], console: Console) -> None:
+    """Per level: cells, share in its own band, pulses per cell (mean, median, p95)."""
+    table = Table(title="per level")
+    columns = ("cells", "success_rate", "pulses_mean", "pulses_median", "pulses_p95")
+    for column in ("level", *columns):
+        table.add_column(column, justify="right")
+    for name, figures in levels.items():
+        table.add_row(name, *(f"{figures[c]:.4g}" for c in columns))
     console.print(table)
 
 
@@ -61,6 +75,12 @@ def print_summary(summary: dict, console: Console) -> None:
               help="Built-in target pattern [random].")
 @click.option("--targets", "targets_file", type=click.Path(dir_okay=False),
               help="Target map in siemens (.npy or .csv), shaped like the array.")
+@click.option("--levels", "levels_file", type=click.Path(dir_okay=False),
+              help="TOML file whose [levels] table names each level's lower/upper bound.")
+@click.option("--level-map", type=click.Path(dir_okay=False),
+              help="Each cell's level (.npy of level indices or names), with --levels.")
+@click.option("--bounds", "bounds_file", type=click.Path(dir_okay=False),
+              help="Per-cell bands: .npz of lower_S and upper_S (NaN: open side).")
 @click.option("--protocol", help=f"One of: {', '.join(PROTOCOLS)} [write-verify].")
 @click.option("--planner", type=click.Choice(PLANNERS),
               help="Planner of one-shot and write-verify-planned [neural].")
@@ -79,13 +99,16 @@ def print_summary(summary: dict, console: Console) -> None:
               help="Continue the run in this directory from its last stored round.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def program(config_file, rows, cols, seed, pattern, targets_file, protocol, planner,
+def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, level_map,
+            bounds_file, protocol, planner,
             predictor_dir, weights_dir, rescale, tolerance, max_pulses, out_dir, resume_dir,
             as_json, quiet):
     """Program an array with write-verify and store every round in a run directory."""
     flags = {
         "array": {"rows": rows, "cols": cols, "seed": seed},
-        "targets": {"pattern": pattern, "file": targets_file},
+        "targets": {"pattern": pattern, "file": targets_file, "level_map": level_map,
+                    "bounds_file": bounds_file},
+        "levels": levels_file and levels_table(levels_file),
         "weights": {"model": weights_dir and str(Path(weights_dir).resolve()),
                     "rescale": rescale},
         "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,

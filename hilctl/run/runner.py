@@ -23,6 +23,7 @@ from hilctl.drivers import Cells, Checkpointable, Crossbar, ResumeError
 from hilctl.drivers.atomic_file import write_atomic
 from hilctl.protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
 from hilctl.protocols.engine import Retarget
+from hilctl.protocols.tolerance import Bands
 
 from ..assemble import open_crossbar
 from ..config import RunConfig, build_config, dump_toml, read_toml
@@ -205,6 +206,9 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
                "retargeted_cells": int(np.sum(result.targets != asked)),
                "tolerance": stop_rules(config).tolerance.describe(),
                "array_shape": list(crossbar.shape)}
+    bands = stop_rules(config).tolerance
+    if isinstance(bands, Bands):
+        summary["levels"] = result.per_level(bands)
     _write_outputs(run_dir, targets.shape, flat, result, summary)
     store.set_meta(status="complete")
     return RunOutcome(result, summary)

@@ -6,6 +6,7 @@ import pytest
 from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch, SafetyLimitError
 from hilctl.protocols import OneShot, PlannedWriteVerify, StopRules, Tolerance, program
 from hilctl.protocols.planner import PlannedPulses, PulsePlanner
+from hilctl.protocols.settings import ResetPulse
 from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
 
 SHAPE = (16, 16)
@@ -72,7 +73,8 @@ def test_block_reset_comes_first_and_counts_in_time_and_energy():
     runs = {}
     for block_reset in (False, True):
         crossbar = RecordingCrossbar()
-        protocol = OneShot(FixedPlanner(), block_reset=block_reset, reset_width_s=10e-6)
+        protocol = OneShot(FixedPlanner(), block_reset=block_reset,
+                           reset=ResetPulse(width_s=10e-6))
         runs[block_reset] = (program(protocol, crossbar, cells, _targets()), crossbar)
     result, crossbar = runs[True]
     reset = crossbar.batches[0]
@@ -86,8 +88,9 @@ def test_block_reset_comes_first_and_counts_in_time_and_energy():
 
 def test_block_reset_outside_the_limits_is_refused_before_any_pulse():
     crossbar = RecordingCrossbar()
-    with pytest.raises(ConfigError, match="block RESET"):
-        program(OneShot(FixedPlanner(), reset_V=9.0), crossbar, Cells.all(SHAPE), _targets())
+    with pytest.raises(ConfigError, match=r"one-shot.reset_V = 9 V .*limits.reset_max_V"):
+        program(OneShot(FixedPlanner(), reset=ResetPulse(amplitude_V=9.0)), crossbar,
+                Cells.all(SHAPE), _targets())
     assert crossbar.batches == []
 
 

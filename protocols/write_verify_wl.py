@@ -1,0 +1,129 @@
+"""``write-verify-wl``: ISPP on the gate (word line) of a 1T1R array, as device labs program it.
+
+Every cell is first RESET to its high-resistance state (a block RESET, counted in the cost).
+A cell below its band then gets SET pulses at a fixed bit-line amplitude with the gate stepped
+up, since the access transistor's current limit, not the pulse, sets where a SET lands:
+
+    gate_k = gate_start + k * gate_step   (k = 0, 1, ... SET pulses since the last restart)
+
+A cell that ends above its band (overshoot) is either
+
+- restarted (``reset_step_V`` None): one full RESET, then the gate ramp again from
+  ``gate_start``, or from ``gate_overshoot - restart_back_V`` when that is higher (the gates
+  below it were already seen to be too weak); or
+- corrected by RESET pulses at the fixed ``reset_gate_V`` whose source-line amplitude steps up
+  from ``reset_start_V`` by ``reset_step_V`` while the cell stays above its band; after such a
+  correction the SET ramp resumes one step below the gate that overshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hilctl.drivers import Cells, ConfigError, Polarity, PulseBatch, SafetyLimits
+
+from .engine import Plan, ProgramState, Protocol
+from .settings import ResetPulse, check_settings
+
+
+@dataclass
+class GateIspp(Protocol):
+    """ISPP on the gate. Voltages in V, widths in s.
+
+    Parameters
+    ----------
+    set_V : float
+        Fixed bit-line amplitude of every SET pulse.
+    gate_start_V, gate_step_V, gate_max_V : float
+        The SET gate ramp; pulses at ``gate_max_V`` count as the strongest setting (a cell
+        they no longer move is declared failed).
+    width_s : float
+        Width of every SET and RESET-correction pulse.
+    reset : ResetPulse
+        The full RESET (block RESET before the run, and on restart).
+    restart_back_V : float or None
+        On restart, begin the ramp this far below the overshooting gate (None: from the start).
+    reset_start_V, reset_step_V, reset_gate_V : float
+        RESET corrections instead of restarts when ``reset_step_V`` is given; their amplitude
+        ramp is capped at ``reset.amplitude_V``.
+    """
+
+    set_V: float = 1.2
+    gate_start_V: float = 0.8
+    gate_step_V: float = 0.02
+    gate_max_V: float = 2.0
+    width_s: float = 1e-6
+    reset: ResetPulse = field(default_factory=lambda: ResetPulse(2.0, 10e-6, 3.0))
+    restart_back_V: float | None = None
+    reset_start_V: float = 0.8
+    reset_step_V: float | None = None
+    reset_gate_V: float = 3.0
+    name: str = "write-verify-wl"
+    block_reset: bool = True
+
+    def check(self, limits: SafetyLimits) -> None:
+        check_settings("wl", limits, set_V={"set_V": self.set_V},
+                       reset_V={"reset_start_V": self.reset_start_V},
+                       width_s={"width_s": self.width_s},
+                       gate_V={"gate_start_V": self.gate_start_V, "gate_max_V": self.gate_max_V,
+                               "reset_gate_V": self.reset_gate_V})
+        self.reset.check("wl", limits)
+        if self.reset.gate_V is None:
+            raise ConfigError("wl: the full RESET needs a gate (block_reset.gate_V or "
+                              "gate_V): a 1T1R cell is reached through its access transistor")
+        if not (self.gate_step_V > 0 and self.gate_start_V <= self.gate_max_V):
+            raise ConfigError(f"wl: gate ramp {self.gate_start_V:g} V by {self.gate_step_V:g} V "
+                              f"to {self.gate_max_V:g} V is empty")
+        for key in ("restart_back_V", "reset_step_V"):
+            value = getattr(self, key)
+            if value is not None and not value > 0:
+                raise ConfigError(f"wl.{key} = {value:g} V: expected > 0")
+
+    def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
+        return self.reset.batch(cells)
+
+    def init_memory(self, state: ProgramState) -> dict[str, np.ndarray]:
+        n = state.targets.size
+        return {"gate": np.full(n, self.gate_start_V), "reset_amplitude": np.zeros(n)}
+
+    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
+        is_set = state.read[active] < state.targets[active]
+        gate = np.where(is_set, state.memory["gate"][active], self._reset_gate)
+        amplitude = np.where(is_set, self.set_V, self._reset_amplitude(state, active))
+        width = np.where(is_set | self._corrects, self.width_s, self.reset.width_s)
+        strongest = np.where(is_set, gate >= self.gate_max_V - 1e-12,
+                             self._corrects & (amplitude >= self.reset.amplitude_V))
+        polarity = np.where(is_set, Polarity.SET, Polarity.RESET)
+        return Plan(polarity, amplitude, width, strongest, gate)
+
+    @property
+    def _corrects(self) -> bool:
+        return self.reset_step_V is not None
+
+    @property
+    def _reset_gate(self) -> float:
+        return self.reset_gate_V if self._corrects else self.reset.gate_V
+
+    def _reset_amplitude(self, state: ProgramState, active: np.ndarray) -> np.ndarray:
+        if not self._corrects:
+            return np.full(active.size, self.reset.amplitude_V)
+        last = state.memory["reset_amplitude"][active]
+        ramped = np.where(last > 0, last + self.reset_step_V, self.reset_start_V)
+        return np.minimum(ramped, self.reset.amplitude_V)
+
+    def learn(self, state, active, plan, before, after) -> None:
+        is_set = plan.polarity == Polarity.SET
+        overshot = after > state.targets[active] + state.band[active]
+        stepped = np.minimum(plan.gate + self.gate_step_V, self.gate_max_V)
+        if self._corrects:
+            after_overshoot = plan.gate - self.gate_step_V
+        elif self.restart_back_V is not None:
+            after_overshoot = plan.gate - self.restart_back_V
+        else:
+            after_overshoot = np.full(active.size, self.gate_start_V)
+        next_gate = np.maximum(np.where(overshot, after_overshoot, stepped), self.gate_start_V)
+        memory = state.memory
+        memory["gate"][active[is_set]] = next_gate[is_set]
+        memory["reset_amplitude"][active] = np.where(is_set | ~overshot, 0.0, plan.amplitude)
