@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import InstrumentError, InstrumentTimeout, SafetyLimitError
+from .errors import HilctlError, InstrumentError, InstrumentTimeout, SafetyLimitError
 from .limits import SafetyLimits
 
 log = logging.getLogger("hilctl.instruments")
@@ -24,7 +24,8 @@ log = logging.getLogger("hilctl.instruments")
 
 class Transport(Protocol):
     """A line-oriented connection. ``read_line`` raises ``TimeoutError`` when nothing
-    complete arrives in ``timeout_s`` and ``OSError`` when the link fails."""
+    complete arrives in ``timeout_s``, ``OSError`` when the link fails and
+    ``UnicodeDecodeError`` when a reply is not ASCII text."""
 
     def write_line(self, text: str) -> None: ...
 
@@ -49,6 +50,19 @@ def num(value: float) -> str:
         if float(text) == value:
             return text
     return f"{value:.16e}"
+
+
+def every_step(name: str, steps) -> None:
+    """Run every ``(what, call)`` step even when an earlier one failed: a safe state is reached
+    by as many of its steps as still work. Raises one ``InstrumentError`` naming each failure."""
+    failed = []
+    for what, step in steps:
+        try:
+            step()
+        except HilctlError as exc:
+            failed.append(f"{what} failed ({exc})")
+    if failed:
+        raise InstrumentError(f"{name}: " + "; ".join(failed))
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -98,6 +112,9 @@ class InstrumentIO:
         except OSError as exc:
             raise InstrumentError(f"{self.name}: connection failed awaiting the reply to "
                                   f"{_short(command, 60)!r}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InstrumentError(f"{self.name}: reply to {_short(command, 60)!r} is not ASCII "
+                                  f"text: {exc.object[:40]!r}") from None
         log.debug("%s -> %s", self.name, _short(reply))
         return reply
 
@@ -213,8 +230,6 @@ class VisaTransport:
             if exc.error_code == self._pyvisa.constants.StatusCode.error_timeout:
                 raise TimeoutError(str(exc)) from None
             raise ConnectionError(str(exc)) from None
-        except UnicodeDecodeError as exc:
-            return repr(exc.object)
 
     def close(self) -> None:
         if self._res is not None:
@@ -261,7 +276,7 @@ class SerialTransport:
             raise ConnectionError(str(exc)) from None
         if not raw.endswith(b"\n"):
             raise TimeoutError(f"incomplete line {raw[:40]!r}")
-        return raw.decode("ascii", errors="replace").rstrip("\r\n")
+        return raw.decode("ascii").rstrip("\r\n")
 
     def close(self) -> None:
         if self._port is not None:

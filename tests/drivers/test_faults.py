@@ -114,6 +114,19 @@ def test_ctrl_c_mid_read_switches_the_output_off():
         assert_safe(rig)
 
 
+def test_a_rig_that_cannot_be_made_safe_says_so_once_and_still_switches_the_smu_off(rig):
+    with pytest.raises(InstrumentError) as raised:
+        with open_crossbar(rig) as crossbar:
+            rig.board.faults.arm("error", "OFF", times=10)
+            rig.smu.faults.arm("no_reply", ROUND_COMMAND[rig.model])
+            one_round(crossbar)
+    message = str(raised.value)
+    assert "no reply to" in message
+    assert "could not be made safe -- switch the SMU output off by hand (board:" in message
+    assert "SMU:" not in message  # the SMU part succeeded
+    assert not rig.smu.output
+
+
 def test_an_exception_in_the_caller_leaves_the_rig_safe(rig):
     with pytest.raises(RuntimeError, match="analysis failed"):
         with open_crossbar(rig) as crossbar:
