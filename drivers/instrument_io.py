@@ -90,8 +90,11 @@ class InstrumentIO:
         self.margin_s = margin_s
         self.factor = factor
         self.round_trips = 0
+        self._unread: str | None = None
 
     def write(self, command: str) -> None:
+        if self._unread is not None:
+            self._resync()
         log.debug("%s <- %s", self.name, _short(command))
         try:
             self.transport.write_line(command)
@@ -104,6 +107,7 @@ class InstrumentIO:
         self.write(command)
         timeout = expected_s * self.factor + self.margin_s
         self.round_trips += 1
+        self._unread = command
         try:
             reply = self.transport.read_line(timeout)
         except TimeoutError:
@@ -115,8 +119,17 @@ class InstrumentIO:
         except UnicodeDecodeError as exc:
             raise InstrumentError(f"{self.name}: reply to {_short(command, 60)!r} is not ASCII "
                                   f"text: {exc.object[:40]!r}") from None
+        self._unread = None
         log.debug("%s -> %s", self.name, _short(reply))
         return reply
+
+    def _resync(self) -> None:
+        """A query whose reply was never read (a timeout, a signal) may still be answered
+        later; reconnect so that late reply can never be taken for the next query's."""
+        log.info("%s: reconnecting before the next command; the reply to %r was never read",
+                 self.name, _short(self._unread, 60))
+        self._unread = None
+        self.reconnect()
 
     def query_numbers(self, command: str, count: int | None = None, expected_s: float = 0.0,
                       sep: str | None = None) -> np.ndarray:
@@ -137,7 +150,8 @@ class InstrumentIO:
         return values
 
     def reconnect(self) -> None:
-        """Open the link again after a failure (used only to make the rig safe)."""
+        """Open the link again after a failure; nothing sent before can be answered on it."""
+        self._unread = None
         try:
             self.transport.reopen()
         except OSError as exc:
