@@ -55,10 +55,6 @@ class EmulatedRig:
     def board_url(self) -> str:
         return f"socket://127.0.0.1:{self.board_server.port}"
 
-    def set_latency(self, seconds: float) -> None:
-        """Injected round-trip latency per reply, in seconds."""
-        self.smu_server.latency_s = self.board_server.latency_s = seconds
-
     def rig_table(self, limits: SafetyLimits | None = None) -> dict:
         """The ``[rig]`` table that reaches this rig (a dict ready for ``RigConfig``)."""
         limits = limits or SafetyLimits(read_V=self.array.crossbar.limits.read_V)
