@@ -11,6 +11,7 @@ from __future__ import annotations
 from hilctl.drivers import ConfigError, SafetyLimits
 
 from .board import BoardEmulator
+from .control import RigControl
 from .keithley2400 import Keithley2400Emulator
 from .keithley2600 import Keithley2600Emulator
 from .server import LineServer
@@ -34,10 +35,13 @@ class EmulatedRig:
         Device preset of the simulated array.
     read_V : float
         Read voltage in volts the array's I-V is evaluated at (the rig's ``limits.read_V``).
+    control_port : int
+        Loopback port of the JSON-lines control channel (0: any free port).
     """
 
     def __init__(self, shape: tuple[int, int] = (8, 8), seed: int = 0, smu: str = "2600",
-                 latency_s: float = 0.0, params=None, read_V: float = 0.2) -> None:
+                 latency_s: float = 0.0, params=None, read_V: float = 0.2,
+                 control_port: int = 0) -> None:
         if smu not in SMU_MODELS:
             raise ConfigError(f"--smu {smu!r}: expected one of {', '.join(SMU_MODELS)}")
         self.model = smu
@@ -46,10 +50,16 @@ class EmulatedRig:
         self.board = BoardEmulator(self.array)
         self.smu_server = LineServer(self.smu, self.array.lock, latency_s)
         self.board_server = LineServer(self.board, self.array.lock, latency_s)
+        self.control = RigControl(self)
+        self.control_server = LineServer(self.control, self.array.lock, port=control_port)
 
     @property
     def smu_resource(self) -> str:
         return f"TCPIP0::127.0.0.1::{self.smu_server.port}::SOCKET"
+
+    @property
+    def control_address(self) -> str:
+        return f"127.0.0.1:{self.control_server.port}"
 
     @property
     def board_url(self) -> str:
@@ -75,11 +85,13 @@ class EmulatedRig:
     def start(self) -> EmulatedRig:
         self.smu_server.start()
         self.board_server.start()
+        self.control_server.start()
         return self
 
     def stop(self) -> None:
         self.smu_server.stop()
         self.board_server.stop()
+        self.control_server.stop()
 
     def __enter__(self) -> EmulatedRig:
         return self.start()
