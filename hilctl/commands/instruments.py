@@ -100,7 +100,10 @@ def _looser(key: str, config_value: float, board_value: float) -> bool:
               help="Write a rig.toml that reaches the emulated rig.")
 @click.option("--control-port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Loopback port of the JSON-lines control channel (0: any free port).")
-def emulate(rows, cols, seed, preset, smu, latency, write_config, control_port) -> None:
+@click.option("--wire-log", type=click.Path(dir_okay=False),
+              help="Append every SMU and board line in and out, timestamped, to this file.")
+def emulate(rows, cols, seed, preset, smu, latency, write_config, control_port,
+            wire_log) -> None:
     """Serve an emulated SMU and board on loopback until Ctrl-C (or SIGTERM).
 
     \b
@@ -119,9 +122,10 @@ def emulate(rows, cols, seed, preset, smu, latency, write_config, control_port) 
     name = preset or DEFAULT_PRESET
     try:
         rig = EmulatedRig((rows, cols), seed=seed, smu=smu, latency_s=latency,
-                          params=device_preset(name), control_port=control_port)
+                          params=device_preset(name), control_port=control_port,
+                          wire_log=wire_log)
     except OSError as exc:
-        raise ConfigError(f"--control-port {control_port}: cannot listen ({exc})") from None
+        raise ConfigError(f"--control-port {control_port} / --wire-log {wire_log}: {exc}") from None
     console = Console()
     with rig:
         console.print(f"emulated Keithley {smu}: {rig.smu_resource}")

@@ -39,7 +39,7 @@ def emulator(request, tmp_path):
     server = subprocess.Popen(hilctl_command("emulate", "--rows", "4", "--cols", "4", "--smu",
                                              request.param, "--latency", "5ms",
                                              "--control-port", port, "--write-config",
-                                             "rig.toml"),
+                                             "rig.toml", "--wire-log", "wire.log"),
                               cwd=tmp_path, env=hilctl_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     try:
@@ -72,6 +72,9 @@ def test_a_fault_armed_from_outside_stops_the_run_with_the_rig_safe(emulator, tm
     assert done.returncode == 5
     state = assert_safe(port)
     assert state["fired"][0][0] == "no_reply" and state["pulses_applied"] > 0
+    wire = (tmp_path / "wire.log").read_text()
+    assert f"smu <- {ROUND_COMMAND[smu]}" in wire and "smu -- (reply withheld: injected)" in wire
+    assert "board <- OFF" in wire.split("(reply withheld: injected)")[1]  # made safe after
 
 
 def test_sigterm_mid_run_leaves_the_rig_safe(emulator, tmp_path):
