@@ -82,6 +82,7 @@ class InstrumentCrossbar(Crossbar):
             _check_generator(limits, board.hardware_limits())
         self._fresh: tuple[np.ndarray, Reading] | None = None
         self._closed = False
+        self._unsafe_reported = False
 
     def identify(self) -> dict[str, str]:
         """Identity strings of both instruments (nothing is sourced)."""
@@ -95,17 +96,16 @@ class InstrumentCrossbar(Crossbar):
         return self._safely(self._read_now, cells)
 
     def _safely(self, action, argument):
-        """Run ``action``; on any failure, Ctrl-C or timeout make the rig safe, then re-raise."""
+        """Run ``action``; on any failure, Ctrl-C or timeout make the rig safe, then re-raise.
+        If the rig cannot be made safe, that is the one error the user sees."""
         try:
             return action(argument)
         except BaseException as exc:
-            self._fresh = None
             log.info("rig fault (%s: %s); switching outputs off", type(exc).__name__, exc)
             try:
                 self._make_safe()
-            except HilctlError as safe_exc:
-                raise InstrumentError(f"{exc}; AND the rig could not be made safe: {safe_exc}"
-                                      " -- switch the SMU output off by hand") from exc
+            except InstrumentError as safe_exc:
+                raise InstrumentError(f"{exc}; AND {safe_exc}") from exc
             raise
 
     def _apply_now(self, pulses: PulseBatch) -> None:
@@ -152,16 +152,22 @@ class InstrumentCrossbar(Crossbar):
         return Reading(cells, np.asarray(current) / self.limits.read_V, compliance)
 
     def _make_safe(self) -> None:
-        """SMU output off at 0 V, then every board cell disconnected; reconnects once if the
-        link dropped. Raises ``InstrumentError`` only if the SMU cannot be confirmed off."""
+        """SMU output off at 0 V, then every board cell disconnected; each device reconnects
+        once if its link dropped, and the board is tried even when the SMU failed. Raises one
+        ``InstrumentError`` naming what failed, and only once: ``close`` after it stays quiet."""
         self._fresh = None
+        failed = []
         for name, device in (("SMU", self.smu), ("board", self.board)):
             try:
-                _safe_once(device)
+                _safe_or_reconnect(name, device)
             except HilctlError as exc:
-                log.warning("%s: %s; reconnecting to make it safe", name, exc)
-                device.io.reconnect()
-                _safe_once(device)
+                failed.append(f"{name}: {exc}")
+        if failed and not self._unsafe_reported:
+            self._unsafe_reported = True
+            raise InstrumentError("the rig could not be made safe -- switch the SMU output off "
+                                  "by hand (" + "; ".join(failed) + ")")
+        if failed:
+            log.warning("rig still not safe: %s", "; ".join(failed))
 
     def close(self) -> None:
         """Make the rig safe, then release both connections (a second call does nothing)."""
@@ -185,11 +191,14 @@ def _check_generator(limits: SafetyLimits, hardware: dict[str, float]) -> None:
                               f"generator's limit {board:.3e}; tighten it in [rig.limits]")
 
 
-def _safe_once(device) -> None:
-    if isinstance(device, CrossbarBoard):
-        device.off()
-    else:
-        device.make_safe()
+def _safe_or_reconnect(name: str, device) -> None:
+    safe = device.off if isinstance(device, CrossbarBoard) else device.make_safe
+    try:
+        safe()
+    except HilctlError as exc:
+        log.warning("%s: %s; reconnecting to make it safe", name, exc)
+        device.io.reconnect()
+        safe()
 
 
 def open_instrument_crossbar(*, smu_model: str, smu_resource: str, board_url: str,

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import InstrumentError, InstrumentTimeout, SafetyLimitError
+from .errors import HilctlError, InstrumentError, InstrumentTimeout, SafetyLimitError
 from .limits import SafetyLimits
 
 log = logging.getLogger("hilctl.instruments")
@@ -24,7 +24,8 @@ log = logging.getLogger("hilctl.instruments")
 
 class Transport(Protocol):
     """A line-oriented connection. ``read_line`` raises ``TimeoutError`` when nothing
-    complete arrives in ``timeout_s`` and ``OSError`` when the link fails."""
+    complete arrives in ``timeout_s``, ``OSError`` when the link fails and
+    ``UnicodeDecodeError`` when a reply is not ASCII text."""
 
     def write_line(self, text: str) -> None: ...
 
@@ -49,6 +50,19 @@ def num(value: float) -> str:
         if float(text) == value:
             return text
     return f"{value:.16e}"
+
+
+def every_step(name: str, steps) -> None:
+    """Run every ``(what, call)`` step even when an earlier one failed: a safe state is reached
+    by as many of its steps as still work. Raises one ``InstrumentError`` naming each failure."""
+    failed = []
+    for what, step in steps:
+        try:
+            step()
+        except HilctlError as exc:
+            failed.append(f"{what} failed ({exc})")
+    if failed:
+        raise InstrumentError(f"{name}: " + "; ".join(failed))
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -76,8 +90,11 @@ class InstrumentIO:
         self.margin_s = margin_s
         self.factor = factor
         self.round_trips = 0
+        self._unread: str | None = None
 
     def write(self, command: str) -> None:
+        if self._unread is not None:
+            self._resync()
         log.debug("%s <- %s", self.name, _short(command))
         try:
             self.transport.write_line(command)
@@ -90,6 +107,7 @@ class InstrumentIO:
         self.write(command)
         timeout = expected_s * self.factor + self.margin_s
         self.round_trips += 1
+        self._unread = command
         try:
             reply = self.transport.read_line(timeout)
         except TimeoutError:
@@ -98,8 +116,20 @@ class InstrumentIO:
         except OSError as exc:
             raise InstrumentError(f"{self.name}: connection failed awaiting the reply to "
                                   f"{_short(command, 60)!r}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InstrumentError(f"{self.name}: reply to {_short(command, 60)!r} is not ASCII "
+                                  f"text: {exc.object[:40]!r}") from None
+        self._unread = None
         log.debug("%s -> %s", self.name, _short(reply))
         return reply
+
+    def _resync(self) -> None:
+        """A query whose reply was never read (a timeout, a signal) may still be answered
+        later; reconnect so that late reply can never be taken for the next query's."""
+        log.info("%s: reconnecting before the next command; the reply to %r was never read",
+                 self.name, _short(self._unread, 60))
+        self._unread = None
+        self.reconnect()
 
     def query_numbers(self, command: str, count: int | None = None, expected_s: float = 0.0,
                       sep: str | None = None) -> np.ndarray:
@@ -120,7 +150,8 @@ class InstrumentIO:
         return values
 
     def reconnect(self) -> None:
-        """Open the link again after a failure (used only to make the rig safe)."""
+        """Open the link again after a failure; nothing sent before can be answered on it."""
+        self._unread = None
         try:
             self.transport.reopen()
         except OSError as exc:
@@ -213,8 +244,6 @@ class VisaTransport:
             if exc.error_code == self._pyvisa.constants.StatusCode.error_timeout:
                 raise TimeoutError(str(exc)) from None
             raise ConnectionError(str(exc)) from None
-        except UnicodeDecodeError as exc:
-            return repr(exc.object)
 
     def close(self) -> None:
         if self._res is not None:
@@ -261,7 +290,7 @@ class SerialTransport:
             raise ConnectionError(str(exc)) from None
         if not raw.endswith(b"\n"):
             raise TimeoutError(f"incomplete line {raw[:40]!r}")
-        return raw.decode("ascii", errors="replace").rstrip("\r\n")
+        return raw.decode("ascii").rstrip("\r\n")
 
     def close(self) -> None:
         if self._port is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InstrumentError
-from .instrument_io import InstrumentIO, VisaTransport, guard_source, num
+from .instrument_io import InstrumentIO, VisaTransport, every_step, guard_source, num
 from .limits import SafetyLimits
 
 # Source settling and trigger latency per measurement, beyond the aperture, in seconds.
@@ -100,10 +100,14 @@ class Keithley2400:
         return float(current), bool(trip)
 
     def make_safe(self) -> None:
-        """Output off at 0 V."""
-        self.io.write(f":SOUR:VOLT {num(0.0)}")
-        self.io.write(":OUTP OFF")
+        """Output off, then 0 V, then confirmed off; every step is tried even if one before it
+        failed."""
         self._output_on = False
+        every_step(self.io.name, [("output off", lambda: self.io.write(":OUTP OFF")),
+                                  ("level 0 V", lambda: self.io.write(f":SOUR:VOLT {num(0.0)}")),
+                                  ("confirming the output off", self._confirm_off)])
+
+    def _confirm_off(self) -> None:
         state = self.io.query_numbers(":OUTP?", 1)[0]
         if state != 0:
             raise InstrumentError(f"{self.io.name}: output still on after ':OUTP OFF'")

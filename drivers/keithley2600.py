@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InstrumentError
-from .instrument_io import InstrumentIO, VisaTransport, guard_source, num
+from .instrument_io import InstrumentIO, VisaTransport, every_step, guard_source, num
 from .limits import SafetyLimits
 
 # Source settling and trigger handshake per point, beyond pulse width and aperture, in s.
@@ -170,9 +170,15 @@ class Keithley2600:
         return pairs[:, 0], pairs[:, 1] > 0
 
     def make_safe(self) -> None:
-        """Output off at 0 V (off-mode is 0 V too)."""
-        self.io.write(f"{self.smu}.source.levelv = {num(0.0)}")
-        self.io.write(f"{self.smu}.source.output = {self.smu}.OUTPUT_OFF")
+        """Output off, then 0 V, then confirmed off; every step is tried even if one before it
+        failed (off-mode is 0 V too)."""
+        smu, write = self.smu, self.io.write
+        every_step(self.io.name, [
+            ("output off", lambda: write(f"{smu}.source.output = {smu}.OUTPUT_OFF")),
+            ("level 0 V", lambda: write(f"{smu}.source.levelv = {num(0.0)}")),
+            ("confirming the output off", self._confirm_off)])
+
+    def _confirm_off(self) -> None:
         state = self.io.query_numbers(f"print({self.smu}.source.output)", 1)[0]
         if state != 0:
             raise InstrumentError(f"{self.io.name}: output still on after switching it off")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import signal
 import sys
 import warnings
 
@@ -83,14 +84,38 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 _warned: set[type] = set()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that every ``with`` block (the rig's
+    outputs off at 0 V, the board disconnected, the run store closed) unwinds as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+def _stop_on_termination_signals() -> None:
+    for name in ("SIGTERM", "SIGHUP"):  # SIGHUP does not exist on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_terminated)
+
+
 def main(argv: list[str] | None = None) -> None:
     warnings.showwarning = _warning_line
+    _stop_on_termination_signals()
     try:
         cli.main(args=argv, prog_name="hilctl", standalone_mode=False)
     except HilctlError as exc:
         click.echo(f"hilctl: error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        signalled = exc if isinstance(exc, Terminated) else exc.__cause__  # click wraps it
+        if isinstance(signalled, Terminated):
+            click.echo(f"hilctl: stopped by {signalled}; outputs are off", err=True)
+            sys.exit(128 + signalled.signum)
         click.echo("hilctl: interrupted; outputs are off", err=True)
         sys.exit(130)
     except click.ClickException as exc:

@@ -98,19 +98,39 @@ def _looser(key: str, config_value: float, board_value: float) -> bool:
               help="Injected round-trip latency per reply, e.g. 2ms.")
 @click.option("--write-config", type=click.Path(dir_okay=False),
               help="Write a rig.toml that reaches the emulated rig.")
-def emulate(rows, cols, seed, preset, smu, latency, write_config) -> None:
-    """Serve an emulated SMU and board on loopback until Ctrl-C."""
+@click.option("--control-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Loopback port of the JSON-lines control channel (0: any free port).")
+@click.option("--wire-log", type=click.Path(dir_okay=False),
+              help="Append every SMU and board line in and out, timestamped, to this file.")
+def emulate(rows, cols, seed, preset, smu, latency, write_config, control_port,
+            wire_log) -> None:
+    """Serve an emulated SMU and board on loopback until Ctrl-C (or SIGTERM).
+
+    \b
+    The control channel (127.0.0.1, address printed at start) takes one JSON object a line:
+      {"op": "state"}   SMU output and level (V), routed cell, cells loaded,
+                        pulses applied, board limits, faults fired
+      {"op": "arm", "kind": "no_reply", "instrument": "smu", "match": "hilctl_run",
+       "times": 1, "skip": 0}
+                        fault kinds: no_reply, garbage, drop, error, compliance
+    e.g.  echo '{"op": "state"}' | nc -q1 127.0.0.1 PORT
+    """
     from hilctl.simulated_backend import DEFAULT_PRESET
     from hilctl.simulated_backend import preset as device_preset
     from hilctl.simulated_backend.emulators import EmulatedRig
 
     name = preset or DEFAULT_PRESET
-    rig = EmulatedRig((rows, cols), seed=seed, smu=smu, latency_s=latency,
-                      params=device_preset(name))
+    try:
+        rig = EmulatedRig((rows, cols), seed=seed, smu=smu, latency_s=latency,
+                          params=device_preset(name), control_port=control_port,
+                          wire_log=wire_log)
+    except OSError as exc:
+        raise ConfigError(f"--control-port {control_port} / --wire-log {wire_log}: {exc}") from None
     console = Console()
     with rig:
         console.print(f"emulated Keithley {smu}: {rig.smu_resource}")
         console.print(f"emulated board:        {rig.board_url}")
+        console.print(f"control channel:       {rig.control_address} (JSON lines, see --help)")
         text = run_config_toml(rig, seed, name)
         if write_config:
             _write(Path(write_config), text)

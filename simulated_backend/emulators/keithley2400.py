@@ -30,6 +30,11 @@ class Keithley2400Emulator:
         self._power_up()
         self._rules = [(re.compile(p + r"$", re.IGNORECASE), f) for p, f in self._patterns()]
 
+    @property
+    def level_V(self) -> float:
+        """The programmed source level in volts (what the control channel reports)."""
+        return self.level
+
     def _power_up(self) -> None:
         self.output = False
         self.level = 0.0

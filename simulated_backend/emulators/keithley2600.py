@@ -43,6 +43,11 @@ class Keithley2600Emulator:
         self.commands: list[str] = []
         self._rules = [(re.compile(p + r"$"), f) for p, f in self._patterns()]
 
+    @property
+    def level_V(self) -> float:
+        """The programmed source level in volts (what the control channel reports)."""
+        return self.levelv
+
     def _patterns(self):
         return [
             (r"\*IDN\?", lambda m: IDN),

@@ -11,9 +11,10 @@ from __future__ import annotations
 from hilctl.drivers import ConfigError, SafetyLimits
 
 from .board import BoardEmulator
+from .control import RigControl
 from .keithley2400 import Keithley2400Emulator
 from .keithley2600 import Keithley2600Emulator
-from .server import LineServer
+from .server import LineServer, WireLog
 from .wiring import EmulatedArray, new_array
 
 SMU_MODELS = {"2600": Keithley2600Emulator, "2400": Keithley2400Emulator}
@@ -34,30 +35,40 @@ class EmulatedRig:
         Device preset of the simulated array.
     read_V : float
         Read voltage in volts the array's I-V is evaluated at (the rig's ``limits.read_V``).
+    control_port : int
+        Loopback port of the JSON-lines control channel (0: any free port).
+    wire_log : path or None
+        File every SMU and board line in and out is appended to.
     """
 
     def __init__(self, shape: tuple[int, int] = (8, 8), seed: int = 0, smu: str = "2600",
-                 latency_s: float = 0.0, params=None, read_V: float = 0.2) -> None:
+                 latency_s: float = 0.0, params=None, read_V: float = 0.2,
+                 control_port: int = 0, wire_log=None) -> None:
         if smu not in SMU_MODELS:
             raise ConfigError(f"--smu {smu!r}: expected one of {', '.join(SMU_MODELS)}")
         self.model = smu
         self.array: EmulatedArray = new_array(shape, seed, params, read_V)
         self.smu = SMU_MODELS[smu](self.array)
         self.board = BoardEmulator(self.array)
-        self.smu_server = LineServer(self.smu, self.array.lock, latency_s)
-        self.board_server = LineServer(self.board, self.array.lock, latency_s)
+        self.wire_log = None if wire_log is None else WireLog(wire_log)
+        self.smu_server = LineServer(self.smu, self.array.lock, latency_s,
+                                     wire_log=self.wire_log, name="smu")
+        self.board_server = LineServer(self.board, self.array.lock, latency_s,
+                                       wire_log=self.wire_log, name="board")
+        self.control = RigControl(self)
+        self.control_server = LineServer(self.control, self.array.lock, port=control_port)
 
     @property
     def smu_resource(self) -> str:
         return f"TCPIP0::127.0.0.1::{self.smu_server.port}::SOCKET"
 
     @property
+    def control_address(self) -> str:
+        return f"127.0.0.1:{self.control_server.port}"
+
+    @property
     def board_url(self) -> str:
         return f"socket://127.0.0.1:{self.board_server.port}"
-
-    def set_latency(self, seconds: float) -> None:
-        """Injected round-trip latency per reply, in seconds."""
-        self.smu_server.latency_s = self.board_server.latency_s = seconds
 
     def rig_table(self, limits: SafetyLimits | None = None) -> dict:
         """The ``[rig]`` table that reaches this rig (a dict ready for ``RigConfig``)."""
@@ -79,11 +90,15 @@ class EmulatedRig:
     def start(self) -> EmulatedRig:
         self.smu_server.start()
         self.board_server.start()
+        self.control_server.start()
         return self
 
     def stop(self) -> None:
         self.smu_server.stop()
         self.board_server.stop()
+        self.control_server.stop()
+        if self.wire_log is not None:
+            self.wire_log.close()
 
     def __enter__(self) -> EmulatedRig:
         return self.start()

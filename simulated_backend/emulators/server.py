@@ -21,6 +21,23 @@ log = logging.getLogger("hilctl.emulators")
 _GARBAGE = b"\x15#?@!\xfe garbage\n"
 
 
+class WireLog:
+    """Every line each instrument received and sent, timestamped (s since the epoch), so a
+    person can see exactly what went over the wire and what a fault did to it."""
+
+    def __init__(self, path) -> None:
+        self._file = open(path, "a", encoding="ascii", errors="backslashreplace")
+        self._lock = threading.Lock()
+
+    def write(self, who: str, arrow: str, text: str) -> None:
+        with self._lock:
+            self._file.write(f"{time.time():.6f} {who} {arrow} {text[:200]}\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class LineDevice(Protocol):
     faults: Faults
 
@@ -65,11 +82,14 @@ class LineServer:
         Shared by every instrument of one emulated rig.
     latency_s : float
         Injected round-trip latency in seconds, added before each reply.
+    wire_log : WireLog or None
+        Where every line in and out is recorded, under ``name``.
     """
 
     def __init__(self, device: LineDevice, lock: threading.RLock, latency_s: float = 0.0,
-                 port: int = 0) -> None:
+                 port: int = 0, wire_log: WireLog | None = None, name: str = "") -> None:
         self.device = device
+        self.wire_log, self.name = wire_log, name
         self.lock = lock
         self.latency_s = latency_s
         self._server = _Server(("127.0.0.1", port), _Handler)
@@ -92,15 +112,21 @@ class LineServer:
     def serve_line(self, line: str, out) -> bool:
         """Handle one line; False when the connection must close (an injected drop)."""
         faults = self.device.faults
+        self._record("<-", line)
         with self.lock:
             if faults.take("drop", line):
                 self.device.on_drop(line)
                 log.info("fault: dropping the connection at %r", line[:60])
+                self._record("--", "(connection dropped: injected)")
                 return False
             reply = self.device.handle(line)
-        if reply is None or faults.take("no_reply", line):
+        if reply is None:
+            return True
+        if faults.take("no_reply", line):
+            self._record("--", "(reply withheld: injected)")
             return True
         payload = _GARBAGE if faults.take("garbage", line) else reply.encode("ascii") + b"\n"
+        self._record("->", payload.decode("ascii", errors="backslashreplace").rstrip("\n"))
         if self.latency_s > 0:
             time.sleep(self.latency_s)
         try:
@@ -109,3 +135,7 @@ class LineServer:
         except OSError:
             return False
         return True
+
+    def _record(self, arrow: str, text: str) -> None:
+        if self.wire_log is not None:
+            self.wire_log.write(self.name, arrow, text)

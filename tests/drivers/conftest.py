@@ -1,7 +1,8 @@
 """Transcript transports for driver tests: the exact (sent, reply) pairs an instrument sees.
 
 ``reply`` is None for a command that gets no answer, a string for a reply line, or an
-exception (``TimeoutError()``, ``ConnectionError()``) that reading the reply raises.
+exception (``TimeoutError()``, ``ConnectionError()``) that reading the reply raises; a
+``BrokenPipeError()`` is raised by sending the command instead.
 Every pair must be consumed, nothing may be left.
 """
 
@@ -25,6 +26,8 @@ class TranscriptTransport:
         where = f"command {self.position + 1}"
         assert text == expected, f"{where}: sent {text!r}, expected {expected!r}"
         self.position += 1
+        if isinstance(reply, BrokenPipeError):
+            raise reply
         if reply is not None:
             self._pending.append(reply)
 

@@ -2,6 +2,7 @@
 at 0 V, board disconnected) and a clear error naming the instrument and the command."""
 
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -112,6 +113,30 @@ def test_ctrl_c_mid_read_switches_the_output_off():
         with pytest.raises(KeyboardInterrupt):
             crossbar.read(CELLS)
         assert_safe(rig)
+
+
+def test_a_rig_that_cannot_be_made_safe_says_so_once_and_still_switches_the_smu_off(rig):
+    with pytest.raises(InstrumentError) as raised:
+        with open_crossbar(rig) as crossbar:
+            rig.board.faults.arm("error", "OFF", times=10)
+            rig.smu.faults.arm("no_reply", ROUND_COMMAND[rig.model])
+            one_round(crossbar)
+    message = str(raised.value)
+    assert "no reply to" in message
+    assert "could not be made safe -- switch the SMU output off by hand (board:" in message
+    assert "SMU:" not in message  # the SMU part succeeded
+    assert not rig.smu.output
+
+
+def test_a_reply_that_comes_after_its_timeout_is_never_taken_for_a_later_query(rig):
+    with open_crossbar(rig) as crossbar:
+        rig.smu_server.latency_s = 3.0
+        with pytest.raises(InstrumentTimeout, match=r"no reply to '\*IDN\?'"):
+            crossbar.smu.io.query("*IDN?")
+        rig.smu_server.latency_s = 0.0
+        time.sleep(3.2)  # the late identity line has landed on the old link by now
+        crossbar.smu.make_safe()  # parses one number: an identity line would be garbage
+        assert len(one_round(crossbar)) == len(CELLS)
 
 
 def test_an_exception_in_the_caller_leaves_the_rig_safe(rig):

@@ -59,11 +59,25 @@ def test_garbage_and_silence_name_instrument_and_command(transcript):
         driver.measure(0.2)
 
 
-def test_make_safe_zeroes_switches_off_and_confirms(transcript):
-    io = transcript(NAME, [(":SOUR:VOLT 0.000000e+00", None), (":OUTP OFF", None),
+def test_make_safe_switches_off_zeroes_and_confirms(transcript):
+    io = transcript(NAME, [(":OUTP OFF", None), (":SOUR:VOLT 0.000000e+00", None),
                            (":OUTP?", "1")])
     with pytest.raises(InstrumentError, match="output still on"):
         smu(io).make_safe()
+
+
+def test_make_safe_tries_every_step_and_names_the_one_that_failed(transcript):
+    io = transcript(NAME, [(":OUTP OFF", BrokenPipeError("link down")),
+                           (":SOUR:VOLT 0.000000e+00", None), (":OUTP?", "0")])
+    with pytest.raises(InstrumentError, match=r"2400 at TEST: output off failed \(.*link down"):
+        smu(io).make_safe()
+
+
+def test_a_reply_that_is_not_ascii_is_a_named_error(transcript):
+    bad = UnicodeDecodeError("ascii", b"\xff\xfe1", 0, 1, "ordinal not in range(128)")
+    io = transcript(NAME, [(":OUTP?", bad)])
+    with pytest.raises(InstrumentError, match=r"2400 at TEST: reply to ':OUTP\?' is not ASCII"):
+        io.query(":OUTP?")
 
 
 def test_sourcing_beyond_limits_sends_nothing(transcript):

@@ -113,9 +113,9 @@ def test_silence_is_a_timeout_naming_the_command(transcript):
         io.query_numbers("print(smua.source.output)", 1)
 
 
-def test_make_safe_sets_zero_volts_switches_off_and_confirms(transcript):
-    io = transcript(NAME, [("smua.source.levelv = 0.000000e+00", None),
-                           ("smua.source.output = smua.OUTPUT_OFF", None),
+def test_make_safe_switches_off_sets_zero_volts_and_confirms(transcript):
+    io = transcript(NAME, [("smua.source.output = smua.OUTPUT_OFF", None),
+                           ("smua.source.levelv = 0.000000e+00", None),
                            ("print(smua.source.output)", "0.00000e+00")])
     smu(io).make_safe()
 
