@@ -23,7 +23,7 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
     model_dir = Path(config.weights.model)
     model = load_model(model_dir)
     params = device_params(config)
-    read_V = config.limits.read_V
+    read_V = config.limits_in_force().read_V
     g_lo, g_hi = target_window(config, params)
     layout = plan_layout(model, (config.array.rows, config.array.cols), g_lo, g_hi,
                          common_mode=config.weights.common_mode,
@@ -45,7 +45,7 @@ def target_window(config: RunConfig, params: DeviceParams) -> tuple[float, float
     error (measured on digits 64-32-10: one-shot 85.9 % near G_min against 78.8 %; planned
     write-verify 98.9 % of cells in band in 2.7 pulses against 71 % in 5.5 near G_min).
     """
-    read_V = config.limits.read_V
+    read_V = config.limits_in_force().read_V
     g_min, g_max = device_range(params, read_V)
     span = g_max - g_min
     g_hi = g_max - config.weights.margin * span
