@@ -2,8 +2,10 @@
 
 import pytest
 
+from hilctl.assemble import open_rig
 from hilctl.config import RigConfig, StricterLimits, build_config, rig_config_from_table, stricter
 from hilctl.drivers import ConfigError, SafetyLimits
+from hilctl.simulated_backend.emulators import EmulatedRig
 
 MINIMAL = {"smu": {"model": "2600", "resource": "TCPIP0::10.0.0.5::5025::SOCKET"},
            "board": {"url": "/dev/ttyUSB0"}}
@@ -54,3 +56,14 @@ def test_board_limits_tighten_what_the_config_allows():
                                  "hilsim://8x8"])
 def test_board_urls_hilctl_needs_are_accepted(url):
     assert rig_config_from_table({**MINIMAL, "board": {"url": url}}).board.url == url
+
+
+def test_a_2600_rig_never_runs_looser_than_its_board_reports():
+    wide = SafetyLimits(set_max_V=8.0, reset_max_V=8.0)
+    with EmulatedRig((4, 4), smu="2600") as rig:
+        with pytest.warns(StricterLimits, match="board's pulse generator"):
+            crossbar = open_rig(rig_config_from_table(rig.rig_table(wide)))
+        with crossbar:
+            reported = crossbar.board.hardware_limits()
+            assert crossbar.limits.set_max_V == reported["set_max_V"] < 8.0
+            assert crossbar.limits.reset_max_V == reported["reset_max_V"] < 8.0
