@@ -19,7 +19,8 @@ from rich.table import Table
 from hilctl.drivers import ConfigError
 from hilctl.simulated_backend import DeviceParams
 
-from ..config import build_config
+from ..config import ProtocolConfig, build_config
+from ..registry import PLANNED
 from ..report.console import report_console
 from ..report.progress import round_progress
 from ..run.runner import new_run
@@ -29,7 +30,8 @@ from ..weights.inference import evaluate, load_run
 from ..weights.job import pair_compensation, weights_job
 from ..weights.model_files import save_model
 
-PROTOCOLS = ("write-verify", "write-verify-planned", "one-shot")
+# The default write-verify as the baseline, then every planned protocol.
+PROTOCOLS = (ProtocolConfig().name, *PLANNED)
 # One-shot leaves every device with a ~20 % error (one unverified pulse); a network trained
 # against that error keeps most of its accuracy (digits, voltage mode: one-shot 92.6 % against
 # 85.9 % for a conventionally trained one).

@@ -195,7 +195,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     started = time.perf_counter()
     asked = targets.ravel()[flat]
     try:
-        result = program(protocol, crossbar, cells, asked, stop_rules(config),
+        result = program(protocol, crossbar, cells, asked, stop_rules(config.protocol),
                          cost_model(config, crossbar), observe, state, retarget)
     finally:
         if writer:
@@ -203,7 +203,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     wall = time.perf_counter() - started
     summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),
-               "tolerance": stop_rules(config).tolerance.describe(),
+               "tolerance": stop_rules(config.protocol).tolerance.describe(),
                "array_shape": list(crossbar.shape)}
     _write_outputs(run_dir, targets.shape, flat, result, summary)
     store.set_meta(status="complete")

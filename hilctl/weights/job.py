@@ -13,6 +13,7 @@ from hilctl.simulated_backend import DeviceParams
 
 from ..assemble import device_params
 from ..config import RunConfig
+from ..registry import protocol_entry
 from ..targets import programmed_cells
 from .layout import Layout, device_range, plan_layout, usable_window
 from .model_files import META_FILE, WEIGHTS_FILE, load_model
@@ -49,7 +50,7 @@ def target_window(config: RunConfig, params: DeviceParams) -> tuple[float, float
     g_min, g_max = device_range(params, read_V)
     span = g_max - g_min
     g_hi = g_max - config.weights.margin * span
-    if config.protocol.name == "one-shot":
+    if not protocol_entry(config.protocol.name).verifies:
         return usable_window(params, read_V, config.weights.margin)[0], g_hi
     return g_min + config.weights.margin * span, g_hi
 
