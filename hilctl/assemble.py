@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import warnings
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from hilctl.drivers import ConfigError, Crossbar, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
@@ -18,6 +19,21 @@ from hilctl.simulated_backend.empirical import EmpiricalDevice
 from hilctl.simulated_backend.presets import load_preset
 
 from .config import RigConfig, RunConfig, StricterLimits, stricter
+
+
+@runtime_checkable
+class Relaxable(Protocol):
+    """A crossbar whose time can be advanced on request (a simulator; a rig just waits)."""
+
+    def sim_relax(self, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class KnowsDevices(Protocol):
+    """A crossbar that holds its devices' true parameters (only a simulator can), which the
+    oracle planner inverts."""
+
+    population: object
 
 
 def device_params(config: RunConfig) -> DeviceParams:

@@ -18,7 +18,9 @@ from hilctl.protocols import (
 )
 from hilctl.protocols.planner import PulsePlanner
 
+from .assemble import KnowsDevices, device_model
 from .config import ProtocolConfig, RunConfig
+from .targets import nominal_window
 
 
 @dataclass(frozen=True)
@@ -78,16 +80,13 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The configured planner for ``crossbar`` (``protocol.planner``)."""
     kind = config.protocol.planner
     if kind == "oracle":
-        from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
+        from hilctl.simulated_backend import OraclePlanner
 
-        if not isinstance(crossbar, SimulatedCrossbar):
+        if not isinstance(crossbar, KnowsDevices):
             raise ConfigError("protocol.planner = 'oracle' needs the simulated array: only a "
                               "simulator knows its devices' true parameters")
         return OraclePlanner(crossbar)
     if kind == "heuristic":
-        from .assemble import device_model
-        from .targets import nominal_window
-
         window = nominal_window(device_model(config), crossbar.limits.read_V)
         return HeuristicPlanner(crossbar.shape, crossbar.limits, window)
     if config.protocol.predictor is None:

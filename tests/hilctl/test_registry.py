@@ -35,3 +35,10 @@ def test_an_unknown_name_lists_the_registry():
     config = build_config({"array": {"rows": 2, "cols": 2}, "protocol": {"name": "ispp"}})
     with open_crossbar(config) as crossbar, pytest.raises(ConfigError, match=", ".join(PROTOCOLS)):
         build_protocol(config, crossbar)
+
+
+def test_the_oracle_planner_builds_on_the_simulator():
+    config = build_config({"array": {"rows": 4, "cols": 4},
+                           "protocol": {"name": "one-shot", "planner": "oracle"}})
+    with open_crossbar(config) as crossbar:
+        assert isinstance(build_protocol(config, crossbar), Protocol)
