@@ -99,6 +99,31 @@ class ProtocolConfig(Strict):
     ispp: IsppConfig = IsppConfig()
     adaptive: AdaptiveConfig = AdaptiveConfig()
 
+    @field_validator("tolerance", mode="before")
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        """``"5%"`` is 0.05, in a TOML file as on any command line."""
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                return float(value.strip()[:-1]) / 100
+            except ValueError:
+                raise ValueError("expected a fraction (0.05) or a percentage (5%)") from None
+        return value
+
+    @field_validator("tolerance")
+    @classmethod
+    def _plausibly_relative(cls, value: float | None) -> float | None:
+        """A band below 1e-4 of the target is below any read noise: it is a conductance in
+        siemens given as a fraction, and would spend every cell's pulse budget."""
+        if value is not None and value < MIN_RELATIVE_TOLERANCE:
+            raise ValueError(f"a relative band of {value:g} is below {MIN_RELATIVE_TOLERANCE:g}; "
+                             f"did you mean {value * 1e6:g}uS?")
+        return value
+
+
+# Smallest relative tolerance hilctl accepts (see ProtocolConfig._plausibly_relative).
+MIN_RELATIVE_TOLERANCE = 1e-4
+
 
 class TargetsConfig(Strict):
     pattern: Literal["random", "checkerboard", "gradient"] = "random"

@@ -55,8 +55,8 @@ def _times(value: float | None) -> str:
               show_default=True, help=f"Comma-separated, from: {', '.join(PROTOCOLS)}.")
 @click.option("--oracle/--no-oracle", default=True, show_default=True,
               help="Also run the planned protocols with the oracle planner (the physical limit).")
-@click.option("--tolerance", type=click.FloatRange(0, 1, min_open=True), default=0.05,
-              show_default=True, help="Relative tolerance band.")
+@click.option("--tolerance", default="5%",
+              show_default=True, help="Relative tolerance band (0.05 or 5%).")
 @click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
               help="Trained predictor directory; without it one is trained on a separate array.")
 @click.option("--training-pulses", type=click.IntRange(100), default=TRAINING_PULSES,

@@ -86,8 +86,8 @@ def print_story(rows: list[dict], console: Console) -> None:
               show_default=True, help="Crossbar formulation of the network.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the simulated array.")
-@click.option("--tolerance", type=click.FloatRange(0, 1, min_open=True), default=0.05,
-              show_default=True, help="Write-verify tolerance (relative).")
+@click.option("--tolerance", default="5%",
+              show_default=True, help="Write-verify tolerance, relative (0.05 or 5%).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Directory for the model, predictor and runs [runs/demo-<time>].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
@@ -95,6 +95,7 @@ def print_story(rows: list[dict], console: Console) -> None:
 def demo(mode, seed, tolerance, out_dir, as_json, quiet):
     """Train on digits, program three ways, infer with what each run measured."""
     console = Console(stderr=True, quiet=quiet)
+    build_config({"protocol": {"tolerance": tolerance}}, "--tolerance")  # refused before work
     out = Path(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"{out} is not empty; give the demo a new --out directory")
