@@ -35,7 +35,7 @@ SPREADS = ("rate_spread", "threshold_spread_V", "slope_spread", "window_spread")
 
 def run(config, params, protocol_for, tolerance):
     crossbar = SimulatedCrossbar((config.array.rows, config.array.cols), params,
-                                 config.limits.build(), seed=config.array.seed)
+                                 config.limits_in_force(), seed=config.array.seed)
     window = nominal_window(ParametricDevice(params), crossbar.limits.read_V)
     targets = pattern_targets("random", crossbar.shape, window, seed=0).ravel()
     result = program(protocol_for(crossbar), crossbar, Cells.all(crossbar.shape), targets,

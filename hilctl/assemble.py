@@ -7,16 +7,33 @@ is chosen at import time.
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-from hilctl.drivers import ConfigError, Crossbar
+from hilctl.drivers import ConfigError, Crossbar, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
 from hilctl.simulated_backend.device_model import DeviceModel, ParametricDevice
 from hilctl.simulated_backend.empirical import EmpiricalDevice
 from hilctl.simulated_backend.presets import load_preset
 
-from .config import RunConfig
+from .config import RigConfig, RunConfig, StricterLimits, stricter
+
+
+@runtime_checkable
+class Relaxable(Protocol):
+    """A crossbar whose time can be advanced on request (a simulator; a rig just waits)."""
+
+    def sim_relax(self, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class KnowsDevices(Protocol):
+    """A crossbar that holds its devices' true parameters (only a simulator can), which the
+    oracle planner inverts."""
+
+    population: object
 
 
 def device_params(config: RunConfig) -> DeviceParams:
@@ -52,9 +69,50 @@ def open_crossbar(config: RunConfig, n_arrays: int = 1) -> Crossbar:
         if n_arrays > 1:
             raise ConfigError(f"this programming job needs {n_arrays} arrays of "
                               f"{config.array.rows}x{config.array.cols}; a rig drives one")
-        from .rig_config import RigConfig, open_rig
-
-        return open_rig(RigConfig.model_validate(config.rig))
+        return open_rig(config.rig, config.limits_in_force())
     shape = (config.array.rows * n_arrays, config.array.cols)
-    return SimulatedCrossbar(shape, limits=config.limits.build(), seed=config.array.seed,
+    return SimulatedCrossbar(shape, limits=config.limits_in_force(), seed=config.array.seed,
                              model=device_model(config))
+
+
+def open_rig(cfg: RigConfig, limits: SafetyLimits | None = None,
+             visa_library: str | None = None) -> Crossbar:
+    """Connect to the SMU and the board of ``cfg`` and return them as one ``Crossbar``.
+
+    ``limits`` (default: ``[rig.limits]``) are first tightened to what the board's pulse
+    generator reports, so the limits in force are never looser than any instrument's; a
+    ``StricterLimits`` warning says which. ``visa_library`` is one the user named on the
+    command line (a config only ever names the pure-Python backend). The instruments are
+    identified and configured (output off at 0 V, compliance set, error queues drained)
+    before this returns; no pulse is applied. The instrument modules are imported here, so
+    validating a config never needs pyvisa or pyserial.
+    """
+    from hilctl.drivers.instrument_crossbar import open_instrument_crossbar
+
+    limits, tightened = stricter(limits or cfg.limits.build(), board_limits(cfg))
+    if tightened:
+        fields = ", ".join(f"{key} = {getattr(limits, key):.3g}" for key in tightened)
+        warnings.warn(f"the board's pulse generator is stricter than the config; in force: "
+                      f"{fields}", StricterLimits, stacklevel=2)
+    return open_instrument_crossbar(
+        smu_model=cfg.smu.model, smu_resource=cfg.smu.resource,
+        visa_library=visa_library or cfg.smu.visa_library, channel=cfg.smu.channel,
+        aperture_s=cfg.smu.nplc / cfg.smu.line_frequency_Hz,
+        board_url=cfg.board.url, baudrate=cfg.board.baudrate,
+        limits=limits, connect_timeout_s=cfg.timeouts.connect_s,
+        margin_s=cfg.timeouts.margin_s, factor=cfg.timeouts.factor,
+        shape=(cfg.rows, cfg.cols) if cfg.rows and cfg.cols else None,
+    )
+
+
+def board_limits(cfg: RigConfig) -> dict[str, float]:
+    """The limits the board's pulse generator reports (asked before anything is sourced)."""
+    from hilctl.drivers.board import CrossbarBoard
+
+    timing = {"connect_timeout_s": cfg.timeouts.connect_s, "margin_s": cfg.timeouts.margin_s,
+              "factor": cfg.timeouts.factor}
+    board = CrossbarBoard.open(cfg.board.url, cfg.limits.build(), cfg.board.baudrate, **timing)
+    try:
+        return board.hardware_limits()
+    finally:
+        board.close()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hilctl.drivers import ConfigError, SafetyLimits
 
@@ -23,11 +24,17 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 
-class _Strict(BaseModel):
+class StricterLimits(UserWarning):
+    """Limits in force are stricter than the rig's own table says."""
+
+
+class Strict(BaseModel):
+    """Every config table: an unknown key is an error, never ignored; values never change."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ArrayConfig(_Strict):
+class ArrayConfig(Strict):
     """The embedded simulated array."""
 
     rows: int = Field(64, ge=1, le=8192)
@@ -39,7 +46,7 @@ class ArrayConfig(_Strict):
     empirical_out_of_range: Literal["raise", "clamp"] = "raise"
 
 
-class LimitsConfig(_Strict):
+class LimitsConfig(Strict):
     """Safety limits (see ``drivers.SafetyLimits``); volts, seconds, amperes."""
 
     set_max_V: float = Field(2.0, gt=0, le=20)
@@ -52,10 +59,16 @@ class LimitsConfig(_Strict):
     gate_max_V: float = Field(3.3, gt=0, le=20)
 
     def build(self) -> SafetyLimits:
+        """The ``SafetyLimits`` these values describe (raises ``ConfigError`` if inconsistent)."""
         return SafetyLimits(**self.model_dump())
 
+    @model_validator(mode="after")
+    def _consistent(self) -> LimitsConfig:
+        self.build()
+        return self
 
-class IsppConfig(_Strict):
+
+class IsppConfig(Strict):
     set_start_V: float = Field(0.9, gt=0)
     reset_start_V: float = Field(0.9, gt=0)
     step_V: float = Field(0.05, gt=0)
@@ -64,7 +77,7 @@ class IsppConfig(_Strict):
     width_s: float = Field(100e-9, gt=0)
 
 
-class AdaptiveConfig(_Strict):
+class AdaptiveConfig(Strict):
     set_V: float = Field(1.3, gt=0)
     reset_V: float = Field(1.5, gt=0)
     start_width_s: float = Field(20e-9, gt=0)
@@ -74,7 +87,7 @@ class AdaptiveConfig(_Strict):
     shrink: float = Field(0.5, gt=0, lt=1)
 
 
-class ResetConfig(_Strict):
+class ResetConfig(Strict):
     """A full RESET (one-shot's block RESET; write-verify-wl's and fppv's restarts)."""
 
     amplitude_V: float = Field(2.0, gt=0)
@@ -82,7 +95,7 @@ class ResetConfig(_Strict):
     gate_V: float | None = Field(None, gt=0)
 
 
-class WlConfig(_Strict):
+class WlConfig(Strict):
     """write-verify-wl: ISPP on the gate (see hilctl.protocols.write_verify_wl)."""
 
     set_V: float = Field(1.2, gt=0)
@@ -96,7 +109,7 @@ class WlConfig(_Strict):
     reset_gate_V: float = Field(3.0, gt=0)
 
 
-class FppvConfig(_Strict):
+class FppvConfig(Strict):
     """fppv: one SET per try at the level's gate (``gates_V``, one per level in [levels]
     order) or from the planner when no gates are given."""
 
@@ -106,7 +119,7 @@ class FppvConfig(_Strict):
     width_s: float = Field(1e-6, gt=0)
 
 
-class FallbackConfig(_Strict):
+class FallbackConfig(Strict):
     """Plans the polarity a trained predictor does not know."""
 
     kind: Literal["heuristic", "fixed"] = "heuristic"
@@ -115,7 +128,7 @@ class FallbackConfig(_Strict):
     width_s: float = Field(1e-6, gt=0)
 
 
-class ProtocolConfig(_Strict):
+class ProtocolConfig(Strict):
     name: str = "write-verify"
     planner: Literal["neural", "oracle", "heuristic", "lookup"] = "neural"
     # The gate every pulse carries where a protocol plans none (1T1R arrays); None: no gate.
@@ -133,8 +146,33 @@ class ProtocolConfig(_Strict):
     fppv: FppvConfig = FppvConfig()
     fallback: FallbackConfig = FallbackConfig()
 
+    @field_validator("tolerance", mode="before")
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        """``"5%"`` is 0.05, in a TOML file as on any command line."""
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                return float(value.strip()[:-1]) / 100
+            except ValueError:
+                raise ValueError("expected a fraction (0.05) or a percentage (5%)") from None
+        return value
 
-class TargetsConfig(_Strict):
+    @field_validator("tolerance")
+    @classmethod
+    def _plausibly_relative(cls, value: float | None) -> float | None:
+        """A band below 1e-4 of the target is below any read noise: it is a conductance in
+        siemens given as a fraction, and would spend every cell's pulse budget."""
+        if value is not None and value < MIN_RELATIVE_TOLERANCE:
+            raise ValueError(f"a relative band of {value:g} is below {MIN_RELATIVE_TOLERANCE:g}; "
+                             f"did you mean {value * 1e6:g}uS?")
+        return value
+
+
+# Smallest relative tolerance hilctl accepts (see ProtocolConfig._plausibly_relative).
+MIN_RELATIVE_TOLERANCE = 1e-4
+
+
+class TargetsConfig(Strict):
     pattern: Literal["random", "checkerboard", "gradient"] = "random"
     file: str | None = None
     # Each cell's level (.npy of indices or names) for the bands of [levels].
@@ -144,7 +182,7 @@ class TargetsConfig(_Strict):
     seed: int = Field(0, ge=0)
 
 
-class WeightsConfig(_Strict):
+class WeightsConfig(Strict):
     """A trained model whose layers become the targets (``hilctl program --weights``)."""
 
     model: str | None = None
@@ -154,15 +192,120 @@ class WeightsConfig(_Strict):
     common_mode: float = Field(1.0, ge=0, le=1)
 
 
-class CostConfig(_Strict):
+class CostConfig(Strict):
     read_time_s: float = Field(1e-6, gt=0)
+
+
+# The pyvisa backend a config or a run directory may name: pure Python, loads no shared
+# library. Any other VISA library is named on the command line only (``--visa-library``),
+# so a config received from someone else never loads code.
+SAFE_VISA_LIBRARY = "@py"
+# Serial URLs a board may have: a port name, a raw socket, the simulator's own scheme.
+# pyserial's other handlers (spy://, loop://, rfc2217:// ...) can write files or log traffic.
+BOARD_URL_SCHEMES = ("socket://", "hilsim://")
+
+
+class SmuConfig(Strict):
+    """The source-measure unit.
+
+    ``nplc`` is the measurement aperture in power-line cycles; ``line_frequency_Hz`` turns it
+    into seconds for timeouts and cost.
+    """
+
+    model: Literal["2600", "2400"]
+    resource: str = Field(min_length=1)
+    visa_library: str = SAFE_VISA_LIBRARY
+    channel: Literal["a", "b"] = "a"
+    nplc: float = Field(default=0.01, gt=0, le=25)
+    line_frequency_Hz: float = Field(default=50.0, gt=0)
+
+    @field_validator("visa_library")
+    @classmethod
+    def _pure_python_only(cls, value: str) -> str:
+        if value != SAFE_VISA_LIBRARY:
+            raise ValueError(f"only {SAFE_VISA_LIBRARY!r} is accepted from a config or run "
+                             "directory (a VISA library is code hilctl loads); name another "
+                             "with `hilctl instruments check --visa-library`")
+        return value
+
+
+class BoardConfig(Strict):
+    """The crossbar test board, opened with ``serial.serial_for_url(url, baudrate=...)``."""
+
+    url: str = Field(min_length=1)
+    baudrate: int = Field(default=115200, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if "://" in value:
+            if not value.startswith(BOARD_URL_SCHEMES) or "?" in value:
+                raise ValueError("expected a port name (/dev/..., COMn), socket://host:port or "
+                                 "hilsim://")
+        elif not (value.startswith("/dev/") or value.upper().startswith("COM")):
+            raise ValueError("expected a port name (/dev/..., COMn), socket://host:port or "
+                             "hilsim://")
+        return value
+
+
+class TimeoutsConfig(Strict):
+    """How long to wait for an instrument, in seconds.
+
+    Each query waits for its expected duration (pulse widths plus measurement apertures) times
+    ``factor`` plus ``margin_s``; ``connect_s`` bounds opening a connection.
+    """
+
+    connect_s: float = Field(default=5.0, gt=0)
+    margin_s: float = Field(default=2.0, gt=0)
+    factor: float = Field(default=2.0, ge=1)
+
+
+class RigConfig(Strict):
+    """One instrument rig: an SMU, a crossbar board, limits and timeouts.
+
+    ``rows``/``cols`` are optional: the board reports its array size, and when they are given
+    the rig refuses to open a board of another size.
+    """
+
+    smu: SmuConfig
+    board: BoardConfig
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    rows: int | None = Field(default=None, gt=0)
+    cols: int | None = Field(default=None, gt=0)
+
+
+def rig_config_from_table(table: object, where: str = "rig") -> RigConfig:
+    """Validate a parsed ``[rig]`` table; any problem is one ``ConfigError`` naming the key."""
+    try:
+        return RigConfig.model_validate(table)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, where)) from None
+
+
+# Limits where a smaller value is the looser one.
+_LOWER_BOUNDS = ("width_min_s",)
+
+
+def stricter(a: SafetyLimits, b: dict[str, float]) -> tuple[SafetyLimits, list[str]]:
+    """``a`` tightened by the values of ``b`` (a subset of its fields), and the names of the
+    fields ``b`` tightened: two sources of limits are obeyed together."""
+    values = vars(a).copy()
+    tightened = []
+    for key, value in b.items():
+        pick = max if key in _LOWER_BOUNDS else min
+        new = pick(values[key], value)
+        if new != values[key]:
+            tightened.append(key)
+        values[key] = new
+    return SafetyLimits(**values), tightened
 
 
 # (table, key) of the rig's instrument addresses.
 INSTRUMENT_ADDRESSES = (("smu", "resource"), ("board", "url"))
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     """Everything a ``hilctl program`` run depends on."""
 
     array: ArrayConfig = ArrayConfig()
@@ -172,7 +315,7 @@ class RunConfig(_Strict):
     targets: TargetsConfig = TargetsConfig()
     weights: WeightsConfig = WeightsConfig()
     cost: CostConfig = CostConfig()
-    rig: dict[str, Any] | None = None
+    rig: RigConfig | None = None
     # Named bands {name: {lower, upper}} in S or with units (see hilctl.levels).
     levels: dict[str, dict[str, float | str]] | None = None
 
@@ -183,6 +326,23 @@ class RunConfig(_Strict):
 
         DeviceParams().replace(**value)  # raises ConfigError naming an unknown key
         return value
+
+    def limits_in_force(self) -> SafetyLimits:
+        """The limits every part of a run obeys (pulses, targets, weights window, cost).
+
+        With a rig, the stricter of ``[limits]`` and ``[rig.limits]`` per field, at the rig's
+        read voltage, and a one-line ``StricterLimits`` warning names the fields where
+        ``[limits]`` was the stricter table; without a rig, ``[limits]``.
+        """
+        if self.rig is None:
+            return self.limits.build()
+        top = {k: v for k, v in vars(self.limits.build()).items() if k != "read_V"}
+        limits, tightened = stricter(self.rig.limits.build(), top)
+        if tightened:
+            fields = ", ".join(f"{key} = {getattr(limits, key):.3g}" for key in tightened)
+            warnings.warn(f"[limits] is stricter than [rig.limits]; in force: {fields}",
+                          StricterLimits, stacklevel=2)
+        return limits
 
     def fingerprint(self) -> str:
         """A hash of everything that changes what a run does (for ``--resume`` checks).
@@ -228,18 +388,21 @@ def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConf
     return build_config(merge(data, flags), source)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line for the first problem pydantic found: the dotted key, then what is wrong."""
-    error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
-    given = error.get("input")
-    shown = "" if isinstance(given, dict) else f" (got {given!r})"
-    message = error["msg"].removeprefix("Value error, ")
-    if message.startswith(f"{key}."):
-        return message
-    return f"{key}: {message}{shown}"
+def describe_validation_error(exc: ValidationError, where: str = "") -> str:
+    """``rig.limits.set_max_V = -1.0: Input should be greater than 0`` (first error, + count)."""
+    first = exc.errors()[0]
+    key = ".".join([*([where] if where else []), *(str(part) for part in first["loc"])])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        text = f"{key}: unknown key"
+    elif first["type"] == "missing":
+        text = f"{key}: missing"
+    elif message.startswith(f"{key}.") or isinstance(first.get("input"), dict):
+        text = message if message.startswith(f"{key}.") else f"{key}: {message}"
+    else:
+        text = f"{key} = {first.get('input')!r}: {message}"
+    more = len(exc.errors()) - 1
+    return text + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
 
 
 def merge(base: dict, overrides: dict) -> dict:

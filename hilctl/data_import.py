@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import math
 import re
-import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -28,21 +27,15 @@ import numpy as np
 from hilctl.drivers import ConfigError, DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
-from .units import parse_quantity
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from .config import read_toml
+from .units import PREFIX_CLASS, SI_PREFIX, parse_quantity
 
 LAYOUTS = ("rows", "pulse-train")
 MEASURES = {"resistance": "Ohm", "conductance": "S", "current": "A"}
 ROLES = ("cell", "before", "after", "amplitude", "width", "polarity", "gate")
-_PREFIX = {"": 1.0, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "k": 1e3,
-           "M": 1e6, "G": 1e9}
 _BASE = {"Ohm": "Ohm", "ohm": "Ohm", "Ω": "Ohm", "S": "S", "A": "A", "s": "s", "V": "V"}
-_HEADER_UNIT = re.compile(r"[\s_\[(]\s*([pnuµmkMG]?)(Ohm|ohm|Ω|S|A|s|V)\s*[\])]?\s*$")
-_UNIT = re.compile(r"^\s*([pnuµmkMG]?)(Ohm|ohm|Ω|S|A|s|V)\s*$")
+_HEADER_UNIT = re.compile(rf"[\s_\[(]\s*({PREFIX_CLASS}?)(Ohm|ohm|Ω|S|A|s|V)\s*[\])]?\s*$")
+_UNIT = re.compile(rf"^\s*({PREFIX_CLASS}?)(Ohm|ohm|Ω|S|A|s|V)\s*$")
 _POLARITY_WORDS = {"set": 1, "+1": 1, "1": 1, "+": 1, "pot": 1, "ltp": 1, "potentiation": 1,
                    "reset": -1, "-1": -1, "-": -1, "dep": -1, "ltd": -1, "depression": -1}
 
@@ -61,7 +54,7 @@ def parse_unit(text: str, what: str) -> Unit:
     if not match:
         raise ConfigError(f"{what} = {text!r}: expected a unit such as ns, us, s, V, uS, kOhm, uA")
     prefix, base = match.groups()
-    return Unit(_BASE[base], _PREFIX[prefix], text.strip())
+    return Unit(_BASE[base], SI_PREFIX[prefix], text.strip())
 
 
 def header_unit(name: str) -> Unit | None:
@@ -70,7 +63,7 @@ def header_unit(name: str) -> Unit | None:
     if not match or match.start() == 0:
         return None
     prefix, base = match.groups()
-    return Unit(_BASE[base], _PREFIX[prefix], prefix + base)
+    return Unit(_BASE[base], SI_PREFIX[prefix], prefix + base)
 
 
 @dataclass
@@ -120,11 +113,7 @@ _MAPPING_KEYS = {"layout", "measure", "read_voltage", "columns", "units", "pulse
 
 def load_mapping(path: str | Path) -> Mapping:
     """A mapping from a small TOML file; an unknown key is a ``ConfigError`` naming it."""
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read mapping ({exc})") from None
+    data = read_toml(path)
     for key in data:
         if key not in _MAPPING_KEYS:
             known = ", ".join(sorted(_MAPPING_KEYS))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from hilctl.drivers import ConfigError, Crossbar, Polarity
 from hilctl.protocols import (
     AdaptiveWidth,
@@ -19,54 +22,102 @@ from hilctl.protocols.planner import PulsePlanner
 from hilctl.protocols.settings import ResetPulse
 from hilctl.protocols.write_verify_wl import GateIspp
 
+from .assemble import KnowsDevices, device_model
 from .config import RunConfig
+from .targets import nominal_window
 
-PROTOCOLS = {
-    "write-verify": "incremental-step voltage ramp (ISPP-style), fixed width",
-    "write-verify-adaptive": "adaptive pulse-width search at fixed amplitudes",
-    "write-verify-planned": "every pulse from the planner, adapting per device",
-    "one-shot": "one planned pulse per cell after a block RESET, no correction",
-    "write-verify-wl": "1T1R: RESET, then SET pulses with the gate stepped up (ISPP on the gate)",
-    "fppv": "1T1R: RESET, one SET at the level's gate, verify; RESET and retry on a miss",
+
+@dataclass(frozen=True)
+class ProtocolEntry:
+    """What a protocol name means: how it is built, and what it is measured against.
+
+    ``oracle_reference`` names the planned protocol whose oracle run is this one's physical
+    limit (``compare`` reports every figure against it); a planned protocol is its own.
+    ``verifies`` is False for a protocol that never reads back (its devices start from a block
+    RESET, so the weights window sits near G_min). ``planner`` builds the planner it needs
+    (None: it plans by itself).
+    """
+
+    description: str
+    verifies: bool
+    oracle_reference: str
+    build: Callable[[RunConfig, PulsePlanner | None], Protocol]
+    planner: Callable[[RunConfig, Crossbar], PulsePlanner] | None = None
+
+    @property
+    def needs_planner(self) -> bool:
+        return self.planner is not None
+
+
+def _block_reset(config: RunConfig) -> ResetPulse:
+    p = config.protocol
+    gate = p.block_reset.gate_V if p.block_reset.gate_V is not None else p.gate_V
+    return ResetPulse(p.block_reset.amplitude_V, p.block_reset.width_s, gate)
+
+
+def _fppv(config: RunConfig, planner: PulsePlanner | None) -> Protocol:
+    p = config.protocol
+    return FixedPulseVerify(planner, _block_reset(config), p.fppv.max_tries, p.gate_V)
+
+
+PROTOCOLS: dict[str, ProtocolEntry] = {
+    "write-verify": ProtocolEntry(
+        "incremental-step voltage ramp (ISPP-style), fixed width", True, "write-verify-planned",
+        lambda c, _: IncrementalStep(**c.protocol.ispp.model_dump(), gate_V=c.protocol.gate_V)),
+    "write-verify-adaptive": ProtocolEntry(
+        "adaptive pulse-width search at fixed amplitudes", True, "write-verify-planned",
+        lambda c, _: AdaptiveWidth(**c.protocol.adaptive.model_dump(),
+                                   gate_V=c.protocol.gate_V)),
+    "write-verify-planned": ProtocolEntry(
+        "every pulse from the planner, adapting per device", True, "write-verify-planned",
+        lambda c, planner: PlannedWriteVerify(planner, gate_V=c.protocol.gate_V),
+        planner=lambda c, xb: build_planner(c, xb)),
+    "one-shot": ProtocolEntry(
+        "one planned pulse per cell after a block RESET, no correction", False, "one-shot",
+        lambda c, planner: OneShot(planner, reset=_block_reset(c), gate_V=c.protocol.gate_V),
+        planner=lambda c, xb: build_planner(c, xb)),
+    "write-verify-wl": ProtocolEntry(
+        "1T1R: RESET, then SET pulses with the gate stepped up (ISPP on the gate)", True,
+        "write-verify-planned",
+        lambda c, _: GateIspp(**c.protocol.wl.model_dump(), reset=_block_reset(c))),
+    "fppv": ProtocolEntry(
+        "1T1R: RESET, one SET at the level's gate, verify; RESET and retry on a miss", True,
+        "write-verify-planned", _fppv, planner=lambda c, xb: _fppv_planner(c, xb)),
 }
+# The planned protocols every other one is measured against (their oracle runs are the limit).
+PLANNED = tuple(name for name, entry in PROTOCOLS.items() if entry.oracle_reference == name)
 PLANNERS = ("neural", "oracle", "heuristic", "lookup")
 
 
-def build_protocol(config: RunConfig, crossbar: Crossbar) -> Protocol:
-    p = config.protocol
-    name, gate = p.name, p.gate_V
-    reset = ResetPulse(p.block_reset.amplitude_V, p.block_reset.width_s,
-                       p.block_reset.gate_V if p.block_reset.gate_V is not None else gate)
-    if name == "write-verify":
-        return IncrementalStep(**p.ispp.model_dump(), gate_V=gate)
-    if name == "write-verify-adaptive":
-        return AdaptiveWidth(**p.adaptive.model_dump(), gate_V=gate)
-    if name == "one-shot":
-        return OneShot(build_planner(config, crossbar), reset=reset, gate_V=gate)
-    if name == "write-verify-planned":
-        return PlannedWriteVerify(build_planner(config, crossbar), gate_V=gate)
-    if name == "write-verify-wl":
-        return GateIspp(**p.wl.model_dump(), reset=reset)
-    if name == "fppv":
-        return FixedPulseVerify(_fppv_planner(config, crossbar), reset, p.fppv.max_tries, gate)
-    known = ", ".join(PROTOCOLS)
-    raise ConfigError(f"protocol.name = {name!r} is unknown; known protocols: {known}")
+def protocol_entry(name: str) -> ProtocolEntry:
+    """The registry entry of ``name``; an unknown name is one line listing the known ones."""
+    if name not in PROTOCOLS:
+        known = ", ".join(PROTOCOLS)
+        raise ConfigError(f"protocol.name = {name!r} is unknown; known protocols: {known}")
+    return PROTOCOLS[name]
+
+
+def build_protocol(config: RunConfig, crossbar: Crossbar,
+                   planner: PulsePlanner | None = None) -> Protocol:
+    """The configured protocol for ``crossbar``; a planned one gets ``planner`` or, without
+    it, the one its entry builds from the configuration (``protocol.planner``)."""
+    entry = protocol_entry(config.protocol.name)
+    if entry.needs_planner and planner is None:
+        planner = entry.planner(config, crossbar)
+    return entry.build(config, planner)
 
 
 def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The configured planner for ``crossbar`` (``protocol.planner``)."""
     kind = config.protocol.planner
     if kind == "oracle":
-        from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
+        from hilctl.simulated_backend import OraclePlanner
 
-        if not isinstance(crossbar, SimulatedCrossbar):
+        if not isinstance(crossbar, KnowsDevices):
             raise ConfigError("protocol.planner = 'oracle' needs the simulated array: only a "
                               "simulator knows its devices' true parameters")
         return OraclePlanner(crossbar)
     if kind == "heuristic":
-        from .assemble import device_model
-        from .targets import nominal_window
-
         window = nominal_window(device_model(config), crossbar.limits.read_V)
         return HeuristicPlanner(crossbar.shape, crossbar.limits, window)
     if kind == "lookup":
@@ -114,6 +165,7 @@ def _fppv_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
 
 
 def stop_rules(config: RunConfig) -> StopRules:
+    """When a cell is done: in its band, out of pulses, or stalled."""
     p = config.protocol
     if config.levels is not None:
         from .targets import bands_for

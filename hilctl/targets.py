@@ -99,7 +99,7 @@ def targets_for(config: RunConfig) -> np.ndarray:
     """The run's target map: the configured file (checked against what the devices reach), or
     the configured pattern over the devices' window."""
     shape = (config.array.rows, config.array.cols)
-    window = nominal_window(device_model(config), config.limits.read_V)
+    window = nominal_window(device_model(config), config.limits_in_force().read_V)
     if config.levels is not None:
         if not config.targets.level_map:
             raise ConfigError("[levels] needs a level map: --level-map FILE (.npy of each "

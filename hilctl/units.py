@@ -14,9 +14,12 @@ import click
 
 from hilctl.drivers import ConfigError
 
-_PREFIX = {"": 1.0, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
+# The SI prefixes hilctl reads, everywhere (command line, config, imported tables).
+SI_PREFIX = {"": 1.0, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "k": 1e3,
+             "M": 1e6, "G": 1e9}
+PREFIX_CLASS = "[" + "".join(SI_PREFIX) + "]"  # a regex character class of the prefixes
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([pnuµmkM]?)([A-Za-z]*)\s*$")
+_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*({PREFIX_CLASS}?)([A-Za-z]*)\s*$")
 
 
 def parse_quantity(text: str, unit: str, what: str = "value") -> float:
@@ -28,7 +31,7 @@ def parse_quantity(text: str, unit: str, what: str = "value") -> float:
     number, prefix, suffix = match.groups()
     if suffix not in ("", unit):
         raise ConfigError(f"{what} = {text!r}: expected unit {unit!r} (e.g. 10u{unit})")
-    value = float(number) * _PREFIX[prefix]
+    value = float(number) * SI_PREFIX[prefix]
     if not math.isfinite(value):
         raise ConfigError(f"{what} = {text!r} is not finite")
     return value

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from hilctl import protocols
+from hilctl.assemble import open_rig
+from hilctl.config import rig_config_from_table
 from hilctl.drivers import Cells, Crossbar, PulseBatch, SafetyLimitError, SafetyLimits
-from hilctl.rig_config import open_rig, rig_config_from_table
 from hilctl.simulated_backend import SimulatedCrossbar
 from hilctl.simulated_backend.emulators import EmulatedRig
 

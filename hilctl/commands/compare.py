@@ -12,12 +12,13 @@ from rich.table import Table
 
 from hilctl.drivers.atomic_file import write_atomic
 
-from ..config import assemble_config
+from ..config import ProtocolConfig, assemble_config
 from ..predictor.model import Predictor
 from ..predictor.planner import NeuralPlanner
+from ..registry import PLANNED, PROTOCOLS
 from ..report import plots
 from ..report.console import report_console
-from ..run.compare import COMPARABLE, check_protocols, run_comparison
+from ..run.compare import check_protocols, run_comparison
 from ..run.sibling_predictor import TRAINING_PULSES, train_on_sibling_array
 from ..targets import targets_for
 
@@ -35,8 +36,7 @@ def print_comparison(report: dict, console: Console) -> None:
     for name, e, is_oracle in rows:
         ratio = e.get("ratio_to_oracle", {})
         table.add_row(
-            name, "oracle" if is_oracle else ("neural" if name in ("one-shot",
-                                              "write-verify-planned") else "-"),
+            name, "oracle" if is_oracle else ("neural" if name in PLANNED else "-"),
             f"{e['success_1pulse']:.1%}", f"{e['success_1pulse_10pct']:.1%}",
             f"{e['success_1pulse_50pct']:.1%}", f"{e['success_final']:.1%}",
             f"{e.get('true_success_final', float('nan')):.1%}", f"{e['pulses_mean']:.2f}",
@@ -51,12 +51,12 @@ def _times(value: float | None) -> str:
 
 
 @click.command()
-@click.option("--protocols", default="one-shot,write-verify,write-verify-planned",
-              show_default=True, help=f"Comma-separated, from: {', '.join(COMPARABLE)}.")
+@click.option("--protocols", default=",".join((ProtocolConfig().name, *PLANNED)),
+              show_default=True, help=f"Comma-separated, from: {', '.join(PROTOCOLS)}.")
 @click.option("--oracle/--no-oracle", default=True, show_default=True,
               help="Also run the planned protocols with the oracle planner (the physical limit).")
-@click.option("--tolerance", type=click.FloatRange(0, 1, min_open=True), default=0.05,
-              show_default=True, help="Relative tolerance band.")
+@click.option("--tolerance", default="5%",
+              show_default=True, help="Relative tolerance band (0.05 or 5%).")
 @click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
               help="Trained predictor directory; without it one is trained on a separate array.")
 @click.option("--training-pulses", type=click.IntRange(100), default=TRAINING_PULSES,
@@ -81,7 +81,7 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
     targets = targets_for(config)
     predictor_info = None
     planner_for = None
-    if any(n in ("one-shot", "write-verify-planned") for n in names):
+    if any(n in PLANNED for n in names):
         if predictor_dir:
             predictor = Predictor.load(predictor_dir)
             predictor_info = {"source": str(predictor_dir)}

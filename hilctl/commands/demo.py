@@ -19,7 +19,8 @@ from rich.table import Table
 from hilctl.drivers import ConfigError
 from hilctl.simulated_backend import DeviceParams
 
-from ..config import build_config
+from ..config import ProtocolConfig, build_config
+from ..registry import PLANNED
 from ..report.console import report_console
 from ..report.progress import round_progress
 from ..run.runner import new_run
@@ -29,7 +30,8 @@ from ..weights.inference import evaluate, load_run
 from ..weights.job import pair_compensation, weights_job
 from ..weights.model_files import save_model
 
-PROTOCOLS = ("write-verify", "write-verify-planned", "one-shot")
+# The default write-verify as the baseline, then every planned protocol.
+PROTOCOLS = (ProtocolConfig().name, *PLANNED)
 # One-shot leaves every device with a ~20 % error (one unverified pulse); a network trained
 # against that error keeps most of its accuracy (digits, voltage mode: one-shot 92.6 % against
 # 85.9 % for a conventionally trained one).
@@ -94,8 +96,8 @@ def print_story(rows: list[dict], network: str, console: Console) -> None:
               help="mlp, or msnn: a fully memristive spiking network (MIF neurons).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the simulated array.")
-@click.option("--tolerance", type=click.FloatRange(0, 1, min_open=True), default=0.05,
-              show_default=True, help="Write-verify tolerance (relative).")
+@click.option("--tolerance", default="5%",
+              show_default=True, help="Write-verify tolerance, relative (0.05 or 5%).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Directory for the model, predictor and runs [runs/demo-<time>].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
@@ -103,6 +105,7 @@ def print_story(rows: list[dict], network: str, console: Console) -> None:
 def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet):
     """Train on digits, program three ways, infer with what each run measured."""
     console = Console(stderr=True, quiet=quiet)
+    build_config({"protocol": {"tolerance": tolerance}}, "--tolerance")  # refused before work
     out = Path(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"{out} is not empty; give the demo a new --out directory")

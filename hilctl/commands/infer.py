@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hilctl.drivers import ConfigError
 
+from ..assemble import Relaxable
 from ..report.console import report_console
 from ..report.plots import plot_accuracy_energy
 from ..run.runner import reopen_run
@@ -133,7 +134,7 @@ def read_again(run_dir: str, relax_s: float | None) -> np.ndarray:
     crossbar, cells, targets = reopen_run(run_dir)
     with crossbar:
         if relax_s:
-            if not hasattr(crossbar, "sim_relax"):
+            if not isinstance(crossbar, Relaxable):
                 raise ConfigError("--relax works on a simulated array only; on a rig, wait")
             crossbar.sim_relax(relax_s)
         reading = crossbar.read(cells)

@@ -52,16 +52,18 @@ def list_instruments(visa_library: str) -> None:
 @instruments.command("check")
 @click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False),
               help="TOML file with a [rig] table.")
-def check(config_file: str) -> None:
+@click.option("--visa-library", default=None,
+              help="A system VISA library to load (a config may only name '@py').")
+def check(config_file: str, visa_library: str | None) -> None:
     """Identify the SMU and the board of a rig and show its limits; applies no pulse."""
-    from ..config import read_toml
-    from ..rig_config import open_rig, rig_config_from_table
+    from ..assemble import open_rig
+    from ..config import read_toml, rig_config_from_table
 
     data = read_toml(config_file)
     if "rig" not in data:
         raise ConfigError(f"{config_file}: no [rig] table (see `hilctl emulate --write-config`)")
     cfg = rig_config_from_table(data["rig"])
-    with open_rig(cfg) as rig:
+    with open_rig(cfg, visa_library=visa_library) as rig:
         identity = rig.identify()
         hardware = rig.board.hardware_limits()
         shape = rig.shape
@@ -69,7 +71,7 @@ def check(config_file: str) -> None:
     console.print(f"SMU ({cfg.smu.model}) at {cfg.smu.resource}: {identity['smu']}")
     console.print(f"board at {cfg.board.url}: {identity['board']} "
                   f"(firmware {identity['board_firmware']}), {shape[0]}x{shape[1]} array")
-    console.print(_limits_table(cfg.limits.to_safety_limits(), hardware))
+    console.print(_limits_table(cfg.limits.build(), hardware))
     console.print("SMU output is off at 0 V; no pulse was applied.")
 
 

@@ -24,19 +24,18 @@ from ..weights.job import pair_compensation, weights_job
 
 
 def parse_tolerance(text: str | None) -> dict:
-    """``5%`` or ``0.05`` is relative; ``0.5uS`` is an absolute band in siemens."""
+    """``0.5uS`` is an absolute band in siemens; anything else (``5%``, ``0.05``) is relative
+    and checked by the config."""
     if text is None:
         return {}
     text = text.strip()
-    try:
-        if text.endswith("%"):
-            return {"tolerance": float(text[:-1]) / 100}
-        if text.endswith("S"):
+    if text.endswith("S"):
+        try:
             return {"tolerance_abs_S": parse_quantity(text, "S", "--tolerance")}
-        return {"tolerance": float(text)}
-    except (ValueError, ConfigError):
-        raise ConfigError(f"--tolerance = {text!r}: expected a fraction (0.05), a percentage "
-                          "(5%) or an absolute band in siemens (0.5uS)") from None
+        except ConfigError:
+            raise ConfigError(f"--tolerance = {text!r}: expected a fraction (0.05), a "
+                              "percentage (5%) or an absolute band in siemens (0.5uS)") from None
+    return {"tolerance": text}
 
 
 def print_summary(summary: dict, console: Console) -> None:

@@ -13,28 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilctl.drivers import Cells, ConfigError
-from hilctl.protocols import (
-    OneShot,
-    PlannedWriteVerify,
-    ProgramResult,
-    Protocol,
-    program,
-    relative_error,
-)
+from hilctl.protocols import ProgramResult, Protocol, program, relative_error
 from hilctl.protocols.planner import PulsePlanner
 from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
 
 from ..assemble import open_crossbar
 from ..config import RunConfig
-from ..registry import build_protocol, stop_rules
+from ..registry import PLANNED, PROTOCOLS, build_protocol, stop_rules
 from ..targets import programmed_cells
 from .runner import cost_model
-
-PLANNED = ("one-shot", "write-verify-planned")
-COMPARABLE = (*PLANNED, "write-verify", "write-verify-adaptive")
-# The write-verify loops that use no planner are measured against the oracle's write-verify.
-ORACLE_REFERENCE = {"write-verify": "write-verify-planned",
-                    "write-verify-adaptive": "write-verify-planned"}
 
 PlannerFactory = Callable[[str, SimulatedCrossbar], PulsePlanner]
 
@@ -52,7 +39,7 @@ class Comparison:
         protocols = {name: figures(r, self.tolerance) for name, r in self.results.items()}
         oracle = {name: figures(r, self.tolerance) for name, r in self.oracle_results.items()}
         for name, entry in protocols.items():
-            reference = name if name in PLANNED else ORACLE_REFERENCE[name]
+            reference = PROTOCOLS[name].oracle_reference
             if reference in oracle:
                 entry["oracle_reference"] = reference
                 entry["ratio_to_oracle"] = {
@@ -98,10 +85,10 @@ def _ratio(value: float, reference: float) -> float | None:
 
 
 def check_protocols(protocols: list[str]) -> None:
-    unknown = [p for p in protocols if p not in COMPARABLE]
+    unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown or not protocols:
         raise ConfigError(f"--protocols: {', '.join(unknown) or 'none'} unknown; choose from "
-                          f"{', '.join(COMPARABLE)}")
+                          f"{', '.join(PROTOCOLS)}")
 
 
 def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
@@ -122,7 +109,7 @@ def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
         results[name] = _program_copy(config, name, targets, planner_for, progress, "")
     oracle_results = {}
     if with_oracle:
-        wanted = {p if p in PLANNED else ORACLE_REFERENCE[p] for p in protocols}
+        wanted = {PROTOCOLS[p].oracle_reference for p in protocols}
         for name in (p for p in PLANNED if p in wanted):
             oracle_results[name] = _program_copy(config, name, targets, oracle, progress,
                                                  " (oracle)")
@@ -139,14 +126,11 @@ def _program_copy(config: RunConfig, name: str, targets: np.ndarray,
         protocol = _protocol(config, name, crossbar, planner_for)
         flat = programmed_cells(targets)
         cells = Cells.from_flat(flat, crossbar.shape)
-        return program(protocol, crossbar, cells, targets.ravel()[flat], stop_rules(config),
-                       cost_model(config, crossbar))
+        return program(protocol, crossbar, cells, targets.ravel()[flat],
+                       stop_rules(config), cost_model(config, crossbar))
 
 
 def _protocol(config: RunConfig, name: str, crossbar, planner_for) -> Protocol:
-    if name == "one-shot":
-        return OneShot(planner_for(name, crossbar))
-    if name == "write-verify-planned":
-        return PlannedWriteVerify(planner_for(name, crossbar))
+    planner = planner_for(name, crossbar) if PROTOCOLS[name].needs_planner else None
     return build_protocol(config.model_copy(update={
-        "protocol": config.protocol.model_copy(update={"name": name})}), crossbar)
+        "protocol": config.protocol.model_copy(update={"name": name})}), crossbar, planner)

@@ -13,6 +13,7 @@ from hilctl.simulated_backend import DeviceParams
 
 from ..assemble import device_params
 from ..config import RunConfig
+from ..registry import protocol_entry
 from ..targets import programmed_cells
 from .layout import Layout, device_range, plan_layout, usable_window
 from .model_files import META_FILE, WEIGHTS_FILE, load_model
@@ -23,8 +24,9 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
     model_dir = Path(config.weights.model)
     model = load_model(model_dir)
     params = device_params(config)
-    read_V = config.limits.read_V
-    g_lo, g_hi = target_window(config, params)
+    read_V = config.limits_in_force().read_V
+    g_lo, g_hi = target_window(params, read_V, config.weights.margin,
+                               protocol_entry(config.protocol.name).verifies)
     layout = plan_layout(model, (config.array.rows, config.array.cols), g_lo, g_hi,
                          common_mode=config.weights.common_mode,
                          rescale=config.weights.rescale,
@@ -35,23 +37,23 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
     return layout.targets(), files, layout
 
 
-def target_window(config: RunConfig, params: DeviceParams) -> tuple[float, float]:
-    """The conductance window (S, as read) the weights are mapped into, for the run's protocol.
+def target_window(params: DeviceParams, read_V: float, margin: float,
+                  verifies: bool) -> tuple[float, float]:
+    """The conductance window (S, read at ``read_V``) the weights are mapped into.
 
-    Verify protocols want targets ``weights.margin`` of the device range away from both bounds,
+    Verify protocols want targets ``margin`` of the device range away from both bounds,
     where every device can be moved in either direction by a pulse within the width limits.
     One-shot starts every device near G_min (block RESET), so there a low edge just above G_min
     is better: small weights then need little or no pulse, and one unverified pulse adds less
     error (measured on digits 64-32-10: one-shot 85.9 % near G_min against 78.8 %; planned
     write-verify 98.9 % of cells in band in 2.7 pulses against 71 % in 5.5 near G_min).
     """
-    read_V = config.limits.read_V
     g_min, g_max = device_range(params, read_V)
     span = g_max - g_min
-    g_hi = g_max - config.weights.margin * span
-    if config.protocol.name == "one-shot":
-        return usable_window(params, read_V, config.weights.margin)[0], g_hi
-    return g_min + config.weights.margin * span, g_hi
+    g_hi = g_max - margin * span
+    if not verifies:
+        return usable_window(params, read_V, margin)[0], g_hi
+    return g_min + margin * span, g_hi
 
 
 def pair_compensation(layout: Layout, targets: np.ndarray) -> Retarget:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,3 +45,21 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> str
     for word in words:
         assert word in lines[0], lines[0]
     return lines[0]
+
+
+@contextlib.contextmanager
+def emulator(cwd: Path, *args):
+    """``hilctl emulate ... --write-config rig.toml`` in another process until ``rig.toml``
+    exists; stopped with Ctrl-C on exit. Yields the process (its output after exit)."""
+    server = subprocess.Popen(hilctl_command("emulate", *args, "--write-config", "rig.toml"),
+                              cwd=cwd, env=hilctl_env(), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            if (cwd / "rig.toml").exists():
+                break
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.output, _ = server.communicate(timeout=10)

@@ -1,0 +1,44 @@
+"""Protocol names are spelled once: the registry builds each, and every command lists them."""
+
+import pytest
+from click.testing import CliRunner
+
+from hilctl.assemble import open_crossbar
+from hilctl.cli import cli
+from hilctl.config import build_config
+from hilctl.drivers import ConfigError
+from hilctl.protocols import Protocol
+from hilctl.registry import PLANNED, PROTOCOLS, build_protocol
+
+
+@pytest.mark.parametrize("name", list(PROTOCOLS))
+def test_every_registered_name_builds_its_protocol(name):
+    config = build_config({"array": {"rows": 4, "cols": 4},
+                           "protocol": {"name": name, "planner": "heuristic"}})
+    with open_crossbar(config) as crossbar:
+        assert isinstance(build_protocol(config, crossbar), Protocol)
+
+
+def test_a_planned_protocol_is_its_own_oracle_reference_and_the_others_have_a_planned_one():
+    for name, entry in PROTOCOLS.items():
+        assert entry.oracle_reference in PLANNED
+        assert (entry.oracle_reference == name) == (name in PLANNED)
+
+
+@pytest.mark.parametrize("command", [["program"], ["compare"]])
+def test_the_commands_offer_every_registered_protocol(command):
+    text = CliRunner().invoke(cli, [*command, "--help"], terminal_width=400).output
+    assert all(name in text for name in PROTOCOLS)
+
+
+def test_an_unknown_name_lists_the_registry():
+    config = build_config({"array": {"rows": 2, "cols": 2}, "protocol": {"name": "ispp"}})
+    with open_crossbar(config) as crossbar, pytest.raises(ConfigError, match=", ".join(PROTOCOLS)):
+        build_protocol(config, crossbar)
+
+
+def test_the_oracle_planner_builds_on_the_simulator():
+    config = build_config({"array": {"rows": 4, "cols": 4},
+                           "protocol": {"name": "one-shot", "planner": "oracle"}})
+    with open_crossbar(config) as crossbar:
+        assert isinstance(build_protocol(config, crossbar), Protocol)
