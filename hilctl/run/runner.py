@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import Cells, Checkpointable, Crossbar, ResumeError
-from hilctl.drivers.atomic_file import write_atomic
+from hilctl.drivers.atomic_file import refuse_links, write_atomic
 from hilctl.protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
 from hilctl.protocols.engine import Retarget
 
@@ -69,6 +69,7 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     ``retarget`` may give cells new targets once the protocol is done (pair compensation).
     """
     run_dir = Path(run_dir)
+    refuse_links(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(run_dir):
         if (run_dir / STORE_NAME).exists():
@@ -104,6 +105,7 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
                progress: ProgressHook | None = None) -> RunOutcome:
     """Continue a run from its last stored round; refuse one made with another configuration."""
     run_dir = Path(run_dir)
+    refuse_links(run_dir)
     with RunStore(run_dir / STORE_NAME) as store, run_lock(run_dir):
         stored = load_run_config(run_dir)
         if config is not None and config.fingerprint() != stored.fingerprint():
