@@ -41,6 +41,7 @@ def check_output_directory(directory: str | os.PathLike, marker: str, what: str)
     of another kind (a model's weights, a run).
     """
     path = Path(directory)
+    refuse_links(path)
     if path.exists() and not path.is_dir():
         raise DataError(f"{path} is a file; expected a directory for the {what}")
     if path.is_dir() and any(path.iterdir()) and not (path / marker).exists():
@@ -48,3 +49,19 @@ def check_output_directory(directory: str | os.PathLike, marker: str, what: str)
                         "to a new or empty directory")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def refuse_links(directory: Path) -> None:
+    """Refuse a directory that is, or holds, a symlink or anything but files and directories.
+
+    Writing through a link would replace or corrupt a file outside the directory (another
+    run's store, a model's weights); a FIFO or device would hang or swallow the write.
+    """
+    if directory.is_symlink():
+        raise DataError(f"{directory} is a symbolic link; give the real directory")
+    if not directory.is_dir():
+        return
+    for entry in directory.rglob("*"):
+        if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+            kind = "a symbolic link" if entry.is_symlink() else "not a regular file"
+            raise DataError(f"{entry} is {kind}; refusing to write into {directory}")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hilctl.drivers.atomic_file import atomic_output
+
 
 def _pyplot():
     import matplotlib
@@ -78,8 +80,10 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
 
 
 def _save(fig, path: Path, plt) -> None:
+    """Write the figure atomically, so a killed run never leaves a truncated PNG."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_output(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
     plt.close(fig)
 
 

@@ -3,8 +3,8 @@
 The protocol decides; this module builds the crossbar and targets from the configuration,
 subscribes the run store and the progress bar to the protocol's rounds, and writes the run
 directory: ``config.toml``, ``store.sqlite``, ``targets.npy``, ``conductance.npy`` (last verify
-read per cell), ``true_conductance.npy`` (simulator only), ``result.json`` and
-``error_map.png``.
+read per cell), ``true_conductance.npy`` (simulator only), ``result.json``,
+``error_map.png`` and ``run.lock`` (held while a process runs it, see ``lock.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import Cells, Checkpointable, Crossbar, ResumeError
-from hilctl.drivers.atomic_file import write_atomic
+from hilctl.drivers.atomic_file import refuse_links, write_atomic
 from hilctl.protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
 from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
@@ -31,6 +31,7 @@ from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
 from ..weights.job import compensation_for_run
+from .lock import run_lock
 from .store import BackgroundWriter, RunStore, encode_round
 
 STORE_NAME = "store.sqlite"
@@ -69,14 +70,23 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     ``retarget`` may give cells new targets once the protocol is done (pair compensation).
     """
     run_dir = Path(run_dir)
-    if (run_dir / STORE_NAME).exists():
-        raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume {run_dir} "
-                          "or choose another --out")
+    refuse_links(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(run_dir):
+        if (run_dir / STORE_NAME).exists():
+            raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
+                              f"{run_dir} or choose another --out")
+        return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+
+
+def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
+             protocol: Protocol | None, progress: ProgressHook | None,
+             extra_files: dict[str, bytes | str] | None,
+             retarget: Retarget | None) -> RunOutcome:
     crossbar = open_crossbar(config, arrays_in(targets))
     with crossbar:
         protocol = protocol or build_protocol(config, crossbar)
         protocol.check(crossbar.limits)
-        run_dir.mkdir(parents=True, exist_ok=True)
         config_text = dump_toml(config)
         write_atomic(run_dir / CONFIG_NAME, config_text)
         save_npy(run_dir / "targets.npy", targets)
@@ -96,7 +106,8 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
                progress: ProgressHook | None = None) -> RunOutcome:
     """Continue a run from its last stored round; refuse one made with another configuration."""
     run_dir = Path(run_dir)
-    with RunStore(run_dir / STORE_NAME) as store:
+    refuse_links(run_dir)
+    with RunStore(run_dir / STORE_NAME) as store, run_lock(run_dir):
         stored = load_run_config(run_dir)
         if config is not None and config.fingerprint() != stored.fingerprint():
             raise ResumeError(f"{run_dir}: was made with a different configuration "

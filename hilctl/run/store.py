@@ -127,13 +127,6 @@ class RunStore:
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 
-    def pulses(self, round_number: int) -> dict[str, np.ndarray]:
-        row = self._db.execute("SELECT pulses FROM rounds WHERE round = ?",
-                               (round_number,)).fetchone()
-        if row is None:
-            raise DataError(f"{self.path}: no round {round_number}")
-        return unpack(row[0])
-
     def replay(self) -> tuple[ProgramState, list[tuple[np.ndarray | None, dict]]]:
         """The program state after the last stored round, and the backend changes in order,
         each with the positions (in the run's cell list) of the cells it covers (None: all)."""
