@@ -61,7 +61,10 @@ class LimitsConfig(BaseModel, extra="forbid"):
     compliance_A: float = Field(default=1e-3, gt=0, le=0.1)
     read_V: float = Field(default=0.2, gt=0)
     read_max_V: float = Field(default=0.5, gt=0)
-    gate_max_V: float = Field(default=3.3, gt=0)
+    gate_set_min_V: float = Field(default=0.0, ge=0)
+    gate_set_max_V: float = Field(default=3.3, gt=0)
+    gate_reset_min_V: float = Field(default=0.0, ge=0)
+    gate_reset_max_V: float = Field(default=4.0, gt=0)
 
     def to_safety_limits(self) -> SafetyLimits:
         """The ``SafetyLimits`` these values describe (raises ``ConfigError`` if inconsistent)."""

@@ -47,9 +47,9 @@ class PulseRanges:
         _check_range("set_V", ranges.set_V, 0.0, limits.set_max_V)
         _check_range("reset_V", ranges.reset_V, 0.0, limits.reset_max_V)
         _check_range("width_s", ranges.width_s, limits.width_min_s, limits.width_max_s)
-        if ranges.gate_V is not None and not 0 <= ranges.gate_V <= limits.gate_max_V:
+        if ranges.gate_V is not None and not 0 <= ranges.gate_V <= limits.gate_set_max_V:
             raise ConfigError(f"characterize.gate_V = {ranges.gate_V:g} V is outside "
-                              f"[0, {limits.gate_max_V:g}] V")
+                              f"[0, {limits.gate_set_max_V:g}] V")
         return ranges
 
 
