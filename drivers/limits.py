@@ -32,8 +32,11 @@ class SafetyLimits:
         Read voltage in volts; must stay below any switching threshold.
     read_max_V : float
         Largest read voltage the rig accepts, in volts.
-    gate_max_V : float
-        Largest gate voltage for 1T1R arrays, in volts.
+    gate_set_min_V, gate_set_max_V, gate_reset_min_V, gate_reset_max_V : float
+        Allowed gate (word-line) voltage in volts of a 1T1R array's SET and RESET pulses. The
+        SET gate sets the compliance, so its top guards a device against an over-SET; a RESET
+        wants the gate fully on (3.5 V in Le et al., "RADAR", IEEE TED 2021), hence a higher
+        default top. Only pulses that carry a gate are checked.
     """
 
     set_max_V: float = 2.0
@@ -43,12 +46,22 @@ class SafetyLimits:
     compliance_A: float = 1e-3
     read_V: float = 0.2
     read_max_V: float = 0.5
-    gate_max_V: float = 3.3
+    gate_set_min_V: float = 0.0
+    gate_set_max_V: float = 3.3
+    gate_reset_min_V: float = 0.0
+    gate_reset_max_V: float = 4.0
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"limits.{name} = {value!r}: expected a positive finite number")
+            floor_ok = value >= 0 if name.endswith("_min_V") else value > 0
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and floor_ok):
+                kind = "finite number >= 0" if name.endswith("_min_V") else "positive finite number"
+                raise ConfigError(f"limits.{name} = {value!r}: expected a {kind}")
+        for low, high in (("gate_set_min_V", "gate_set_max_V"),
+                          ("gate_reset_min_V", "gate_reset_max_V")):
+            if getattr(self, low) > getattr(self, high):
+                raise ConfigError(f"limits.{low} = {getattr(self, low):g} V exceeds "
+                                  f"limits.{high} = {getattr(self, high):g} V")
         if self.width_min_s > self.width_max_s:
             raise ConfigError(
                 f"limits.width_min_s = {self.width_min_s:g} s exceeds "
@@ -64,31 +77,42 @@ class SafetyLimits:
         """Largest allowed magnitude in volts for each entry of ``polarity``."""
         return np.where(polarity == Polarity.SET, self.set_max_V, self.reset_max_V)
 
+    def gate_range(self, polarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Allowed gate voltages (low, high) in volts for each entry of ``polarity``."""
+        is_set = polarity == Polarity.SET
+        return (np.where(is_set, self.gate_set_min_V, self.gate_reset_min_V),
+                np.where(is_set, self.gate_set_max_V, self.gate_reset_max_V))
+
     def check_pulses(self, pulses: PulseBatch, shape: tuple[int, int]) -> None:
         """Raise ``SafetyLimitError`` naming the first pulse outside the limits."""
         check_cells(pulses.cells, shape)
         amplitude, width = pulses.amplitude, pulses.width
         limit = self.max_amplitude(pulses.polarity)
+        # (bad, values, complaint, per-pulse limit shown as {lim})
         checks = [
             (~np.isfinite(amplitude) | (amplitude < 0), amplitude,
-             "V is not a magnitude >= 0"),
-            (amplitude > limit, amplitude, "V exceeds the polarity's limit {lim:.3e} V"),
+             "V is not a magnitude >= 0", limit),
+            (amplitude > limit, amplitude, "V exceeds the polarity's limit {lim:.3e} V", limit),
             (~np.isfinite(width) | (width < self.width_min_s), width,
-             f"s is below the width limit {self.width_min_s:.3e} s"),
+             f"s is below the width limit {self.width_min_s:.3e} s", limit),
             (width > self.width_max_s, width,
-             f"s exceeds the width limit {self.width_max_s:.3e} s"),
+             f"s exceeds the width limit {self.width_max_s:.3e} s", limit),
         ]
         if pulses.gate is not None:
             gate = pulses.gate
-            checks.append((~np.isfinite(gate) | (gate < 0) | (gate > self.gate_max_V), gate,
-                           f"V gate is outside [0, {self.gate_max_V:.3e}] V"))
-        for bad, values, complaint in checks:
+            low, high = self.gate_range(pulses.polarity)
+            checks += [
+                (~np.isfinite(gate) | (gate < low), gate,
+                 "V gate is below the polarity's gate limit {lim:.3e} V", low),
+                (gate > high, gate, "V gate exceeds the polarity's gate limit {lim:.3e} V", high),
+            ]
+        for bad, values, complaint, shown in checks:
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 pol = Polarity(int(pulses.polarity[i])).name
                 raise SafetyLimitError(
                     f"pulse {i + 1} of {len(pulses)} ({pol}) to {pulses.cells.describe(i)}: "
-                    f"{values[i]:.3e} " + complaint.format(lim=limit[i])
+                    f"{values[i]:.3e} " + complaint.format(lim=shown[i])
                 )
 
     def check_read_voltage(self, volts: float) -> None:

@@ -56,7 +56,10 @@ class LimitsConfig(Strict):
     compliance_A: float = Field(1e-3, gt=0, le=1.0)
     read_V: float = Field(0.2, gt=0, le=1.0)
     read_max_V: float = Field(0.5, gt=0, le=1.0)
-    gate_max_V: float = Field(3.3, gt=0, le=20)
+    gate_set_min_V: float = Field(0.0, ge=0, le=20)
+    gate_set_max_V: float = Field(3.3, gt=0, le=20)
+    gate_reset_min_V: float = Field(0.0, ge=0, le=20)
+    gate_reset_max_V: float = Field(4.0, gt=0, le=20)
 
     def build(self) -> SafetyLimits:
         """The ``SafetyLimits`` these values describe (raises ``ConfigError`` if inconsistent)."""

@@ -49,7 +49,7 @@ class LevelGates(PulsePlanner):
     def check(self, limits: SafetyLimits) -> None:
         check_settings("fppv", limits, set_V={"set_V": self.set_V},
                        width_s={"width_s": self.width_s},
-                       gate_V={f"gates_V[{i}]": g for i, g in enumerate(self.gates_V)})
+                       set_gate_V={f"gates_V[{i}]": g for i, g in enumerate(self.gates_V)})
 
     def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
         level = np.abs(np.asarray(target)[:, None] - self.targets_S).argmin(axis=1)

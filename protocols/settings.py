@@ -20,22 +20,32 @@ _NONE: Mapping[str, float | None] = {}
 
 def check_settings(owner: str, limits: SafetyLimits, *, set_V: Mapping[str, float] = _NONE,
                    reset_V: Mapping[str, float] = _NONE, width_s: Mapping[str, float] = _NONE,
+                   set_gate_V: Mapping[str, float | None] = _NONE,
+                   reset_gate_V: Mapping[str, float | None] = _NONE,
                    gate_V: Mapping[str, float | None] = _NONE) -> None:
     """Raise ``ConfigError`` naming the first setting of ``owner`` outside ``limits``.
 
-    Amplitudes are magnitudes in (0, max] V, widths lie in [width_min, width_max] s and gates
-    in (0, gate_max] V; a gate of None (the protocol sends none) is not checked.
+    Amplitudes are magnitudes in (0, max] V, widths lie in [width_min, width_max] s; gates of
+    SET pulses lie in the SET gate range, of RESET pulses in the RESET range, and ``gate_V``
+    (a default gate sent with either polarity) in both. A gate of None (the protocol sends
+    none) is not checked.
     """
+    set_gate = (max(limits.gate_set_min_V, 0.0), limits.gate_set_max_V, "gate_set")
+    reset_gate = (max(limits.gate_reset_min_V, 0.0), limits.gate_reset_max_V, "gate_reset")
+    both = (max(set_gate[0], reset_gate[0]), min(set_gate[1], reset_gate[1]), "gate_set/reset")
     kinds = (
-        (set_V, "V", 0.0, limits.set_max_V, "set_max_V"),
-        (reset_V, "V", 0.0, limits.reset_max_V, "reset_max_V"),
-        (gate_V, "V", 0.0, limits.gate_max_V, "gate_max_V"),
+        (set_V, 0.0, limits.set_max_V, "set_max_V"),
+        (reset_V, 0.0, limits.reset_max_V, "reset_max_V"),
+        (set_gate_V, *set_gate), (reset_gate_V, *reset_gate), (gate_V, *both),
     )
-    for values, unit, low, high, limit in kinds:
+    for values, low, high, limit in kinds:
         for key, value in values.items():
-            if value is not None and not (np.isfinite(value) and low < value <= high):
-                raise ConfigError(f"{owner}.{key} = {value:.4g} {unit} is outside "
-                                  f"(0, {high:.4g}] {unit} (limits.{limit})")
+            if value is not None and not (np.isfinite(value) and 0 < value and
+                                          low <= value <= high):
+                bounds = f"(0, {high:.4g}]" if low == 0 else f"[{low:.4g}, {high:.4g}]"
+                name = limit if limit.endswith("_V") else f"{limit}_min_V, {limit}_max_V"
+                raise ConfigError(f"{owner}.{key} = {value:.4g} V is outside {bounds} V "
+                                  f"(limits.{name})")
     for key, value in width_s.items():
         if not (np.isfinite(value) and limits.width_min_s <= value <= limits.width_max_s):
             raise ConfigError(f"{owner}.{key} = {value:.4g} s is outside "
@@ -61,7 +71,7 @@ class ResetPulse:
     def check(self, owner: str, limits: SafetyLimits) -> None:
         check_settings(owner, limits, reset_V={"reset_V": self.amplitude_V},
                        width_s={"reset_width_s": self.width_s},
-                       gate_V={"reset_gate_V": self.gate_V})
+                       reset_gate_V={"reset_gate_V": self.gate_V})
 
     def batch(self, cells: Cells) -> PulseBatch:
         return PulseBatch(cells, Polarity.RESET, self.amplitude_V, self.width_s,

@@ -67,8 +67,9 @@ class GateIspp(Protocol):
         check_settings("wl", limits, set_V={"set_V": self.set_V},
                        reset_V={"reset_start_V": self.reset_start_V},
                        width_s={"width_s": self.width_s},
-                       gate_V={"gate_start_V": self.gate_start_V, "gate_max_V": self.gate_max_V,
-                               "reset_gate_V": self.reset_gate_V})
+                       set_gate_V={"gate_start_V": self.gate_start_V,
+                                   "gate_max_V": self.gate_max_V},
+                       reset_gate_V={"reset_gate_V": self.reset_gate_V})
         self.reset.check("wl", limits)
         if self.reset.gate_V is None:
             raise ConfigError("wl: the full RESET needs a gate (block_reset.gate_V or "

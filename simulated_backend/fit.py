@@ -93,7 +93,8 @@ def simulation_limits(table: PulseTable, read_V: float) -> SafetyLimits:
         width_min_s=min(10e-9, float(table.width.min())),
         width_max_s=max(100e-6, float(table.width.max())),
         compliance_A=1.0, read_V=read_V, read_max_V=max(0.5, read_V),
-        gate_max_V=max(3.3, float(gate.max(initial=0.0))))
+        gate_set_max_V=max(3.3, float(gate.max(initial=0.0))),
+        gate_reset_max_V=max(4.0, float(gate.max(initial=0.0))))
 
 
 def simulate_table(table: PulseTable, params: DeviceParams, read_V: float,

@@ -17,6 +17,7 @@ reads carry relative noise plus a floor and see the nonlinear I-V I = G V0 sinh(
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -27,8 +28,41 @@ _STATE_FLOOR = 1e-12
 
 
 @dataclass(frozen=True)
-class DeviceParams:
-    """Nominal device parameters and their device-to-device spread (a preset).
+class CellParams:
+    """What every preset shares: validation, ``replace`` and the read's I-V.
+
+    Subclasses are frozen dataclasses whose numeric fields are all finite and >= 0, and that
+    carry ``iv_v0_V`` plus the read and relaxation fields the crossbar applies. ``cell`` says
+    whether the preset is a bare resistive device ("1R") or one behind a transistor ("1T1R").
+    """
+
+    cell: ClassVar[str] = "1R"
+
+    def _check_nonnegative(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool):
+                continue
+            if not np.isfinite(value) or value < 0:
+                raise ConfigError(f"device.{f.name} = {value!r}: expected a finite number >= 0")
+
+    def replace(self, **overrides):
+        """A copy with some parameters changed; an unknown name is a ``ConfigError``."""
+        known = {f.name for f in fields(self)}
+        for name in overrides:
+            if name not in known:
+                raise ConfigError(f"device.{name}: unknown device parameter ({self.cell} cell)")
+        return type(self)(**{**asdict(self), **overrides})
+
+    def read_factor(self, volts: float) -> float:
+        """Ratio of the conductance read at ``volts`` (I/V) to the low-field conductance."""
+        u = volts / self.iv_v0_V
+        return float(np.sinh(u) / u)
+
+
+@dataclass(frozen=True)
+class DeviceParams(CellParams):
+    """Nominal 1R device parameters and their device-to-device spread (a preset).
 
     Conductances in siemens, voltages in volts, rates per second, times in seconds.
     Spreads named ``*_spread`` are log-normal sigmas (relative) unless they end in ``_V``,
@@ -68,12 +102,7 @@ class DeviceParams:
     relaxation_t0_s: float = 1.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool):
-                continue
-            if not np.isfinite(value) or value < 0:
-                raise ConfigError(f"device.{f.name} = {value!r}: expected a finite number >= 0")
+        self._check_nonnegative()
         if self.g_max_S <= self.g_min_S:
             raise ConfigError(
                 f"device.g_max_S = {self.g_max_S:g} S must exceed "
@@ -88,19 +117,6 @@ class DeviceParams:
                 raise ConfigError(f"device.{name} = {getattr(self, name)!r}: expected > 0")
         if self.stuck_fraction > 1 or self.initial_state > 1:
             raise ConfigError("device.stuck_fraction and device.initial_state must be <= 1")
-
-    def replace(self, **overrides) -> DeviceParams:
-        """A copy with some parameters changed; an unknown name is a ``ConfigError``."""
-        known = {f.name for f in fields(self)}
-        for name in overrides:
-            if name not in known:
-                raise ConfigError(f"device.{name}: unknown device parameter")
-        return DeviceParams(**{**asdict(self), **overrides})
-
-    def read_factor(self, volts: float) -> float:
-        """Ratio of the conductance read at ``volts`` (I/V) to the low-field conductance."""
-        u = volts / self.iv_v0_V
-        return float(np.sinh(u) / u)
 
 
 @dataclass

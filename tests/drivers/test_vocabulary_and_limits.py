@@ -81,10 +81,33 @@ def test_addresses_outside_the_array_are_refused_for_pulses_and_reads():
     assert xb.applied == []
 
 
-def test_gate_voltage_is_limited_too():
-    xb = RecordingCrossbar(limits=SafetyLimits(gate_max_V=2.0))
-    with pytest.raises(SafetyLimitError, match="gate"):
-        xb.apply(PulseBatch(Cells([0], [0]), 1, 1.0, 1e-7, gate=[2.5]))
+GATES = SafetyLimits(gate_set_min_V=0.5, gate_set_max_V=2.0, gate_reset_min_V=1.0,
+                     gate_reset_max_V=3.5)
+
+
+@pytest.mark.parametrize("polarity, gate, words", [
+    (Polarity.SET, 2.5, "(SET) to cell (2, 3): 2.500e+00 V gate exceeds the polarity's gate "
+                        "limit 2.000e+00 V"),
+    (Polarity.SET, 0.2, "(SET) to cell (2, 3): 2.000e-01 V gate is below the polarity's gate "
+                        "limit 5.000e-01 V"),
+    (Polarity.RESET, 3.6, "(RESET) to cell (2, 3): 3.600e+00 V gate exceeds"),
+    (Polarity.RESET, 0.8, "(RESET) to cell (2, 3): 8.000e-01 V gate is below"),
+    (Polarity.SET, np.nan, "gate is below"),
+])
+def test_gate_voltage_is_limited_per_polarity(polarity, gate, words):
+    xb = RecordingCrossbar(limits=GATES)
+    batch = PulseBatch(Cells([0, 2], [1, 3]), [1, polarity], 1.0, 1e-7, gate=[1.5, gate])
+    with pytest.raises(SafetyLimitError) as caught:
+        xb.apply(batch)
+    assert "pulse 2 of 2" in str(caught.value) and words in str(caught.value)
+    assert xb.applied == []
+
+
+def test_gate_inside_each_polaritys_range_passes_and_default_allows_a_full_reset_gate():
+    xb = RecordingCrossbar(limits=GATES)
+    xb.apply(PulseBatch(Cells([0, 1], [0, 0]), [1, -1], 1.0, 1e-7, gate=[2.0, 3.5]))
+    RecordingCrossbar().apply(PulseBatch(Cells([0], [0]), -1, 1.0, 1e-7, gate=[3.5]))
+    assert len(xb.applied) == 1
 
 
 def test_limits_reject_nonsense_configuration():
@@ -94,6 +117,10 @@ def test_limits_reject_nonsense_configuration():
         SafetyLimits(width_min_s=1e-3, width_max_s=1e-6)
     with pytest.raises(ConfigError, match="read_V"):
         SafetyLimits(read_V=0.8, read_max_V=0.5)
+    with pytest.raises(ConfigError, match="limits.gate_set_min_V = 2 V exceeds"):
+        SafetyLimits(gate_set_min_V=2.0, gate_set_max_V=1.0)
+    with pytest.raises(ConfigError, match="limits.gate_reset_min_V = -1.*>= 0"):
+        SafetyLimits(gate_reset_min_V=-1.0)
 
 
 def test_context_manager_leaves_the_rig_safe_on_error_and_ctrl_c():

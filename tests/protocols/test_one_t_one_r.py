@@ -93,7 +93,8 @@ def test_fppv_keeps_to_its_budget_of_tries():
 
 def test_settings_outside_the_limits_are_refused_in_one_format_before_any_pulse():
     xb = GateArray()
-    with pytest.raises(ConfigError, match=r"wl.gate_max_V = 9 V is outside \(0, 3.3\] V"):
+    with pytest.raises(ConfigError, match=r"wl.gate_max_V = 9 V is outside \(0, 3.3\] V "
+                       r"\(limits.gate_set_min_V, limits.gate_set_max_V\)"):
         _two_bit_run(GateIspp(gate_max_V=9.0), xb)
     with pytest.raises(ConfigError, match=r"fppv.reset_width_s = 1 s is outside"):
         _two_bit_run(FixedPulseVerify(LevelGates(BANDS.targets_S, np.ones(4)),
