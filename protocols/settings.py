@@ -43,7 +43,7 @@ def check_settings(owner: str, limits: SafetyLimits, *, set_V: Mapping[str, floa
             if value is not None and not (np.isfinite(value) and 0 < value and
                                           low <= value <= high):
                 bounds = f"(0, {high:.4g}]" if low == 0 else f"[{low:.4g}, {high:.4g}]"
-                name = limit if limit.endswith("_V") else f"{limit}_min_V, {limit}_max_V"
+                name = limit if limit.endswith("_V") else f"{limit}_min_V, limits.{limit}_max_V"
                 raise ConfigError(f"{owner}.{key} = {value:.4g} V is outside {bounds} V "
                                   f"(limits.{name})")
     for key, value in width_s.items():
