@@ -142,7 +142,7 @@ def part_b(build: PulseTable, held: PulseTable, bins: int) -> None:
     for line in quality_lines(held_quality):
         print(line)
     print(f"build rows: {quality_lines(result.quality)[-1]}")
-    print(f"reference, default preset hfox-1t1r: median KS {reference['median_ks']:.3f}")
+    print(f"reference, default preset hfox-1r: median KS {reference['median_ks']:.3f}")
 
 
 # -- (c) predictor transfer -------------------------------------------------------------------
@@ -200,7 +200,7 @@ def part_c(shape: tuple[int, int], rounds: int) -> None:
                                   model=EmpiricalDevice(held, out_of_range="clamp"))
     other = one_shot_success(empirical, predictor, targets)
     print(f"\n(c) predictor: {len(build)} training rows from half the cells of a simulated lab "
-          f"array (hfox-1t1r, {WIDTHS.size} widths 10 ns-10 us, SET {AMPLITUDE[1]} V, RESET "
+          f"array (hfox-1r, {WIDTHS.size} widths 10 ns-10 us, SET {AMPLITUDE[1]} V, RESET "
           f"{AMPLITUDE[-1]} V); empirical model from the other half ({len(held)} rows); "
           f"{targets.size} targets; {time.perf_counter() - started:.0f} s")
     print(f"{'device':<44} {'within 5 %':>10} {'within 10 %':>11} {'within 20 %':>11}")

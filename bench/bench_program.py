@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--protocols", default="write-verify,write-verify-adaptive")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    table = Table(title="write-verify, default preset (hfox-1t1r), random targets, tolerance 5%")
+    table = Table(title="write-verify, default preset (hfox-1r), random targets, tolerance 5%")
     for column in ("array", "protocol", "success (verify)", "success (true G)", "pulses/cell",
                    "rounds", "pulse+read ops", "wall s (store on)", "ops/s", "store MB"):
         table.add_column(column, justify="right")

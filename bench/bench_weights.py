@@ -1,7 +1,7 @@
 """Trained weights on simulated arrays: accuracy in software, with ideal targets, after
 programming, with stuck devices, through the nonlinear I-V, and inference time.
 
-Digits, 64-32-10, on 64x64 arrays of the default device preset (hfox-1t1r, read at 0.2 V),
+Digits, 64-32-10, on 64x64 arrays of the default device preset (hfox-1r, read at 0.2 V),
 targets in the nominal window shrunk by 10 % each side. Programming goes through the
 simulator and the real protocols: ISPP write-verify at 5 % tolerance, and one-shot (after a
 block RESET) with the oracle and with the heuristic planner. Accuracy uses the last verify read

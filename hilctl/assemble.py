@@ -13,10 +13,11 @@ from typing import Protocol, runtime_checkable
 
 from hilctl.drivers import ConfigError, Crossbar, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
-from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
-from hilctl.simulated_backend.device_model import DeviceModel, ParametricDevice
+from hilctl.simulated_backend import SimulatedCrossbar
+from hilctl.simulated_backend.device_model import DeviceModel
 from hilctl.simulated_backend.empirical import EmpiricalDevice
-from hilctl.simulated_backend.presets import load_preset
+from hilctl.simulated_backend.physics import CellParams
+from hilctl.simulated_backend.presets import device_for, load_preset
 
 from .config import RigConfig, RunConfig, StricterLimits, stricter
 
@@ -36,7 +37,7 @@ class KnowsDevices(Protocol):
     population: object
 
 
-def device_params(config: RunConfig) -> DeviceParams:
+def device_params(config: RunConfig) -> CellParams:
     """The configured preset (a name or a fitted ``.toml``) with ``[device]`` overrides."""
     return load_preset(config.array.preset).replace(**config.device)
 
@@ -44,7 +45,7 @@ def device_params(config: RunConfig) -> DeviceParams:
 def device_model(config: RunConfig) -> DeviceModel:
     """The parametric preset, or the empirical model of a measured table if one is named."""
     if config.array.empirical_table is None:
-        return ParametricDevice(device_params(config))
+        return device_for(device_params(config))
     path = Path(config.array.empirical_table)
     mtime = path.stat().st_mtime_ns if path.exists() else 0
     return EmpiricalDevice(_measured_table(str(path), mtime),

@@ -40,7 +40,7 @@ class ArrayConfig(Strict):
     rows: int = Field(64, ge=1, le=8192)
     cols: int = Field(64, ge=1, le=8192)
     seed: int = Field(0, ge=0)
-    preset: str = "hfox-1t1r"
+    preset: str = "hfox-1r"
     # A measured pulse-response table (CSV): devices answer pulses as the measured ones did.
     empirical_table: str | None = None
     empirical_out_of_range: Literal["raise", "clamp"] = "raise"
@@ -322,13 +322,14 @@ class RunConfig(Strict):
     # Named bands {name: {lower, upper}} in S or with units (see hilctl.levels).
     levels: dict[str, dict[str, float | str]] | None = None
 
-    @field_validator("device")
-    @classmethod
-    def _known_device_keys(cls, value: dict) -> dict:
-        from hilctl.simulated_backend import DeviceParams
+    @model_validator(mode="after")
+    def _known_device_keys(self) -> RunConfig:
+        """``[device]`` overrides name parameters of the preset's own cell model."""
+        if self.array.empirical_table is None:
+            from hilctl.simulated_backend.presets import load_preset
 
-        DeviceParams().replace(**value)  # raises ConfigError naming an unknown key
-        return value
+            load_preset(self.array.preset).replace(**self.device)  # names an unknown key
+        return self
 
     def limits_in_force(self) -> SafetyLimits:
         """The limits every part of a run obeys (pulses, targets, weights window, cost).

@@ -1,13 +1,19 @@
 """Named device presets, the published weight-update presets built from their tables, and preset
 files (TOML) written by ``hilctl device fit``.
 
-``hfox-1t1r`` is the default: a HfOx 1T1R array with a 1-40 uS window, SET at +0.8..2.0 V and
-RESET at -0.8..-2.5 V, 10 ns - 100 us pulses, a full-range SET in about 1 us at 1.5 V,
-~15 % cycle-to-cycle noise plus 0.2 uS, 1 % read noise plus a 0.05 uS floor, and 1 % stuck
-devices. The figures are typical of published HfOx 1T1R characterisations (for example
-Yu et al., "HfOx-based RRAM" review, Proc. IEEE 2012; Prezioso et al., Nature 521, 2015 for
-window and noise magnitudes); the rates are calibrated so that the closed-form response of
-``physics`` meets them.
+``hfox-1t1r`` is a 1T1R array (``one_t_one_r``: the access transistor's gate sets the SET
+compliance) calibrated against the measured statistics of Le et al., "RADAR", IEEE TED 2021
+(``bench/bench_1t1r.py`` prints the calibration table): HRS near 10 uS, SET levels up to about
+220 uS set by the gate, gradual RESET in the source-line voltage. Every pulse to it carries a
+gate.
+
+``hfox-1r`` is the default this release: the transistor-less cell model (state x in [0, 1],
+``physics``) that earlier results were produced with, a HfOx array with a 1-40 uS window, SET at
++0.8..2.0 V and RESET at -0.8..-2.5 V, 10 ns - 100 us pulses, a full-range SET in about 1 us at 1.5
+V, ~15 % cycle-to-cycle noise plus 0.2 uS, 1 % read noise plus a 0.05 uS floor, and 1 % stuck
+devices. The figures are typical of published HfOx 1T1R characterisations (for example Yu et al.,
+"HfOx-based RRAM" review, Proc. IEEE 2012; Prezioso et al., Nature 521, 2015 for window and noise
+magnitudes); the rates are calibrated so that the closed-form response of ``physics`` meets them.
 
 The published presets reproduce, at the tabulated write pulse, the weight-update numbers that
 NeuroSim-based benchmarks use for these devices: on-state conductance and on/off ratio, the
@@ -31,14 +37,17 @@ import numpy as np
 from hilctl.drivers import ConfigError
 from hilctl.drivers.atomic_file import write_atomic
 
-from .physics import DeviceParams
+from .device_model import DeviceModel, ParametricDevice
+from .one_t_one_r import OneTOneRDevice, OneTOneRParams
+from .physics import CellParams, DeviceParams
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-DEFAULT_PRESET = "hfox-1t1r"
+DEFAULT_PRESET = "hfox-1r"
+ONE_T_ONE_R = "hfox-1t1r"
 
 # The nonlinearity label of NeuroSim is defined through the exponential update curve; its
 # table of the curve parameter (getParamA in NeuroSim's formula.cpp) corresponds to a maximum
@@ -170,13 +179,21 @@ def calibrate(table: WeightUpdateTable) -> DeviceParams:
         initial_state=a, initial_state_spread=0.0)
 
 
-PRESETS: dict[str, DeviceParams] = {
+PRESETS: dict[str, CellParams] = {
     DEFAULT_PRESET: DeviceParams(),
+    ONE_T_ONE_R: OneTOneRParams(),
     **{name: calibrate(table) for name, table in PUBLISHED.items()},
 }
 
 
-def preset(name: str) -> DeviceParams:
+def device_for(params: CellParams) -> DeviceModel:
+    """The device model that simulates cells of ``params``' kind (1R or 1T1R)."""
+    if isinstance(params, OneTOneRParams):
+        return OneTOneRDevice(params)
+    return ParametricDevice(params)
+
+
+def preset(name: str) -> CellParams:
     """The preset called ``name``; an unknown name lists the known ones."""
     try:
         return PRESETS[name]
@@ -186,11 +203,11 @@ def preset(name: str) -> DeviceParams:
         ) from None
 
 
-def load_preset(name_or_path: str | os.PathLike) -> DeviceParams:
+def load_preset(name_or_path: str | os.PathLike) -> CellParams:
     """A preset by registry name, or from a ``.toml`` file with a ``[device]`` table.
 
     Keys the file leaves out take the ``DeviceParams`` defaults; an unknown key is a
-    ``ConfigError`` that names it.
+    ``ConfigError`` that names it. (Preset files describe 1R cells.)
     """
     text = str(name_or_path)
     if not text.endswith(".toml"):

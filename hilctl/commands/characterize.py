@@ -29,7 +29,7 @@ from ..config import assemble_config
 @click.option("--cols", type=click.IntRange(1), help="Columns of the simulated array [64].")
 @click.option("--seed", type=click.IntRange(0),
               help="Seed of the simulated array and of the random pulses [0].")
-@click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1t1r].")
+@click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def characterize(pulses, out, config_file, rows, cols, seed, preset_name, as_json) -> None:
     """Apply random pulses (polarity, amplitude, log-uniform width over the safe ranges)

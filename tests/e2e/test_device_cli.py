@@ -75,7 +75,7 @@ def test_compare_with_a_published_preset_and_an_unknown_one(table_dir):
     assert "median KS 1.000" in done.stdout  # a nS device cannot look like a mS one
     done = run_hilctl("device", "compare", "--data", "table.csv", "--preset", "nafion",
                       cwd=table_dir)
-    assert_one_line_error(done, "nafion", "hfox-1t1r")
+    assert_one_line_error(done, "nafion", "hfox-1r")
 
 
 def test_program_runs_on_devices_built_from_measured_data(table_dir):

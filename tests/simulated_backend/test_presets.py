@@ -99,7 +99,7 @@ def test_cycle_to_cycle_sigma_is_the_tabulated_fraction_of_the_range(name):
 
 def test_default_preset_is_unchanged():
     assert preset(DEFAULT_PRESET) == DeviceParams()
-    assert DEFAULT_PRESET == "hfox-1t1r"
+    assert DEFAULT_PRESET == "hfox-1r"
 
 
 def test_load_preset_by_name_and_from_a_written_toml(tmp_path):

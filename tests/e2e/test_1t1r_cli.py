@@ -1,0 +1,51 @@
+"""The 1T1R preset from the command line: gate-less protocols are refused in one line, the gate
+ISPP programs multi-level bands."""
+
+import numpy as np
+
+from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
+
+LEVELS = """[levels]
+L1 = { lower = "166.4uS", upper = "173.3uS" }
+L2 = { lower = "107.4uS", upper = "117.5uS" }
+"""
+RUN = """[array]
+preset = "hfox-1t1r"
+[protocol]
+gate_V = 3.3
+[protocol.block_reset]
+amplitude_V = 2.0
+width_s = 2e-7
+gate_V = 3.5
+[protocol.wl]
+set_V = 2.0
+gate_start_V = 1.55
+gate_step_V = 0.005
+gate_max_V = 3.0
+reset_gate_V = 3.5
+reset_step_V = 0.05
+reset_start_V = 0.6
+"""
+
+
+def test_a_pulse_without_a_gate_is_refused_on_a_1t1r_array(tmp_path):
+    (tmp_path / "run.toml").write_text('[array]\npreset = "hfox-1t1r"\n')
+    done = run_hilctl("program", "--config", "run.toml", "--rows", 4, "--cols", 4,
+                      "--out", "r", "--quiet", cwd=tmp_path)
+    assert_one_line_error(done, "1T1R", "gate")
+
+
+def test_gate_ispp_programs_two_levels_on_the_1t1r_preset(tmp_path):
+    (tmp_path / "levels.toml").write_text(LEVELS)
+    (tmp_path / "run.toml").write_text(RUN)
+    np.save(tmp_path / "map.npy", np.arange(16 * 16).reshape(16, 16) % 2)
+    summary = run_json("program", "--config", "run.toml", "--rows", 16, "--cols", 16,
+                       "--levels", "levels.toml", "--level-map", "map.npy",
+                       "--protocol", "write-verify-wl", "--out", "r", "--quiet", cwd=tmp_path)
+    levels = summary["levels"]
+    assert levels["L1"]["success_rate"] > 0.9 and levels["L2"]["success_rate"] > 0.9
+    # The gate sets the level: the higher band needs the longer ramp.
+    assert levels["L1"]["pulses_mean"] > levels["L2"]["pulses_mean"]
+    final = np.load(tmp_path / "r" / "conductance.npy")
+    l2 = final[np.arange(256).reshape(16, 16) % 2 == 1]
+    assert np.median(l2) > 100e-6
