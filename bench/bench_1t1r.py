@@ -1,8 +1,15 @@
-"""Calibration of the 1T1R model against Le et al., "RADAR", IEEE TED 2021 (the facts in
+"""Calibration and speed of the 1T1R model against Le et al., "RADAR", IEEE TED 2021 (the facts in
 shared/real-data/1t1r-facts): per gate step, measured vs simulated median, p10, p90 and switched
 fraction after one 1 us SET at V_BL 2 V from HRS, and the RESET train medians (gate 3.5 V,
 200 ns, V_SL in 50 mV steps). Margins: median 5 %, p10-p90 range 25 %, switched 0.1, RESET 15 %.
+Then the device-to-device share of the plateau spread (the same cells given the same SET on two
+"days", each after a full RESET; measured: 87 %), and pulse+read cell operations per second at
+512x512.
+
+    python bench/bench_1t1r.py
 """
+
+import time
 
 import numpy as np
 
@@ -64,6 +71,46 @@ def reset_table() -> None:
                   f"{'ok' if ok else 'FAIL'}")
 
 
+def full_reset(xb: SimulatedCrossbar, cells: Cells) -> None:
+    xb.apply(PulseBatch(cells, Polarity.RESET, 2.0, 200e-9, np.full(len(cells), 3.5)))
+
+
+def d2d_share(gate_V: float = 1.8, n: int = 20_000) -> None:
+    xb = SimulatedCrossbar((1, n), limits=LIMITS, model=OneTOneRDevice(), seed=5)
+    cells = Cells.all(xb.shape)
+    days = []
+    for _ in range(2):
+        full_reset(xb, cells)
+        xb.apply(PulseBatch(cells, Polarity.SET, 2.0, 1e-6, np.full(n, gate_V)))
+        days.append(xb.read(cells).conductance)
+    a, b = days
+    total = np.var(np.concatenate([a, b]))
+    c2c = np.var(a - b) / 2  # each day's own draw
+    share = 1 - c2c / total
+    print(f"plateau (V_WL {gate_V} V): CV {np.std(a) / np.mean(a):.1%}, device-to-device "
+          f"share of the variance {share:.0%} (measured 87 %), c2c CV "
+          f"{np.sqrt(c2c) / np.mean(a):.1%} (measured 2.2 %)")
+
+
+def speed(side: int = 512, rounds: int = 10) -> None:
+    xb = SimulatedCrossbar((side, side), limits=LIMITS, model=OneTOneRDevice(), seed=6)
+    cells = Cells.all(xb.shape)
+    rng = np.random.default_rng(0)
+    set_gate = rng.uniform(1.6, 2.0, len(cells))
+    started = time.perf_counter()
+    for k in range(rounds):
+        if k % 2:
+            full_reset(xb, cells)
+        else:
+            xb.apply(PulseBatch(cells, Polarity.SET, 2.0, 1e-6, set_gate))
+        xb.read(cells)
+    seconds = time.perf_counter() - started
+    print(f"{side}x{side}: {rounds * len(cells) / seconds / 1e6:.2f} M pulse+read cell "
+          f"operations per second (physics and reads, no store)")
+
+
 if __name__ == "__main__":
     set_table()
     reset_table()
+    d2d_share()
+    speed()
