@@ -1,81 +1,66 @@
 """Read a lab's measured pulse responses into the pulse-response table (DESIGN.md section 7).
 
-Two layouts:
+Three layouts:
 
 - ``rows``: one pulse per row, with a conductance, resistance or read-current column before
   and after the pulse, the pulse amplitude and width, the polarity (a column or the amplitude's
-  sign) and, for 1T1R cells, a gate voltage.
+  sign) and, for 1T1R cells, a gate voltage. Columns are named by header or by 1-based number;
+  ``header = false`` reads a file without a header row.
 - ``pulse-train``: one column per train of identical pulses on a device, each value the read
   after a pulse; consecutive reads give (g_before, g_after) pairs. Such files do not record the
   pulse, so the user states it per polarity.
+- ``pulse-table``: hilctl's own table (``drivers.pulse_table``), which needs no mapping; a
+  ``rows`` file with no columns mapped whose header is that table's is read as one too.
 
-Units come from the column headers (``width_ns``, ``R_pre [kOhm]``, ``I_read_uA``) or from the
-mapping; when both are present they must agree. Everything is checked before anything is
-written, so a bad file leaves no half-written table behind.
+Everything is checked before anything is written, so a bad file leaves no half-written table.
+The file-level reading (separators, units, conductances) is in ``data_formats``.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from hilctl.drivers import ConfigError, DataError, Polarity
+from hilctl.drivers.pulse_table import COLUMNS as TABLE_COLUMNS
 from hilctl.drivers.pulse_table import PulseTable
 
 from .config import read_toml
-from .units import PREFIX_CLASS, SI_PREFIX, parse_quantity
+from .data_formats import (
+    MEASURES,
+    TextTable,
+    header_unit,
+    measure_unit,
+    parse_polarity_word,
+    parse_unit,
+    read_text_table,
+    resolve_unit,
+    to_conductance,
+)
+from .units import parse_quantity
 
-LAYOUTS = ("rows", "pulse-train")
-MEASURES = {"resistance": "Ohm", "conductance": "S", "current": "A"}
+__all__ = ["LAYOUTS", "MEASURES", "Mapping", "header_unit", "import_table", "load_mapping",
+           "parse_polarity_word", "parse_unit"]
+
+LAYOUTS = ("rows", "pulse-train", "pulse-table")
 ROLES = ("cell", "before", "after", "amplitude", "width", "polarity", "gate")
-_BASE = {"Ohm": "Ohm", "ohm": "Ohm", "Ω": "Ohm", "S": "S", "A": "A", "s": "s", "V": "V"}
-_HEADER_UNIT = re.compile(rf"[\s_\[(]\s*({PREFIX_CLASS}?)(Ohm|ohm|Ω|S|A|s|V)\s*[\])]?\s*$")
-_UNIT = re.compile(rf"^\s*({PREFIX_CLASS}?)(Ohm|ohm|Ω|S|A|s|V)\s*$")
-_POLARITY_WORDS = {"set": 1, "+1": 1, "1": 1, "+": 1, "pot": 1, "ltp": 1, "potentiation": 1,
-                   "reset": -1, "-1": -1, "-": -1, "dep": -1, "ltd": -1, "depression": -1}
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A unit as (base, scale to SI): ``kOhm`` is ("Ohm", 1e3)."""
-
-    base: str
-    scale: float
-    text: str
-
-
-def parse_unit(text: str, what: str) -> Unit:
-    match = _UNIT.match(text)
-    if not match:
-        raise ConfigError(f"{what} = {text!r}: expected a unit such as ns, us, s, V, uS, kOhm, uA")
-    prefix, base = match.groups()
-    return Unit(_BASE[base], SI_PREFIX[prefix], text.strip())
-
-
-def header_unit(name: str) -> Unit | None:
-    """The unit a column header carries (``width_ns``, ``R [kOhm]``), or None."""
-    match = _HEADER_UNIT.search(name)
-    if not match or match.start() == 0:
-        return None
-    prefix, base = match.groups()
-    return Unit(_BASE[base], SI_PREFIX[prefix], prefix + base)
 
 
 @dataclass
 class Mapping:
     """How a lab file maps onto the pulse-response table.
 
-    ``columns`` maps a role (cell, before, after, amplitude, width, polarity, gate) to a header;
+    ``columns`` maps a role (cell, before, after, amplitude, width, polarity, gate) to a header
+    or a 1-based column number; ``header`` says whether the file's first row names its columns;
     ``units`` maps measure/width/amplitude/gate to a unit text; ``pulse`` maps SET/RESET to
     (amplitude V, width s) for files that do not record the pulse; ``gate_V`` is a constant gate.
     """
 
     layout: str = "rows"
+    header: bool = True
     measure: str | None = None
     read_voltage_V: float | None = None
     columns: dict[str, str] = field(default_factory=dict)
@@ -108,7 +93,7 @@ class Mapping:
         return Mapping(**values)
 
 
-_MAPPING_KEYS = {"layout", "measure", "read_voltage", "columns", "units", "pulse", "gate"}
+_MAPPING_KEYS = {"layout", "header", "measure", "read_voltage", "columns", "units", "pulse", "gate"}
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -130,17 +115,12 @@ def load_mapping(path: str | Path) -> Mapping:
     read_v = data.get("read_voltage")
     gate = data.get("gate")
     return Mapping(
-        layout=data.get("layout", "rows"), measure=data.get("measure"),
+        layout=data.get("layout", "rows"), header=bool(data.get("header", True)),
+        measure=data.get("measure"),
         read_voltage_V=None if read_v is None else parse_quantity(read_v, "V", "read_voltage"),
-        columns=dict(data.get("columns", {})), units=dict(data.get("units", {})), pulse=pulse,
+        columns={k: str(v) for k, v in data.get("columns", {}).items()},
+        units=dict(data.get("units", {})), pulse=pulse,
         gate_V=None if gate is None else parse_quantity(gate, "V", "gate"))
-
-
-def parse_polarity_word(text: str, where: str) -> int:
-    try:
-        return _POLARITY_WORDS[str(text).strip().lower()]
-    except KeyError:
-        raise DataError(f"{where}: polarity {text!r}, expected SET or RESET") from None
 
 
 @dataclass
@@ -182,118 +162,46 @@ def _span(values: np.ndarray, scale: float, unit: str) -> str:
 
 
 # -- reading ----------------------------------------------------------------------------------
-def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-    if not rows:
-        raise DataError(f"{path}: empty file, expected a header row")
-    header = [h.strip() for h in rows[0]]
-    body = [row + [""] * (len(header) - len(row)) for row in rows[1:]]
-    for i, row in enumerate(body):
-        if len(row) > len(header):
-            raise DataError(f"{path}: row {i + 1} has {len(row)} fields, header has {len(header)}")
-    return header, body
+def _mapped(table: TextTable, mapping: Mapping) -> dict[str, int | None]:
+    """The column index of each role, checked against the file's width."""
+    named = [role for role in ROLES if role in mapping.columns]
+    if len(named) > len(table.header):
+        raise ConfigError(f"{table.path}: the file has {len(table.header)} columns but the "
+                          f"mapping needs {len(named)} ({', '.join(named)})")
+    return {role: (table.index_of(mapping.columns[role], role) if role in named else None)
+            for role in ROLES}
 
 
-def _numbers(path: Path, header: list[str], body: list[list[str]], name: str) -> np.ndarray:
-    """Column ``name`` as floats; empty or NaN fields are NaN, anything else non-numeric fails."""
-    j = header.index(name)
-    out = np.empty(len(body))
-    for i, row in enumerate(body):
-        text = row[j].strip()
-        try:
-            out[i] = float(text) if text else np.nan
-        except ValueError:
-            raise DataError(f"{path}: row {i + 1}, column {name!r}: {text!r} is not a "
-                            "number") from None
-        if np.isinf(out[i]):
-            raise DataError(f"{path}: row {i + 1}, column {name!r}: {text!r} is not finite")
-    return out
-
-
-def _resolve_unit(path: Path, column: str, declared: str | None, role: str,
-                  allowed: tuple[str, ...], default: str | None = None) -> Unit:
-    """The column's unit: the header's and the mapping's must agree; one of them is needed."""
-    from_header = header_unit(column)
-    from_mapping = parse_unit(declared, f"units.{role}") if declared else None
-    if from_header and from_mapping and (from_header.base, from_header.scale) != (
-            from_mapping.base, from_mapping.scale):
-        raise ConfigError(f"{path}: units contradict for column {column!r}: its header says "
-                          f"{from_header.text}, the mapping says units.{role} = "
-                          f"{from_mapping.text}")
-    unit = from_header or from_mapping or (parse_unit(default, role) if default else None)
-    if unit is None:
-        raise ConfigError(f"{path}: column {column!r} ({role}) carries no unit; put it in the "
-                          f"header (e.g. {column}_{allowed[0]}) or give units.{role}")
-    if unit.base not in allowed:
-        raise ConfigError(f"{path}: units contradict: column {column!r} ({role}) is in "
-                          f"{unit.text}, expected a unit of {' or '.join(allowed)}")
-    return unit
-
-
-def _measure_unit(path: Path, columns: list[str], mapping: Mapping) -> Unit:
-    """One unit for every measurement column, consistent with ``mapping.measure``."""
-    allowed = (MEASURES[mapping.measure],) if mapping.measure else tuple(MEASURES.values())
-    units = [_resolve_unit(path, c, mapping.units.get("measure"), "measure", allowed)
-             for c in columns]
-    first = units[0]
-    for column, unit in zip(columns[1:], units[1:], strict=True):
-        if (unit.base, unit.scale) != (first.base, first.scale):
-            raise ConfigError(f"{path}: units contradict: column {columns[0]!r} is in "
-                              f"{first.text}, column {column!r} in {unit.text}")
-    if first.base == "A" and mapping.read_voltage_V is None:
-        raise ConfigError(f"{path}: read currents need the read voltage (read_voltage / "
-                          "--read-voltage)")
-    return first
-
-
-def _to_conductance(values: np.ndarray, unit: Unit, read_V: float | None, where: str,
-                    column: str) -> np.ndarray:
-    """Siemens from resistance, conductance or read current; a value <= 0 is an error."""
-    bad = np.flatnonzero(np.isfinite(values) & (values <= 0))
-    if bad.size:
-        kind = {"Ohm": "resistance", "S": "conductance", "A": "read current"}[unit.base]
-        rows = ", ".join(str(i + 1) for i in bad[:5]) + (" ..." if bad.size > 5 else "")
-        raise DataError(f"{where}: column {column!r}: zero or negative {kind} in row(s) {rows}")
-    si = values * unit.scale
-    if unit.base == "Ohm":
-        return 1.0 / si
-    if unit.base == "A":
-        return si / read_V
-    return si
-
-
-def _column(path: Path, header: list[str], mapping: Mapping, role: str) -> str | None:
-    name = mapping.columns.get(role)
-    if name is not None and name not in header:
-        raise ConfigError(f"{path}: the mapping names column {name!r} for {role}, but the file's "
-                          f"columns are {', '.join(header)}")
-    return name
+def _is_pulse_table(path: Path, mapping: Mapping) -> bool:
+    """A ``rows`` file with nothing mapped whose header row is hilctl's own table's."""
+    if mapping.layout == "pulse-table":
+        return True
+    if mapping.layout != "rows" or mapping.columns or not mapping.header:
+        return False
+    header = read_text_table(path).header
+    return all(c in header for c in TABLE_COLUMNS if c != "gate_V")
 
 
 def read_rows(path: str | Path, mapping: Mapping) -> tuple[PulseTable, dict[str, list[str]]]:
     """A ``rows``-layout file as a pulse table, and the rows dropped with their reasons."""
-    path = Path(path)
-    header, body = _read_csv(path)
-    names = {role: _column(path, header, mapping, role) for role in ROLES}
+    text = read_text_table(path, mapping.header)
+    index = _mapped(text, mapping)
     for role in ("before", "after"):
-        if names[role] is None:
-            raise ConfigError(f"{path}: the mapping must name the {role!r} measurement column "
-                              f"(columns: {', '.join(header)})")
-    unit = _measure_unit(path, [names["before"], names["after"]], mapping)
-    where = str(path)
-    raw = {role: _numbers(path, header, body, names[role]) for role in ("before", "after")}
-    g = {role: _to_conductance(raw[role], unit, mapping.read_voltage_V, where, names[role])
-         for role in raw}
-    polarity, amplitude, width = _pulse_columns(path, header, body, names, mapping)
-    gate = _gate_column(path, header, body, names, mapping)
-    cells = (np.array([row[header.index(names["cell"])].strip() for row in body])
-             if names["cell"] else np.full(len(body), path.stem))
+        if index[role] is None:
+            known = ", ".join(text.header) if text.named else f"{len(text.header)} unnamed"
+            raise ConfigError(f"{text.path}: the mapping must name the {role!r} measurement "
+                              f"column, by header or number (columns: {known})")
+    unit = measure_unit(text, [index["before"], index["after"]], mapping.measure,
+                        mapping.units.get("measure"), mapping.read_voltage_V)
+    g = {role: to_conductance(text.numbers(index[role]), unit, mapping.read_voltage_V,
+                              str(text.path), text.header[index[role]])
+         for role in ("before", "after")}
+    polarity, amplitude, width = _pulse_columns(text, index, mapping)
+    gate = _gate_column(text, index, mapping)
+    cells = (text.strings(index["cell"]) if index["cell"] is not None
+             else np.full(len(text.body), text.path.stem))
     dropped: dict[str, list[str]] = {}
-    keep = np.ones(len(body), dtype=bool)
+    keep = np.ones(len(text.body), dtype=bool)
     empty_g = ~np.isfinite(g["before"]) | ~np.isfinite(g["after"])
     for reason, mask in (("empty measurement", empty_g),
                          ("empty pulse setting", ~np.isfinite(amplitude) | ~np.isfinite(width)),
@@ -307,47 +215,48 @@ def read_rows(path: str | Path, mapping: Mapping) -> tuple[PulseTable, dict[str,
     return table, dropped
 
 
-def _pulse_columns(path: Path, header: list[str], body: list[list[str]], names: dict,
-                   mapping: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _polarity_words(text: TextTable, j: int) -> np.ndarray:
+    return np.array([parse_polarity_word(word, f"{text.path}: row {i + 1}")
+                     for i, word in enumerate(text.strings(j))], dtype=np.int8)
+
+
+def _pulse_columns(text: TextTable, index: dict, mapping: Mapping):
     """Polarity (+1/-1), amplitude magnitude (V) and width (s) per row."""
-    if names["amplitude"] is None or names["width"] is None:
-        return _stated_pulses(path, header, body, names, mapping)
-    amp_unit = _resolve_unit(path, names["amplitude"], mapping.units.get("amplitude"),
-                             "amplitude", ("V",), default="V")
-    width_unit = _resolve_unit(path, names["width"], mapping.units.get("width"), "width", ("s",))
-    amplitude = _numbers(path, header, body, names["amplitude"]) * amp_unit.scale
-    width = _numbers(path, header, body, names["width"]) * width_unit.scale
+    if index["amplitude"] is None or index["width"] is None:
+        return _stated_pulses(text, index, mapping)
+    amp_unit = resolve_unit(text, index["amplitude"], mapping.units.get("amplitude"),
+                            "amplitude", ("V",), default="V")
+    width_unit = resolve_unit(text, index["width"], mapping.units.get("width"), "width", ("s",))
+    amplitude = text.numbers(index["amplitude"]) * amp_unit.scale
+    width = text.numbers(index["width"]) * width_unit.scale
     bad = np.flatnonzero(np.isfinite(width) & (width <= 0))
     if bad.size:
-        raise DataError(f"{path}: column {names['width']!r}: width <= 0 in row {bad[0] + 1}")
-    if names["polarity"] is None:
+        raise DataError(f"{text.path}: column {text.header[index['width']]!r}: width <= 0 in "
+                        f"row {bad[0] + 1}")
+    if index["polarity"] is None:
         zero = np.flatnonzero(amplitude == 0)
         if zero.size:
-            raise DataError(f"{path}: row {zero[0] + 1}: amplitude 0 V gives no polarity; map a "
-                            "polarity column")
+            raise DataError(f"{text.path}: row {zero[0] + 1}: amplitude 0 V gives no polarity; "
+                            "map a polarity column")
         polarity = np.where(amplitude < 0, -1, 1)
     else:
-        j = header.index(names["polarity"])
-        polarity = np.array([parse_polarity_word(row[j], f"{path}: row {i + 1}")
-                             for i, row in enumerate(body)])
+        polarity = _polarity_words(text, index["polarity"])
         against = np.flatnonzero((amplitude < 0) & (polarity > 0))
         if against.size:
-            raise DataError(f"{path}: row {against[0] + 1}: polarity SET but amplitude "
+            raise DataError(f"{text.path}: row {against[0] + 1}: polarity SET but amplitude "
                             f"{amplitude[against[0]]:g} V; give magnitudes or drop the sign")
     return polarity.astype(np.int8), np.abs(amplitude), width
 
 
-def _stated_pulses(path: Path, header, body, names: dict, mapping: Mapping):
+def _stated_pulses(text: TextTable, index: dict, mapping: Mapping):
     """Rows without pulse columns take the pulse the user stated for their polarity."""
-    if names["polarity"] is None:
-        raise ConfigError(f"{path}: no amplitude/width columns mapped and no polarity column; "
-                          "map them, or use the pulse-train layout")
-    j = header.index(names["polarity"])
-    polarity = np.array([parse_polarity_word(row[j], f"{path}: row {i + 1}")
-                         for i, row in enumerate(body)], dtype=np.int8)
-    amplitude, width = np.empty(len(body)), np.empty(len(body))
+    if index["polarity"] is None:
+        raise ConfigError(f"{text.path}: no amplitude/width columns mapped and no polarity "
+                          "column; map them, or use the pulse-train layout")
+    polarity = _polarity_words(text, index["polarity"])
+    amplitude, width = np.empty(polarity.size), np.empty(polarity.size)
     for sign in np.unique(polarity):
-        stated = _stated_pulse(path, mapping, int(sign))
+        stated = _stated_pulse(text.path, mapping, int(sign))
         amplitude[polarity == sign], width[polarity == sign] = stated
     return polarity, amplitude, width
 
@@ -364,27 +273,28 @@ def _stated_pulse(path: Path, mapping: Mapping, polarity: int) -> tuple[float, f
     return amplitude, width
 
 
-def _gate_column(path: Path, header, body, names: dict, mapping: Mapping) -> np.ndarray:
-    if names["gate"] is None:
-        return np.full(len(body), np.nan if mapping.gate_V is None else mapping.gate_V)
+def _gate_column(text: TextTable, index: dict, mapping: Mapping) -> np.ndarray:
+    if index["gate"] is None:
+        return np.full(len(text.body), np.nan if mapping.gate_V is None else mapping.gate_V)
     if mapping.gate_V is not None:
-        raise ConfigError(f"{path}: both a gate column ({names['gate']!r}) and a constant gate "
-                          "were given; keep one")
-    unit = _resolve_unit(path, names["gate"], mapping.units.get("gate"), "gate", ("V",), "V")
-    return _numbers(path, header, body, names["gate"]) * unit.scale
+        raise ConfigError(f"{text.path}: both a gate column ({text.header[index['gate']]!r}) "
+                          "and a constant gate were given; keep one")
+    unit = resolve_unit(text, index["gate"], mapping.units.get("gate"), "gate", ("V",), "V")
+    return text.numbers(index["gate"]) * unit.scale
 
 
 def read_trains(path: str | Path, polarity: int,
                 mapping: Mapping) -> tuple[PulseTable, dict[str, list[str]]]:
     """A ``pulse-train`` file: each column one train of the stated pulse, reads in order."""
-    path = Path(path)
-    header, body = _read_csv(path)
-    amplitude, width = _stated_pulse(path, mapping, polarity)
-    unit = _measure_unit(path, header, mapping)
+    text = read_text_table(path, mapping.header)
+    amplitude, width = _stated_pulse(text.path, mapping, polarity)
+    columns = list(range(len(text.header)))
+    unit = measure_unit(text, columns, mapping.measure, mapping.units.get("measure"),
+                        mapping.read_voltage_V)
     parts, dropped = [], {"pairs across a gap in a train": []}
-    for name in header:
-        g = _to_conductance(_numbers(path, header, body, name), unit, mapping.read_voltage_V,
-                            str(path), name)
+    for j in columns:
+        name = text.header[j]
+        g = to_conductance(text.numbers(j), unit, mapping.read_voltage_V, str(text.path), name)
         last = np.flatnonzero(np.isfinite(g))
         if last.size < 2:
             continue
@@ -393,13 +303,24 @@ def read_trains(path: str | Path, polarity: int,
         dropped["pairs across a gap in a train"] += [f"{name} row {i + 1}"
                                                      for i in np.flatnonzero(~pair)]
         n = int(pair.sum())
-        parts.append(PulseTable(np.full(n, f"{path.stem}:{name}"), g[:-1][pair],
+        parts.append(PulseTable(np.full(n, f"{text.path.stem}:{name}"), g[:-1][pair],
                                 np.full(n, polarity), np.full(n, amplitude), np.full(n, width),
                                 np.full(n, np.nan if mapping.gate_V is None else mapping.gate_V),
                                 g[1:][pair]))
     if not parts:
-        raise DataError(f"{path}: no train holds two consecutive reads")
+        raise DataError(f"{text.path}: no train holds two consecutive reads")
     return PulseTable.concat(parts), {k: v for k, v in dropped.items() if v}
+
+
+def _read_one(path: str | Path, polarity: int | None, mapping: Mapping):
+    if mapping.layout == "pulse-train":
+        if polarity is None:
+            raise ConfigError(f"{path}: the pulse-train layout needs the polarity of each "
+                              "file (--polarity SET or RESET, one per file)")
+        return read_trains(path, polarity, mapping)
+    if _is_pulse_table(Path(path), mapping):
+        return PulseTable.read_csv(path), {}
+    return read_rows(path, mapping)
 
 
 def import_table(inputs: list[tuple[str | Path, int | None]], mapping: Mapping,
@@ -413,13 +334,7 @@ def import_table(inputs: list[tuple[str | Path, int | None]], mapping: Mapping,
         raise ConfigError("no input file given")
     tables, dropped = [], {}
     for path, polarity in inputs:
-        if mapping.layout == "pulse-train":
-            if polarity is None:
-                raise ConfigError(f"{path}: the pulse-train layout needs the polarity of each "
-                                  "file (--polarity SET or RESET, one per file)")
-            table, lost = read_trains(path, polarity, mapping)
-        else:
-            table, lost = read_rows(path, mapping)
+        table, lost = _read_one(path, polarity, mapping)
         tables.append(table)
         for reason, where in lost.items():
             dropped.setdefault(reason, []).extend(f"{Path(path).name} {w}" for w in where)

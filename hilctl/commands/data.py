@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from hilctl.drivers import ConfigError
@@ -35,7 +37,8 @@ def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
     for text in pairs:
         role, sep, name = text.partition("=")
         if not sep or not name:
-            raise ConfigError(f"--column {text!r}: expected ROLE=HEADER, e.g. before=R_pre")
+            raise ConfigError(f"--column {text!r}: expected ROLE=HEADER or ROLE=NUMBER, e.g. "
+                              "before=R_pre or before=2")
         out[role.strip()] = name.strip()
     return out
 
@@ -51,15 +54,20 @@ def data() -> None:
               help="Pulse-response table to write (CSV).")
 @click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False),
               help="TOML mapping (layout, measure, read_voltage, [columns], [units], [pulse.SET]).")
-@click.option("--layout", type=click.Choice(LAYOUTS), help="rows (one pulse per row) or "
-              "pulse-train (one column per train of identical pulses) [rows].")
-@click.option("--column", "columns", multiple=True, metavar="ROLE=HEADER",
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@click.option("--layout", type=click.Choice(LAYOUTS), help="rows (one pulse per row), "
+              "pulse-train (one column per train of identical pulses) or pulse-table (hilctl's "
+              "own table, no mapping needed) [rows].")
+@click.option("--no-header", is_flag=True, help="The file has no header row; map columns by "
+              "number.")
+@click.option("--column", "columns", multiple=True, metavar="ROLE=HEADER|N",
               help="Map a role (cell, before, after, amplitude, width, polarity, gate) to a "
-                   "header.")
+                   "header or a 1-based column number.")
 @click.option("--measure", type=click.Choice(list(MEASURES)),
               help="What the before/after columns hold.")
 @click.option("--measure-unit", help="Unit of the measurement columns (e.g. kOhm, uS, A).")
 @click.option("--width-unit", help="Unit of the width column (ns, us, s).")
+@click.option("--gate-unit", help="Unit of the gate column [V].")
 @click.option("--read-voltage", help="Read voltage of read-current columns (e.g. 0.1V).")
 @click.option("--amplitude", "amplitudes", multiple=True, metavar="[SET=|RESET=]V",
               help="Stated pulse amplitude, per polarity, for files that do not record it.")
@@ -70,13 +78,18 @@ def data() -> None:
               help="pulse-train layout: SET or RESET for each input, in order.")
 @click.option("--min-rows", type=click.IntRange(1), default=20, show_default=True,
               help="Fewest rows per polarity to accept.")
-def import_(inputs, out, mapping_file, layout, columns, measure, measure_unit, width_unit,
-            read_voltage, amplitudes, widths, gate, polarities, min_rows) -> None:
+def import_(inputs, out, force, mapping_file, layout, no_header, columns, measure, measure_unit,
+            width_unit, gate_unit, read_voltage, amplitudes, widths, gate, polarities,
+            min_rows) -> None:
     """Read INPUTS into the pulse-response table at --out and report what was read."""
+    if Path(out).exists() and not force:
+        raise ConfigError(f"--out {out} exists; refusing to overwrite it (use --force)")
     base = load_mapping(mapping_file) if mapping_file else Mapping()
-    units = {k: v for k, v in (("measure", measure_unit), ("width", width_unit)) if v}
+    units = {k: v for k, v in (("measure", measure_unit), ("width", width_unit),
+                               ("gate", gate_unit)) if v}
     mapping = base.merged(
-        layout=layout, measure=measure, columns=_columns(columns), units=units,
+        layout=layout, header=False if no_header else None, measure=measure,
+        columns=_columns(columns), units=units,
         pulse=_pulses(amplitudes, widths),
         read_voltage_V=(parse_quantity(read_voltage, "V", "--read-voltage")
                         if read_voltage else None),

@@ -106,3 +106,28 @@ def test_program_accepts_a_fitted_preset_file(table_dir):
     summary = run_json("program", "--config", "fitted-run.toml", "--out", "fitted-run",
                        "--quiet", cwd=table_dir)
     assert summary["cells"] == 36
+
+
+def test_import_refuses_to_overwrite_without_force(table_dir):
+    before = (table_dir / "table.csv").read_bytes()
+    done = _import(table_dir, "--out", "table.csv")
+    assert_one_line_error(done, "table.csv", "--force")
+    assert (table_dir / "table.csv").read_bytes() == before
+    done = _import(table_dir, "--out", "table.csv", "--force")
+    assert done.returncode == 0, done.stderr
+
+
+def test_headerless_import_with_a_bad_width_unit_is_one_line(tmp_path):
+    (tmp_path / "sweep.tsv").write_text("\n".join(f"c{i}\t100\t90\t2.0\t1\t1.6"
+                                                  for i in range(30)) + "\n")
+    flags = ("--no-header", "--measure", "resistance", "--measure-unit", "kOhm",
+             "--column", "cell=1", "--column", "before=2", "--column", "after=3",
+             "--column", "amplitude=4", "--column", "width=5", "--column", "gate=6")
+    done = run_hilctl("data", "import", "sweep.tsv", *flags, "--width-unit", "min",
+                      "--out", "t.csv", cwd=tmp_path)
+    assert_one_line_error(done, "min", "unknown unit")
+    assert not (tmp_path / "t.csv").exists()
+    done = run_hilctl("data", "import", "sweep.tsv", *flags, "--width-unit", "us",
+                      "--out", "t.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "gate: 1.6 V" in done.stdout

@@ -200,3 +200,86 @@ def test_declared_quantity_that_contradicts_the_unit_is_refused(tmp_path):
         "before": "G_pre_uS", "after": "G_post_uS", "amplitude": "V", "width": "w_ns"})
     with pytest.raises(ConfigError, match="G_pre_uS.*uS, expected a unit of Ohm"):
         import_table([(path, None)], mapping)
+
+
+def _gate_sweep_rows(sep: str, n: int = 24) -> list[str]:
+    """Headerless 1T1R rows: cell, R before (kOhm), R after (kOhm), V_BL, width (us), V_WL."""
+    return [sep.join([f"c{i}", "100", f"{100 - i}", "2.0", "1", f"{1.5 + 0.01 * i:.2f}"])
+            for i in range(n)]
+
+
+HEADERLESS = Mapping(header=False, measure="resistance",
+                     units={"measure": "kOhm", "width": "us"},
+                     columns={"cell": "1", "before": "2", "after": "3", "amplitude": "4",
+                              "width": "5", "gate": "6"})
+
+
+@pytest.mark.parametrize("sep", ["\t", ",", "   "])
+def test_headerless_file_with_columns_by_number_in_any_separator(tmp_path, sep):
+    path = tmp_path / "sweep.txt"
+    path.write_text("\n".join(_gate_sweep_rows(sep)) + "\n")
+    table = import_table([(path, None)], HEADERLESS, min_rows=10).table
+    assert len(table) == 24
+    assert table.g_before[0] == pytest.approx(1e-5)
+    assert table.g_after[5] == pytest.approx(1 / 95e3)
+    np.testing.assert_allclose(table.width, 1e-6)
+    assert table.gate[3] == pytest.approx(1.53)
+    assert table.cell[2] == "c2"
+
+
+def test_widths_in_ns_us_or_s_are_seconds(tmp_path):
+    path = tmp_path / "sweep.tsv"
+    path.write_text("\n".join(_gate_sweep_rows("\t")) + "\n")
+    for unit, scale in (("ns", 1e-9), ("us", 1e-6), ("s", 1.0)):
+        mapping = HEADERLESS.merged(units={"width": unit})
+        np.testing.assert_allclose(import_table([(path, None)], mapping, 10).table.width, scale)
+
+
+def test_conductances_by_number_need_no_header(tmp_path):
+    path = tmp_path / "g.txt"
+    path.write_text("\n".join(f"{10 + i} {20 + i} 1.2 100" for i in range(22)) + "\n")
+    mapping = Mapping(header=False, measure="conductance", units={"measure": "uS", "width": "ns"},
+                      columns={"before": "1", "after": "2", "amplitude": "3", "width": "4"})
+    table = import_table([(path, None)], mapping, 10).table
+    assert table.g_after[1] == pytest.approx(21e-6)
+    assert table.width[0] == pytest.approx(100e-9)
+
+
+def test_hilctls_own_table_needs_no_mapping(tmp_path):
+    original = PulseTable(np.array(["a", "b"] * 12), np.full(24, 1e-5), np.array([1, -1] * 12),
+                          np.full(24, 1.2), np.full(24, 1e-7), np.full(24, 1.6),
+                          np.linspace(2e-5, 3e-5, 24))
+    original.write_csv(tmp_path / "t.csv")
+    for mapping in (Mapping(), Mapping(layout="pulse-table")):
+        table = import_table([(tmp_path / "t.csv", None)], mapping, 10).table
+        np.testing.assert_array_equal(table.g_after, original.g_after)
+        np.testing.assert_array_equal(table.gate, original.gate)
+
+
+def test_headerless_bad_shapes_and_units_are_refused(tmp_path):
+    path = tmp_path / "sweep.tsv"
+    path.write_text("\n".join(_gate_sweep_rows("\t")) + "\n")
+    narrow = tmp_path / "narrow.tsv"
+    narrow.write_text("\n".join("100\t90" for _ in range(22)) + "\n")
+    short_row = tmp_path / "short.tsv"
+    short_row.write_text("\n".join(_gate_sweep_rows("\t")[:5] + ["c9\t100\t90"]) + "\n")
+    cases = [
+        (narrow, HEADERLESS, ConfigError, "has 2 columns but the mapping needs 6"),
+        (path, HEADERLESS.merged(columns={"gate": "9"}), ConfigError,
+         "names column 9 for gate, but the file has 6 columns"),
+        (path, HEADERLESS.merged(units={"width": "fortnights"}), ConfigError, "unknown unit"),
+        (short_row, HEADERLESS, DataError, "row 6 has 3 fields"),
+        (path, HEADERLESS.merged(columns={"gate": "Vg"}), ConfigError, "use numbers"),
+    ]
+    for where, mapping, error, message in cases:
+        with pytest.raises(error, match=message):
+            import_table([(where, None)], mapping, 10)
+
+
+def test_mapping_file_takes_header_false_and_numbered_columns(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('header = false\nmeasure = "resistance"\n'
+                    '[columns]\nbefore = 2\nafter = 3\n[units]\nmeasure = "kOhm"\n')
+    mapping = load_mapping(path)
+    assert mapping.header is False
+    assert mapping.columns == {"before": "2", "after": "3"}
