@@ -176,13 +176,16 @@ def _fit_all(parts: list[_Polarity], base: DeviceParams, g_lo: float, g_hi: floa
     for p in parts:
         name = "set" if p.sign > 0 else "reset"
         window = getattr(base, f"{name}_window")
-        threshold = min(getattr(base, f"{name}_threshold_V"), 0.9 * float(p.amplitude.min()))
+        # Sub-threshold and 0 V rows are data (they do not switch), so the threshold may sit
+        # anywhere up to beyond the strongest pulse; it starts at the base preset's value.
+        top = 1.5 * float(np.abs(p.amplitude).max())
+        threshold = min(getattr(base, f"{name}_threshold_V"), 0.9 * top)
         start = [np.log(1e-3 / float(np.median(p.width))), np.log(window - 1.0)]
         lo, hi = [-60.0, np.log(0.01)], [60.0, np.log(20.0)]
         if p.fit_threshold:
             start += [threshold, np.log(getattr(base, f"{name}_slope_V"))]
             lo += [0.0, np.log(1e-3)]
-            hi += [float(p.amplitude.min()) * 0.999, np.log(5.0)]
+            hi += [top, np.log(5.0)]
         layout.append((p, len(theta0), (threshold, getattr(base, f"{name}_slope_V"))))
         theta0 += start
         lower += lo

@@ -89,3 +89,21 @@ def test_comparison_plot_is_written(measured, fitted, tmp_path):
     simulated = simulate_table(one_setting, fitted.params, 0.2)
     plot_comparison(one_setting, simulated, tmp_path / "c.png", "test")
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_zero_volt_and_sub_threshold_rows_are_data_not_errors(measured):
+    """A table holding 0 V pulses and pulses below threshold fits, and the SET threshold is free
+    to sit above the weakest pulse."""
+    rng = np.random.default_rng(2)
+    n = 600
+    g_before = rng.uniform(3e-6, 38e-6, n)
+    probe = PulseTable(np.array([f"w{i % 30}" for i in range(n)]), g_before,
+                       np.ones(n, dtype=int), rng.choice([0.0, 0.3], n), np.full(n, 1e-6),
+                       np.full(n, np.nan), g_before)
+    g_after = simulate_table(probe, TRUE, read_V=0.2, seed=3)
+    columns = ("cell", "g_before", "polarity", "amplitude", "width", "gate")
+    table = PulseTable(*(np.concatenate([getattr(measured, k), getattr(probe, k)])
+                         for k in columns), np.concatenate([measured.g_after, g_after]))
+    fit = fit_device(table, read_V=0.2, seed=0)
+    assert fit.params.set_threshold_V > 0.3  # above every weak pulse
+    assert np.isfinite(fit.params.set_rate_per_s) and fit.params.set_rate_per_s > 0
