@@ -103,6 +103,7 @@ def test_saving_never_overwrites_a_directory_of_another_kind(tmp_path):
     assert {p.name: p.read_bytes() for p in model.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_gate_knob_journey_train_eval_and_program_with_the_lookup_planner(tmp_path):
     gate_sweep_table(6000, 3000, seed=1).write_csv(tmp_path / "sweep.csv")
     gate_sweep_table(4000, 0, seed=2).write_csv(tmp_path / "held.csv")
