@@ -8,6 +8,9 @@ Two paths, chosen by what the SMU can do:
 - a point SMU (2400, SCPI): the board pulses the batch with its own generator (one round
   trip) and the SMU reads each routed cell.
 
+On both paths the board drives the word line of each pulsed cell at the pulse's gate (1T1R
+arrays), carried in the same entry that routes or pulses the cell; reads carry none.
+
 Any failure, Ctrl-C or timeout inside a call leaves the rig safe (SMU output off at 0 V, board
 disconnected) before the error propagates; so does ``close`` and leaving a ``with`` block.
 """
@@ -111,7 +114,7 @@ class InstrumentCrossbar(Crossbar):
     def _apply_now(self, pulses: PulseBatch) -> None:
         self._fresh = None
         if isinstance(self.smu, BatchSourceMeter):
-            self.board.load_sequence(pulses.cells)
+            self.board.load_sequence(pulses.cells, pulses.gate)
             current, compliance = self.smu.pulse_and_read(
                 pulses.signed_voltage, pulses.width, self.limits.read_V)
             flat = pulses.cells.flat(self.shape)
