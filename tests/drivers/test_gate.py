@@ -5,6 +5,7 @@ import pytest
 
 from hilctl.drivers import (
     Cells,
+    ConfigError,
     InstrumentError,
     Polarity,
     PulseBatch,
@@ -81,7 +82,8 @@ def test_the_point_smu_rig_pulses_with_the_gate_through_the_board(transcript):
 
 def test_the_batching_smu_rig_routes_each_cell_with_its_gate(transcript):
     board = CrossbarBoard(transcript(NAME, [
-        ("SHAPE?", "OK 4 4"), ("SEQ 0,1,1.200000e+00;2,3,2.500000e+00", "OK SEQ 2"),
+        ("SHAPE?", "OK 4 4"), ("LIMITS?", "OK 1.0e+00 1.0e+00 1.0e-06 1.0e-06 3.0e+00"),
+        ("SEQ 0,1,1.200000e+00;2,3,2.500000e+00", "OK SEQ 2"),
     ]), LIMITS)
     smu = Keithley2600(transcript("Keithley 2600 at TEST", [
         ("hv = {}", None), ("hilctl_put(hv, 1.500000e+00, -9.000000e-01)", None),
@@ -94,8 +96,18 @@ def test_the_batching_smu_rig_routes_each_cell_with_its_gate(transcript):
 
 
 def test_the_rig_refuses_a_gate_beyond_the_limits_before_the_wire(transcript):
-    board = CrossbarBoard(transcript(NAME, [("SHAPE?", "OK 4 4")]), LIMITS)
+    board = CrossbarBoard(transcript(NAME, [("SHAPE?", "OK 4 4"), ("LIMITS?", "OK 3 3 1e-8 1")]),
+                          LIMITS)
     smu = Keithley2600(transcript("Keithley 2600 at TEST", []), LIMITS, "a", aperture_s=2e-4)
     with pytest.raises(SafetyLimitError, match="gate is outside"):
         InstrumentCrossbar(smu, board, LIMITS).apply(
             PulseBatch(CELLS, 1, 1.0, 1e-7, gate=np.array([1.0, 2.6])))
+
+
+@pytest.mark.parametrize("smu", [PointSMU(), Keithley2600(None, LIMITS)])
+def test_a_gate_limit_looser_than_the_word_line_driver_is_refused_on_both_paths(transcript,
+                                                                                smu):
+    board = CrossbarBoard(transcript(NAME, [
+        ("SHAPE?", "OK 4 4"), ("LIMITS?", "OK 3.0e+00 3.0e+00 1.0e-08 1.0e-03 2.0e+00")]), LIMITS)
+    with pytest.raises(ConfigError, match=r"rig.limits.gate_max_V = 2.500e\+00 lies outside"):
+        InstrumentCrossbar(smu, board, LIMITS)
