@@ -4,19 +4,27 @@ The line protocol is written down in ``BOARD_PROTOCOL.md`` beside this module: o
 command per line, one ``OK ...`` or ``ERR <code> <text>`` reply per command. The port is
 opened with ``serial.serial_for_url``, so a port name, ``socket://host:port`` and a registered
 simulator URL all work.
+
+On a 1T1R array the board also drives the word line (the gate of each cell's access
+transistor, which limits the SET current): every pulse that carries a gate sends it in the same
+entry that routes or pulses the cell, so a gate can never reach the wrong cell.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import InstrumentError
+from .errors import InstrumentError, SafetyLimitError
 from .instrument_io import InstrumentIO, SerialTransport, guard_source, num
 from .limits import SafetyLimits
 from .vocabulary import Cells, Polarity, PulseBatch
 
 # Time the board needs per routed cell or on-board pulse beyond the pulse itself, in seconds.
 _SWITCH_TIME_S = 20e-6
+
+# The numbers of a ``LIMITS?`` reply, in order; a board without a word-line driver (1R arrays)
+# answers the first four only.
+_LIMIT_KEYS = ("set_max_V", "reset_max_V", "width_min_s", "width_max_s", "gate_max_V")
 
 
 class CrossbarBoard:
@@ -62,10 +70,14 @@ class CrossbarBoard:
         return int(rows), int(cols)
 
     def hardware_limits(self) -> dict[str, float]:
-        """The board generator's own limits: set/reset max (V), width min/max (s)."""
-        values = self.io.parse_numbers("LIMITS?", self.command("LIMITS?"), 4)
-        return dict(zip(("set_max_V", "reset_max_V", "width_min_s", "width_max_s"),
-                        (float(v) for v in values), strict=True))
+        """The board's own limits: set/reset max (V), width min/max (s) and, if it drives a
+        word line, the largest gate (V; the word line is driven from 0 V up to it)."""
+        reply = self.command("LIMITS?")
+        values = self.io.parse_numbers("LIMITS?", reply)
+        if values.size not in (len(_LIMIT_KEYS) - 1, len(_LIMIT_KEYS)):
+            raise InstrumentError(f"{self.io.name}: reply to 'LIMITS?' was {reply[:60]!r}, "
+                                  "expected 4 or 5 numbers")
+        return dict(zip(_LIMIT_KEYS, values.tolist(), strict=False))
 
     def select(self, row: int, col: int) -> None:
         self.command(f"SEL {int(row)} {int(col)}", _SWITCH_TIME_S)
@@ -75,12 +87,17 @@ class CrossbarBoard:
             raise ValueError(f"board mode must be READ or PULSE, not {mode!r}")
         self.command(f"MODE {mode}", _SWITCH_TIME_S)
 
-    def pulse(self, polarity: Polarity, amplitude_V: float, width_s: float) -> None:
-        """One on-board pulse on the selected cell (mode PULSE)."""
+    def pulse(self, polarity: Polarity, amplitude_V: float, width_s: float,
+              gate_V: float | None = None) -> None:
+        """One on-board pulse on the selected cell (mode PULSE), its word line at ``gate_V``
+        (V) when given."""
         signed = float(polarity) * amplitude_V
         guard_source(self.limits, self.io.name, np.array([signed]), np.array([width_s]))
+        gate = None if gate_V is None else np.array([gate_V], dtype=np.float64)
+        guard_gate(self.limits, self.io.name, gate)
         word = Polarity(polarity).name
-        self.command(f"PULSE {word} {num(amplitude_V)} {num(width_s)}", width_s + _SWITCH_TIME_S)
+        (command,) = _with_gate([f"PULSE {word} {num(amplitude_V)} {num(width_s)}"], gate, " ")
+        self.command(command, width_s + _SWITCH_TIME_S)
 
     def read(self, volts: float) -> tuple[float, bool]:
         """On-board read of the selected cell: current (A) and compliance flag."""
@@ -89,10 +106,12 @@ class CrossbarBoard:
         current, flag = self.io.parse_numbers(command, self.command(command), 2)
         return float(current), bool(flag)
 
-    def load_sequence(self, cells: Cells) -> None:
-        """Route ``cells`` to the SMU one after another, one per SMU trigger."""
+    def load_sequence(self, cells: Cells, gate: np.ndarray | None = None) -> None:
+        """Route ``cells`` to the SMU one after another, one per SMU trigger, each routed
+        cell's word line at its ``gate`` (V) when given."""
+        guard_gate(self.limits, self.io.name, gate)
         pairs = zip(cells.rows.tolist(), cells.cols.tolist(), strict=True)
-        body = ";".join(f"{r},{c}" for r, c in pairs)
+        body = ";".join(_with_gate([f"{r},{c}" for r, c in pairs], gate, ","))
         command = f"SEQ {body}"
         reply = self.command(command)
         if reply.split() != ["SEQ", str(len(cells))]:
@@ -102,11 +121,12 @@ class CrossbarBoard:
     def pulse_batch(self, pulses: PulseBatch) -> None:
         """Pulse every cell of ``pulses`` in order with the on-board generator, one round trip."""
         guard_source(self.limits, self.io.name, pulses.signed_voltage, pulses.width)
+        guard_gate(self.limits, self.io.name, pulses.gate)
         words = np.where(pulses.polarity == Polarity.SET, "S", "R")
-        body = ";".join(
-            f"{r},{c},{p},{num(a)},{num(w)}"
-            for r, c, p, a, w in zip(pulses.cells.rows.tolist(), pulses.cells.cols.tolist(),
-                                     words, pulses.amplitude, pulses.width, strict=True))
+        entries = [f"{r},{c},{p},{num(a)},{num(w)}"
+                   for r, c, p, a, w in zip(pulses.cells.rows.tolist(), pulses.cells.cols.tolist(),
+                                            words, pulses.amplitude, pulses.width, strict=True)]
+        body = ";".join(_with_gate(entries, pulses.gate, ","))
         expected = float(pulses.width.sum()) + len(pulses) * _SWITCH_TIME_S
         reply = self.command(f"BATCH {body}", expected)
         if reply.split() != ["BATCH", str(len(pulses))]:
@@ -119,3 +139,24 @@ class CrossbarBoard:
 
     def close(self) -> None:
         self.io.close()
+
+
+def guard_gate(limits: SafetyLimits, instrument: str, gate: np.ndarray | None) -> None:
+    """Defence in depth for the word line: refuse, before sending, any gate (V) outside the
+    limits in force. The one place the board's gate range is checked, so a finer range (per
+    polarity) changes only this function. ``None`` (no word line driven) always passes."""
+    if gate is None:
+        return
+    gate = np.atleast_1d(np.asarray(gate, dtype=np.float64))
+    bad = ~np.isfinite(gate) | (gate < 0) | (gate > limits.gate_max_V)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SafetyLimitError(f"{instrument}: refusing gate {gate[i]:.6e} V (step {i + 1}): "
+                               f"gates must lie in [0, {limits.gate_max_V:.6e}] V")
+
+
+def _with_gate(entries: list[str], gate: np.ndarray | None, sep: str) -> list[str]:
+    """Each entry with its pulse's gate appended after ``sep``; unchanged with no gate (1R)."""
+    if gate is None:
+        return entries
+    return [f"{entry}{sep}{num(g)}" for entry, g in zip(entries, gate.tolist(), strict=True)]

@@ -8,6 +8,9 @@ Two paths, chosen by what the SMU can do:
 - a point SMU (2400, SCPI): the board pulses the batch with its own generator (one round
   trip) and the SMU reads each routed cell.
 
+On both paths the board drives the word line of each pulsed cell at the pulse's gate (1T1R
+arrays), carried in the same entry that routes or pulses the cell; reads carry none.
+
 Any failure, Ctrl-C or timeout inside a call leaves the rig safe (SMU output off at 0 V, board
 disconnected) before the error propagates; so does ``close`` and leaving a ``with`` block.
 """
@@ -78,8 +81,7 @@ class InstrumentCrossbar(Crossbar):
         super().__init__(board_shape, limits)
         self.smu = smu
         self.board = board
-        if not isinstance(smu, BatchSourceMeter):
-            _check_generator(limits, board.hardware_limits())
+        _check_generator(limits, _what_the_board_drives(smu, board.hardware_limits()))
         self._fresh: tuple[np.ndarray, Reading] | None = None
         self._closed = False
         self._unsafe_reported = False
@@ -111,7 +113,7 @@ class InstrumentCrossbar(Crossbar):
     def _apply_now(self, pulses: PulseBatch) -> None:
         self._fresh = None
         if isinstance(self.smu, BatchSourceMeter):
-            self.board.load_sequence(pulses.cells)
+            self.board.load_sequence(pulses.cells, pulses.gate)
             current, compliance = self.smu.pulse_and_read(
                 pulses.signed_voltage, pulses.width, self.limits.read_V)
             flat = pulses.cells.flat(self.shape)
@@ -181,14 +183,22 @@ class InstrumentCrossbar(Crossbar):
             self.board.close()
 
 
+def _what_the_board_drives(smu: SourceMeter, hardware: dict[str, float]) -> dict[str, float]:
+    """The board's limits that bind this rig: all of them when its generator pulses; only the
+    word line's when a batching SMU sources the pulses (the board still drives the gate)."""
+    if isinstance(smu, BatchSourceMeter):
+        return {key: value for key, value in hardware.items() if key == "gate_max_V"}
+    return hardware
+
+
 def _check_generator(limits: SafetyLimits, hardware: dict[str, float]) -> None:
-    """Pre-flight for rigs whose board pulses: the configured limits must lie inside what the
-    board's generator accepts, or a run would stop at its first strong pulse."""
+    """Pre-flight: the configured limits must lie inside what the board accepts, or a run
+    would stop at its first strong pulse (or gate)."""
     for key, board in hardware.items():
         value = getattr(limits, key)
         if (value < board) if key == "width_min_s" else (value > board):
-            raise ConfigError(f"rig.limits.{key} = {value:.3e} lies outside the board pulse "
-                              f"generator's limit {board:.3e}; tighten it in [rig.limits]")
+            raise ConfigError(f"rig.limits.{key} = {value:.3e} lies outside the board's own "
+                              f"limit {board:.3e}; tighten it in [rig.limits]")
 
 
 def _safe_or_reconnect(name: str, device) -> None:

@@ -9,6 +9,7 @@ from hilctl.assemble import open_rig
 from hilctl.config import rig_config_from_table
 from hilctl.drivers import Cells, Crossbar, PulseBatch, SafetyLimitError, SafetyLimits
 from hilctl.simulated_backend import SimulatedCrossbar
+from hilctl.simulated_backend.device_model import ParametricDevice
 from hilctl.simulated_backend.emulators import EmulatedRig
 
 SHAPE = (6, 6)
@@ -17,16 +18,38 @@ LIMITS = SafetyLimits()
 BACKENDS = ["simulated", "rig-2600", "rig-2400"]
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    """(crossbar, emulated rig or None)."""
-    if request.param == "simulated":
-        yield SimulatedCrossbar(SHAPE, limits=LIMITS, seed=SEED), None
+class GateCompliance(ParametricDevice):
+    """A stand-in 1T1R cell: a SET never takes the state above ``gate / 3.3 V`` of its range
+    (the transistor's compliance), so a gate lost on the way shows in the conductance."""
+
+    def switch(self, flat, x, volts, width, gate, noise):
+        new = super().switch(flat, x, volts, width, gate, noise)
+        if gate is None:
+            return new
+        return np.where(volts > 0, np.minimum(new, np.maximum(x, gate / 3.3)), new)
+
+
+def _backends(name, model):
+    """Yield (crossbar, emulated rig or None) of backend ``name`` with devices ``model``."""
+    if name == "simulated":
+        yield SimulatedCrossbar(SHAPE, limits=LIMITS, seed=SEED, model=model), None
         return
-    with EmulatedRig(SHAPE, seed=SEED, smu=request.param.split("-")[1]) as rig:
+    with EmulatedRig(SHAPE, seed=SEED, smu=name.split("-")[1], model=model) as rig:
         crossbar = open_rig(rig_config_from_table(rig.rig_table(LIMITS)))
         with crossbar:
             yield crossbar, rig
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """(crossbar, emulated rig or None)."""
+    yield from _backends(request.param, None)
+
+
+@pytest.fixture(params=BACKENDS)
+def gated_backend(request):
+    """(crossbar, emulated rig or None) over 1T1R stand-in cells (``GateCompliance``)."""
+    yield from _backends(request.param, GateCompliance())
 
 
 def test_shape_limits_and_reading_form(backend):
@@ -96,4 +119,33 @@ def test_2600_rig_reads_what_the_in_process_simulator_reads():
     expected = [simulated.read(cells).conductance]
     simulated.apply(pulses)
     expected.append(simulated.read(cells).conductance)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_the_gate_limits_the_level_a_set_reaches(gated_backend):
+    crossbar, _ = gated_backend
+    cells = Cells(np.arange(6), np.arange(6))
+    crossbar.apply(PulseBatch(cells, -1, 2.0, 20e-6, gate=np.full(6, 3.3)))
+    low = crossbar.read(cells).conductance
+    gate = np.array([0.6, 0.6, 0.6, 3.3, 3.3, 3.3])
+    crossbar.apply(PulseBatch(cells, 1, 1.8, 10e-6, gate=gate))
+    high = crossbar.read(cells).conductance
+    healthy = high > 1.5 * low
+    throttled, open_gate = healthy & (gate < 1), healthy & (gate > 1)
+    assert throttled.sum() >= 2 and open_gate.sum() >= 2
+    assert high[throttled].max() < 0.6 * high[open_gate].min()
+
+
+def test_a_gated_pulse_on_the_2600_rig_reads_what_the_simulator_reads():
+    """The gate reaches the devices behind the wire exactly as it reaches them in-process."""
+    cells = Cells.all(SHAPE)
+    gate = np.linspace(0.4, 3.3, len(cells))
+    pulses = PulseBatch(cells, 1, np.linspace(1.0, 1.8, len(cells)), 1e-6, gate=gate)
+    simulated = SimulatedCrossbar(SHAPE, limits=LIMITS, seed=SEED, model=GateCompliance())
+    simulated.apply(pulses)
+    expected = simulated.read(cells).conductance
+    with EmulatedRig(SHAPE, seed=SEED, smu="2600", model=GateCompliance()) as rig:
+        with open_rig(rig_config_from_table(rig.rig_table(LIMITS))) as crossbar:
+            crossbar.apply(pulses)
+            got = crossbar.read(cells).conductance
     np.testing.assert_allclose(got, expected, rtol=1e-5)

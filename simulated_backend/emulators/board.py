@@ -1,7 +1,8 @@
 """Emulated crossbar test board speaking the line protocol of ``drivers/BOARD_PROTOCOL.md``.
 
-Power-up state: every cell disconnected, mode READ. Its own pulse generator refuses anything
-beyond ``hardware_limits`` with ``ERR 102``, as the real board's firmware does.
+Power-up state: every cell disconnected, mode READ. Its own pulse generator and word-line
+driver refuse anything beyond ``hardware_limits`` with ``ERR 102``, as the real board's
+firmware does; a gate sent with a pulse reaches the simulated array as ``PulseBatch.gate``.
 """
 
 from __future__ import annotations
@@ -58,11 +59,12 @@ class BoardEmulator:
 
     def _limits(self, _: str) -> str:
         h = self.hw
-        return f"{h.set_max_V:.6e} {h.reset_max_V:.6e} {h.width_min_s:.6e} {h.width_max_s:.6e}"
+        return (f"{h.set_max_V:.6e} {h.reset_max_V:.6e} {h.width_min_s:.6e} "
+                f"{h.width_max_s:.6e} {h.gate_max_V:.6e}")
 
     def _sel(self, rest: str) -> str:
         row, col = self._cell(rest.split())
-        self.array.sequence, self.array.position = [], 0
+        self.array.load([], [])
         self.array.selected = (row, col)
         return f"SEL {row} {col}"
 
@@ -74,16 +76,17 @@ class BoardEmulator:
 
     def _pulse(self, rest: str) -> str:
         parts = rest.split()
-        if len(parts) != 3 or parts[0].upper() not in ("SET", "RESET"):
-            raise BoardError(101, "expected PULSE SET|RESET <V> <s>")
+        if len(parts) not in (3, 4) or parts[0].upper() not in ("SET", "RESET"):
+            raise BoardError(101, "expected PULSE SET|RESET <V> <s> [<gate>]")
         if self.mode != "PULSE":
             raise BoardError(103, "PULSE needs MODE PULSE")
         if self.array.selected is None:
             raise BoardError(104, "no cell selected")
-        volts, width = self._numbers(parts[1:])
+        volts, width = self._numbers(parts[1:3])
+        gates = self._gates([parts], 3)
         signed = volts if parts[0].upper() == "SET" else -volts
         self._check_pulse(signed, width)
-        self.array.pulse([self.array.selected], np.array([signed]), np.array([width]))
+        self.array.pulse([self.array.selected], np.array([signed]), np.array([width]), gates)
         return "PULSE"
 
     def _read(self, rest: str) -> str:
@@ -99,8 +102,9 @@ class BoardEmulator:
         return f"{current[0]:.6e} {int(hit[0])}"
 
     def _seq(self, rest: str) -> str:
-        cells = [self._cell(item.split(",")) for item in rest.split(";") if item]
-        self.array.sequence, self.array.position, self.array.selected = cells, 0, None
+        entries = [item.split(",") for item in rest.split(";") if item]
+        cells = [self._cell(e[:2]) for e in entries]
+        self.array.load(cells, self._gates(entries, 2))
         return f"SEQ {len(cells)}"
 
     def _seq_query(self, _: str) -> str:
@@ -108,14 +112,15 @@ class BoardEmulator:
 
     def _batch(self, rest: str) -> str:
         entries = [item.split(",") for item in rest.split(";") if item]
-        if any(len(e) != 5 or e[2].upper() not in ("S", "R") for e in entries):
-            raise BoardError(101, "expected <r>,<c>,<S|R>,<V>,<s> entries")
+        if any(len(e) < 5 or e[2].upper() not in ("S", "R") for e in entries):
+            raise BoardError(101, "expected <r>,<c>,<S|R>,<V>,<s>[,<gate>] entries")
         cells = [self._cell(e[:2]) for e in entries]
-        numbers = np.array([self._numbers(e[3:]) for e in entries]).reshape(-1, 2)
+        numbers = np.array([self._numbers(e[3:5]) for e in entries]).reshape(-1, 2)
+        gates = self._gates(entries, 5)
         signed = np.where([e[2].upper() == "S" for e in entries], 1.0, -1.0) * numbers[:, 0]
         for v, w in zip(signed, numbers[:, 1], strict=True):
             self._check_pulse(v, w)
-        self.array.pulse(cells, signed, numbers[:, 1])
+        self.array.pulse(cells, signed, numbers[:, 1], gates)
         return f"BATCH {len(cells)}"
 
     def _off(self, _: str) -> str:
@@ -143,6 +148,21 @@ class BoardEmulator:
         if not all(np.isfinite(values)):
             raise BoardError(101, "non-finite number")
         return values
+
+    def _gates(self, entries: list[list[str]], fields: int) -> list[float | None]:
+        """The word-line level (V) of each entry: the one field after its ``fields`` others,
+        on every entry or on none (None each); checked against the word-line driver."""
+        lengths = {len(e) for e in entries}
+        if lengths <= {fields}:
+            return [None] * len(entries)
+        if lengths != {fields + 1}:
+            raise BoardError(101, "a gate on every entry or on none")
+        gates = [self._numbers(e[fields:])[0] for e in entries]
+        for gate in gates:
+            if not 0 <= gate <= self.hw.gate_max_V:
+                raise BoardError(102, f"gate {gate:.3e} V beyond the word-line driver's "
+                                      f"[0, {self.hw.gate_max_V:.3e}] V")
+        return gates
 
     def _check_pulse(self, signed: float, width: float) -> None:
         top = self.hw.set_max_V if signed >= 0 else self.hw.reset_max_V

@@ -65,5 +65,6 @@ class RigControl:
                 "routed": None if array.selected is None else list(array.selected),
                 "sequence": len(array.sequence), "pulses_applied": int(array.pulses_applied),
                 "board_limits": {"set_max_V": hw.set_max_V, "reset_max_V": hw.reset_max_V,
-                                 "width_min_s": hw.width_min_s, "width_max_s": hw.width_max_s},
+                                 "width_min_s": hw.width_min_s, "width_max_s": hw.width_max_s,
+                                 "gate_max_V": hw.gate_max_V},
                 "fired": [list(f) for f in rig.smu.faults.fired + rig.board.faults.fired]}

@@ -138,13 +138,15 @@ class Keithley2600Emulator:
             self.errors.append((-286, "TSP Runtime error: attempt to call global 'hilctl_run'"))
             return None
         count, read_v = int(m[1]), float(m[2])
-        cells = [self.array.advance() for _ in range(count)]
+        routed = [(self.array.advance(), self.array.gate) for _ in range(count)]
+        cells = [cell for cell, _ in routed]
         volts, widths = np.array(self.tables["hv"]), np.array(self.tables["hw"])
-        pulsed = [(c, v, w) for c, v, w in zip(cells, volts, widths, strict=False) if c is not None]
+        pulsed = [(c, v, w, g) for (c, g), v, w in zip(routed, volts, widths, strict=False)
+                  if c is not None]
         if pulsed:
             self.max_abs_volts = max(self.max_abs_volts, float(np.abs(volts).max()))
-            where, v, w = zip(*pulsed, strict=True)
-            self.array.pulse(list(where), np.array(v), np.array(w))
+            where, v, w, g = zip(*pulsed, strict=True)
+            self.array.pulse(list(where), np.array(v), np.array(w), list(g))
         current, hit = self.array.currents(cells, read_v, self.limiti)
         if count and self.faults.take("compliance", m[0]):
             current[0], hit[0] = self.limiti, True

@@ -33,6 +33,8 @@ class EmulatedRig:
         Injected round-trip latency per reply, in seconds, on both instruments.
     params : DeviceParams or None
         Device preset of the simulated array.
+    model : DeviceModel or None
+        The simulated array's device model instead of ``params`` (as ``SimulatedCrossbar``).
     read_V : float
         Read voltage in volts the array's I-V is evaluated at (the rig's ``limits.read_V``).
     control_port : int
@@ -43,11 +45,11 @@ class EmulatedRig:
 
     def __init__(self, shape: tuple[int, int] = (8, 8), seed: int = 0, smu: str = "2600",
                  latency_s: float = 0.0, params=None, read_V: float = 0.2,
-                 control_port: int = 0, wire_log=None) -> None:
+                 control_port: int = 0, wire_log=None, model=None) -> None:
         if smu not in SMU_MODELS:
             raise ConfigError(f"--smu {smu!r}: expected one of {', '.join(SMU_MODELS)}")
         self.model = smu
-        self.array: EmulatedArray = new_array(shape, seed, params, read_V)
+        self.array: EmulatedArray = new_array(shape, seed, params, read_V, model)
         self.smu = SMU_MODELS[smu](self.array)
         self.board = BoardEmulator(self.array)
         self.wire_log = None if wire_log is None else WireLog(wire_log)

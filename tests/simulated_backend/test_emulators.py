@@ -2,11 +2,15 @@
 
 import socket
 
+import numpy as np
 import pytest
 import pyvisa
 import serial
 
-from hilctl.drivers import ConfigError
+from hilctl.assemble import open_rig
+from hilctl.config import rig_config_from_table
+from hilctl.drivers import Cells, ConfigError, PulseBatch, SafetyLimits
+from hilctl.simulated_backend.device_model import ParametricDevice
 from hilctl.simulated_backend.emulators import EmulatedRig, register_board, register_serial_scheme
 
 
@@ -124,3 +128,56 @@ def test_faults_fire_once_on_the_matching_command(rig2600):
         board.close()
     with pytest.raises(ConfigError, match="fault 'smoke' is unknown"):
         rig2600.board.faults.arm("smoke")
+
+
+class RecordingDevice(ParametricDevice):
+    """Today's physics, remembering the gate (V, or None) of every pulse it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gates: list = []
+
+    def switch(self, flat, x, volts, width, gate, noise):
+        self.gates.append(None if gate is None else gate.copy())
+        return super().switch(flat, x, volts, width, gate, noise)
+
+
+@pytest.mark.parametrize("smu", ["2600", "2400"])
+def test_a_gate_sent_by_the_driver_reaches_the_simulated_array(smu):
+    device = RecordingDevice()
+    cells = Cells(np.array([0, 1, 2]), np.array([3, 2, 1]))
+    gate = np.array([0.8, 1.25, 3.0])
+    with EmulatedRig((4, 4), seed=0, smu=smu, model=device) as rig:
+        with open_rig(rig_config_from_table(rig.rig_table(SafetyLimits()))) as crossbar:
+            crossbar.apply(PulseBatch(cells, 1, 1.2, 1e-6, gate=gate))
+            crossbar.apply(PulseBatch(cells, -1, 1.2, 1e-6))
+        board = serial.serial_for_url(rig.board_url, timeout=2)
+        try:
+            board.write(b"SEL 3 3\nMODE PULSE\nPULSE SET 1.0 1e-6 2.0e+00\n")
+            assert [board.readline() for _ in range(3)][-1] == b"OK PULSE\n"
+        finally:
+            board.close()
+    np.testing.assert_allclose(np.concatenate(device.gates[:-2]), gate, rtol=1e-6)
+    assert device.gates[-2] is None
+    assert device.gates[-1].tolist() == [2.0]
+
+
+def test_board_refuses_mixed_or_out_of_range_gates_and_changes_nothing(rig2600):
+    board = serial.serial_for_url(rig2600.board_url, timeout=2)
+    try:
+        for command, reply in [
+            ("LIMITS?", "OK 3.000000e+00 3.000000e+00 1.000000e-08 1.000000e-03 3.300000e+00"),
+            ("BATCH 0,0,S,1.0,1e-6,1.0;1,1,S,1.0,1e-6", "ERR 101 a gate on every entry or "
+                                                        "on none"),
+            ("SEQ 0,0,3.4", "ERR 102 gate 3.400e+00 V beyond the word-line driver's "
+                            "[0, 3.300e+00] V"),
+            ("SEQ 0,0,1.0;1,1,1.5", "OK SEQ 2"),
+            ("SEL 0 0", "OK SEL 0 0"), ("MODE PULSE", "OK MODE PULSE"),
+            ("PULSE SET 1.0 1e-6 -0.5", "ERR 102 gate -5.000e-01 V beyond the word-line "
+                                        "driver's [0, 3.300e+00] V"),
+        ]:
+            board.write(command.encode() + b"\n")
+            assert board.readline().decode().strip() == reply, command
+        assert rig2600.array.pulses_applied == 0
+    finally:
+        board.close()
