@@ -71,13 +71,18 @@ class CrossbarBoard:
 
     def hardware_limits(self) -> dict[str, float]:
         """The board's own limits: set/reset max (V), width min/max (s) and, if it drives a
-        word line, the largest gate (V; the word line is driven from 0 V up to it)."""
+        word line, the largest gate (V; the word line is driven from 0 V up to it) as the top
+        of both polarities' gate ranges (``gate_set_max_V``, ``gate_reset_max_V``)."""
         reply = self.command("LIMITS?")
         values = self.io.parse_numbers("LIMITS?", reply)
         if values.size not in (len(_LIMIT_KEYS) - 1, len(_LIMIT_KEYS)):
             raise InstrumentError(f"{self.io.name}: reply to 'LIMITS?' was {reply[:60]!r}, "
                                   "expected 4 or 5 numbers")
-        return dict(zip(_LIMIT_KEYS, values.tolist(), strict=False))
+        limits = dict(zip(_LIMIT_KEYS, values.tolist(), strict=False))
+        if "gate_max_V" in limits:  # one word-line driver serves both polarities
+            top = limits.pop("gate_max_V")
+            limits.update(gate_set_max_V=top, gate_reset_max_V=top)
+        return limits
 
     def select(self, row: int, col: int) -> None:
         self.command(f"SEL {int(row)} {int(col)}", _SWITCH_TIME_S)
@@ -94,7 +99,7 @@ class CrossbarBoard:
         signed = float(polarity) * amplitude_V
         guard_source(self.limits, self.io.name, np.array([signed]), np.array([width_s]))
         gate = None if gate_V is None else np.array([gate_V], dtype=np.float64)
-        guard_gate(self.limits, self.io.name, gate)
+        guard_gate(self.limits, self.io.name, gate, np.array([int(polarity)]))
         word = Polarity(polarity).name
         (command,) = _with_gate([f"PULSE {word} {num(amplitude_V)} {num(width_s)}"], gate, " ")
         self.command(command, width_s + _SWITCH_TIME_S)
@@ -121,7 +126,7 @@ class CrossbarBoard:
     def pulse_batch(self, pulses: PulseBatch) -> None:
         """Pulse every cell of ``pulses`` in order with the on-board generator, one round trip."""
         guard_source(self.limits, self.io.name, pulses.signed_voltage, pulses.width)
-        guard_gate(self.limits, self.io.name, pulses.gate)
+        guard_gate(self.limits, self.io.name, pulses.gate, pulses.polarity)
         words = np.where(pulses.polarity == Polarity.SET, "S", "R")
         entries = [f"{r},{c},{p},{num(a)},{num(w)}"
                    for r, c, p, a, w in zip(pulses.cells.rows.tolist(), pulses.cells.cols.tolist(),
@@ -141,18 +146,25 @@ class CrossbarBoard:
         self.io.close()
 
 
-def guard_gate(limits: SafetyLimits, instrument: str, gate: np.ndarray | None) -> None:
+def guard_gate(limits: SafetyLimits, instrument: str, gate: np.ndarray | None,
+               polarity: np.ndarray | None = None) -> None:
     """Defence in depth for the word line: refuse, before sending, any gate (V) outside the
-    limits in force. The one place the board's gate range is checked, so a finer range (per
-    polarity) changes only this function. ``None`` (no word line driven) always passes."""
+    limits in force, per polarity where the board knows it (a routed sequence for the SMU
+    does not: there the union of both polarities' ranges applies; the crossbar layer has
+    already checked each pulse's own). ``None`` (no word line driven) always passes."""
     if gate is None:
         return
     gate = np.atleast_1d(np.asarray(gate, dtype=np.float64))
-    bad = ~np.isfinite(gate) | (gate < 0) | (gate > limits.gate_max_V)
+    if polarity is None:
+        low = np.full(gate.shape, min(limits.gate_set_min_V, limits.gate_reset_min_V))
+        high = np.full(gate.shape, max(limits.gate_set_max_V, limits.gate_reset_max_V))
+    else:
+        low, high = limits.gate_range(np.broadcast_to(polarity, gate.shape))
+    bad = ~np.isfinite(gate) | (gate < low) | (gate > high)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise SafetyLimitError(f"{instrument}: refusing gate {gate[i]:.6e} V (step {i + 1}): "
-                               f"gates must lie in [0, {limits.gate_max_V:.6e}] V")
+                               f"gates must lie in [{low[i]:.6e}, {high[i]:.6e}] V")
 
 
 def _with_gate(entries: list[str], gate: np.ndarray | None, sep: str) -> list[str]:

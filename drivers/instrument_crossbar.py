@@ -187,7 +187,7 @@ def _what_the_board_drives(smu: SourceMeter, hardware: dict[str, float]) -> dict
     """The board's limits that bind this rig: all of them when its generator pulses; only the
     word line's when a batching SMU sources the pulses (the board still drives the gate)."""
     if isinstance(smu, BatchSourceMeter):
-        return {key: value for key, value in hardware.items() if key == "gate_max_V"}
+        return {key: value for key, value in hardware.items() if key.startswith("gate_")}
     return hardware
 
 

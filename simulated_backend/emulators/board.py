@@ -26,6 +26,11 @@ class BoardError(Exception):
 class BoardEmulator:
     """Parameters: ``array`` (the shared wiring), ``hardware_limits`` (the generator's own)."""
 
+    @property
+    def word_line_max_V(self) -> float:
+        """The largest gate the board's one word-line driver reaches (either polarity)."""
+        return max(self.hw.gate_set_max_V, self.hw.gate_reset_max_V)
+
     def __init__(self, array: EmulatedArray, hardware_limits: SafetyLimits | None = None) -> None:
         self.array = array
         self.hw = hardware_limits or SafetyLimits(set_max_V=3.0, reset_max_V=3.0,
@@ -60,7 +65,7 @@ class BoardEmulator:
     def _limits(self, _: str) -> str:
         h = self.hw
         return (f"{h.set_max_V:.6e} {h.reset_max_V:.6e} {h.width_min_s:.6e} "
-                f"{h.width_max_s:.6e} {h.gate_max_V:.6e}")
+                f"{h.width_max_s:.6e} {self.word_line_max_V:.6e}")
 
     def _sel(self, rest: str) -> str:
         row, col = self._cell(rest.split())
@@ -159,9 +164,9 @@ class BoardEmulator:
             raise BoardError(101, "a gate on every entry or on none")
         gates = [self._numbers(e[fields:])[0] for e in entries]
         for gate in gates:
-            if not 0 <= gate <= self.hw.gate_max_V:
+            if not 0 <= gate <= self.word_line_max_V:
                 raise BoardError(102, f"gate {gate:.3e} V beyond the word-line driver's "
-                                      f"[0, {self.hw.gate_max_V:.3e}] V")
+                                      f"[0, {self.word_line_max_V:.3e}] V")
         return gates
 
     def _check_pulse(self, signed: float, width: float) -> None:

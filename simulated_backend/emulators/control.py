@@ -66,5 +66,5 @@ class RigControl:
                 "sequence": len(array.sequence), "pulses_applied": int(array.pulses_applied),
                 "board_limits": {"set_max_V": hw.set_max_V, "reset_max_V": hw.reset_max_V,
                                  "width_min_s": hw.width_min_s, "width_max_s": hw.width_max_s,
-                                 "gate_max_V": hw.gate_max_V},
+                                 "gate_max_V": rig.board.word_line_max_V},
                 "fired": [list(f) for f in rig.smu.faults.fired + rig.board.faults.fired]}

@@ -21,7 +21,7 @@ from ..crossbar import SimulatedCrossbar
 # drivers' and the board's own limits are what a test exercises.
 PHYSICAL_LIMITS = SafetyLimits(set_max_V=5.0, reset_max_V=5.0, width_min_s=1e-9,
                                width_max_s=1.0, compliance_A=0.1, read_V=0.2, read_max_V=1.0,
-                               gate_max_V=5.0)
+                               gate_set_max_V=5.0, gate_reset_max_V=5.0)
 
 
 class EmulatedArray:

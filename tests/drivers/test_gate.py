@@ -17,7 +17,8 @@ from hilctl.drivers.instrument_crossbar import InstrumentCrossbar
 from hilctl.drivers.keithley2600 import Keithley2600
 
 NAME = "board at TEST"
-LIMITS = SafetyLimits(set_max_V=2.0, reset_max_V=2.5, compliance_A=1e-4, gate_max_V=2.5)
+LIMITS = SafetyLimits(set_max_V=2.0, reset_max_V=2.5, compliance_A=1e-4, gate_set_max_V=2.5,
+                      gate_reset_max_V=2.5)
 CELLS = Cells(np.array([0, 2]), np.array([1, 3]))
 GATED = PulseBatch(CELLS, np.array([1, -1]), np.array([1.5, 0.9]), np.array([1e-7, 1e-6]),
                    gate=np.array([1.2, 2.5]))
@@ -28,8 +29,8 @@ def test_limits_reply_carries_the_word_line_range_and_older_boards_still_answer(
                            ("LIMITS?", "OK 3.0e+00 3.0e+00 1.0e-08 1.0e-03"),
                            ("LIMITS?", "OK 3.0e+00 3.0e+00 1.0e-08")])
     board = CrossbarBoard(io, LIMITS)
-    assert board.hardware_limits()["gate_max_V"] == 2.8
-    assert "gate_max_V" not in board.hardware_limits()
+    assert board.hardware_limits()["gate_set_max_V"] == 2.8
+    assert "gate_set_max_V" not in board.hardware_limits()
     with pytest.raises(InstrumentError, match="expected 4 or 5 numbers"):
         board.hardware_limits()
 
@@ -53,7 +54,8 @@ def test_every_pulse_path_sends_its_gate_in_the_entry_of_its_cell(transcript):
 def test_a_gate_outside_the_limits_sends_nothing(transcript, gate):
     board = CrossbarBoard(transcript(NAME, []), LIMITS)
     bad = np.array([1.0, gate])
-    match = r"board at TEST: refusing gate .* \(step 2\): gates must lie in \[0, 2.500000e\+00\]"
+    match = (r"board at TEST: refusing gate .* \(step 2\): gates must lie in "
+             r"\[0.000000e\+00, 2.500000e\+00\]")
     with pytest.raises(SafetyLimitError, match=match):
         board.load_sequence(CELLS, bad)
     with pytest.raises(SafetyLimitError, match=match):
@@ -99,7 +101,7 @@ def test_the_rig_refuses_a_gate_beyond_the_limits_before_the_wire(transcript):
     board = CrossbarBoard(transcript(NAME, [("SHAPE?", "OK 4 4"), ("LIMITS?", "OK 3 3 1e-8 1")]),
                           LIMITS)
     smu = Keithley2600(transcript("Keithley 2600 at TEST", []), LIMITS, "a", aperture_s=2e-4)
-    with pytest.raises(SafetyLimitError, match="gate is outside"):
+    with pytest.raises(SafetyLimitError, match="gate exceeds the polarity.s gate limit"):
         InstrumentCrossbar(smu, board, LIMITS).apply(
             PulseBatch(CELLS, 1, 1.0, 1e-7, gate=np.array([1.0, 2.6])))
 
@@ -109,5 +111,5 @@ def test_a_gate_limit_looser_than_the_word_line_driver_is_refused_on_both_paths(
                                                                                 smu):
     board = CrossbarBoard(transcript(NAME, [
         ("SHAPE?", "OK 4 4"), ("LIMITS?", "OK 3.0e+00 3.0e+00 1.0e-08 1.0e-03 2.0e+00")]), LIMITS)
-    with pytest.raises(ConfigError, match=r"rig.limits.gate_max_V = 2.500e\+00 lies outside"):
+    with pytest.raises(ConfigError, match=r"rig.limits.gate_set_max_V = 2.500e\+00 lies outside"):
         InstrumentCrossbar(smu, board, LIMITS)

@@ -88,7 +88,8 @@ def assert_within(limits: SafetyLimits, lines: list[str]) -> None:
         assert limits.width_min_s <= w <= limits.width_max_s, w
     assert all(0 < c <= limits.compliance_A for c in compliance)
     assert all(0 < r <= limits.read_max_V for r in reads)
-    assert all(0 <= g <= limits.gate_max_V for g in gates), gates
+    top = max(limits.gate_set_max_V, limits.gate_reset_max_V)
+    assert all(0 <= g <= top for g in gates), gates
 
 
 @st.composite
@@ -99,7 +100,8 @@ def limits_from_config(draw):
         set_max_V=draw(st.floats(0.1, 5.0)), reset_max_V=draw(st.floats(0.1, 5.0)),
         width_min_s=width_min, width_max_s=width_min * draw(st.floats(1.0, 1e4)),
         compliance_A=draw(st.floats(1e-7, 1e-2)), read_max_V=read_max,
-        read_V=read_max * draw(st.floats(0.01, 1.0)), gate_max_V=draw(st.floats(0.1, 5.0)))
+        read_V=read_max * draw(st.floats(0.01, 1.0)), gate_set_max_V=draw(st.floats(0.1, 5.0)),
+        gate_reset_max_V=draw(st.floats(0.1, 5.0)))
 
 
 anything = st.floats(allow_nan=True, allow_infinity=True, width=64)

@@ -166,15 +166,15 @@ def test_board_refuses_mixed_or_out_of_range_gates_and_changes_nothing(rig2600):
     board = serial.serial_for_url(rig2600.board_url, timeout=2)
     try:
         for command, reply in [
-            ("LIMITS?", "OK 3.000000e+00 3.000000e+00 1.000000e-08 1.000000e-03 3.300000e+00"),
+            ("LIMITS?", "OK 3.000000e+00 3.000000e+00 1.000000e-08 1.000000e-03 4.000000e+00"),
             ("BATCH 0,0,S,1.0,1e-6,1.0;1,1,S,1.0,1e-6", "ERR 101 a gate on every entry or "
                                                         "on none"),
-            ("SEQ 0,0,3.4", "ERR 102 gate 3.400e+00 V beyond the word-line driver's "
-                            "[0, 3.300e+00] V"),
+            ("SEQ 0,0,4.4", "ERR 102 gate 4.400e+00 V beyond the word-line driver's "
+                            "[0, 4.000e+00] V"),
             ("SEQ 0,0,1.0;1,1,1.5", "OK SEQ 2"),
             ("SEL 0 0", "OK SEL 0 0"), ("MODE PULSE", "OK MODE PULSE"),
             ("PULSE SET 1.0 1e-6 -0.5", "ERR 102 gate -5.000e-01 V beyond the word-line "
-                                        "driver's [0, 3.300e+00] V"),
+                                        "driver's [0, 4.000e+00] V"),
         ]:
             board.write(command.encode() + b"\n")
             assert board.readline().decode().strip() == reply, command
