@@ -19,9 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import Cells, Checkpointable, Crossbar, ResumeError
+from hilctl.drivers import Cells, Checkpointable, Crossbar, PulseBatch, ResumeError
 from hilctl.drivers.atomic_file import refuse_links, write_atomic
-from hilctl.protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
+from hilctl.protocols import (
+    CostModel,
+    ProgramResult,
+    ProgramState,
+    Protocol,
+    RoundRecord,
+    program,
+)
 from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
 
@@ -104,7 +111,15 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
 def resume_run(run_dir: Path, config: RunConfig | None = None,
                protocol: Protocol | None = None,
                progress: ProgressHook | None = None) -> RunOutcome:
-    """Continue a run from its last stored round; refuse one made with another configuration."""
+    """Continue a run from its last stored round; refuse one made with another configuration.
+
+    On a rig, a round journaled but never stored (see ``store.py``) is booked first: its cells
+    are re-read and its pulses counted as applied, since the rig may have sent all, some or none
+    of them; what the rig did is known only through those reads, so such a resume continues
+    the run faithfully but cannot reproduce an uninterrupted one. A simulated array journals
+    nothing: it is rebuilt from the devices' snapshots of the stored rounds, so a round lost in
+    flight never happened to it and is computed again bit for bit.
+    """
     run_dir = Path(run_dir)
     refuse_links(run_dir)
     with RunStore(run_dir / STORE_NAME) as store, run_lock(run_dir):
@@ -206,9 +221,13 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
 
     started = time.perf_counter()
     asked = targets.ravel()[flat]
+    cost = cost_model(config, crossbar)
+    intent = store.unconfirmed() if state is not None else None
+    if intent is not None:
+        _confirm(crossbar, cells, state, intent, cost, observe)
     try:
-        result = program(protocol, crossbar, cells, asked, stop_rules(config),
-                         cost_model(config, crossbar), observe, state, retarget)
+        result = program(protocol, crossbar, cells, asked, stop_rules(config), cost, observe,
+                         state, retarget, journal=None if checkpointable else store.journal)
     finally:
         if writer:
             writer.close()  # every completed round is stored, also on an error or Ctrl-C
@@ -223,6 +242,29 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     _write_outputs(run_dir, targets.shape, flat, result, summary)
     store.set_meta(status="complete")
     return RunOutcome(result, summary)
+
+
+def _confirm(crossbar: Crossbar, cells: Cells, state: ProgramState, intent: dict,
+             cost: CostModel, observe: Callable[[RoundRecord], None]) -> None:
+    """Book a journaled round the rig may have applied before the run stopped.
+
+    Its cells are read afresh and its pulses counted as applied (the rig may have sent all,
+    some or none of them before the fault; the fresh reads say where the cells are now, and
+    counting them keeps the pulse budget and cost honest rather than pulsing a one-shot cell
+    twice). The protocol does not learn from this round: the read before its pulses may be
+    stale, and stall counting starts again from the fresh reads.
+    """
+    index = intent["index"].astype(np.intp)
+    pulses = PulseBatch(cells.subset(index), intent["polarity"],
+                        intent["amplitude"].astype(np.float64), intent["width"].astype(np.float64))
+    before = state.read[index]
+    after = crossbar.read(pulses.cells).conductance
+    state.record_reads(index, after)
+    state.stalled[index] = 0
+    state.stall_ref[index] = after
+    state.totals += (pulses.width.sum(), cost.pulse_energy(before, pulses.amplitude,
+                                                           pulses.width).sum(), index.size, 1)
+    observe(RoundRecord(state.rounds, index, pulses, after, state))
 
 
 def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,

@@ -5,6 +5,11 @@ made to the program state and, for a simulated array, to the devices. Round 0 ho
 starting state. Replaying the rounds in order rebuilds the state after the last complete round,
 so a run killed at any moment loses at most the round in flight and ``--resume`` continues it
 exactly.
+
+On a rig the pulses of a round are also journaled as an *intent*, committed before they are
+sent and deleted in the transaction that stores the round. An intent left behind is a round the
+rig may have applied (a lost reply, a kill between send and store): ``unconfirmed`` hands it
+back so resume can re-read its cells and count its pulses instead of pulsing them again.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import DataError, ResumeError
+from hilctl.drivers import DataError, PulseBatch, ResumeError
 from hilctl.protocols import ProgramState, RoundRecord
 
 _SCHEMA = """
@@ -29,6 +34,7 @@ CREATE TABLE IF NOT EXISTS rounds (
     state BLOB NOT NULL,
     backend BLOB
 );
+CREATE TABLE IF NOT EXISTS intents (round INTEGER PRIMARY KEY, pulses BLOB NOT NULL);
 """
 
 # Program state a round changes that does not follow from its reads alone (the rest is
@@ -79,10 +85,9 @@ class RunStore:
                 self._db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            if create:
-                self._db.executescript(_SCHEMA)
-            else:
+            if not create:
                 self._check_schema()
+            self._db.executescript(_SCHEMA)  # adds the intents table to an older store
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise ResumeError(f"{self.path}: not a run store ({exc})") from None
@@ -123,6 +128,26 @@ class RunStore:
             self._db.execute(
                 "INSERT INTO rounds (round, cells, pulses, state, backend) VALUES (?, ?, ?, ?, ?)",
                 row)
+            self._db.execute("DELETE FROM intents WHERE round <= ?", (row[0],))
+
+    def journal(self, number: int, index: np.ndarray, pulses: PulseBatch) -> None:
+        """Commit round ``number``'s pulses before they are sent (see the module docstring)."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO intents (round, pulses) VALUES (?, ?)",
+                             (number, pack(_pulse_arrays(index, pulses))))
+
+    def unconfirmed(self) -> dict[str, np.ndarray] | None:
+        """The journaled pulses of a round sent but never stored (``index``, ``polarity``,
+        ``amplitude``, ``width``), or None."""
+        last = self._db.execute("SELECT MAX(round) FROM rounds").fetchone()[0]
+        row = self._db.execute("SELECT round, pulses FROM intents WHERE round > ? ORDER BY round",
+                               (-1 if last is None else last,)).fetchone()
+        if row is None:
+            return None
+        if last is None or row[0] != last + 1:
+            raise ResumeError(f"{self.path}: journaled round {row[0]} does not follow the "
+                              f"last stored round {last}; the store is damaged")
+        return unpack(row[1])
 
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
@@ -231,10 +256,17 @@ def encode_round(record: RoundRecord, backend: dict[str, np.ndarray] | None) -> 
         changed = {name: getattr(state, name)[index] for name in _PER_CELL_STORED}
         changed.update({f"memory.{k}": v[index] for k, v in state.memory.items()})
         changed["totals"] = state.totals
-    pulses = {"index": index.astype(np.int32), "reading": record.reading}
-    if record.pulses is not None:
-        pulses.update(polarity=record.pulses.polarity,
-                      amplitude=record.pulses.amplitude.astype(np.float32),
-                      width=record.pulses.width.astype(np.float32))
+    if record.pulses is None:
+        pulses = {"index": index.astype(np.int32)}
+    else:
+        pulses = _pulse_arrays(index, record.pulses)
+    pulses["reading"] = record.reading
     return (record.round, int(index.size), pack(pulses), pack(changed),
             None if backend is None else pack(backend))
+
+
+def _pulse_arrays(index: np.ndarray, pulses: PulseBatch) -> dict[str, np.ndarray]:
+    """A round's pulses as stored: the positions of its cells and what each got."""
+    return {"index": index.astype(np.int32), "polarity": pulses.polarity,
+            "amplitude": pulses.amplitude.astype(np.float32),
+            "width": pulses.width.astype(np.float32)}
