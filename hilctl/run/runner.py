@@ -38,7 +38,7 @@ from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
 from ..weights.job import compensation_for_run
-from .lock import run_lock
+from .lock import LOCK_NAME, run_lock
 from .store import BackgroundWriter, RunStore, encode_round
 
 STORE_NAME = "store.sqlite"
@@ -78,12 +78,32 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     """
     run_dir = Path(run_dir)
     refuse_links(run_dir)
+    # Checked before anything is made, so a run refused here leaves no directory behind.
+    stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
+    made = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(run_dir):
-        if (run_dir / STORE_NAME).exists():
-            raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
-                              f"{run_dir} or choose another --out")
-        return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+    try:
+        with run_lock(run_dir):
+            _refuse_existing(run_dir)
+            return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+    except BaseException:
+        if made and not (run_dir / STORE_NAME).exists():
+            _remove_unstarted(run_dir)
+        raise
+
+
+def _refuse_existing(run_dir: Path) -> None:
+    if (run_dir / STORE_NAME).exists():
+        raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
+                          f"{run_dir} or choose another --out")
+
+
+def _remove_unstarted(run_dir: Path) -> None:
+    """Take back the directory of a run refused before its store existed (a rig that would
+    not open, a protocol its limits refuse), so the same command can simply be run again."""
+    (run_dir / LOCK_NAME).unlink(missing_ok=True)
+    if not any(run_dir.iterdir()):
+        run_dir.rmdir()
 
 
 def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,

@@ -152,9 +152,12 @@ class RunStore:
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 
-    def replay(self) -> tuple[ProgramState, list[tuple[np.ndarray | None, dict]]]:
+    def replay(self) -> tuple[ProgramState | None, list[tuple[np.ndarray | None, dict]]]:
         """The program state after the last stored round, and the backend changes in order,
-        each with the positions (in the run's cell list) of the cells it covers (None: all)."""
+        each with the positions (in the run's cell list) of the cells it covers (None: all).
+
+        A run stopped before round 0 was stored has no state yet (None): nothing of it was
+        kept, so resuming it starts it again from its first read."""
         rows = self._db.execute("SELECT round, pulses, state, backend FROM rounds ORDER BY round")
         state = None
         backend_changes = []
@@ -175,8 +178,6 @@ class RunStore:
                     _apply_change(state, positions, changed, _RETARGETED)
             if backend_blob is not None:
                 backend_changes.append((positions, unpack(backend_blob)))
-        if state is None:
-            raise ResumeError(f"{self.path}: the run stored no round yet; start it afresh")
         return state, backend_changes
 
     def _transaction(self):

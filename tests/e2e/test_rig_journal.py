@@ -55,3 +55,14 @@ def test_a_resumed_one_shot_run_pulses_no_cell_twice(emulator, tmp_path):
     assert ask(port, {"op": "state"})["pulses_applied"] == applied  # nothing sent again
     summary = json.loads((tmp_path / "run" / "result.json").read_text())
     assert summary["pulses_mean"] == 1.0 and stored_pulses(tmp_path / "run") == 16
+
+
+def test_a_run_stopped_by_its_first_read_is_resumed_not_a_dead_end(emulator, tmp_path):
+    smu, port = emulator
+    stop_by_lost_reply(port, smu, 0, tmp_path)
+    again = run_hilctl("program", "--config", "rig.toml", "--out", "run", "--quiet",
+                       cwd=tmp_path)
+    assert again.returncode != 0 and "--resume" in again.stderr  # both commands say: resume
+    resumed = run_hilctl("program", "--resume", "run", "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert ask(port, {"op": "state"})["pulses_applied"] == stored_pulses(tmp_path / "run")
