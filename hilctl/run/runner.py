@@ -9,7 +9,6 @@ read per cell), ``true_conductance.npy`` (simulator only), ``result.json``,
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import time
@@ -33,6 +32,7 @@ from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
 
 from ..assemble import open_crossbar
+from ..checksums import sha256
 from ..config import RunConfig, build_config, dump_toml, read_toml
 from ..registry import build_protocol, stop_rules
 from ..report import plots
@@ -43,6 +43,7 @@ from .store import BackgroundWriter, RunStore, encode_round
 
 STORE_NAME = "store.sqlite"
 CONFIG_NAME = "config.toml"
+TARGETS_NAME = "targets.npy"
 
 ProgressHook = Callable[[RoundRecord], None]
 
@@ -116,12 +117,13 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         protocol.check(crossbar.limits)
         config_text = dump_toml(config)
         write_atomic(run_dir / CONFIG_NAME, config_text)
-        save_npy(run_dir / "targets.npy", targets)
+        save_npy(run_dir / TARGETS_NAME, targets)
         for name, data in (extra_files or {}).items():
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(run_dir / name, data)
         store = RunStore(run_dir / STORE_NAME, create=True)
         store.set_meta(config_sha256=text_hash(config_text), protocol=protocol.name,
+                       targets_sha256=sha256((run_dir / TARGETS_NAME).read_bytes()),
                        shape=list(crossbar.shape), status="running")
         with store:
             return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress,
@@ -169,10 +171,15 @@ def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
 
 
 def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
-    if store.meta().get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
+    meta = store.meta()
+    if meta.get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
         raise ResumeError(f"{run_dir}/{CONFIG_NAME} was changed after the run was made; "
                           "restore it to resume")
-    targets = np.load(run_dir / "targets.npy", allow_pickle=False)
+    targets_bytes = (run_dir / TARGETS_NAME).read_bytes()
+    if meta.get("targets_sha256", sha256(targets_bytes)) != sha256(targets_bytes):
+        raise ResumeError(f"{run_dir}/{TARGETS_NAME} was changed after the run was made; "
+                          "restore it to resume")
+    targets = np.load(io.BytesIO(targets_bytes), allow_pickle=False)
     state, backend_changes = store.replay()
     flat = programmed_cells(targets)
     crossbar = open_crossbar(stored, arrays_in(targets))
@@ -185,7 +192,7 @@ def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
 
 
 def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256(text.encode())
 
 
 def arrays_in(targets: np.ndarray) -> int:

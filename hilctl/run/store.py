@@ -14,6 +14,7 @@ back so resume can re-read its cells and count its pulses instead of pulsing the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import sqlite3
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS rounds (
     cells INTEGER NOT NULL,
     pulses BLOB NOT NULL,
     state BLOB NOT NULL,
-    backend BLOB
+    backend BLOB,
+    checksum TEXT
 );
 CREATE TABLE IF NOT EXISTS intents (round INTEGER PRIMARY KEY, pulses BLOB NOT NULL);
 """
@@ -88,6 +90,9 @@ class RunStore:
             if not create:
                 self._check_schema()
             self._db.executescript(_SCHEMA)  # adds the intents table to an older store
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(rounds)")}
+            if "checksum" not in columns:  # a store from before checksums: its rounds have none
+                self._db.execute("ALTER TABLE rounds ADD COLUMN checksum TEXT")
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise ResumeError(f"{self.path}: not a run store ({exc})") from None
@@ -126,8 +131,8 @@ class RunStore:
         """Store one round encoded by ``encode_round``, in one transaction."""
         with self._transaction():
             self._db.execute(
-                "INSERT INTO rounds (round, cells, pulses, state, backend) VALUES (?, ?, ?, ?, ?)",
-                row)
+                "INSERT INTO rounds (round, cells, pulses, state, backend, checksum) "
+                "VALUES (?, ?, ?, ?, ?, ?)", row)
             self._db.execute("DELETE FROM intents WHERE round <= ?", (row[0],))
 
     def journal(self, number: int, index: np.ndarray, pulses: PulseBatch) -> None:
@@ -158,16 +163,20 @@ class RunStore:
 
         A run stopped before round 0 was stored has no state yet (None): nothing of it was
         kept, so resuming it starts it again from its first read."""
-        rows = self._db.execute("SELECT round, pulses, state, backend FROM rounds ORDER BY round")
+        try:
+            rows = self._db.execute("SELECT round, cells, pulses, state, backend, checksum "
+                                    "FROM rounds ORDER BY round").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ResumeError(f"{self.path}: the store is damaged ({exc})") from None
         state = None
         backend_changes = []
-        for number, pulses_blob, state_blob, backend_blob in rows:
+        for expected, row in enumerate(rows):
+            number, _, pulses_blob, state_blob, backend_blob, _ = row
+            self._check_row(expected, row)
             changed = unpack(state_blob)
             positions = None
             if number == 0:
                 state = ProgramState.from_arrays(changed)
-            elif state is None:
-                raise ResumeError(f"{self.path}: round 0 (the starting state) is missing")
             else:
                 pulses = unpack(pulses_blob)
                 positions = pulses["index"]
@@ -179,6 +188,15 @@ class RunStore:
             if backend_blob is not None:
                 backend_changes.append((positions, unpack(backend_blob)))
         return state, backend_changes
+
+    def _check_row(self, expected: int, row: tuple) -> None:
+        """Refuse a gap in the rounds or a round whose bytes are not the ones written."""
+        if row[0] != expected:
+            raise ResumeError(f"{self.path}: round {expected} is missing from the store "
+                              f"(next stored: {row[0]}); it cannot be resumed")
+        if row[-1] is not None and row[-1] != _checksum(*row[:-1]):
+            raise ResumeError(f"{self.path}: round {expected} does not match its checksum "
+                              "(the store's bytes were changed); it cannot be resumed")
 
     def _transaction(self):
         return _Transaction(self._db)
@@ -262,8 +280,18 @@ def encode_round(record: RoundRecord, backend: dict[str, np.ndarray] | None) -> 
     else:
         pulses = _pulse_arrays(index, record.pulses)
     pulses["reading"] = record.reading
-    return (record.round, int(index.size), pack(pulses), pack(changed),
-            None if backend is None else pack(backend))
+    row = (record.round, int(index.size), pack(pulses), pack(changed),
+           None if backend is None else pack(backend))
+    return (*row, _checksum(*row))
+
+
+def _checksum(number: int, cells: int, *blobs: bytes | None) -> str:
+    """sha256 over a round's number, cell count and blobs, each blob prefixed by its length."""
+    digest = hashlib.sha256(f"{number}:{cells}".encode())
+    for blob in blobs:
+        data = b"" if blob is None else bytes(blob)
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
 
 
 def _pulse_arrays(index: np.ndarray, pulses: PulseBatch) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hilctl.config import build_config
-from hilctl.drivers import ConfigError
+from hilctl.drivers import ConfigError, ResumeError
 from hilctl.protocols import IncrementalStep
 from hilctl.run.runner import STORE_NAME, new_run, resume_run
 from hilctl.run.store import RunStore
@@ -41,3 +41,11 @@ def test_a_run_with_no_stored_round_resumes_like_a_fresh_one(tmp_path):
 
 def interrupt(record):
     raise KeyboardInterrupt
+
+
+def test_a_swapped_targets_file_is_refused_on_resume(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        new_run(config(), tmp_path / "run", np.full((4, 4), 20e-6), progress=interrupt)
+    np.save(tmp_path / "run" / "targets.npy", np.full((4, 4), 30e-6))
+    with pytest.raises(ResumeError, match="targets.npy was changed"):
+        resume_run(tmp_path / "run")
