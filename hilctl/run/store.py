@@ -10,6 +10,9 @@ On a rig the pulses of a round are also journaled as an *intent*, committed befo
 sent and deleted in the transaction that stores the round. An intent left behind is a round the
 rig may have applied (a lost reply, a kill between send and store): ``unconfirmed`` hands it
 back so resume can re-read its cells and count its pulses instead of pulsing them again.
+
+Each round carries a sha256 of its bytes; replay refuses a gap in the rounds or a round whose
+bytes changed, rather than resuming from a state the run never had.
 """
 
 from __future__ import annotations
