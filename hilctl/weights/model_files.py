@@ -125,8 +125,9 @@ def load_model(directory: str | Path, mode: str | None = None,
     """Read a model directory; ``mode``/``layer_sizes``, when given, must match the file."""
     path = Path(directory)
     meta = _read_meta(path)
-    try:
+    if (path / WEIGHTS_FILE).is_file():
         verify(path / WEIGHTS_FILE, meta.pop("weights_sha256", None), META_FILE)
+    try:
         with np.load(path / WEIGHTS_FILE, allow_pickle=False) as npz:
             weights = [np.array(npz[f"layer{k}"]) for k in range(len(meta["layer_sizes"]) - 1)]
     except FileNotFoundError:
