@@ -157,6 +157,9 @@ class RoundRecord:
 
 
 Observer = Callable[[RoundRecord], None]
+# Told each round's pulses (round number, positions, pulses) before they are sent, so a run
+# store can journal what a rig may have done if the round never completes.
+Journal = Callable[[int, np.ndarray, PulseBatch], None]
 # Called when no cell is left to pulse: new targets for some cells (positions, targets in S),
 # for example to compensate a failed device through its partner, or None to finish. It must
 # return None once it has nothing new to ask, so a resumed run ends where the original did.
@@ -200,7 +203,7 @@ class Protocol(ABC):
 def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,
             rules: StopRules | None = None, cost: CostModel | None = None,
             observer: Observer | None = None, state: ProgramState | None = None,
-            retarget: Retarget | None = None) -> ProgramResult:
+            retarget: Retarget | None = None, journal: Journal | None = None) -> ProgramResult:
     """Program ``cells`` towards ``targets`` (S) with ``protocol``; resume from ``state``."""
     rules = rules or StopRules()
     cost = cost or CostModel(read_V=crossbar.limits.read_V,
@@ -229,7 +232,7 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
     while True:
         active = np.flatnonzero(~state.done & ~state.failed & (state.pulses < budget))
         if active.size:
-            _run_round(protocol, crossbar, cells, state, active, rules, cost, observer)
+            _run_round(protocol, crossbar, cells, state, active, rules, cost, observer, journal)
             continue
         change = retarget(state) if retarget else None
         if change is None:
@@ -243,11 +246,13 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
 
 def _run_round(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
                active: np.ndarray, rules: StopRules, cost: CostModel,
-               observer: Observer | None) -> None:
+               observer: Observer | None, journal: Journal | None) -> None:
     plan = protocol.plan(state, active)
     pulses = PulseBatch(cells.subset(active), plan.polarity, plan.amplitude, plan.width,
                         plan.gate)
     before = state.read[active]
+    if journal:
+        journal(state.rounds + 1, active, pulses)
     crossbar.apply(pulses)
     after = crossbar.read(pulses.cells).conductance
 

@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from hilctl.drivers import DataError, Polarity
-from hilctl.drivers.atomic_file import atomic_output, check_output_directory, write_atomic
+from hilctl.drivers.atomic_file import check_output_directory, write_atomic
 from hilctl.drivers.pulse_table import PulseTable
 
+from ..checksums import save_npz, verify
 from .inverse import plan_knob
 from .knobs import KNOBS, SETTINGS, Knob, knob_text, parse_knobs
 from .quantiles import MEDIAN, QUANTILES
@@ -148,6 +149,7 @@ class PredictorSpec:
     scaling: Scaling
     training: dict
     format_version: int = FORMAT_VERSION
+    weights_sha256: str | None = None  # of the weights file saved with it; None before checksums
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -336,9 +338,8 @@ class Predictor:
         """Write ``weights.npz`` and ``predictor.json`` into ``directory`` (created)."""
         directory = check_output_directory(directory, _META, "predictor")
         arrays = {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
-        with atomic_output(directory / _WEIGHTS, "wb") as fh:
-            np.savez(fh, **arrays)
-        write_atomic(directory / _META, self.spec.to_json() + "\n")
+        spec = replace(self.spec, weights_sha256=save_npz(directory / _WEIGHTS, arrays))
+        write_atomic(directory / _META, spec.to_json() + "\n")
         return directory
 
     @classmethod
@@ -353,6 +354,7 @@ class Predictor:
         if knob is not None and parse_knobs(knob, tuple(spec.polarities)) != spec.knob:
             raise DataError(f"{directory}: predictor plans the {knob_text(spec.knob)} knob, "
                             f"but the {knob} knob was asked for")
+        verify(weights, spec.weights_sha256, _META)
         net = QuantileNet(_n_inputs(spec.scaling), tuple(spec.hidden))
         try:
             with np.load(weights, allow_pickle=False) as stored:

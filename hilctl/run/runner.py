@@ -9,7 +9,6 @@ read per cell), ``true_conductance.npy`` (simulator only), ``result.json``,
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import time
@@ -19,23 +18,32 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import Cells, Checkpointable, Crossbar, ResumeError
+from hilctl.drivers import Cells, Checkpointable, Crossbar, PulseBatch, ResumeError
 from hilctl.drivers.atomic_file import refuse_links, write_atomic
-from hilctl.protocols import CostModel, ProgramResult, Protocol, RoundRecord, program
+from hilctl.protocols import (
+    CostModel,
+    ProgramResult,
+    ProgramState,
+    Protocol,
+    RoundRecord,
+    program,
+)
 from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
 
 from ..assemble import open_crossbar
+from ..checksums import sha256
 from ..config import RunConfig, build_config, dump_toml, read_toml
 from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
 from ..weights.job import compensation_for_run
-from .lock import run_lock
+from .lock import LOCK_NAME, run_lock
 from .store import BackgroundWriter, RunStore, encode_round
 
 STORE_NAME = "store.sqlite"
 CONFIG_NAME = "config.toml"
+TARGETS_NAME = "targets.npy"
 
 ProgressHook = Callable[[RoundRecord], None]
 
@@ -71,12 +79,32 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     """
     run_dir = Path(run_dir)
     refuse_links(run_dir)
+    # Checked before anything is made, so a run refused here leaves no directory behind.
+    stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
+    made = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(run_dir):
-        if (run_dir / STORE_NAME).exists():
-            raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
-                              f"{run_dir} or choose another --out")
-        return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+    try:
+        with run_lock(run_dir):
+            _refuse_existing(run_dir)
+            return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+    except BaseException:
+        if made and not (run_dir / STORE_NAME).exists():
+            _remove_unstarted(run_dir)
+        raise
+
+
+def _refuse_existing(run_dir: Path) -> None:
+    if (run_dir / STORE_NAME).exists():
+        raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
+                          f"{run_dir} or choose another --out")
+
+
+def _remove_unstarted(run_dir: Path) -> None:
+    """Take back the directory of a run refused before its store existed (a rig that would
+    not open, a protocol its limits refuse), so the same command can simply be run again."""
+    (run_dir / LOCK_NAME).unlink(missing_ok=True)
+    if not any(run_dir.iterdir()):
+        run_dir.rmdir()
 
 
 def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
@@ -89,12 +117,13 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         protocol.check(crossbar.limits)
         config_text = dump_toml(config)
         write_atomic(run_dir / CONFIG_NAME, config_text)
-        save_npy(run_dir / "targets.npy", targets)
+        save_npy(run_dir / TARGETS_NAME, targets)
         for name, data in (extra_files or {}).items():
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(run_dir / name, data)
         store = RunStore(run_dir / STORE_NAME, create=True)
         store.set_meta(config_sha256=text_hash(config_text), protocol=protocol.name,
+                       targets_sha256=sha256((run_dir / TARGETS_NAME).read_bytes()),
                        shape=list(crossbar.shape), status="running")
         with store:
             return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress,
@@ -104,7 +133,15 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
 def resume_run(run_dir: Path, config: RunConfig | None = None,
                protocol: Protocol | None = None,
                progress: ProgressHook | None = None) -> RunOutcome:
-    """Continue a run from its last stored round; refuse one made with another configuration."""
+    """Continue a run from its last stored round; refuse one made with another configuration.
+
+    On a rig, a round journaled but never stored (see ``store.py``) is booked first: its cells
+    are re-read and its pulses counted as applied, since the rig may have sent all, some or none
+    of them; what the rig did is known only through those reads, so such a resume continues
+    the run faithfully but cannot reproduce an uninterrupted one. A simulated array journals
+    nothing: it is rebuilt from the devices' snapshots of the stored rounds, so a round lost in
+    flight never happened to it and is computed again bit for bit.
+    """
     run_dir = Path(run_dir)
     refuse_links(run_dir)
     with RunStore(run_dir / STORE_NAME) as store, run_lock(run_dir):
@@ -134,10 +171,15 @@ def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
 
 
 def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
-    if store.meta().get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
+    meta = store.meta()
+    if meta.get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
         raise ResumeError(f"{run_dir}/{CONFIG_NAME} was changed after the run was made; "
                           "restore it to resume")
-    targets = np.load(run_dir / "targets.npy", allow_pickle=False)
+    targets_bytes = (run_dir / TARGETS_NAME).read_bytes()
+    if meta.get("targets_sha256", sha256(targets_bytes)) != sha256(targets_bytes):
+        raise ResumeError(f"{run_dir}/{TARGETS_NAME} was changed after the run was made; "
+                          "restore it to resume")
+    targets = np.load(io.BytesIO(targets_bytes), allow_pickle=False)
     state, backend_changes = store.replay()
     flat = programmed_cells(targets)
     crossbar = open_crossbar(stored, arrays_in(targets))
@@ -150,7 +192,7 @@ def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
 
 
 def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256(text.encode())
 
 
 def arrays_in(targets: np.ndarray) -> int:
@@ -206,9 +248,13 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
 
     started = time.perf_counter()
     asked = targets.ravel()[flat]
+    cost = cost_model(config, crossbar)
+    intent = store.unconfirmed() if state is not None else None
+    if intent is not None:
+        _confirm(crossbar, cells, state, intent, cost, observe)
     try:
-        result = program(protocol, crossbar, cells, asked, stop_rules(config),
-                         cost_model(config, crossbar), observe, state, retarget)
+        result = program(protocol, crossbar, cells, asked, stop_rules(config), cost, observe,
+                         state, retarget, journal=None if checkpointable else store.journal)
     finally:
         if writer:
             writer.close()  # every completed round is stored, also on an error or Ctrl-C
@@ -223,6 +269,29 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     _write_outputs(run_dir, targets.shape, flat, result, summary)
     store.set_meta(status="complete")
     return RunOutcome(result, summary)
+
+
+def _confirm(crossbar: Crossbar, cells: Cells, state: ProgramState, intent: dict,
+             cost: CostModel, observe: Callable[[RoundRecord], None]) -> None:
+    """Book a journaled round the rig may have applied before the run stopped.
+
+    Its cells are read afresh and its pulses counted as applied (the rig may have sent all,
+    some or none of them before the fault; the fresh reads say where the cells are now, and
+    counting them keeps the pulse budget and cost honest rather than pulsing a one-shot cell
+    twice). The protocol does not learn from this round: the read before its pulses may be
+    stale, and stall counting starts again from the fresh reads.
+    """
+    index = intent["index"].astype(np.intp)
+    pulses = PulseBatch(cells.subset(index), intent["polarity"],
+                        intent["amplitude"].astype(np.float64), intent["width"].astype(np.float64))
+    before = state.read[index]
+    after = crossbar.read(pulses.cells).conductance
+    state.record_reads(index, after)
+    state.stalled[index] = 0
+    state.stall_ref[index] = after
+    state.totals += (pulses.width.sum(), cost.pulse_energy(before, pulses.amplitude,
+                                                           pulses.width).sum(), index.size, 1)
+    observe(RoundRecord(state.rounds, index, pulses, after, state))
 
 
 def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,

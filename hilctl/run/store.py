@@ -5,10 +5,19 @@ made to the program state and, for a simulated array, to the devices. Round 0 ho
 starting state. Replaying the rounds in order rebuilds the state after the last complete round,
 so a run killed at any moment loses at most the round in flight and ``--resume`` continues it
 exactly.
+
+On a rig the pulses of a round are also journaled as an *intent*, committed before they are
+sent and deleted in the transaction that stores the round. An intent left behind is a round the
+rig may have applied (a lost reply, a kill between send and store): ``unconfirmed`` hands it
+back so resume can re-read its cells and count its pulses instead of pulsing them again.
+
+Each round carries a sha256 of its bytes; replay refuses a gap in the rounds or a round whose
+bytes changed, rather than resuming from a state the run never had.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import sqlite3
@@ -17,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import DataError, ResumeError
+from hilctl.drivers import DataError, PulseBatch, ResumeError
 from hilctl.protocols import ProgramState, RoundRecord
 
 _SCHEMA = """
@@ -27,8 +36,10 @@ CREATE TABLE IF NOT EXISTS rounds (
     cells INTEGER NOT NULL,
     pulses BLOB NOT NULL,
     state BLOB NOT NULL,
-    backend BLOB
+    backend BLOB,
+    checksum TEXT
 );
+CREATE TABLE IF NOT EXISTS intents (round INTEGER PRIMARY KEY, pulses BLOB NOT NULL);
 """
 
 # Program state a round changes that does not follow from its reads alone (the rest is
@@ -79,10 +90,12 @@ class RunStore:
                 self._db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            if create:
-                self._db.executescript(_SCHEMA)
-            else:
+            if not create:
                 self._check_schema()
+            self._db.executescript(_SCHEMA)  # adds the intents table to an older store
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(rounds)")}
+            if "checksum" not in columns:  # a store from before checksums: its rounds have none
+                self._db.execute("ALTER TABLE rounds ADD COLUMN checksum TEXT")
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise ResumeError(f"{self.path}: not a run store ({exc})") from None
@@ -121,25 +134,52 @@ class RunStore:
         """Store one round encoded by ``encode_round``, in one transaction."""
         with self._transaction():
             self._db.execute(
-                "INSERT INTO rounds (round, cells, pulses, state, backend) VALUES (?, ?, ?, ?, ?)",
-                row)
+                "INSERT INTO rounds (round, cells, pulses, state, backend, checksum) "
+                "VALUES (?, ?, ?, ?, ?, ?)", row)
+            self._db.execute("DELETE FROM intents WHERE round <= ?", (row[0],))
+
+    def journal(self, number: int, index: np.ndarray, pulses: PulseBatch) -> None:
+        """Commit round ``number``'s pulses before they are sent (see the module docstring)."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO intents (round, pulses) VALUES (?, ?)",
+                             (number, pack(_pulse_arrays(index, pulses))))
+
+    def unconfirmed(self) -> dict[str, np.ndarray] | None:
+        """The journaled pulses of a round sent but never stored (``index``, ``polarity``,
+        ``amplitude``, ``width``), or None."""
+        last = self._db.execute("SELECT MAX(round) FROM rounds").fetchone()[0]
+        row = self._db.execute("SELECT round, pulses FROM intents WHERE round > ? ORDER BY round",
+                               (-1 if last is None else last,)).fetchone()
+        if row is None:
+            return None
+        if last is None or row[0] != last + 1:
+            raise ResumeError(f"{self.path}: journaled round {row[0]} does not follow the "
+                              f"last stored round {last}; the store is damaged")
+        return unpack(row[1])
 
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 
-    def replay(self) -> tuple[ProgramState, list[tuple[np.ndarray | None, dict]]]:
+    def replay(self) -> tuple[ProgramState | None, list[tuple[np.ndarray | None, dict]]]:
         """The program state after the last stored round, and the backend changes in order,
-        each with the positions (in the run's cell list) of the cells it covers (None: all)."""
-        rows = self._db.execute("SELECT round, pulses, state, backend FROM rounds ORDER BY round")
+        each with the positions (in the run's cell list) of the cells it covers (None: all).
+
+        A run stopped before round 0 was stored has no state yet (None): nothing of it was
+        kept, so resuming it starts it again from its first read."""
+        try:
+            rows = self._db.execute("SELECT round, cells, pulses, state, backend, checksum "
+                                    "FROM rounds ORDER BY round").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ResumeError(f"{self.path}: the store is damaged ({exc})") from None
         state = None
         backend_changes = []
-        for number, pulses_blob, state_blob, backend_blob in rows:
+        for expected, row in enumerate(rows):
+            number, _, pulses_blob, state_blob, backend_blob, _ = row
+            self._check_row(expected, row)
             changed = unpack(state_blob)
             positions = None
             if number == 0:
                 state = ProgramState.from_arrays(changed)
-            elif state is None:
-                raise ResumeError(f"{self.path}: round 0 (the starting state) is missing")
             else:
                 pulses = unpack(pulses_blob)
                 positions = pulses["index"]
@@ -150,9 +190,16 @@ class RunStore:
                     _apply_change(state, positions, changed, _RETARGETED)
             if backend_blob is not None:
                 backend_changes.append((positions, unpack(backend_blob)))
-        if state is None:
-            raise ResumeError(f"{self.path}: the run stored no round yet; start it afresh")
         return state, backend_changes
+
+    def _check_row(self, expected: int, row: tuple) -> None:
+        """Refuse a gap in the rounds or a round whose bytes are not the ones written."""
+        if row[0] != expected:
+            raise ResumeError(f"{self.path}: round {expected} is missing from the store "
+                              f"(next stored: {row[0]}); it cannot be resumed")
+        if row[-1] is not None and row[-1] != _checksum(*row[:-1]):
+            raise ResumeError(f"{self.path}: round {expected} does not match its checksum "
+                              "(the store's bytes were changed); it cannot be resumed")
 
     def _transaction(self):
         return _Transaction(self._db)
@@ -231,10 +278,27 @@ def encode_round(record: RoundRecord, backend: dict[str, np.ndarray] | None) -> 
         changed = {name: getattr(state, name)[index] for name in _PER_CELL_STORED}
         changed.update({f"memory.{k}": v[index] for k, v in state.memory.items()})
         changed["totals"] = state.totals
-    pulses = {"index": index.astype(np.int32), "reading": record.reading}
-    if record.pulses is not None:
-        pulses.update(polarity=record.pulses.polarity,
-                      amplitude=record.pulses.amplitude.astype(np.float32),
-                      width=record.pulses.width.astype(np.float32))
-    return (record.round, int(index.size), pack(pulses), pack(changed),
-            None if backend is None else pack(backend))
+    if record.pulses is None:
+        pulses = {"index": index.astype(np.int32)}
+    else:
+        pulses = _pulse_arrays(index, record.pulses)
+    pulses["reading"] = record.reading
+    row = (record.round, int(index.size), pack(pulses), pack(changed),
+           None if backend is None else pack(backend))
+    return (*row, _checksum(*row))
+
+
+def _checksum(number: int, cells: int, *blobs: bytes | None) -> str:
+    """sha256 over a round's number, cell count and blobs, each blob prefixed by its length."""
+    digest = hashlib.sha256(f"{number}:{cells}".encode())
+    for blob in blobs:
+        data = b"" if blob is None else bytes(blob)
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+def _pulse_arrays(index: np.ndarray, pulses: PulseBatch) -> dict[str, np.ndarray]:
+    """A round's pulses as stored: the positions of its cells and what each got."""
+    return {"index": index.astype(np.int32), "polarity": pulses.polarity,
+            "amplitude": pulses.amplitude.astype(np.float32),
+            "width": pulses.width.astype(np.float32)}

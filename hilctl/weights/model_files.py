@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import DataError
-from hilctl.drivers.atomic_file import atomic_output, check_output_directory, write_atomic
+from hilctl.drivers.atomic_file import check_output_directory, write_atomic
 
+from ..checksums import save_npz, verify
 from .modes import CurrentMode, VoltageMode, weight_mode
 from .spiking_spec import SpikingSpec
 
@@ -111,11 +112,10 @@ def save_model(model: TrainedModel, directory: str | Path) -> Path:
     """Write ``weights.npz`` and ``model.json`` into ``directory`` (created if needed)."""
     out = check_output_directory(directory, META_FILE, "model")
     arrays = {f"layer{k}": np.asarray(w, dtype=np.float64) for k, w in enumerate(model.weights)}
-    with atomic_output(out / WEIGHTS_FILE, "wb") as fh:
-        np.savez(fh, **arrays)
     meta = {k: v for k, v in asdict(model).items() if k != "weights"}
     meta["layer_sizes"] = list(model.layer_sizes)
     meta["format_version"] = FORMAT_VERSION
+    meta["weights_sha256"] = save_npz(out / WEIGHTS_FILE, arrays)
     write_atomic(out / META_FILE, json.dumps(meta, indent=2) + "\n")
     return out
 
@@ -125,6 +125,8 @@ def load_model(directory: str | Path, mode: str | None = None,
     """Read a model directory; ``mode``/``layer_sizes``, when given, must match the file."""
     path = Path(directory)
     meta = _read_meta(path)
+    if (path / WEIGHTS_FILE).is_file():
+        verify(path / WEIGHTS_FILE, meta.pop("weights_sha256", None), META_FILE)
     try:
         with np.load(path / WEIGHTS_FILE, allow_pickle=False) as npz:
             weights = [np.array(npz[f"layer{k}"]) for k in range(len(meta["layer_sizes"]) - 1)]

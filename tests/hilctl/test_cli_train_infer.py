@@ -1,5 +1,7 @@
 """``hilctl train`` and ``hilctl infer`` as a user runs them: separate processes."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -58,6 +60,10 @@ def test_nan_weights_in_a_run_end_in_one_line(quick_model, tmp_path):
     weights = dict(np.load(path / "model" / "weights.npz"))
     weights["layer1"][0, 0] = np.nan
     np.savez(path / "model" / "weights.npz", **weights)
+    assert_one_line_error(run_hilctl("infer", "--run", "run", cwd=tmp_path), "checksum")
+    meta = json.loads((path / "model" / "model.json").read_text())
+    del meta["weights_sha256"]  # a folder saved before checksums: its values are still checked
+    (path / "model" / "model.json").write_text(json.dumps(meta))
     assert_one_line_error(run_hilctl("infer", "--run", "run", cwd=tmp_path), "NaN")
 
 

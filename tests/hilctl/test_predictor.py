@@ -110,6 +110,11 @@ def test_non_finite_weights_are_refused(predictor, tmp_path):
     first = sorted(arrays)[0]
     arrays[first] = np.full_like(arrays[first], np.nan)
     np.savez(directory / "weights.npz", **arrays)
+    with pytest.raises(DataError, match="does not match the checksum in predictor.json"):
+        Predictor.load(directory)  # weights changed behind the description's back
+    meta = json.loads((directory / "predictor.json").read_text())
+    del meta["weights_sha256"]  # a folder saved before checksums: its values are still checked
+    (directory / "predictor.json").write_text(json.dumps(meta))
     with pytest.raises(DataError, match="non-finite"):
         Predictor.load(directory)
 

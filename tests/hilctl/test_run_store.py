@@ -84,3 +84,55 @@ def test_background_writer_stores_every_round_and_surfaces_a_write_error(tmp_pat
         failing.submit(records[0])  # round 0 is stored already: the insert fails
         with pytest.raises(sqlite3.IntegrityError):
             failing.close()
+
+
+def test_a_journaled_round_is_unconfirmed_until_its_reads_are_stored(tmp_path):
+    """The engine journals each round before sending it; a round cut off after the journal is
+    handed back by ``unconfirmed``, one stored with its reads is not."""
+    xb = SimulatedCrossbar((4, 4), seed=1)
+    cells = Cells.all(xb.shape)
+
+    class Stop(Exception):
+        pass
+
+    with RunStore(tmp_path / "store.sqlite", create=True) as store:
+        def journal(number, index, pulses):
+            store.journal(number, index, pulses)
+            if number == 3:
+                raise Stop  # as if the rig stopped answering after this round was sent
+
+        with pytest.raises(Stop):
+            program(IncrementalStep(), xb, cells, np.full(16, 40e-6),
+                    observer=lambda record: store.append(record, None), journal=journal)
+        intent = store.unconfirmed()
+        assert store.round_count() == 3 and intent["index"].size > 0
+        assert set(intent) == {"index", "polarity", "amplitude", "width"}
+        store._db.execute("DELETE FROM rounds WHERE round = 2")
+        with pytest.raises(ResumeError, match="does not follow"):
+            store.unconfirmed()
+
+
+def stored_run(tmp_path):
+    xb = SimulatedCrossbar((4, 4), seed=1)
+    store = RunStore(tmp_path / "store.sqlite", create=True)
+    program(IncrementalStep(), xb, Cells.all(xb.shape), np.full(16, 40e-6),
+            observer=lambda record: store.append(record, None))
+    assert store.round_count() > 3
+    return store
+
+
+def test_a_missing_round_is_refused_on_replay(tmp_path):
+    with stored_run(tmp_path) as store:
+        store._db.execute("DELETE FROM rounds WHERE round = 2")
+        with pytest.raises(ResumeError, match="round 2 is missing"):
+            store.replay()
+
+
+def test_changed_bytes_in_a_round_are_refused_on_replay(tmp_path):
+    with stored_run(tmp_path) as store:
+        blob = bytearray(store._db.execute("SELECT pulses FROM rounds WHERE round = 1")
+                         .fetchone()[0])
+        blob[-1] ^= 0xFF  # one flipped byte of a read
+        store._db.execute("UPDATE rounds SET pulses = ? WHERE round = 1", (bytes(blob),))
+        with pytest.raises(ResumeError, match="round 1 does not match its checksum"):
+            store.replay()
