@@ -88,26 +88,35 @@ def test_a_model_of_another_mode_or_layout_is_refused(models, tmp_path):
         load_model(tmp_path / "m", layer_sizes=(784, 128, 10))
 
 
+def replace_weights(path, **arrays):
+    """Swap a model folder's weights as a folder saved before checksums (no weights_sha256),
+    so the checks on the values themselves are what refuses them."""
+    np.savez(path / "weights.npz", **arrays)
+    meta = json.loads((path / "model.json").read_text())
+    del meta["weights_sha256"]
+    (path / "model.json").write_text(json.dumps(meta))
+
+
 def test_weights_with_nan_are_refused(models, tmp_path):
     path = save_model(models["voltage"], tmp_path / "m")
     w0 = models["voltage"].weights[0].copy()
     w0[3, 4] = np.nan
-    np.savez(path / "weights.npz", layer0=w0, layer1=models["voltage"].weights[1])
+    replace_weights(path, layer0=w0, layer1=models["voltage"].weights[1])
     with pytest.raises(DataError, match="layer 0 holds 1 NaN"):
         load_model(path)
 
 
 def test_weights_that_do_not_match_the_declared_layers_are_refused(models, tmp_path):
     path = save_model(models["voltage"], tmp_path / "m")
-    np.savez(path / "weights.npz", layer0=np.zeros((10, 3)), layer1=np.zeros((4, 10)))
+    replace_weights(path, layer0=np.zeros((10, 3)), layer1=np.zeros((4, 10)))
     with pytest.raises(DataError, match="do not match layer sizes"):
         load_model(path)
 
 
 def test_a_pickled_weights_file_is_never_unpickled(models, tmp_path):
     path = save_model(models["voltage"], tmp_path / "m")
-    np.savez(path / "weights.npz", layer0=np.array([{"x": 1}], dtype=object),
-             layer1=models["voltage"].weights[1])
+    replace_weights(path, layer0=np.array([{"x": 1}], dtype=object),
+                    layer1=models["voltage"].weights[1])
     with pytest.raises(DataError, match="unreadable weights"):
         load_model(path)
 
