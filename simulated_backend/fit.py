@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from hilctl.drivers import Cells, DataError, Polarity, PulseBatch, SafetyLimits
+from hilctl.drivers.atomic_file import atomic_output
 from hilctl.drivers.pulse_table import PulseTable
 
 from .crossbar import SimulatedCrossbar
@@ -381,5 +382,6 @@ def plot_comparison(table: PulseTable, simulated: np.ndarray, path, title: str,
     axes[0, 0].legend(fontsize=6)
     fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.08, top=0.86, hspace=0.9, wspace=0.3)
-    fig.savefig(path, dpi=110)
+    with atomic_output(path, "wb") as fh:  # never a truncated PNG
+        fig.savefig(fh, format="png", dpi=110)
     plt.close(fig)

@@ -14,7 +14,7 @@ from hilctl.drivers import ConfigError
 
 from ..assemble import Relaxable
 from ..report.console import report_console
-from ..report.plots import plot_accuracy_energy
+from ..report.plots import plot_accuracy_energy, save_figure
 from ..run.runner import reopen_run
 from ..targets import programmed_cells
 from ..units import Quantity
@@ -166,9 +166,7 @@ def plot_defects(reports: list[dict], out_dir: Path) -> Path:
     ax.legend()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "defects.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, plt, dpi=120)
     return path
 
 

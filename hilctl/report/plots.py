@@ -29,7 +29,7 @@ def error_heatmap(relative_error: np.ndarray, path: Path, title: str) -> None:
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     ax.set_title(title)
-    _save(fig, path, plt)
+    save_figure(fig, path, plt)
 
 
 def compare_figures(results: dict, directory: Path) -> list[Path]:
@@ -49,7 +49,7 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
     ax.set_xlabel("|G - G_target| / G_target after one pulse")
     ax.set_ylabel("cells")
     ax.legend(fontsize=8)
-    _save(fig, paths[0], plt)
+    save_figure(fig, paths[0], plt)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     top = max(int(r.pulses.max()) for r in results.values())
@@ -60,7 +60,7 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
     ax.set_ylabel("cells")
     ax.set_yscale("log")
     ax.legend(fontsize=8)
-    _save(fig, paths[1], plt)
+    save_figure(fig, paths[1], plt)
 
     columns = len(results)
     fig, axes = plt.subplots(1, columns, figsize=(3.6 * columns, 3.6), squeeze=False)
@@ -75,15 +75,15 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
         ax.set_xlabel("target (uS)")
     axes[0][0].set_ylabel("read conductance (uS)")
     axes[0][0].legend(fontsize=8, markerscale=8)
-    _save(fig, paths[2], plt)
+    save_figure(fig, paths[2], plt)
     return paths
 
 
-def _save(fig, path: Path, plt) -> None:
+def save_figure(fig, path: Path, plt, dpi: int = 100) -> None:
     """Write the figure atomically, so a killed run never leaves a truncated PNG."""
     fig.tight_layout()
     with atomic_output(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=100)
+        fig.savefig(fh, format="png", dpi=dpi)
     plt.close(fig)
 
 
