@@ -30,22 +30,24 @@ def check_settings(owner: str, limits: SafetyLimits, *, set_V: Mapping[str, floa
     (a default gate sent with either polarity) in both. A gate of None (the protocol sends
     none) is not checked.
     """
-    set_gate = (max(limits.gate_set_min_V, 0.0), limits.gate_set_max_V, "gate_set")
-    reset_gate = (max(limits.gate_reset_min_V, 0.0), limits.gate_reset_max_V, "gate_reset")
-    both = (max(set_gate[0], reset_gate[0]), min(set_gate[1], reset_gate[1]), "gate_set/reset")
+    set_gate = (max(limits.gate_set_min_V, 0.0), limits.gate_set_max_V,
+                "limits.gate_set_min_V, limits.gate_set_max_V")
+    reset_gate = (max(limits.gate_reset_min_V, 0.0), limits.gate_reset_max_V,
+                  "limits.gate_reset_min_V, limits.gate_reset_max_V")
+    both = (max(set_gate[0], reset_gate[0]), min(set_gate[1], reset_gate[1]),
+            "limits.gate_set_*, limits.gate_reset_*")
     kinds = (
-        (set_V, 0.0, limits.set_max_V, "set_max_V"),
-        (reset_V, 0.0, limits.reset_max_V, "reset_max_V"),
+        (set_V, 0.0, limits.set_max_V, "limits.set_max_V"),
+        (reset_V, 0.0, limits.reset_max_V, "limits.reset_max_V"),
         (set_gate_V, *set_gate), (reset_gate_V, *reset_gate), (gate_V, *both),
     )
-    for values, low, high, limit in kinds:
+    for values, low, high, names in kinds:
         for key, value in values.items():
             if value is not None and not (np.isfinite(value) and 0 < value and
                                           low <= value <= high):
                 bounds = f"(0, {high:.4g}]" if low == 0 else f"[{low:.4g}, {high:.4g}]"
-                name = limit if limit.endswith("_V") else f"{limit}_min_V, limits.{limit}_max_V"
                 raise ConfigError(f"{owner}.{key} = {value:.4g} V is outside {bounds} V "
-                                  f"(limits.{name})")
+                                  f"({names})")
     for key, value in width_s.items():
         if not (np.isfinite(value) and limits.width_min_s <= value <= limits.width_max_s):
             raise ConfigError(f"{owner}.{key} = {value:.4g} s is outside "

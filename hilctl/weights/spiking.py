@@ -28,7 +28,7 @@ import torch
 from .datasets import Dataset
 from .mif import MIFNeuron
 from .model_files import TrainedModel
-from .spiking_spec import MIFParams, SpikingSpec
+from .spiking_spec import SpikingSpec
 
 
 def encode(x: torch.Tensor, spec: SpikingSpec, generator: torch.Generator) -> torch.Tensor:
@@ -45,7 +45,7 @@ def encode(x: torch.Tensor, spec: SpikingSpec, generator: torch.Generator) -> to
 def network_trace(weights, spec: SpikingSpec, x: torch.Tensor,
                   generator: torch.Generator) -> torch.Tensor:
     """Output-layer membrane voltages (batch, T, n_out) in V."""
-    neuron = MIFNeuron(MIFParams(**spec.neuron))
+    neuron = MIFNeuron(spec.neuron_params)
     signal = encode(x, spec, generator)  # rows in units of V_ref
     for w in weights:
         ones = torch.ones(*signal.shape[:2], 1, dtype=signal.dtype)
@@ -57,7 +57,7 @@ def network_trace(weights, spec: SpikingSpec, x: torch.Tensor,
 
 def readout(v: torch.Tensor, gain, spec: SpikingSpec) -> torch.Tensor:
     """Logits (batch, n_out), or (batch, T, n_out) for the per-step readout."""
-    centred = (v - MIFParams(**spec.neuron).v_rest_V) / spec.v_ref_V
+    centred = (v - spec.neuron_params.v_rest_V) / spec.v_ref_V
     if spec.readout == "max":
         return gain * centred.max(dim=1).values
     if spec.readout == "per-step":

@@ -108,6 +108,10 @@ class SpikingSpec:
             raise ConfigError("i_ref_A, v_ref_V and w_max must be positive")
         MIFParams(**self.neuron)  # validates the neuron's constants
 
+    @property
+    def neuron_params(self) -> MIFParams:
+        return MIFParams(**self.neuron)
+
     def check_same_run(self, other: SpikingSpec) -> None:
         """Refuse to evaluate a model with a T or encoding it was not trained with."""
         for name in ("steps", "encoding", "readout", "redrive"):
