@@ -19,7 +19,6 @@ from .errors import DataError
 from .vocabulary import Polarity
 
 COLUMNS = ("cell", "g_before_S", "polarity", "amplitude_V", "width_s", "gate_V", "g_after_S")
-_POLARITY_WORDS = {"SET": 1, "+1": 1, "1": 1, "RESET": -1, "-1": -1}
 
 
 @dataclass
@@ -115,12 +114,8 @@ class PulseTable:
                     f"{path}: row {bad + 1}: {name} = {values[bad]!r} is not a number"
                 ) from None
 
-        polarity = []
-        for i, row in enumerate(body):
-            word = row[col["polarity"]].strip().upper()
-            if word not in _POLARITY_WORDS:
-                raise DataError(f"{path}: row {i + 1}: polarity {word!r}, expected SET or RESET")
-            polarity.append(_POLARITY_WORDS[word])
+        polarity = [Polarity.from_word(row[col["polarity"]], f"{path}: row {i + 1}")
+                    for i, row in enumerate(body)]
         table = cls.__new__(cls)
         table.cell = np.array([row[col["cell"]].strip() for row in body], dtype=str)
         table.g_before, table.g_after = column("g_before_S"), column("g_after_S")

@@ -20,6 +20,19 @@ class Polarity(IntEnum):
     RESET = -1
     SET = 1
 
+    @classmethod
+    def from_word(cls, text: str, where: str) -> Polarity:
+        """The polarity a table spells as ``text`` (SET/RESET, +1/-1, potentiation/depression,
+        ...; any case); an unknown word is a ``DataError`` naming ``where`` it was read."""
+        try:
+            return cls(_POLARITY_WORDS[str(text).strip().lower()])
+        except KeyError:
+            raise DataError(f"{where}: polarity {text!r}, expected SET or RESET") from None
+
+
+_POLARITY_WORDS = {"set": 1, "+1": 1, "1": 1, "+": 1, "pot": 1, "ltp": 1, "potentiation": 1,
+                   "reset": -1, "-1": -1, "-": -1, "dep": -1, "ltd": -1, "depression": -1}
+
 
 def _int_array(values, name: str) -> np.ndarray:
     array = np.asarray(values)

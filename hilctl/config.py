@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import warnings
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hilctl.drivers import ConfigError, SafetyLimits
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from hilctl.drivers.toml_file import read_toml
 
 
 class StricterLimits(UserWarning):
@@ -362,18 +356,6 @@ class RunConfig(Strict):
         for part, key in INSTRUMENT_ADDRESSES:
             ((data["rig"] or {}).get(part) or {}).pop(key, None)
         return data
-
-
-def read_toml(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
 def build_config(data: dict, source: str = "config") -> RunConfig:

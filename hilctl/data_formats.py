@@ -23,10 +23,6 @@ MEASURES = {"resistance": "Ohm", "conductance": "S", "current": "A"}
 _BASE = {"Ohm": "Ohm", "ohm": "Ohm", "Ω": "Ohm", "S": "S", "A": "A", "s": "s", "V": "V"}
 _HEADER_UNIT = re.compile(rf"[\s_\[(]\s*({PREFIX_CLASS}?)(Ohm|ohm|Ω|S|A|s|V)\s*[\])]?\s*$")
 _UNIT = re.compile(rf"^\s*({PREFIX_CLASS}?)(Ohm|ohm|Ω|S|A|s|V)\s*$")
-_POLARITY_WORDS = {"set": 1, "+1": 1, "1": 1, "+": 1, "pot": 1, "ltp": 1, "potentiation": 1,
-                   "reset": -1, "-1": -1, "-": -1, "dep": -1, "ltd": -1, "depression": -1}
-
-
 @dataclass(frozen=True)
 class Unit:
     """A unit as (base, scale to SI): ``kOhm`` is ("Ohm", 1e3)."""
@@ -52,13 +48,6 @@ def header_unit(name: str) -> Unit | None:
         return None
     prefix, base = match.groups()
     return Unit(_BASE[base], SI_PREFIX[prefix], prefix + base)
-
-
-def parse_polarity_word(text: str, where: str) -> int:
-    try:
-        return _POLARITY_WORDS[str(text).strip().lower()]
-    except KeyError:
-        raise DataError(f"{where}: polarity {text!r}, expected SET or RESET") from None
 
 
 @dataclass

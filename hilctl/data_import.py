@@ -34,7 +34,6 @@ from .data_formats import (
     TextTable,
     header_unit,
     measure_unit,
-    parse_polarity_word,
     parse_unit,
     read_text_table,
     resolve_unit,
@@ -43,7 +42,7 @@ from .data_formats import (
 from .units import parse_quantity
 
 __all__ = ["LAYOUTS", "MEASURES", "Mapping", "header_unit", "import_table", "load_mapping",
-           "parse_polarity_word", "parse_unit"]
+           "parse_unit"]
 
 LAYOUTS = ("rows", "pulse-train", "pulse-table")
 ROLES = ("cell", "before", "after", "amplitude", "width", "polarity", "gate")
@@ -105,7 +104,7 @@ def load_mapping(path: str | Path) -> Mapping:
             raise ConfigError(f"{path}: unknown key {key!r}; known: {known}")
     pulse = {}
     for name, setting in data.get("pulse", {}).items():
-        polarity = parse_polarity_word(name, f"{path}: pulse.{name}")
+        polarity = Polarity.from_word(name, f"{path}: pulse.{name}")
         unknown = set(setting) - {"amplitude", "width"}
         if unknown or len(setting) != 2:
             raise ConfigError(f"{path}: pulse.{name} needs exactly amplitude and width "
@@ -216,7 +215,7 @@ def read_rows(path: str | Path, mapping: Mapping) -> tuple[PulseTable, dict[str,
 
 
 def _polarity_words(text: TextTable, j: int) -> np.ndarray:
-    return np.array([parse_polarity_word(word, f"{text.path}: row {i + 1}")
+    return np.array([Polarity.from_word(word, f"{text.path}: row {i + 1}")
                      for i, word in enumerate(text.strings(j))], dtype=np.int8)
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -36,15 +35,11 @@ import numpy as np
 
 from hilctl.drivers import ConfigError
 from hilctl.drivers.atomic_file import write_atomic
+from hilctl.drivers.toml_file import read_toml
 
 from .device_model import DeviceModel, ParametricDevice
 from .one_t_one_r import OneTOneRDevice, OneTOneRParams
 from .physics import CellParams, DeviceParams
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 DEFAULT_PRESET = "hfox-1r"
 ONE_T_ONE_R = "hfox-1t1r"
@@ -213,11 +208,7 @@ def load_preset(name_or_path: str | os.PathLike) -> CellParams:
     if not text.endswith(".toml"):
         return preset(text)
     path = Path(text)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read preset ({exc})") from None
+    data = read_toml(path, "preset")
     extra = sorted(set(data) - {"device"})
     if extra or not isinstance(data.get("device"), dict):
         raise ConfigError(f"{path}: expected one [device] table, found "

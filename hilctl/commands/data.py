@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from hilctl.drivers import ConfigError
+from hilctl.drivers import ConfigError, Polarity
 
 from ..data_import import LAYOUTS, MEASURES, Mapping, import_table, load_mapping
-from ..data_import import parse_polarity_word as _polarity
 from ..units import parse_quantity
 
 
@@ -18,7 +17,7 @@ def _per_polarity(values: tuple[str, ...], unit: str, flag: str) -> dict[int, fl
     out: dict[int, float] = {}
     for text in values:
         name, sep, quantity = text.partition("=")
-        targets = (_polarity(name, flag),) if sep else (1, -1)
+        targets = (Polarity.from_word(name, flag),) if sep else (1, -1)
         for polarity in targets:
             out[polarity] = parse_quantity(quantity if sep else text, unit, flag)
     return out
@@ -96,7 +95,7 @@ def import_(inputs, out, force, mapping_file, layout, no_header, columns, measur
         gate_V=parse_quantity(gate, "V", "--gate") if gate else None)
     if polarities and len(polarities) != len(inputs):
         raise ConfigError(f"--polarity given {len(polarities)} times for {len(inputs)} inputs")
-    signs = [_polarity(p, "--polarity") for p in polarities] or [None] * len(inputs)
+    signs = [Polarity.from_word(p, "--polarity") for p in polarities] or [None] * len(inputs)
     report = import_table(list(zip(inputs, signs, strict=True)), mapping, min_rows=min_rows)
     report.table.write_csv(out)
     for line in report.lines():

@@ -41,7 +41,6 @@ from .quantiles import MEDIAN, QUANTILES
 
 FORMAT_VERSION = 2
 MIN_ROWS_PER_POLARITY = 100
-POLARITY_NAMES = {Polarity.SET: "SET", Polarity.RESET: "RESET"}
 _WEIGHTS, _META = "weights.npz", "predictor.json"
 
 

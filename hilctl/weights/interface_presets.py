@@ -22,17 +22,12 @@ range is one line naming the key).
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hilctl.drivers import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from hilctl.drivers.toml_file import read_toml
 
 
 class IsaacAdc:
@@ -162,13 +157,7 @@ class ReadCostSettings(BaseModel):
 
 def load_read_cost_toml(path: str | Path, **overrides) -> ReadCostSettings:
     """The ``[read_cost]`` table of a TOML file (other tables are not this module's)."""
-    try:
-        with open(path, "rb") as fh:
-            document = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    document = read_toml(path, "read-cost file")
     table = document.get("read_cost", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: read_cost must be a table")
