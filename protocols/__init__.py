@@ -3,7 +3,7 @@
 Knows only the ``drivers`` interfaces; never imports torch, instruments or the simulator.
 """
 
-from .engine import Plan, ProgramState, Protocol, RoundRecord, StopRules, program
+from .engine import ProgrammingProtocol, ProgramState, RoundRecord, StopRules, program
 from .fallback import FixedPulse, PolarityFallback
 from .fppv import FixedPulseVerify, LevelGates
 from .heuristic import HeuristicPlanner
@@ -26,12 +26,11 @@ __all__ = [
     "IncrementalStep",
     "LevelGates",
     "OneShot",
-    "Plan",
     "PlannedWriteVerify",
     "PolarityFallback",
     "ProgramResult",
     "ProgramState",
-    "Protocol",
+    "ProgrammingProtocol",
     "ResetPulse",
     "RoundRecord",
     "StopRules",

@@ -1,7 +1,7 @@
 """The one loop every programming protocol runs in.
 
-A ``Protocol`` only decides (which pulse next, given what was read); ``program`` applies the
-pulses, reads, judges cells against their band, counts cost, declares cells that stopped
+A ``ProgrammingProtocol`` only decides (which pulse next, given what was read); ``program``
+applies the pulses, reads, judges cells against their band, counts cost, declares cells that stopped
 responding failed, and hands every round to an observer. Protocols never print, journal or
 touch files: the observer (the run store, a progress bar) does, which also makes a run
 resumable from the last round the observer stored.
@@ -25,6 +25,7 @@ from hilctl.drivers import (
     SafetyLimits,
 )
 
+from .planner import PlannedPulses
 from .result import CostModel, ProgramResult
 from .tolerance import Tolerance
 
@@ -130,21 +131,6 @@ class ProgramState:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """A protocol's pulses for the cells it was given, in that order.
-
-    ``strongest`` marks pulses at the protocol's strongest setting: if such pulses stop
-    moving a cell, the cell is declared failed.
-    """
-
-    polarity: np.ndarray
-    amplitude: np.ndarray
-    width: np.ndarray
-    strongest: np.ndarray
-    gate: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
 class RoundRecord:
     """One round as observers see it: which cells (positions in the run's cell list) were
     pulsed with what, what the verify read gave, and the state after the round."""
@@ -166,7 +152,7 @@ Journal = Callable[[int, np.ndarray, PulseBatch], None]
 Retarget = Callable[["ProgramState"], "tuple[np.ndarray, np.ndarray] | None"]
 
 
-class Protocol(ABC):
+class ProgrammingProtocol(ABC):
     """A write-verify or one-shot programming algorithm: decides, never acts."""
 
     name: str = "protocol"
@@ -192,15 +178,17 @@ class Protocol(ABC):
         return {}
 
     @abstractmethod
-    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
-        """Pulses for the cells at positions ``active`` (not yet in band, not failed)."""
+    def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
+        """Pulses for the cells at positions ``active`` (not yet in band, not failed); those
+        ``at_limit`` are the protocol's strongest setting (the stall rule watches them)."""
 
-    def learn(self, state: ProgramState, active: np.ndarray, plan: Plan,
+    def learn(self, state: ProgramState, active: np.ndarray, pulses: PlannedPulses,
               before: np.ndarray, after: np.ndarray) -> None:
-        """Update ``state.memory`` from how the cells answered (reads before and after)."""
+        """Update ``state.memory`` from how the cells answered (reads before and after);
+        ``pulses`` is the record ``plan`` returned."""
 
 
-def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,
+def program(protocol: ProgrammingProtocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,
             rules: StopRules | None = None, cost: CostModel | None = None,
             observer: Observer | None = None, state: ProgramState | None = None,
             retarget: Retarget | None = None, journal: Journal | None = None) -> ProgramResult:
@@ -244,12 +232,11 @@ def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.nd
     return _result(protocol, crossbar, cells, state, cost)
 
 
-def _run_round(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
+def _run_round(protocol: ProgrammingProtocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
                active: np.ndarray, rules: StopRules, cost: CostModel,
                observer: Observer | None, journal: Journal | None) -> None:
     plan = protocol.plan(state, active)
-    pulses = PulseBatch(cells.subset(active), plan.polarity, plan.amplitude, plan.width,
-                        plan.gate)
+    pulses = plan.to_batch(cells.subset(active))
     before = state.read[active]
     if journal:
         journal(state.rounds + 1, active, pulses)
@@ -262,7 +249,7 @@ def _run_round(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: Prog
     reference = np.where(streak == 0, before, state.stall_ref[active])
     progress = (after - reference) * np.sign(targets - reference)
     scale = np.maximum(reference, targets)
-    unanswered = plan.strongest & (progress < rules.stall_response * scale)
+    unanswered = plan.at_limit & (progress < rules.stall_response * scale)
     state.stalled[active] = np.where(unanswered, streak + 1, 0)
     state.stall_ref[active] = reference
     state.failed[active] |= (state.stalled[active] >= rules.stall_pulses) & ~state.done[active]
@@ -274,7 +261,7 @@ def _run_round(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: Prog
         observer(RoundRecord(state.rounds, active, pulses, after, state))
 
 
-def _result(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
+def _result(protocol: ProgrammingProtocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
             cost: CostModel) -> ProgramResult:
     true_final = None
     if isinstance(crossbar, KnowsTrueConductance):

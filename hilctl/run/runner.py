@@ -22,9 +22,9 @@ from hilctl.drivers import Cells, Checkpointable, Crossbar, PulseBatch, ResumeEr
 from hilctl.drivers.atomic_file import refuse_links, write_atomic
 from hilctl.protocols import (
     CostModel,
+    ProgrammingProtocol,
     ProgramResult,
     ProgramState,
-    Protocol,
     RoundRecord,
     program,
 )
@@ -68,7 +68,7 @@ def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
 
 
 def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
-            protocol: Protocol | None = None, progress: ProgressHook | None = None,
+            protocol: ProgrammingProtocol | None = None, progress: ProgressHook | None = None,
             extra_files: dict[str, bytes | str] | None = None,
             retarget: Retarget | None = None) -> RunOutcome:
     """Program ``targets`` (S, NaN = leave the cell alone) into a fresh run directory.
@@ -108,7 +108,7 @@ def _remove_unstarted(run_dir: Path) -> None:
 
 
 def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
-             protocol: Protocol | None, progress: ProgressHook | None,
+             protocol: ProgrammingProtocol | None, progress: ProgressHook | None,
              extra_files: dict[str, bytes | str] | None,
              retarget: Retarget | None) -> RunOutcome:
     crossbar = open_crossbar(config, arrays_in(targets))
@@ -131,7 +131,7 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
 
 
 def resume_run(run_dir: Path, config: RunConfig | None = None,
-               protocol: Protocol | None = None,
+               protocol: ProgrammingProtocol | None = None,
                progress: ProgressHook | None = None) -> RunOutcome:
     """Continue a run from its last stored round; refuse one made with another configuration.
 
@@ -226,8 +226,8 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunStore,
-             protocol: Protocol, targets: np.ndarray, state, progress: ProgressHook | None,
-             retarget: Retarget | None) -> RunOutcome:
+             protocol: ProgrammingProtocol, targets: np.ndarray, state,
+             progress: ProgressHook | None, retarget: Retarget | None) -> RunOutcome:
     flat = programmed_cells(targets)
     cells = Cells.from_flat(flat, crossbar.shape)
     checkpointable = isinstance(crossbar, Checkpointable)
