@@ -186,8 +186,10 @@ class Engine:
         self._subscribers.append(subscriber)
 
     @contextmanager
-    def running(self, kind: str, cells: Cells, resumed: bool) -> Iterator[None]:
-        """Start and stop records around a run; the stop record also on an error."""
+    def running(self, kind: str, cells: Cells, resumed: bool, rounds: int = 0) -> Iterator[None]:
+        """Start and stop records around a run that has done ``rounds`` rounds so far; the
+        stop record also on an error."""
+        self._rounds = rounds
         start = StartRecord(self.run_id, self.seed, kind, len(cells), resumed)
         for subscriber in self._subscribers:
             subscriber.start(start)
@@ -235,10 +237,10 @@ class Engine:
         protocol.begin(cells)
         if state is not None:
             protocol.resume(state)
-        with self.running("program", cells, resumed=state is not None):
+        with self.running("program", cells, state is not None,
+                          0 if state is None else state.rounds):
             if state is None:
                 state = self._start(protocol, cells, targets, rules, cost)
-            self._rounds = state.rounds
             if unconfirmed is not None:
                 self._confirm(state, *unconfirmed, cost)
             self._loop(protocol, cells, state, rules, cost, retarget)

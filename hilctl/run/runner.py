@@ -14,7 +14,8 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from .lock import LOCK_NAME, run_lock
 from .store import RunStore, StoreWriter
 
 STORE_NAME = "store.sqlite"
+PROGRAM = "program"  # the run kind of a store (``meta.kind``), as the command is named
 CONFIG_NAME = "config.toml"
 TARGETS_NAME = "targets.npy"
 
@@ -82,22 +84,27 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     refuse_links(run_dir)
     # Checked before anything is made, so a run refused here leaves no directory behind.
     stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
+    with fresh_run_dir(run_dir):
+        return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+
+
+@contextmanager
+def fresh_run_dir(run_dir: Path) -> Iterator[None]:
+    """Hold a new run directory locked; refuse one that holds a run already, and take back
+    a directory this made if the run fails before its store exists."""
+    refuse_links(run_dir)
     made = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         with run_lock(run_dir):
-            _refuse_existing(run_dir)
-            return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+            if (run_dir / STORE_NAME).exists():
+                raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
+                                  f"{run_dir} or choose another directory")
+            yield
     except BaseException:
         if made and not (run_dir / STORE_NAME).exists():
             _remove_unstarted(run_dir)
         raise
-
-
-def _refuse_existing(run_dir: Path) -> None:
-    if (run_dir / STORE_NAME).exists():
-        raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
-                          f"{run_dir} or choose another --out")
 
 
 def _remove_unstarted(run_dir: Path) -> None:
@@ -125,7 +132,8 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         store = RunStore(run_dir / STORE_NAME, create=True)
         store.set_meta(config_sha256=text_hash(config_text), protocol=protocol.name,
                        targets_sha256=sha256((run_dir / TARGETS_NAME).read_bytes()),
-                       shape=list(crossbar.shape), status="running", run_id=new_run_id())
+                       shape=list(crossbar.shape), status="running", run_id=new_run_id(),
+                       kind=PROGRAM)
         with store:
             return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress,
                             retarget)
@@ -149,6 +157,7 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
     run_dir = Path(run_dir)
     refuse_links(run_dir)
     with RunStore(run_dir / STORE_NAME) as store, run_lock(run_dir):
+        refuse_other_kind(run_dir, store, PROGRAM)
         stored = load_run_config(run_dir)
         if config is not None and config.fingerprint() != stored.fingerprint():
             raise ResumeError(f"{run_dir}: was made with a different configuration "
@@ -176,9 +185,7 @@ def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
 
 def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
     meta = store.meta()
-    if meta.get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
-        raise ResumeError(f"{run_dir}/{CONFIG_NAME} was changed after the run was made; "
-                          "restore it to resume")
+    check_config_unchanged(run_dir, meta)
     targets_bytes = (run_dir / TARGETS_NAME).read_bytes()
     if meta.get("targets_sha256", sha256(targets_bytes)) != sha256(targets_bytes):
         raise ResumeError(f"{run_dir}/{TARGETS_NAME} was changed after the run was made; "
@@ -187,12 +194,32 @@ def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
     state, backend_changes = store.replay()
     flat = programmed_cells(targets)
     crossbar = open_crossbar(stored, arrays_in(targets))
+    rebuild(crossbar, backend_changes, flat)
+    return targets, state, crossbar
+
+
+def check_config_unchanged(run_dir: Path, meta: dict) -> None:
+    if meta.get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
+        raise ResumeError(f"{run_dir}/{CONFIG_NAME} was changed after the run was made; "
+                          "restore it to resume")
+
+
+def refuse_other_kind(run_dir: Path, store: RunStore, kind: str) -> None:
+    """A program run resumes as one, a characterization as one (older stores: programs)."""
+    stored = store.meta().get("kind", PROGRAM)
+    if stored != kind:
+        raise ResumeError(f"{run_dir}: holds a {stored} run; resume it with hilctl {stored} "
+                          f"--resume {run_dir}")
+
+
+def rebuild(crossbar: Crossbar, backend_changes: list, flat: np.ndarray) -> None:
+    """Bring a simulated array to where the stored rounds left it (a rig keeps its state);
+    ``flat`` maps the run's cell positions to the array's flat indices."""
     if isinstance(crossbar, Checkpointable):
         for positions, change in backend_changes:
             if positions is not None:
                 change["index"] = flat[positions]
             crossbar.sim_restore(change)
-    return targets, state, crossbar
 
 
 def new_run_id() -> str:

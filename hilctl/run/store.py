@@ -26,7 +26,7 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -184,6 +184,14 @@ class RunStore:
             raise ResumeError(f"{self.path}: journaled round {row[0]} does not follow the "
                               f"last stored round {last}; the store is damaged")
         return unpack(row[1])
+
+    def pulse_rounds(self) -> Iterator[dict[str, np.ndarray]]:
+        """Each stored round's pulses and reads (``index``, ``reading``, and for a pulsed
+        round ``polarity``, ``amplitude``, ``width``, maybe ``gate``), in order. ``replay``
+        checks the rounds; call it first."""
+        rows = self._db.execute("SELECT pulses FROM rounds ORDER BY round").fetchall()
+        for (blob,) in rows:
+            yield unpack(blob)
 
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
