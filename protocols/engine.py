@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
@@ -63,6 +63,14 @@ class StopRules:
             raise ConfigError("max_pulses and stall_pulses must be at least 1")
 
 
+class RunState(Protocol):
+    """What every run's state (``ProgramState``, a characterization's) tells subscribers."""
+
+    def progress(self) -> tuple[int, int, str]:
+        """(units done, units in all, what else a progress bar shows)."""
+        ...
+
+
 @dataclass(frozen=True)
 class StartRecord:
     """A run begins, or resumes: its id and seed, what kind of run, on how many cells."""
@@ -87,7 +95,7 @@ class RoundRecord:
     pulses: PulseBatch | None
     before: np.ndarray | None
     reading: np.ndarray
-    state: Any  # ProgramState, or the characterization's state
+    state: RunState
 
 
 @dataclass(frozen=True)
@@ -212,7 +220,7 @@ class Engine:
         return self.crossbar.read(pulses.cells).conductance
 
     def emit(self, number: int, index: np.ndarray, pulses: PulseBatch | None,
-             before: np.ndarray | None, reading: np.ndarray, state: Any) -> None:
+             before: np.ndarray | None, reading: np.ndarray, state: RunState) -> None:
         """Hand round ``number`` to every subscriber."""
         self._rounds = number
         record = RoundRecord(self.run_id, self.seed, number, index, pulses, before, reading,

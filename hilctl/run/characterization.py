@@ -85,7 +85,7 @@ def resume_characterization(run_dir: Path, out: Path | None = None,
         state, backend_changes = store.replay(CharacterizationState)
         with open_crossbar(config) as crossbar:
             cells = Cells.all(crossbar.shape)
-            rebuild(crossbar, backend_changes, np.arange(len(cells)))
+            rebuild(crossbar, store, backend_changes, np.arange(len(cells)))
             rows = stored_rows(store, cells)
             if out is not None:
                 store.set_meta(out=str(Path(out).resolve()))

@@ -194,7 +194,7 @@ def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
     state, backend_changes = store.replay()
     flat = programmed_cells(targets)
     crossbar = open_crossbar(stored, arrays_in(targets))
-    rebuild(crossbar, backend_changes, flat)
+    rebuild(crossbar, store, backend_changes, flat)
     return targets, state, crossbar
 
 
@@ -212,10 +212,15 @@ def refuse_other_kind(run_dir: Path, store: RunStore, kind: str) -> None:
                           f"--resume {run_dir}")
 
 
-def rebuild(crossbar: Crossbar, backend_changes: list, flat: np.ndarray) -> None:
+def rebuild(crossbar: Crossbar, store: RunStore, backend_changes: list,
+            flat: np.ndarray) -> None:
     """Bring a simulated array to where the stored rounds left it (a rig keeps its state);
     ``flat`` maps the run's cell positions to the array's flat indices."""
     if isinstance(crossbar, Checkpointable):
+        if len(backend_changes) != store.round_count():
+            raise ResumeError(f"{store.path}: holds {store.round_count()} rounds but "
+                              f"{len(backend_changes)} device snapshots; a simulated array "
+                              "cannot be rebuilt from it")
         for positions, change in backend_changes:
             if positions is not None:
                 change["index"] = flat[positions]

@@ -196,9 +196,9 @@ class RunStore:
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 
-    def replay(self, kind: type[StoredState] = ProgramState
+    def replay(self, state_type: type[StoredState] = ProgramState
                ) -> tuple[StoredState | None, list[tuple[np.ndarray | None, dict]]]:
-        """The state (of class ``kind``) after the last stored round, and the backend changes in
+        """The state (a ``state_type``) after the last stored round, and the backend changes in
         order, each with the positions (in the run's cell list) of the cells it covers (None:
         all).
 
@@ -218,7 +218,7 @@ class RunStore:
             changed = unpack(state_blob)
             positions = None
             if number == 0:
-                state = kind.from_arrays(changed)
+                state = state_type.from_arrays(changed)
             else:
                 pulses = unpack(pulses_blob)
                 positions = pulses["index"]
