@@ -3,10 +3,7 @@ applied but the store never kept is read again, so no row starts from a stale re
 
 from __future__ import annotations
 
-import signal
 import sqlite3
-import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -14,31 +11,15 @@ import pytest
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.run.store import unpack
 from tests.e2e import test_rig_control as control
-from tests.e2e.cli import hilctl_command, hilctl_env, run_hilctl
+from tests.e2e.cli import run_hilctl
 
 PULSES = 160  # ten rounds of the 4x4 array
 
 
 @pytest.fixture
 def emulator(tmp_path):
-    port = control.free_port()
-    server = subprocess.Popen(hilctl_command("emulate", "--rows", "4", "--cols", "4", "--smu",
-                                             "2600", "--preset", "hfox-1r", "--latency", "5ms",
-                                             "--control-port", port, "--write-config",
-                                             "rig.toml"),
-                              cwd=tmp_path, env=hilctl_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(200):
-            if (tmp_path / "rig.toml").exists():
-                break
-            time.sleep(0.05)
-        with open(tmp_path / "rig.toml", "a") as config:
-            config.write(control.FAST)
+    with control.running_emulator(tmp_path, "2600", "--preset", "hfox-1r") as port:
         yield port
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=10)
 
 
 def stored_rounds(run) -> list[dict]:
