@@ -98,3 +98,24 @@ def test_a_round_stored_without_its_device_snapshot_is_refused(tmp_path):
         store._db.execute("DELETE FROM snapshots WHERE round = 2")
         with pytest.raises(ResumeError, match="round 2 has no device snapshot"):
             resume_characterization(tmp_path / "run")
+
+
+def test_a_store_that_keeps_snapshots_in_its_rounds_still_resumes(tmp_path):
+    """Stores written before snapshots had their own table hold them in ``rounds.backend``."""
+    from hilctl.run.store import _checksum
+
+    targets = np.random.default_rng(3).uniform(8e-6, 30e-6, (12, 12))
+    whole = new_run(config(), tmp_path / "whole", targets).result
+    with pytest.raises(KeyboardInterrupt):
+        new_run(config(), tmp_path / "old", targets, progress=Recorder(stop_at=3))
+    with RunStore(tmp_path / "old" / STORE_NAME) as store:
+        db = store._db
+        for number, backend in db.execute("SELECT round, backend FROM snapshots").fetchall():
+            cells, pulses, state = db.execute("SELECT cells, pulses, state FROM rounds WHERE "
+                                              "round = ?", (number,)).fetchone()
+            db.execute("UPDATE rounds SET backend = ?, checksum = ? WHERE round = ?",
+                       (backend, _checksum(number, cells, pulses, state, backend), number))
+        db.execute("DROP TABLE snapshots")
+    resumed = resume_run(tmp_path / "old").result
+    assert np.array_equal(resumed.true_final, whole.true_final)
+    assert np.array_equal(resumed.pulses, whole.pulses)
