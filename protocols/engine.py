@@ -86,7 +86,7 @@ class StartRecord:
 class RoundRecord:
     """One round as subscribers see it: which cells (positions in the run's cell list) were
     pulsed with what, their reads before and after, and the state after the round. Round 0
-    (the first read) and a retarget carry no pulses and no reads before."""
+    (the first read), a retarget and a re-read carry no pulses and no reads before."""
 
     run_id: str
     seed: int | None
@@ -138,6 +138,7 @@ Journal = Callable[[int, np.ndarray, PulseBatch], None]
 # for example to compensate a failed device through its partner, or None to finish. It must
 # return None once it has nothing new to ask, so a resumed run ends where the original did.
 Retarget = Callable[[ProgramState], "tuple[np.ndarray, np.ndarray] | None"]
+
 
 class ProgrammingProtocol(ABC):
     """A write-verify or one-shot programming algorithm: decides, never acts."""
