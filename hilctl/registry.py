@@ -12,7 +12,7 @@ from hilctl.protocols import (
     IncrementalStep,
     OneShot,
     PlannedWriteVerify,
-    Protocol,
+    ProgrammingProtocol,
     StopRules,
     Tolerance,
 )
@@ -41,7 +41,7 @@ class ProtocolEntry:
     description: str
     verifies: bool
     oracle_reference: str
-    build: Callable[[RunConfig, PulsePlanner | None], Protocol]
+    build: Callable[[RunConfig, PulsePlanner | None], ProgrammingProtocol]
     planner: Callable[[RunConfig, Crossbar], PulsePlanner] | None = None
 
     @property
@@ -55,7 +55,7 @@ def _block_reset(config: RunConfig) -> ResetPulse:
     return ResetPulse(p.block_reset.amplitude_V, p.block_reset.width_s, gate)
 
 
-def _fppv(config: RunConfig, planner: PulsePlanner | None) -> Protocol:
+def _fppv(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
     p = config.protocol
     return FixedPulseVerify(planner, _block_reset(config), p.fppv.max_tries, p.gate_V)
 
@@ -98,7 +98,7 @@ def protocol_entry(name: str) -> ProtocolEntry:
 
 
 def build_protocol(config: RunConfig, crossbar: Crossbar,
-                   planner: PulsePlanner | None = None) -> Protocol:
+                   planner: PulsePlanner | None = None) -> ProgrammingProtocol:
     """The configured protocol for ``crossbar``; a planned one gets ``planner`` or, without
     it, the one its entry builds from the configuration (``protocol.planner``)."""
     entry = protocol_entry(config.protocol.name)

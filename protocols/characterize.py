@@ -5,6 +5,11 @@ trains on. Every round pulses a batch of distinct cells at once through ``Crossb
 reads them back with one ``Crossbar.read``; the read after a pulse is the read before that cell's
 next pulse, exactly as a rig sees it.
 
+It runs in the same ``Engine`` as programming, so the same subscribers store its rounds, show
+its progress and snapshot a simulated array; ``CharacterizationState`` (the last reads, the
+pulse count and the random generator's position) is what a run store keeps, so a stored
+characterization resumes where it stopped and draws the same pulses it would have drawn.
+
 States must cover the whole conductance range, not only the fresh (low) state an array starts
 in, so polarity is drawn with a bias against the cell's rank among the present reads: low cells
 get mostly SET, high cells mostly RESET. The array therefore spreads over its range within a
@@ -13,13 +18,23 @@ few rounds and keeps both ends populated, whatever its conductance units or wind
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
-from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch, SafetyLimits
+from hilctl.drivers import (
+    Cells,
+    ConfigError,
+    Crossbar,
+    DataError,
+    Polarity,
+    PulseBatch,
+    SafetyLimits,
+)
 from hilctl.drivers.pulse_table import PulseTable
 
+from .engine import Engine, RoundRecord, Subscriber
 from .settings import check_settings
 
 
@@ -62,6 +77,84 @@ def _or(value: float | None, default: float) -> float:
     return default if value is None else float(value)
 
 
+@dataclass
+class CharacterizationState:
+    """What a characterization knows between rounds: each cell's last read (S), the pulses
+    applied of ``n_pulses``, the rounds done, and the generator that draws the pulses."""
+
+    last_read: np.ndarray
+    applied: int
+    n_pulses: int
+    rng: np.random.Generator
+    rounds: int = 0
+
+    def progress(self) -> tuple[int, int, str]:
+        return self.applied, self.n_pulses, "pulses"
+
+    def record_reads(self, index: np.ndarray, reading: np.ndarray) -> None:
+        self.last_read[index] = reading
+
+    def changes(self, index: np.ndarray, retargeted: bool = False) -> dict[str, np.ndarray]:
+        """Beyond a round's reads: the counts and the generator's position after it; a round
+        without pulses (a re-read, see ``run_characterization``) also keeps its reads."""
+        changed = {"applied": np.array(self.applied), "rounds": np.array(self.rounds),
+                   "rng": _generator_bytes(self.rng)}
+        if retargeted:
+            changed["last_read"] = self.last_read[index]
+        return changed
+
+    def apply_changes(self, index: np.ndarray, changed: dict[str, np.ndarray]) -> None:
+        self.applied, self.rounds = int(changed["applied"]), int(changed["rounds"])
+        self.rng = _generator_from(changed["rng"])
+        if "last_read" in changed:
+            self.last_read[index] = changed["last_read"]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {**self.changes(np.arange(0)), "last_read": self.last_read,
+                "n_pulses": np.array(self.n_pulses)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> CharacterizationState:
+        missing = {"last_read", "n_pulses", "applied", "rounds", "rng"} - set(arrays)
+        if missing:
+            raise DataError(f"stored characterization lacks {', '.join(sorted(missing))}")
+        return cls(np.array(arrays["last_read"]), int(arrays["applied"]),
+                   int(arrays["n_pulses"]), _generator_from(arrays["rng"]),
+                   int(arrays["rounds"]))
+
+
+def _generator_bytes(rng: np.random.Generator) -> np.ndarray:
+    return np.frombuffer(json.dumps(rng.bit_generator.state).encode(), np.uint8).copy()
+
+
+def _generator_from(stored: np.ndarray) -> np.random.Generator:
+    """The generator at the stored position (PCG64, what ``default_rng`` makes)."""
+    state = json.loads(bytes(stored).decode())
+    if state.get("bit_generator") != "PCG64":
+        raise DataError(f"stored characterization draws with {state.get('bit_generator')!r}; "
+                        "only PCG64 generators can be resumed")
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = state
+    return rng
+
+
+class TableRows(Subscriber):
+    """Collects a characterization's table rows from its rounds (or from stored ones, ``add``)."""
+
+    def __init__(self) -> None:
+        self._tables: list[PulseTable] = []
+
+    def round(self, record: RoundRecord) -> None:
+        if record.pulses is not None:
+            self.add(record.pulses, record.before, record.reading)
+
+    def add(self, pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> None:
+        self._tables.append(_rows(pulses, before, after))
+
+    def table(self) -> PulseTable:
+        return PulseTable.concat(self._tables)
+
+
 def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
                  cells: Cells | None = None, ranges: PulseRanges | None = None,
                  batch: int | None = None) -> PulseTable:
@@ -82,6 +175,25 @@ def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
     batch : int, optional
         Cells pulsed per round (distinct cells); all of ``cells`` by default.
     """
+    engine = Engine(crossbar)
+    rows = TableRows()
+    engine.subscribe(rows)
+    run_characterization(engine, n_pulses, rng, cells, ranges, batch)
+    return rows.table()
+
+
+def run_characterization(engine: Engine, n_pulses: int, rng: np.random.Generator,
+                         cells: Cells | None = None, ranges: PulseRanges | None = None,
+                         batch: int | None = None, state: CharacterizationState | None = None,
+                         reread: np.ndarray | None = None) -> CharacterizationState:
+    """``characterize`` on ``engine`` (whose subscribers see every round), from ``state`` when
+    resuming (``rng`` is then the stored one, ``state.rng``).
+
+    ``reread`` (positions in ``cells``) are the cells of a round a rig was sent but whose reads
+    were never stored: they are read again first, as a round without pulses, so that their
+    next rows start from where the cells really are (the lost round has no rows).
+    """
+    crossbar = engine.crossbar
     if n_pulses < 1:
         raise ConfigError(f"characterize: n_pulses = {n_pulses}: expected at least 1")
     cells = cells if cells is not None else Cells.all(crossbar.shape)
@@ -91,19 +203,26 @@ def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
     if not 1 <= batch <= len(cells):
         raise ConfigError(f"characterize: batch = {batch}: expected 1..{len(cells)}")
     ranges = (ranges or PulseRanges()).resolved(crossbar.limits)
-
-    last_read = crossbar.read(cells).conductance
-    tables = []
-    done = 0
-    while done < n_pulses:
-        chosen = rng.permutation(len(cells))[:min(batch, n_pulses - done)]
-        pulses = _random_pulses(cells.subset(chosen), last_read, chosen, ranges, rng)
-        crossbar.apply(pulses)
-        after = crossbar.read(pulses.cells).conductance
-        tables.append(_rows(pulses, last_read[chosen], after))
-        last_read[chosen] = after
-        done += chosen.size
-    return PulseTable.concat(tables)
+    with engine.running("characterize", cells, state is not None,
+                        0 if state is None else state.rounds):
+        if state is None:
+            state = CharacterizationState(crossbar.read(cells).conductance, 0, n_pulses, rng)
+            engine.emit(0, np.arange(len(cells)), None, None, state.last_read.copy(), state)
+        if reread is not None:
+            state.record_reads(reread, crossbar.read(cells.subset(reread)).conductance)
+            state.rounds += 1
+            engine.emit(state.rounds, reread, None, None, state.last_read[reread], state)
+        while state.applied < n_pulses:
+            chosen = state.rng.permutation(len(cells))[:min(batch, n_pulses - state.applied)]
+            pulses = _random_pulses(cells.subset(chosen), state.last_read, chosen, ranges,
+                                    state.rng)
+            before = state.last_read[chosen]
+            after = engine.pulse_and_read(state.rounds + 1, chosen, pulses)
+            state.record_reads(chosen, after)
+            state.applied += chosen.size
+            state.rounds += 1
+            engine.emit(state.rounds, chosen, pulses, before, after, state)
+    return state
 
 
 def _random_pulses(cells: Cells, last_read: np.ndarray, chosen: np.ndarray,

@@ -1,17 +1,20 @@
-"""The one loop every programming protocol runs in.
+"""The engine every programming protocol (and characterization) runs in.
 
-A ``Protocol`` only decides (which pulse next, given what was read); ``program`` applies the
-pulses, reads, judges cells against their band, counts cost, declares cells that stopped
-responding failed, and hands every round to an observer. Protocols never print, journal or
-touch files: the observer (the run store, a progress bar) does, which also makes a run
-resumable from the last round the observer stored.
+A ``ProgrammingProtocol`` only decides (which pulse next, given what was read); the ``Engine``
+applies the pulses, reads, judges cells against their band, counts cost, declares cells that
+stopped responding failed, and hands a start record, every round and a stop record to its
+subscribers. Protocols never print, journal or touch files: subscribers (the run store, the
+simulator's snapshots, a progress bar) do, which also makes a run resumable from the last
+round the store kept. The engine is synchronous: a subscriber runs inside the round.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -25,7 +28,9 @@ from hilctl.drivers import (
     SafetyLimits,
 )
 
+from .planner import PlannedPulses
 from .result import CostModel, ProgramResult
+from .state import ProgramState
 from .tolerance import Tolerance
 
 
@@ -58,115 +63,84 @@ class StopRules:
             raise ConfigError("max_pulses and stall_pulses must be at least 1")
 
 
-@dataclass
-class ProgramState:
-    """Everything a run knows between rounds; saved after each round so a run can resume.
+class RunState(Protocol):
+    """What every run's state (``ProgramState``, a characterization's) tells subscribers."""
 
-    Per-cell arrays follow the order of the cells being programmed. ``memory`` holds the
-    protocol's own per-cell arrays (current amplitude, width, ...).
-    """
-
-    targets: np.ndarray
-    band: np.ndarray
-    initial: np.ndarray
-    read: np.ndarray
-    after_first_pulse: np.ndarray
-    pulses: np.ndarray
-    done: np.ndarray
-    failed: np.ndarray
-    stalled: np.ndarray
-    stall_ref: np.ndarray
-    totals: np.ndarray  # [pulse_time_s, energy_J, reads, rounds]
-    memory: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @classmethod
-    def fresh(cls, targets: np.ndarray, band: np.ndarray, initial: np.ndarray) -> ProgramState:
-        n = targets.size
-        return cls(targets=targets.copy(), band=band, initial=initial.copy(), read=initial.copy(),
-                   after_first_pulse=initial.copy(), pulses=np.zeros(n, np.int32),
-                   done=np.abs(initial - targets) <= band, failed=np.zeros(n, bool),
-                   stalled=np.zeros(n, np.int32), stall_ref=initial.copy(),
-                   totals=np.array([0.0, 0.0, n, 0.0]))
-
-    def retarget(self, positions: np.ndarray, targets: np.ndarray, band: np.ndarray) -> None:
-        """Give the cells at ``positions`` new targets (and bands) and another chance."""
-        self.targets[positions] = targets
-        self.band[positions] = band
-        self.done[positions] = np.abs(self.read[positions] - targets) <= band
-        self.failed[positions] = False
-        self.stalled[positions] = 0
-        self.totals[3] += 1
-
-    def record_reads(self, active: np.ndarray, after: np.ndarray) -> None:
-        """Book one pulse and its verify read for the cells at ``active``.
-
-        Everything here follows from the reads alone, so a run store need not keep it: replaying
-        the stored reads through this method rebuilds it.
-        """
-        first = self.pulses[active] == 0
-        self.after_first_pulse[active[first]] = after[first]
-        self.pulses[active] += 1
-        self.read[active] = after
-        self.done[active] = np.abs(after - self.targets[active]) <= self.band[active]
-
-    @property
-    def rounds(self) -> int:
-        return int(self.totals[3])
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "memory"}
-        arrays.update({f"memory.{k}": v for k, v in self.memory.items()})
-        return arrays
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ProgramState:
-        names = [f.name for f in fields(cls) if f.name != "memory"]
-        missing = [n for n in names if n not in arrays]
-        if missing:
-            raise DataError(f"stored program state lacks {', '.join(missing)}")
-        memory = {k.split(".", 1)[1]: np.array(v) for k, v in arrays.items()
-                  if k.startswith("memory.")}
-        return cls(**{n: np.array(arrays[n]) for n in names}, memory=memory)
+    def progress(self) -> tuple[int, int, str]:
+        """(units done, units in all, what else a progress bar shows)."""
+        ...
 
 
 @dataclass(frozen=True)
-class Plan:
-    """A protocol's pulses for the cells it was given, in that order.
+class StartRecord:
+    """A run begins, or resumes: its id and seed, what kind of run, on how many cells."""
 
-    ``strongest`` marks pulses at the protocol's strongest setting: if such pulses stop
-    moving a cell, the cell is declared failed.
-    """
-
-    polarity: np.ndarray
-    amplitude: np.ndarray
-    width: np.ndarray
-    strongest: np.ndarray
-    gate: np.ndarray | None = None
+    run_id: str
+    seed: int | None
+    kind: str  # "program" or "characterize"
+    cells: int
+    resumed: bool
 
 
 @dataclass(frozen=True)
 class RoundRecord:
-    """One round as observers see it: which cells (positions in the run's cell list) were
-    pulsed with what, what the verify read gave, and the state after the round."""
+    """One round as subscribers see it: which cells (positions in the run's cell list) were
+    pulsed with what, their reads before and after, and the state after the round. Round 0
+    (the first read), a retarget and a re-read carry no pulses and no reads before."""
 
+    run_id: str
+    seed: int | None
     round: int
     index: np.ndarray
     pulses: PulseBatch | None
+    before: np.ndarray | None
     reading: np.ndarray
-    state: ProgramState
+    state: RunState
 
 
-Observer = Callable[[RoundRecord], None]
+@dataclass(frozen=True)
+class StopRecord:
+    """A run stops: after how many rounds, and why (``"complete"`` or the error's name)."""
+
+    run_id: str
+    seed: int | None
+    rounds: int
+    reason: str
+
+
+class Subscriber:
+    """Told of a run's start, each of its rounds, and its stop; override what you need."""
+
+    def start(self, record: StartRecord) -> None:
+        """A run begins (also on resume)."""
+
+    def round(self, record: RoundRecord) -> None:
+        """One round is done; the state may change once this returns."""
+
+    def stop(self, record: StopRecord) -> None:
+        """The run stopped, complete or on an error (also Ctrl-C)."""
+
+
+class OnRound(Subscriber):
+    """A plain function of each ``RoundRecord`` as a subscriber."""
+
+    def __init__(self, function: Callable[[RoundRecord], None]) -> None:
+        self.function = function
+
+    def round(self, record: RoundRecord) -> None:
+        self.function(record)
+
+
 # Told each round's pulses (round number, positions, pulses) before they are sent, so a run
 # store can journal what a rig may have done if the round never completes.
 Journal = Callable[[int, np.ndarray, PulseBatch], None]
 # Called when no cell is left to pulse: new targets for some cells (positions, targets in S),
 # for example to compensate a failed device through its partner, or None to finish. It must
 # return None once it has nothing new to ask, so a resumed run ends where the original did.
-Retarget = Callable[["ProgramState"], "tuple[np.ndarray, np.ndarray] | None"]
+Retarget = Callable[[ProgramState], "tuple[np.ndarray, np.ndarray] | None"]
 
 
-class Protocol(ABC):
+class ProgrammingProtocol(ABC):
     """A write-verify or one-shot programming algorithm: decides, never acts."""
 
     name: str = "protocol"
@@ -192,98 +166,198 @@ class Protocol(ABC):
         return {}
 
     @abstractmethod
-    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
-        """Pulses for the cells at positions ``active`` (not yet in band, not failed)."""
+    def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
+        """Pulses for the cells at positions ``active`` (not yet in band, not failed); those
+        ``at_limit`` are the protocol's strongest setting (the stall rule watches them)."""
 
-    def learn(self, state: ProgramState, active: np.ndarray, plan: Plan,
+    def learn(self, state: ProgramState, active: np.ndarray, pulses: PlannedPulses,
               before: np.ndarray, after: np.ndarray) -> None:
-        """Update ``state.memory`` from how the cells answered (reads before and after)."""
+        """Update ``state.memory`` from how the cells answered (reads before and after);
+        ``pulses`` is the record ``plan`` returned."""
 
 
-def program(protocol: Protocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,
-            rules: StopRules | None = None, cost: CostModel | None = None,
-            observer: Observer | None = None, state: ProgramState | None = None,
-            retarget: Retarget | None = None, journal: Journal | None = None) -> ProgramResult:
-    """Program ``cells`` towards ``targets`` (S) with ``protocol``; resume from ``state``."""
-    rules = rules or StopRules()
-    cost = cost or CostModel(read_V=crossbar.limits.read_V,
-                             compliance_A=crossbar.limits.compliance_A)
-    targets = np.asarray(targets, dtype=np.float64)
-    if targets.shape != (len(cells),):
-        raise DataError(f"{targets.size} targets for {len(cells)} cells")
-    protocol.check(crossbar.limits)
-    protocol.begin(cells)
-    if state is not None:
-        protocol.resume(state)
-    budget = min(rules.max_pulses, protocol.max_pulses or rules.max_pulses)
-    if state is None:
-        prep = protocol.preparation(cells, crossbar.limits)
+class Engine:
+    """Applies and reads a run's rounds on ``crossbar`` and tells its subscribers.
+
+    ``run_id`` and ``seed`` only label the records; ``journal`` (a rig's run store) is told each
+    round's pulses before they are sent.
+    """
+
+    def __init__(self, crossbar: Crossbar, run_id: str = "", seed: int | None = None,
+                 journal: Journal | None = None) -> None:
+        self.crossbar = crossbar
+        self.run_id, self.seed, self.journal = run_id, seed, journal
+        self._subscribers: list[Subscriber] = []
+        self._rounds = 0
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Add ``subscriber``; subscribers are told in the order they were added."""
+        self._subscribers.append(subscriber)
+
+    @contextmanager
+    def running(self, kind: str, cells: Cells, resumed: bool, rounds: int = 0) -> Iterator[None]:
+        """Start and stop records around a run that has done ``rounds`` rounds so far; the
+        stop record also on an error."""
+        self._rounds = rounds
+        start = StartRecord(self.run_id, self.seed, kind, len(cells), resumed)
+        for subscriber in self._subscribers:
+            subscriber.start(start)
+        reason = "complete"
+        try:
+            yield
+        except BaseException as exc:
+            reason = type(exc).__name__
+            raise
+        finally:
+            stop = StopRecord(self.run_id, self.seed, self._rounds, reason)
+            for subscriber in self._subscribers:
+                subscriber.stop(stop)
+
+    def pulse_and_read(self, number: int, index: np.ndarray, pulses: PulseBatch) -> np.ndarray:
+        """Journal round ``number``'s pulses, apply them and read their cells back (S)."""
+        if self.journal:
+            self.journal(number, index, pulses)
+        self.crossbar.apply(pulses)
+        return self.crossbar.read(pulses.cells).conductance
+
+    def emit(self, number: int, index: np.ndarray, pulses: PulseBatch | None,
+             before: np.ndarray | None, reading: np.ndarray, state: RunState) -> None:
+        """Hand round ``number`` to every subscriber."""
+        self._rounds = number
+        record = RoundRecord(self.run_id, self.seed, number, index, pulses, before, reading,
+                             state)
+        for subscriber in self._subscribers:
+            subscriber.round(record)
+
+    def program(self, protocol: ProgrammingProtocol, cells: Cells, targets: np.ndarray,
+                rules: StopRules | None = None, cost: CostModel | None = None,
+                state: ProgramState | None = None, retarget: Retarget | None = None,
+                unconfirmed: tuple[np.ndarray, PulseBatch] | None = None) -> ProgramResult:
+        """Program ``cells`` towards ``targets`` (S) with ``protocol``; resume from ``state``,
+        first booking ``unconfirmed`` (positions, pulses: a journaled round a rig may have
+        applied, see ``_confirm``)."""
+        limits = self.crossbar.limits
+        rules = rules or StopRules()
+        cost = cost or CostModel(read_V=limits.read_V, compliance_A=limits.compliance_A)
+        targets = np.asarray(targets, dtype=np.float64)
+        if targets.shape != (len(cells),):
+            raise DataError(f"{targets.size} targets for {len(cells)} cells")
+        protocol.check(limits)
+        protocol.begin(cells)
+        if state is not None:
+            protocol.resume(state)
+        with self.running("program", cells, state is not None,
+                          0 if state is None else state.rounds):
+            if state is None:
+                state = self._start(protocol, cells, targets, rules, cost)
+            if unconfirmed is not None:
+                self._confirm(state, *unconfirmed, cost)
+            self._loop(protocol, cells, state, rules, cost, retarget)
+        return _result(protocol, self.crossbar, cells, state, cost)
+
+    def _start(self, protocol: ProgrammingProtocol, cells: Cells, targets: np.ndarray,
+               rules: StopRules, cost: CostModel) -> ProgramState:
+        prep = protocol.preparation(cells, self.crossbar.limits)
         if prep is not None:
-            crossbar.apply(prep)
-        initial = crossbar.read(cells).conductance
+            self.crossbar.apply(prep)
+        initial = self.crossbar.read(cells).conductance
         state = ProgramState.fresh(targets, rules.tolerance.half_width(targets), initial)
         if prep is not None:
             # Energy of the preparation, estimated from the conductance it left behind.
-            state.totals[:2] += (prep.width.sum(),
-                                 cost.pulse_energy(initial, prep.amplitude, prep.width).sum())
+            state.totals.add(prep.width.sum(),
+                             cost.pulse_energy(initial, prep.amplitude, prep.width).sum())
         state.memory = protocol.init_memory(state)
-        if observer:
-            observer(RoundRecord(0, np.arange(len(cells)), None, initial, state))
-    while True:
-        active = np.flatnonzero(~state.done & ~state.failed & (state.pulses < budget))
-        if active.size:
-            _run_round(protocol, crossbar, cells, state, active, rules, cost, observer, journal)
-            continue
-        change = retarget(state) if retarget else None
-        if change is None:
-            break
-        positions, targets = change
-        state.retarget(positions, targets, rules.tolerance.half_width(targets))
-        if observer:
-            observer(RoundRecord(state.rounds, positions, None, state.read[positions], state))
-    return _result(protocol, crossbar, cells, state, cost)
+        self.emit(0, np.arange(len(cells)), None, None, initial, state)
+        return state
+
+    def _loop(self, protocol: ProgrammingProtocol, cells: Cells, state: ProgramState,
+              rules: StopRules, cost: CostModel, retarget: Retarget | None) -> None:
+        budget = min(rules.max_pulses, protocol.max_pulses or rules.max_pulses)
+        while True:
+            active = np.flatnonzero(~state.done & ~state.failed & (state.pulses < budget))
+            if active.size:
+                self._round(protocol, cells, state, active, rules, cost)
+                continue
+            change = retarget(state) if retarget else None
+            if change is None:
+                return
+            positions, targets = change
+            state.retarget(positions, targets, rules.tolerance.half_width(targets))
+            self.emit(state.rounds, positions, None, None, state.read[positions], state)
+
+    def _round(self, protocol: ProgrammingProtocol, cells: Cells, state: ProgramState,
+               active: np.ndarray, rules: StopRules, cost: CostModel) -> None:
+        plan = protocol.plan(state, active)
+        pulses = plan.to_batch(cells.subset(active))
+        before = state.read[active]
+        after = self.pulse_and_read(state.rounds + 1, active, pulses)
+        state.record_reads(active, after)
+        _count_stalls(state, active, plan.at_limit, before, after, rules)
+        state.totals.add(plan.width.sum(),
+                         cost.pulse_energy(before, plan.amplitude, plan.width).sum(),
+                         active.size, 1)
+        protocol.learn(state, active, plan, before, after)
+        self.emit(state.rounds, active, pulses, before, after, state)
+
+    def _confirm(self, state: ProgramState, index: np.ndarray, pulses: PulseBatch,
+                 cost: CostModel) -> None:
+        """Book a journaled round the rig may have applied before the run stopped.
+
+        Its cells are read afresh and its pulses counted as applied (the rig may have sent all,
+        some or none of them before the fault; the fresh reads say where the cells are now,
+        and counting them keeps the pulse budget and cost honest rather than pulsing a one-shot
+        cell twice). The protocol does not learn from this round: the read before its pulses
+        may be stale, and stall counting starts again from the fresh reads.
+        """
+        before = state.read[index]
+        after = self.crossbar.read(pulses.cells).conductance
+        state.record_reads(index, after)
+        state.stalled[index] = 0
+        state.stall_ref[index] = after
+        state.totals.add(pulses.width.sum(),
+                         cost.pulse_energy(before, pulses.amplitude, pulses.width).sum(),
+                         index.size, 1)
+        self.emit(state.rounds, index, pulses, before, after, state)
 
 
-def _run_round(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
-               active: np.ndarray, rules: StopRules, cost: CostModel,
-               observer: Observer | None, journal: Journal | None) -> None:
-    plan = protocol.plan(state, active)
-    pulses = PulseBatch(cells.subset(active), plan.polarity, plan.amplitude, plan.width,
-                        plan.gate)
-    before = state.read[active]
-    if journal:
-        journal(state.rounds + 1, active, pulses)
-    crossbar.apply(pulses)
-    after = crossbar.read(pulses.cells).conductance
-
-    state.record_reads(active, after)
+def _count_stalls(state: ProgramState, active: np.ndarray, at_limit: np.ndarray,
+                  before: np.ndarray, after: np.ndarray, rules: StopRules) -> None:
+    """Count unanswered pulses at the strongest setting; fail cells past ``stall_pulses``."""
     targets = state.targets[active]
     streak = state.stalled[active]
     reference = np.where(streak == 0, before, state.stall_ref[active])
     progress = (after - reference) * np.sign(targets - reference)
     scale = np.maximum(reference, targets)
-    unanswered = plan.strongest & (progress < rules.stall_response * scale)
+    unanswered = at_limit & (progress < rules.stall_response * scale)
     state.stalled[active] = np.where(unanswered, streak + 1, 0)
     state.stall_ref[active] = reference
     state.failed[active] |= (state.stalled[active] >= rules.stall_pulses) & ~state.done[active]
-    state.totals += (plan.width.sum(),
-                     cost.pulse_energy(before, plan.amplitude, plan.width).sum(),
-                     active.size, 1)
-    protocol.learn(state, active, plan, before, after)
-    if observer:
-        observer(RoundRecord(state.rounds, active, pulses, after, state))
 
 
-def _result(protocol: Protocol, crossbar: Crossbar, cells: Cells, state: ProgramState,
-            cost: CostModel) -> ProgramResult:
+def program(protocol: ProgrammingProtocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,
+            rules: StopRules | None = None, cost: CostModel | None = None,
+            observer: Callable[[RoundRecord], None] | None = None,
+            state: ProgramState | None = None, retarget: Retarget | None = None,
+            journal: Journal | None = None) -> ProgramResult:
+    """Program ``cells`` towards ``targets`` (S) with ``protocol`` on an engine of its own,
+    ``observer`` told each round; resume from ``state``."""
+    engine = Engine(crossbar, journal=journal)
+    if observer is not None:
+        engine.subscribe(OnRound(observer))
+    return engine.program(protocol, cells, targets, rules, cost, state, retarget)
+
+
+def _result(protocol: ProgrammingProtocol, crossbar: Crossbar, cells: Cells,
+            state: ProgramState, cost: CostModel) -> ProgramResult:
     true_final = None
     if isinstance(crossbar, KnowsTrueConductance):
         true_final = crossbar.sim_true_conductance(cells)
+    totals = state.totals
     return ProgramResult(
         protocol=protocol.name, cells=cells, targets=state.targets, band=state.band,
         initial=state.initial, after_first_pulse=state.after_first_pulse,
         final_read=state.read.copy(), true_final=true_final, success=state.done.copy(),
         failed=state.failed.copy(), pulses=state.pulses.copy(), rounds=state.rounds,
-        pulse_time_s=float(state.totals[0]), reads=int(state.totals[2]),
-        energy_J=float(state.totals[1]), cost_model=cost, block_reset=protocol.block_reset,
+        pulse_time_s=totals.pulse_time_s, reads=totals.reads, energy_J=totals.energy_J,
+        cost_model=cost, block_reset=protocol.block_reset,
     )

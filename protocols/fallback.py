@@ -62,7 +62,7 @@ class PolarityFallback(PulsePlanner):
                                            strict=True) if index.size]
         n = len(cells)
         out = {"polarity": np.zeros(n, np.int8), "amplitude": np.zeros(n),
-               "width": np.zeros(n), "clamped": np.zeros(n, bool)}
+               "width": np.zeros(n), "at_limit": np.zeros(n, bool)}
         gated = any(p.gate is not None for _, p in parts)
         gate = np.full(n, np.nan) if gated else None
         for index, planned in parts:
@@ -77,10 +77,8 @@ class PolarityFallback(PulsePlanner):
         for index, planner in zip(self._split(pulses.polarity), (self.primary, self.fallback),
                                   strict=True):
             if index.size:
-                gate = None if pulses.gate is None else pulses.gate[index]
-                part = PlannedPulses(pulses.polarity[index], pulses.amplitude[index],
-                                     pulses.width[index], pulses.clamped[index], gate)
-                planner.observe(cells.subset(index), part, before[index], after[index])
+                planner.observe(cells.subset(index), pulses.subset(index), before[index],
+                                after[index])
 
     def learned(self, cells: Cells) -> dict[str, np.ndarray]:
         return {**{f"primary.{k}": v for k, v in self.primary.learned(cells).items()},

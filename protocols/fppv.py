@@ -17,7 +17,7 @@ import numpy as np
 
 from hilctl.drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
 
-from .engine import Plan, ProgramState
+from .engine import ProgramState
 from .planned import _Planned
 from .planner import PlannedPulses, PulsePlanner
 from .settings import ResetPulse, check_settings
@@ -104,25 +104,20 @@ class FixedPulseVerify(_Planned):
     def init_memory(self, state: ProgramState) -> dict[str, np.ndarray]:
         return {**super().init_memory(state), "reset_next": np.zeros(state.targets.size, bool)}
 
-    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
+    def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
         reset = state.memory["reset_next"][active]
         planned = super().plan(state, active)
         n = active.size
         planned_gate = np.nan if planned.gate is None else planned.gate  # the driver refuses NaN
         gate = np.where(reset, self.reset.gate_V, planned_gate)
-        return Plan(np.where(reset, Polarity.RESET, planned.polarity),
-                    np.where(reset, self.reset.amplitude_V, planned.amplitude),
-                    np.where(reset, self.reset.width_s, planned.width), np.zeros(n, bool), gate)
+        return PlannedPulses(np.where(reset, Polarity.RESET, planned.polarity),
+                             np.where(reset, self.reset.amplitude_V, planned.amplitude),
+                             np.where(reset, self.reset.width_s, planned.width),
+                             np.zeros(n, bool), gate)
 
-    def learn(self, state, active, plan, before, after) -> None:
+    def learn(self, state, active, pulses, before, after) -> None:
         # Only a pulse from the planner teaches it; the next pulse after it is a RESET.
         planned = state.memory["reset_next"][active] == 0
         state.memory["reset_next"][active] = planned
         if planned.any():
-            index = np.flatnonzero(planned)
-            pulses = PlannedPulses(plan.polarity[index], plan.amplitude[index],
-                                   plan.width[index], plan.strongest[index],
-                                   None if plan.gate is None else plan.gate[index])
-            self.planner.observe(self._cells_at(active[index]), pulses, before[index],
-                                 after[index])
-            self._keep_learning(state, active[index])
+            self._observe(state, active, np.flatnonzero(planned), before, after)

@@ -5,9 +5,10 @@
 - ``PlannedWriteVerify`` ("write-verify-planned"): the first pulse and every correction come
   from the planner with the latest read, and the planner sees how each cell answered.
 
-A pulse the planner had to clamp (the target lies beyond what it believes one pulse can do) is
-marked as the protocol's strongest setting, so a cell that stops answering such pulses is
-declared failed by the engine's stall rule instead of burning its whole budget.
+The planner's own record is the round's record: a pulse it marks ``at_limit`` (the target lies
+beyond what it believes one pulse can do) is the protocol's strongest setting, so a cell that
+stops answering such pulses is declared failed by the engine's stall rule instead of burning
+its whole budget; and its ``observe`` gets back the very record it planned.
 """
 
 from __future__ import annotations
@@ -16,23 +17,26 @@ import numpy as np
 
 from hilctl.drivers import Cells, DataError, PulseBatch, SafetyLimits
 
-from .engine import Plan, ProgramState, Protocol
+from .engine import ProgrammingProtocol, ProgramState
 from .planner import PlannedPulses, PulsePlanner
-from .settings import ResetPulse, check_settings, gates
+from .settings import ResetPulse, check_settings
 
 _PLANNER = "planner."
 
 
-class _Planned(Protocol):
-    """Shared plumbing: the run's cells, and turning the planner's answer into a ``Plan``.
+class _Planned(ProgrammingProtocol):
+    """Shared plumbing: the run's cells, and the planner's answer as the round's pulses.
 
     ``gate_V`` is the gate a pulse carries when the planner plans none (None: no gate sent).
+    The planner's own record of the round is kept until ``learn``, so ``observe`` gets back
+    exactly what ``plan`` returned (without the default gate filled in).
     """
 
     def __init__(self, planner: PulsePlanner, gate_V: float | None = None) -> None:
         self.planner = planner
         self.gate_V = gate_V
         self._cells: Cells | None = None
+        self._planned: PlannedPulses | None = None
 
     def check(self, limits: SafetyLimits) -> None:
         check_settings(self.name, limits, gate_V={"gate_V": self.gate_V})
@@ -60,16 +64,18 @@ class _Planned(Protocol):
             raise DataError(f"{self.name}: plan() called outside program() (no cells known)")
         return self._cells.subset(active)
 
-    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
-        planned = self.planner.plan(self._cells_at(active), state.read[active],
-                                    state.targets[active])
-        gate = planned.gate
-        if gate is None:
-            gate = gates(self.gate_V, active.size)
-        elif self.gate_V is not None:  # a planner that planned some gates but not all
-            gate = np.where(np.isnan(gate), self.gate_V, gate)
-        return Plan(planned.polarity, planned.amplitude, planned.width,
-                    np.asarray(planned.clamped, bool), gate)
+    def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
+        self._planned = self.planner.plan(self._cells_at(active), state.read[active],
+                                          state.targets[active])
+        return self._planned.with_default_gate(self.gate_V)
+
+    def _observe(self, state: ProgramState, active: np.ndarray, index: np.ndarray | slice,
+                 before: np.ndarray, after: np.ndarray) -> None:
+        """Hand the planner its own pulses at ``index`` (positions in ``active``) and how
+        those cells answered, and keep what it learned in ``state.memory``."""
+        self.planner.observe(self._cells_at(active[index]), self._planned.subset(index),
+                             before[index], after[index])
+        self._keep_learning(state, active[index])
 
 
 class OneShot(_Planned):
@@ -114,9 +120,6 @@ class PlannedWriteVerify(_Planned):
 
     name = "write-verify-planned"
 
-    def learn(self, state: ProgramState, active: np.ndarray, plan: Plan, before: np.ndarray,
-              after: np.ndarray) -> None:
-        pulses = PlannedPulses(plan.polarity, plan.amplitude, plan.width, plan.strongest,
-                               plan.gate)
-        self.planner.observe(self._cells_at(active), pulses, before, after)
-        self._keep_learning(state, active)
+    def learn(self, state: ProgramState, active: np.ndarray, pulses: PlannedPulses,
+              before: np.ndarray, after: np.ndarray) -> None:
+        self._observe(state, active, slice(None), before, after)

@@ -16,7 +16,8 @@ import numpy as np
 
 from hilctl.drivers import ConfigError, Polarity, SafetyLimits
 
-from .engine import Plan, ProgramState, Protocol
+from .engine import ProgrammingProtocol, ProgramState
+from .planner import PlannedPulses
 from .settings import check_settings, gates
 
 
@@ -26,7 +27,7 @@ def needed_polarity(state: ProgramState, active: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class IncrementalStep(Protocol):
+class IncrementalStep(ProgrammingProtocol):
     """ISPP-style voltage ramp at a fixed width. Voltages in V, width in s; ``gate_V`` is the
     gate every pulse carries on a 1T1R array (None: no gate sent)."""
 
@@ -52,7 +53,7 @@ class IncrementalStep(Protocol):
         n = state.targets.size
         return {"polarity": np.zeros(n, np.int8), "amplitude": np.zeros(n)}
 
-    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
+    def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
         polarity = needed_polarity(state, active)
         is_set = polarity == Polarity.SET
         start = np.where(is_set, self.set_start_V, self.reset_start_V)
@@ -60,16 +61,16 @@ class IncrementalStep(Protocol):
         same = state.memory["polarity"][active] == polarity
         ramped = np.minimum(state.memory["amplitude"][active] + self.step_V, top)
         amplitude = np.where(same, ramped, start)
-        return Plan(polarity, amplitude, np.full(active.size, self.width_s), amplitude >= top,
-                    gates(self.gate_V, active.size))
+        return PlannedPulses(polarity, amplitude, np.full(active.size, self.width_s),
+                             amplitude >= top, gates(self.gate_V, active.size))
 
-    def learn(self, state, active, plan, before, after) -> None:
-        state.memory["polarity"][active] = plan.polarity
-        state.memory["amplitude"][active] = plan.amplitude
+    def learn(self, state, active, pulses, before, after) -> None:
+        state.memory["polarity"][active] = pulses.polarity
+        state.memory["amplitude"][active] = pulses.amplitude
 
 
 @dataclass
-class AdaptiveWidth(Protocol):
+class AdaptiveWidth(ProgrammingProtocol):
     """Pulse-width search at a fixed amplitude per polarity. Voltages in V, widths in s;
     ``gate_V`` as for ``IncrementalStep``."""
 
@@ -98,20 +99,20 @@ class AdaptiveWidth(Protocol):
         return {"set_width": np.full(n, self.start_width_s),
                 "reset_width": np.full(n, self.start_width_s)}
 
-    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
+    def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
         polarity = needed_polarity(state, active)
         is_set = polarity == Polarity.SET
         width = np.where(is_set, state.memory["set_width"][active],
                          state.memory["reset_width"][active])
         amplitude = np.where(is_set, self.set_V, self.reset_V)
-        return Plan(polarity, amplitude, width, width >= self.max_width_s,
-                    gates(self.gate_V, active.size))
+        return PlannedPulses(polarity, amplitude, width, width >= self.max_width_s,
+                             gates(self.gate_V, active.size))
 
-    def learn(self, state, active, plan, before, after) -> None:
+    def learn(self, state, active, pulses, before, after) -> None:
         targets = state.targets[active]
         crossed = np.sign(targets - after) != np.sign(targets - before)
         factor = np.where(crossed, self.shrink, self.grow)
-        width = np.clip(plan.width * factor, self.min_width_s, self.max_width_s)
-        is_set = plan.polarity == Polarity.SET
+        width = np.clip(pulses.width * factor, self.min_width_s, self.max_width_s)
+        is_set = pulses.polarity == Polarity.SET
         state.memory["set_width"][active[is_set]] = width[is_set]
         state.memory["reset_width"][active[~is_set]] = width[~is_set]

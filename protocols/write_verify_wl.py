@@ -24,12 +24,13 @@ import numpy as np
 
 from hilctl.drivers import Cells, ConfigError, Polarity, PulseBatch, SafetyLimits
 
-from .engine import Plan, ProgramState, Protocol
+from .engine import ProgrammingProtocol, ProgramState
+from .planner import PlannedPulses
 from .settings import ResetPulse, check_settings
 
 
 @dataclass
-class GateIspp(Protocol):
+class GateIspp(ProgrammingProtocol):
     """ISPP on the gate. Voltages in V, widths in s.
 
     Parameters
@@ -89,15 +90,15 @@ class GateIspp(Protocol):
         n = state.targets.size
         return {"gate": np.full(n, self.gate_start_V), "reset_amplitude": np.zeros(n)}
 
-    def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
+    def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
         is_set = state.read[active] < state.targets[active]
         gate = np.where(is_set, state.memory["gate"][active], self._reset_gate)
         amplitude = np.where(is_set, self.set_V, self._reset_amplitude(state, active))
         width = np.where(is_set | self._corrects, self.width_s, self.reset.width_s)
-        strongest = np.where(is_set, gate >= self.gate_max_V - 1e-12,
+        at_limit = np.where(is_set, gate >= self.gate_max_V - 1e-12,
                              self._corrects & (amplitude >= self.reset.amplitude_V))
         polarity = np.where(is_set, Polarity.SET, Polarity.RESET)
-        return Plan(polarity, amplitude, width, strongest, gate)
+        return PlannedPulses(polarity, amplitude, width, at_limit, gate)
 
     @property
     def _corrects(self) -> bool:
@@ -114,17 +115,17 @@ class GateIspp(Protocol):
         ramped = np.where(last > 0, last + self.reset_step_V, self.reset_start_V)
         return np.minimum(ramped, self.reset.amplitude_V)
 
-    def learn(self, state, active, plan, before, after) -> None:
-        is_set = plan.polarity == Polarity.SET
+    def learn(self, state, active, pulses, before, after) -> None:
+        is_set = pulses.polarity == Polarity.SET
         overshot = after > state.targets[active] + state.band[active]
-        stepped = np.minimum(plan.gate + self.gate_step_V, self.gate_max_V)
+        stepped = np.minimum(pulses.gate + self.gate_step_V, self.gate_max_V)
         if self._corrects:
-            after_overshoot = plan.gate - self.gate_step_V
+            after_overshoot = pulses.gate - self.gate_step_V
         elif self.restart_back_V is not None:
-            after_overshoot = plan.gate - self.restart_back_V
+            after_overshoot = pulses.gate - self.restart_back_V
         else:
             after_overshoot = np.full(active.size, self.gate_start_V)
         next_gate = np.maximum(np.where(overshot, after_overshoot, stepped), self.gate_start_V)
         memory = state.memory
         memory["gate"][active[is_set]] = next_gate[is_set]
-        memory["reset_amplitude"][active] = np.where(is_set | ~overshot, 0.0, plan.amplitude)
+        memory["reset_amplitude"][active] = np.where(is_set | ~overshot, 0.0, pulses.amplitude)

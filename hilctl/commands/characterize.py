@@ -1,28 +1,36 @@
 """``hilctl characterize``: random pulses over an array into a pulse-response table.
 
 The embedded simulated array by default; ``--config`` picks the preset, limits, a measured or
-fitted device model, or a real rig (``[rig]``), exactly as for ``hilctl program``.
+fitted device model, or a real rig (``[rig]``), exactly as for ``hilctl program``. The run is
+stored in a run directory (``--run-dir``) like a programming run, so a killed characterization
+continues with ``--resume DIR`` and gives the table an uninterrupted one would have.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
-import numpy as np
 
-from hilctl.protocols.characterize import characterize as run_characterization
+from hilctl.drivers import ConfigError
 
-from ..assemble import open_crossbar
 from ..config import assemble_config
+from ..report.progress import round_progress
+from ..run.characterization import new_characterization, resume_characterization
 
 
 @click.command()
 @click.option("--pulses", type=click.IntRange(1), default=50_000, show_default=True,
               help="Pulses to apply (rows of the table).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Pulse-response table to write (CSV).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Pulse-response table to write (CSV); with --resume, the one named at the "
+                   "start by default.")
+@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False),
+              help="Run directory that stores the run [runs/<time>-characterize[-n]].")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue the stopped characterization stored in this run directory.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML configuration (array, device, limits, rig) as for hilctl program.")
 @click.option("--rows", type=click.IntRange(1), help="Rows of the simulated array [64].")
@@ -30,31 +38,47 @@ from ..config import assemble_config
 @click.option("--seed", type=click.IntRange(0),
               help="Seed of the simulated array and of the random pulses [0].")
 @click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def characterize(pulses, out, config_file, rows, cols, seed, preset_name, as_json) -> None:
+def characterize(pulses, out, run_dir, resume_dir, config_file, rows, cols, seed, preset_name,
+                 quiet, as_json) -> None:
     """Apply random pulses (polarity, amplitude, log-uniform width over the safe ranges)
     across the array, read before and after, and write the pulse-response table."""
-    config = assemble_config(config_file, {}, {
-        "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name}})
-    started = time.perf_counter()
-    with open_crossbar(config) as crossbar:
-        table = run_characterization(crossbar, pulses, np.random.default_rng(config.array.seed))
-        shape = crossbar.shape
-    table.write_csv(out)
-    summary = {
-        "rows": len(table), "pulses": pulses, "pulses_dropped": pulses - len(table),
-        "out": str(out), "array": list(shape), "preset": config.array.preset,
-        "seed": config.array.seed, "set_rows": int((table.polarity > 0).sum()),
-        "reset_rows": int((table.polarity < 0).sum()),
-        "g_before_S": [float(table.g_before.min()), float(table.g_before.max())],
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+    if resume_dir:
+        given = [name for name, value in (("--run-dir", run_dir), ("--config", config_file),
+                                          ("--rows", rows), ("--cols", cols), ("--seed", seed),
+                                          ("--preset", preset_name)) if value is not None]
+        if given:
+            raise ConfigError(f"--resume continues a run as it was made: {', '.join(given)} "
+                              "cannot change it")
+        with round_progress(f"resuming {resume_dir}", not quiet) as progress:
+            outcome = resume_characterization(Path(resume_dir), out and Path(out), progress)
+    else:
+        if out is None:
+            raise ConfigError("--out TABLE.csv is needed (the pulse-response table to write)")
+        config = assemble_config(config_file, {}, {
+            "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name}})
+        run_dir = Path(run_dir) if run_dir else _unused_run_dir()
+        with round_progress("characterize", not quiet) as progress:
+            outcome = new_characterization(config, run_dir, pulses, Path(out), progress)
+    summary = outcome.summary
     if as_json:
         click.echo(json.dumps(summary))
         return
     dropped = (f"; {summary['pulses_dropped']} pulses left out (a read at or below 0 S)"
                if summary["pulses_dropped"] else "")
+    shape = summary["array"]
     click.echo(f"wrote {summary['rows']} pulses ({summary['set_rows']} SET, "
                f"{summary['reset_rows']} RESET) on a {shape[0]}x{shape[1]} "
-               f"{config.array.preset} array (seed {config.array.seed}) to {out} in "
-               f"{summary['seconds']} s{dropped}")
+               f"{summary['preset']} array (seed {summary['seed']}) to {summary['out']} in "
+               f"{summary['seconds']} s{dropped}; run stored in {summary['run_dir']}")
+
+
+def _unused_run_dir() -> Path:
+    """``runs/<time>-characterize``, numbered when a run of the same second holds it."""
+    base = Path(f"runs/{time.strftime('%Y%m%d-%H%M%S')}-characterize")
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate

@@ -20,7 +20,7 @@ from ..report.progress import round_progress
 from ..run.runner import RunOutcome, load_run_config, new_run, resume_run
 from ..targets import targets_for
 from ..units import parse_quantity
-from ..weights.job import pair_compensation, weights_job
+from ..weights.job import compensation_for_run, pair_compensation, weights_job
 
 
 def parse_tolerance(text: str | None) -> dict:
@@ -122,7 +122,8 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
         stored = load_run_config(Path(resume_dir)).model_dump(mode="json")
         config = assemble_config(config_file, stored, flags)
         with round_progress(f"resuming {resume_dir}", not quiet) as hook:
-            outcome = resume_run(Path(resume_dir), config, progress=hook)
+            outcome = resume_run(Path(resume_dir), config, progress=hook,
+                                 retarget=compensation_for_run(Path(resume_dir)))
     else:
         config = assemble_config(config_file, {}, flags)
         extra_files, layout, retarget = {}, None, None

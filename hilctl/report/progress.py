@@ -1,4 +1,4 @@
-"""A rich progress bar on stderr that subscribes to a run's rounds."""
+"""A rich progress bar on stderr that subscribes to a run's records."""
 
 from __future__ import annotations
 
@@ -8,32 +8,40 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hilctl.protocols import RoundRecord
+from hilctl.protocols import RoundRecord, Subscriber
+
+
+class RoundProgress(Subscriber):
+    """Shows a run's progress as its state counts it (cells converged, pulses applied, ...),
+    from the first round on, so an error before it prints nothing but itself."""
+
+    def __init__(self, label: str) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[what]} · round {task.fields[round]}"),
+                   TimeElapsedColumn())
+        self.bar = Progress(*columns, console=Console(stderr=True), transient=True)
+        self.task = self.bar.add_task(label, total=None, round=0, what="")
+
+    def round(self, record: RoundRecord) -> None:
+        if not self.bar.live.is_started:
+            self.bar.start()
+        completed, total, what = record.state.progress()
+        self.bar.update(self.task, total=total, completed=completed, round=record.round,
+                        what=what)
+
+    def close(self) -> None:
+        if self.bar.live.is_started:
+            self.bar.stop()
 
 
 @contextmanager
-def round_progress(label: str, enabled: bool = True) -> Iterator:
-    """Yields an observer for ``RoundRecord``s (or None when disabled)."""
+def round_progress(label: str, enabled: bool = True) -> Iterator[RoundProgress | None]:
+    """Yields a progress subscriber (or None when disabled) and removes the bar on exit."""
     if not enabled:
         yield None
         return
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("converged · round {task.fields[round]} · failed {task.fields[failed]}"),
-               TimeElapsedColumn())
-    bar = Progress(*columns, console=console, transient=True)
-    task = bar.add_task(label, total=None, round=0, failed=0)
-
-    def update(record: RoundRecord) -> None:
-        # Shown from the first round on, so an error before it prints nothing but itself.
-        if not bar.live.is_started:
-            bar.start()
-        state = record.state
-        bar.update(task, total=state.done.size, completed=int(state.done.sum()),
-                   round=record.round, failed=int(state.failed.sum()))
-
+    progress = RoundProgress(label)
     try:
-        yield update
+        yield progress
     finally:
-        if bar.live.is_started:
-            bar.stop()
+        progress.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilctl.drivers import Cells, ConfigError
-from hilctl.protocols import ProgramResult, Protocol, program, relative_error
+from hilctl.protocols import ProgrammingProtocol, ProgramResult, program, relative_error
 from hilctl.protocols.planner import PulsePlanner
 from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
 
@@ -130,7 +130,7 @@ def _program_copy(config: RunConfig, name: str, targets: np.ndarray,
                        stop_rules(config), cost_model(config, crossbar))
 
 
-def _protocol(config: RunConfig, name: str, crossbar, planner_for) -> Protocol:
+def _protocol(config: RunConfig, name: str, crossbar, planner_for) -> ProgrammingProtocol:
     planner = planner_for(name, crossbar) if PROTOCOLS[name].needs_planner else None
     return build_protocol(config.model_copy(update={
         "protocol": config.protocol.model_copy(update={"name": name})}), crossbar, planner)

@@ -1,10 +1,11 @@
 """Runs a programming protocol as a stored, resumable run in a run directory.
 
 The protocol decides; this module builds the crossbar and targets from the configuration,
-subscribes the run store and the progress bar to the protocol's rounds, and writes the run
-directory: ``config.toml``, ``store.sqlite``, ``targets.npy``, ``conductance.npy`` (last verify
-read per cell), ``true_conductance.npy`` (simulator only), ``result.json``,
-``error_map.png`` and ``run.lock`` (held while a process runs it, see ``lock.py``).
+hands them to an ``Engine`` with three subscribers (the run store's writer, the simulator's
+snapshots, the progress bar), and writes the run directory: ``config.toml``, ``store.sqlite``,
+``targets.npy``, ``conductance.npy`` (last verify read per cell), ``true_conductance.npy``
+(simulator only), ``result.json``, ``error_map.png`` and ``run.lock`` (held while a process
+runs it, see ``lock.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +25,11 @@ from hilctl.drivers import Cells, Checkpointable, Crossbar, PulseBatch, ResumeEr
 from hilctl.drivers.atomic_file import refuse_links, write_atomic
 from hilctl.protocols import (
     CostModel,
+    Engine,
+    ProgrammingProtocol,
     ProgramResult,
-    ProgramState,
-    Protocol,
     RoundRecord,
-    program,
+    Subscriber,
 )
 from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
@@ -37,15 +40,14 @@ from ..config import RunConfig, build_config, dump_toml, read_toml
 from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
-from ..weights.job import compensation_for_run
 from .lock import LOCK_NAME, run_lock
-from .store import BackgroundWriter, RunStore, encode_round
+from .store import RunStore, StoreWriter
 
 STORE_NAME = "store.sqlite"
+PROGRAM = "program"  # the run kind of a store (``meta.kind``), as the command is named
 CONFIG_NAME = "config.toml"
 TARGETS_NAME = "targets.npy"
 
-ProgressHook = Callable[[RoundRecord], None]
 
 
 @dataclass
@@ -68,35 +70,41 @@ def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
 
 
 def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
-            protocol: Protocol | None = None, progress: ProgressHook | None = None,
+            protocol: ProgrammingProtocol | None = None, progress: Subscriber | None = None,
             extra_files: dict[str, bytes | str] | None = None,
             retarget: Retarget | None = None) -> RunOutcome:
     """Program ``targets`` (S, NaN = leave the cell alone) into a fresh run directory.
 
     ``targets`` is shaped (rows, cols), or (n_arrays, rows, cols) for a job spread over several
     arrays. ``extra_files`` (relative path -> content) are written beside the run's own files.
-    ``retarget`` may give cells new targets once the protocol is done (pair compensation).
+    ``retarget`` may give cells new targets once the protocol is done (pair compensation);
+    ``progress`` is subscribed to the run's records.
     """
     run_dir = Path(run_dir)
     refuse_links(run_dir)
     # Checked before anything is made, so a run refused here leaves no directory behind.
     stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
+    with fresh_run_dir(run_dir):
+        return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+
+
+@contextmanager
+def fresh_run_dir(run_dir: Path) -> Iterator[None]:
+    """Hold a new run directory locked; refuse one that holds a run already, and take back
+    a directory this made if the run fails before its store exists."""
+    refuse_links(run_dir)
     made = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         with run_lock(run_dir):
-            _refuse_existing(run_dir)
-            return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+            if (run_dir / STORE_NAME).exists():
+                raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
+                                  f"{run_dir} or choose another directory")
+            yield
     except BaseException:
         if made and not (run_dir / STORE_NAME).exists():
             _remove_unstarted(run_dir)
         raise
-
-
-def _refuse_existing(run_dir: Path) -> None:
-    if (run_dir / STORE_NAME).exists():
-        raise ResumeError(f"{run_dir}: already holds a run; resume it with --resume "
-                          f"{run_dir} or choose another --out")
 
 
 def _remove_unstarted(run_dir: Path) -> None:
@@ -108,7 +116,7 @@ def _remove_unstarted(run_dir: Path) -> None:
 
 
 def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
-             protocol: Protocol | None, progress: ProgressHook | None,
+             protocol: ProgrammingProtocol | None, progress: Subscriber | None,
              extra_files: dict[str, bytes | str] | None,
              retarget: Retarget | None) -> RunOutcome:
     crossbar = open_crossbar(config, arrays_in(targets))
@@ -124,16 +132,20 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         store = RunStore(run_dir / STORE_NAME, create=True)
         store.set_meta(config_sha256=text_hash(config_text), protocol=protocol.name,
                        targets_sha256=sha256((run_dir / TARGETS_NAME).read_bytes()),
-                       shape=list(crossbar.shape), status="running")
+                       shape=list(crossbar.shape), status="running", run_id=new_run_id(),
+                       kind=PROGRAM)
         with store:
             return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress,
                             retarget)
 
 
 def resume_run(run_dir: Path, config: RunConfig | None = None,
-               protocol: Protocol | None = None,
-               progress: ProgressHook | None = None) -> RunOutcome:
+               protocol: ProgrammingProtocol | None = None,
+               progress: Subscriber | None = None,
+               retarget: Retarget | None = None) -> RunOutcome:
     """Continue a run from its last stored round; refuse one made with another configuration.
+
+    ``retarget`` is what the run was started with (``new_run``'s), given again by the caller.
 
     On a rig, a round journaled but never stored (see ``store.py``) is booked first: its cells
     are re-read and its pulses counted as applied, since the rig may have sent all, some or none
@@ -145,6 +157,7 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
     run_dir = Path(run_dir)
     refuse_links(run_dir)
     with RunStore(run_dir / STORE_NAME) as store, run_lock(run_dir):
+        refuse_other_kind(run_dir, store, PROGRAM)
         stored = load_run_config(run_dir)
         if config is not None and config.fingerprint() != stored.fingerprint():
             raise ResumeError(f"{run_dir}: was made with a different configuration "
@@ -155,7 +168,7 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
         with crossbar:
             protocol = protocol or build_protocol(config, crossbar)
             return _execute(config, run_dir, crossbar, store, protocol, targets, state, progress,
-                            compensation_for_run(run_dir))
+                            retarget)
 
 
 def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
@@ -172,9 +185,7 @@ def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
 
 def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
     meta = store.meta()
-    if meta.get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
-        raise ResumeError(f"{run_dir}/{CONFIG_NAME} was changed after the run was made; "
-                          "restore it to resume")
+    check_config_unchanged(run_dir, meta)
     targets_bytes = (run_dir / TARGETS_NAME).read_bytes()
     if meta.get("targets_sha256", sha256(targets_bytes)) != sha256(targets_bytes):
         raise ResumeError(f"{run_dir}/{TARGETS_NAME} was changed after the run was made; "
@@ -183,12 +194,47 @@ def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
     state, backend_changes = store.replay()
     flat = programmed_cells(targets)
     crossbar = open_crossbar(stored, arrays_in(targets))
+    rebuild(crossbar, store, backend_changes, flat)
+    return targets, state, crossbar
+
+
+def check_config_unchanged(run_dir: Path, meta: dict) -> None:
+    if meta.get("config_sha256") != text_hash((run_dir / CONFIG_NAME).read_text()):
+        raise ResumeError(f"{run_dir}/{CONFIG_NAME} was changed after the run was made; "
+                          "restore it to resume")
+
+
+def refuse_other_kind(run_dir: Path, store: RunStore, kind: str) -> None:
+    """A program run resumes as one, a characterization as one (older stores: programs)."""
+    stored = store.meta().get("kind", PROGRAM)
+    if stored != kind:
+        raise ResumeError(f"{run_dir}: holds a {stored} run; resume it with hilctl {stored} "
+                          f"--resume {run_dir}")
+
+
+def rebuild(crossbar: Crossbar, store: RunStore, backend_changes: list,
+            flat: np.ndarray) -> None:
+    """Bring a simulated array to where the stored rounds left it (a rig keeps its state);
+    ``flat`` maps the run's cell positions to the array's flat indices."""
     if isinstance(crossbar, Checkpointable):
+        if len(backend_changes) != store.round_count():
+            raise ResumeError(f"{store.path}: holds {store.round_count()} rounds but "
+                              f"{len(backend_changes)} device snapshots; a simulated array "
+                              "cannot be rebuilt from it")
         for positions, change in backend_changes:
             if positions is not None:
                 change["index"] = flat[positions]
             crossbar.sim_restore(change)
-    return targets, state, crossbar
+
+
+def new_run_id() -> str:
+    """A run's id in its records and store (unique; the directory may be renamed)."""
+    return uuid.uuid4().hex[:12]
+
+
+def run_id_of(store: RunStore) -> str:
+    """The stored run id (a store from before run ids: its file's folder name)."""
+    return store.meta().get("run_id", store.path.parent.name)
 
 
 def text_hash(text: str) -> str:
@@ -225,73 +271,73 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+class Snapshotter(Subscriber):
+    """Takes the simulated array's device snapshot after each round (the whole array after
+    round 0, the round's cells after later ones) and hands it to ``keep``, so a resumed run
+    rebuilds the array exactly."""
+
+    def __init__(self, crossbar: Checkpointable, cells: Cells,
+                 keep: Callable[[int, dict[str, np.ndarray]], None]) -> None:
+        self.crossbar, self.cells, self.keep = crossbar, cells, keep
+
+    def round(self, record: RoundRecord) -> None:
+        touched = None if record.round == 0 else self.cells.subset(record.index)
+        backend = self.crossbar.sim_snapshot(touched)
+        backend.pop("index", None)  # the round's own cell list says which cells
+        self.keep(record.round, backend)
+
+
+def stored_engine(crossbar: Crossbar, cells: Cells, store: RunStore, seed: int | None,
+                  progress: Subscriber | None,
+                  pulse_dtype: type[np.floating] = np.float32) -> Engine:
+    """An engine whose rounds go to ``store`` (with device snapshots on a simulated array,
+    written on a thread; a rig's journaled and committed before the next is sent) and to
+    ``progress``."""
+    checkpointable = isinstance(crossbar, Checkpointable)
+    engine = Engine(crossbar, run_id_of(store), seed,
+                    journal=None if checkpointable else store.journal)
+    writer = StoreWriter(store, background=checkpointable, pulse_dtype=pulse_dtype)
+    if checkpointable:
+        engine.subscribe(Snapshotter(crossbar, cells, writer.snapshot))
+    engine.subscribe(writer)
+    if progress is not None:
+        engine.subscribe(progress)
+    return engine
+
+
 def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunStore,
-             protocol: Protocol, targets: np.ndarray, state, progress: ProgressHook | None,
-             retarget: Retarget | None) -> RunOutcome:
+             protocol: ProgrammingProtocol, targets: np.ndarray, state,
+             progress: Subscriber | None, retarget: Retarget | None) -> RunOutcome:
     flat = programmed_cells(targets)
     cells = Cells.from_flat(flat, crossbar.shape)
-    checkpointable = isinstance(crossbar, Checkpointable)
-    # A simulated array is rebuilt from the store on resume, so its rounds may be committed on a
-    # thread while the next one is computed; a rig's are committed before it is pulsed again.
-    writer = BackgroundWriter(store) if checkpointable else None
-    write = writer.submit if writer else store.write
-
-    def observe(record: RoundRecord) -> None:
-        backend = None
-        if checkpointable:
-            touched = None if record.round == 0 else cells.subset(record.index)
-            backend = crossbar.sim_snapshot(touched)
-            backend.pop("index", None)  # the round's own cell list says which cells
-        write(encode_round(record, backend))
-        if progress:
-            progress(record)
-
     started = time.perf_counter()
     asked = targets.ravel()[flat]
-    cost = cost_model(config, crossbar)
-    intent = store.unconfirmed() if state is not None else None
-    if intent is not None:
-        _confirm(crossbar, cells, state, intent, cost, observe)
-    try:
-        result = program(protocol, crossbar, cells, asked, stop_rules(config), cost, observe,
-                         state, retarget, journal=None if checkpointable else store.journal)
-    finally:
-        if writer:
-            writer.close()  # every completed round is stored, also on an error or Ctrl-C
+    engine = stored_engine(crossbar, cells, store, config.array.seed, progress)
+    rules = stop_rules(config)
+    unconfirmed = _unconfirmed(store, cells) if state is not None else None
+    result = engine.program(protocol, cells, asked, rules, cost_model(config, crossbar), state,
+                            retarget, unconfirmed)
     wall = time.perf_counter() - started
     summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),
-               "tolerance": stop_rules(config).tolerance.describe(),
+               "tolerance": rules.tolerance.describe(),
                "array_shape": list(crossbar.shape)}
-    bands = stop_rules(config).tolerance
-    if isinstance(bands, Bands):
-        summary["levels"] = result.per_level(bands)
+    if isinstance(rules.tolerance, Bands):
+        summary["levels"] = result.per_level(rules.tolerance)
     _write_outputs(run_dir, targets.shape, flat, result, summary)
     store.set_meta(status="complete")
     return RunOutcome(result, summary)
 
 
-def _confirm(crossbar: Crossbar, cells: Cells, state: ProgramState, intent: dict,
-             cost: CostModel, observe: Callable[[RoundRecord], None]) -> None:
-    """Book a journaled round the rig may have applied before the run stopped.
-
-    Its cells are read afresh and its pulses counted as applied (the rig may have sent all,
-    some or none of them before the fault; the fresh reads say where the cells are now, and
-    counting them keeps the pulse budget and cost honest rather than pulsing a one-shot cell
-    twice). The protocol does not learn from this round: the read before its pulses may be
-    stale, and stall counting starts again from the fresh reads.
-    """
+def _unconfirmed(store: RunStore, cells: Cells) -> tuple[np.ndarray, PulseBatch] | None:
+    """A round the rig was sent but the store never kept (see ``Engine._confirm``)."""
+    intent = store.unconfirmed()
+    if intent is None:
+        return None
     index = intent["index"].astype(np.intp)
-    pulses = PulseBatch(cells.subset(index), intent["polarity"],
-                        intent["amplitude"].astype(np.float64), intent["width"].astype(np.float64))
-    before = state.read[index]
-    after = crossbar.read(pulses.cells).conductance
-    state.record_reads(index, after)
-    state.stalled[index] = 0
-    state.stall_ref[index] = after
-    state.totals += (pulses.width.sum(), cost.pulse_energy(before, pulses.amplitude,
-                                                           pulses.width).sum(), index.size, 1)
-    observe(RoundRecord(state.rounds, index, pulses, after, state))
+    return index, PulseBatch(cells.subset(index), intent["polarity"],
+                             intent["amplitude"].astype(np.float64),
+                             intent["width"].astype(np.float64))
 
 
 def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,

@@ -1,18 +1,22 @@
 """The SQLite run store: every round's pulses and reads, appended in one transaction each.
 
-A round is stored as arrays (one row per round, not per cell), together with the change it
-made to the program state and, for a simulated array, to the devices. Round 0 holds the whole
-starting state. Replaying the rounds in order rebuilds the state after the last complete round,
-so a run killed at any moment loses at most the round in flight and ``--resume`` continues it
-exactly.
+A round is stored as arrays (one row per round, not per cell): its pulses and reads, and what
+the state hands out as its changes beyond the reads (``changes``; round 0 holds the whole
+starting state). A simulated array's device snapshot of each round goes to its own table,
+written before the round's row, so a stored round always has its snapshot. Replaying the rounds
+in order rebuilds the state after the last complete round, so a run killed at any moment loses
+at most the round in flight and ``--resume`` continues it exactly. The store only packs and
+unpacks: which fields a state keeps is the state's business (``ProgramState``, or a
+characterization's state).
 
 On a rig the pulses of a round are also journaled as an *intent*, committed before they are
 sent and deleted in the transaction that stores the round. An intent left behind is a round the
 rig may have applied (a lost reply, a kill between send and store): ``unconfirmed`` hands it
 back so resume can re-read its cells and count its pulses instead of pulsing them again.
 
-Each round carries a sha256 of its bytes; replay refuses a gap in the rounds or a round whose
-bytes changed, rather than resuming from a state the run never had.
+Each round and snapshot carries a sha256 of its bytes; replay refuses a gap in the rounds, a
+round without its snapshot, or bytes that changed, rather than resuming from a state the run
+never had.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import json
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from hilctl.drivers import DataError, PulseBatch, ResumeError
-from hilctl.protocols import ProgramState, RoundRecord
+from hilctl.protocols import ProgramState, RoundRecord, StartRecord, StopRecord, Subscriber
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,13 +46,12 @@ CREATE TABLE IF NOT EXISTS rounds (
     checksum TEXT
 );
 CREATE TABLE IF NOT EXISTS intents (round INTEGER PRIMARY KEY, pulses BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (
+    round INTEGER PRIMARY KEY,
+    backend BLOB NOT NULL,
+    checksum TEXT NOT NULL
+);
 """
-
-# Program state a round changes that does not follow from its reads alone (the rest is
-# rebuilt by ``ProgramState.record_reads`` on replay).
-_PER_CELL_STORED = ("failed", "stalled", "stall_ref")
-# What a retarget round changes (new targets and bands, and a fresh chance).
-_RETARGETED = ("targets", "band", "done", "failed", "stalled")
 # 64 KiB pages write large blobs about three times faster than the default 4 KiB.
 _PAGE_SIZE = 65536
 
@@ -74,6 +79,21 @@ def unpack(blob: bytes) -> dict[str, np.ndarray]:
         arrays[name] = np.frombuffer(blob, dtype, count, offset).reshape(tuple(shape)).copy()
         offset += count * dtype.itemsize
     return arrays
+
+
+class StoredState(Protocol):
+    """What the store asks of a run's state (``ProgramState`` or a characterization's)."""
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> StoredState: ...
+
+    def to_arrays(self) -> dict[str, np.ndarray]: ...
+
+    def record_reads(self, index: np.ndarray, reading: np.ndarray) -> None: ...
+
+    def changes(self, index: np.ndarray, retargeted: bool = False) -> dict[str, np.ndarray]: ...
+
+    def apply_changes(self, index: np.ndarray, changed: dict[str, np.ndarray]) -> None: ...
 
 
 class RunStore:
@@ -126,9 +146,9 @@ class RunStore:
         return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
 
     # -- rounds -----------------------------------------------------------------------------
-    def append(self, record: RoundRecord, backend: dict[str, np.ndarray] | None) -> None:
+    def append(self, record: RoundRecord) -> None:
         """Store one round: its pulses and reads, and the state it changed, atomically."""
-        self.write(encode_round(record, backend))
+        self.write(encode_round(record))
 
     def write(self, row: tuple) -> None:
         """Store one round encoded by ``encode_round``, in one transaction."""
@@ -137,6 +157,14 @@ class RunStore:
                 "INSERT INTO rounds (round, cells, pulses, state, backend, checksum) "
                 "VALUES (?, ?, ?, ?, ?, ?)", row)
             self._db.execute("DELETE FROM intents WHERE round <= ?", (row[0],))
+
+    def write_snapshot(self, number: int, backend: dict[str, np.ndarray]) -> None:
+        """Store the device snapshot of round ``number`` (replacing one a run killed before
+        storing that round left behind)."""
+        blob = pack(backend)
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO snapshots (round, backend, checksum) "
+                             "VALUES (?, ?, ?)", (number, blob, _checksum(number, 0, blob)))
 
     def journal(self, number: int, index: np.ndarray, pulses: PulseBatch) -> None:
         """Commit round ``number``'s pulses before they are sent (see the module docstring)."""
@@ -157,18 +185,29 @@ class RunStore:
                               f"last stored round {last}; the store is damaged")
         return unpack(row[1])
 
+    def pulse_rounds(self) -> Iterator[dict[str, np.ndarray]]:
+        """Each stored round's pulses and reads (``index``, ``reading``, and for a pulsed
+        round ``polarity``, ``amplitude``, ``width``, maybe ``gate``), in order. ``replay``
+        checks the rounds; call it first."""
+        rows = self._db.execute("SELECT pulses FROM rounds ORDER BY round").fetchall()
+        for (blob,) in rows:
+            yield unpack(blob)
+
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 
-    def replay(self) -> tuple[ProgramState | None, list[tuple[np.ndarray | None, dict]]]:
-        """The program state after the last stored round, and the backend changes in order,
-        each with the positions (in the run's cell list) of the cells it covers (None: all).
+    def replay(self, state_type: type[StoredState] = ProgramState
+               ) -> tuple[StoredState | None, list[tuple[np.ndarray | None, dict]]]:
+        """The state (a ``state_type``) after the last stored round, and the backend changes in
+        order, each with the positions (in the run's cell list) of the cells it covers (None:
+        all).
 
         A run stopped before round 0 was stored has no state yet (None): nothing of it was
         kept, so resuming it starts it again from its first read."""
         try:
             rows = self._db.execute("SELECT round, cells, pulses, state, backend, checksum "
                                     "FROM rounds ORDER BY round").fetchall()
+            snapshots = self._snapshots()
         except sqlite3.DatabaseError as exc:
             raise ResumeError(f"{self.path}: the store is damaged ({exc})") from None
         state = None
@@ -179,18 +218,30 @@ class RunStore:
             changed = unpack(state_blob)
             positions = None
             if number == 0:
-                state = ProgramState.from_arrays(changed)
+                state = state_type.from_arrays(changed)
             else:
                 pulses = unpack(pulses_blob)
                 positions = pulses["index"]
                 if "polarity" in pulses:
                     state.record_reads(positions, pulses["reading"])
-                    _apply_change(state, positions, changed)
-                else:
-                    _apply_change(state, positions, changed, _RETARGETED)
-            if backend_blob is not None:
-                backend_changes.append((positions, unpack(backend_blob)))
+                state.apply_changes(positions, changed)
+            backend = backend_blob if backend_blob is not None else snapshots.get(number)
+            if backend is None and snapshots:
+                raise ResumeError(f"{self.path}: round {number} has no device snapshot; "
+                                  "it cannot be resumed")
+            if backend is not None:
+                backend_changes.append((positions, unpack(backend)))
         return state, backend_changes
+
+    def _snapshots(self) -> dict[int, bytes]:
+        snapshots = {}
+        for number, blob, checksum in self._db.execute(
+                "SELECT round, backend, checksum FROM snapshots ORDER BY round"):
+            if checksum != _checksum(number, 0, blob):
+                raise ResumeError(f"{self.path}: the snapshot of round {number} does not match "
+                                  "its checksum (the store's bytes were changed)")
+            snapshots[number] = blob
+        return snapshots
 
     def _check_row(self, expected: int, row: tuple) -> None:
         """Refuse a gap in the rounds or a round whose bytes are not the ones written."""
@@ -205,16 +256,6 @@ class RunStore:
         return _Transaction(self._db)
 
 
-def _apply_change(state: ProgramState, index: np.ndarray, changed: dict[str, np.ndarray],
-                  names: tuple[str, ...] = _PER_CELL_STORED) -> None:
-    for name in names:
-        getattr(state, name)[index] = changed[name]
-    for key, values in changed.items():
-        if key.startswith("memory."):
-            state.memory[key.split(".", 1)[1]][index] = values
-    state.totals = changed["totals"].copy()
-
-
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
@@ -227,22 +268,23 @@ class _Transaction:
 
 
 class BackgroundWriter:
-    """Writes encoded rounds to a ``RunStore`` on a thread, so the next round is computed while
-    this one is committed. At most one round waits behind the one being written; a write error
-    surfaces on the next ``submit`` or on ``close``. Use it where the array can be rebuilt from
-    the store (a simulator): rounds lost in a crash are then recomputed identically.
+    """Runs a store's writes on a thread, in order, so the next round is computed while this
+    one is committed. At most a round and its snapshot wait behind the write in progress; a
+    write error surfaces on the next ``submit`` or on ``close``. Use it where the array can be
+    rebuilt from the store (a simulator): rounds lost in a crash are then recomputed
+    identically.
     """
 
-    def __init__(self, store: RunStore) -> None:
-        self._store = store
-        self._queue: queue.Queue = queue.Queue(maxsize=1)
+    def __init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="run-store-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, row: tuple) -> None:
+    def submit(self, write: Callable, *args) -> None:
+        """Call ``write(*args)`` on the thread, after every write submitted before it."""
         self._raise_if_failed()
-        self._queue.put(row)
+        self._queue.put((write, args))
 
     def close(self) -> None:
         """Write what is queued, stop the thread, and raise a write error if there was one."""
@@ -251,10 +293,10 @@ class BackgroundWriter:
         self._raise_if_failed()
 
     def _run(self) -> None:
-        while (row := self._queue.get()) is not None:
+        while (job := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._store.write(row)
+                    job[0](*job[1])
                 except BaseException as exc:  # handed to the producing thread
                     self._error = exc
 
@@ -263,28 +305,58 @@ class BackgroundWriter:
             raise self._error
 
 
-def encode_round(record: RoundRecord, backend: dict[str, np.ndarray] | None) -> tuple:
-    """One round as a row of the ``rounds`` table: its pulses and reads, and the program state
-    it changed (round 0: the whole starting state). Copies everything, so the caller may go on
-    changing the state while the row waits to be written."""
+class StoreWriter(Subscriber):
+    """Subscribes a ``RunStore`` to a run: writes each round, and the device snapshots handed
+    to ``snapshot``, in the order they come.
+
+    ``background`` writes on a thread (``BackgroundWriter``), for an array the store can
+    rebuild; otherwise each round is committed before the next is sent. Pulse settings are
+    kept as ``pulse_dtype`` (float32 is plenty to read a program run back; a
+    characterization's table needs float64). Every write is done when the run stops.
+    """
+
+    def __init__(self, store: RunStore, background: bool,
+                 pulse_dtype: type[np.floating] = np.float32) -> None:
+        self.store, self.background, self.pulse_dtype = store, background, pulse_dtype
+        self._writer: BackgroundWriter | None = None
+
+    def start(self, record: StartRecord) -> None:
+        if self.background:
+            self._writer = BackgroundWriter()
+
+    def _submit(self, write: Callable, *args) -> None:
+        if self._writer is None:
+            write(*args)
+        else:
+            self._writer.submit(write, *args)
+
+    def snapshot(self, number: int, backend: dict[str, np.ndarray]) -> None:
+        self._submit(self.store.write_snapshot, number, backend)
+
+    def round(self, record: RoundRecord) -> None:
+        self._submit(self.store.write, encode_round(record, self.pulse_dtype))
+
+    def stop(self, record: StopRecord) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()  # every completed round is stored, also on an error
+
+
+def encode_round(record: RoundRecord, pulse_dtype: type[np.floating] = np.float32) -> tuple:
+    """One round as a row of the ``rounds`` table: its pulses and reads, and what the state
+    says the round changed beyond them (round 0: the whole starting state). Copies
+    everything, so the caller may go on changing the state while the row waits."""
     index = record.index
-    state = record.state
     if record.round == 0:
-        changed = state.to_arrays()
-    elif record.pulses is None:  # a retarget: new targets, no pulse
-        changed = {name: getattr(state, name)[index] for name in _RETARGETED}
-        changed["totals"] = state.totals
+        changed = record.state.to_arrays()
     else:
-        changed = {name: getattr(state, name)[index] for name in _PER_CELL_STORED}
-        changed.update({f"memory.{k}": v[index] for k, v in state.memory.items()})
-        changed["totals"] = state.totals
+        changed = record.state.changes(index, retargeted=record.pulses is None)
     if record.pulses is None:
         pulses = {"index": index.astype(np.int32)}
     else:
-        pulses = _pulse_arrays(index, record.pulses)
+        pulses = _pulse_arrays(index, record.pulses, pulse_dtype)
     pulses["reading"] = record.reading
-    row = (record.round, int(index.size), pack(pulses), pack(changed),
-           None if backend is None else pack(backend))
+    row = (record.round, int(index.size), pack(pulses), pack(changed), None)
     return (*row, _checksum(*row))
 
 
@@ -297,8 +369,11 @@ def _checksum(number: int, cells: int, *blobs: bytes | None) -> str:
     return digest.hexdigest()
 
 
-def _pulse_arrays(index: np.ndarray, pulses: PulseBatch) -> dict[str, np.ndarray]:
+def _pulse_arrays(index: np.ndarray, pulses: PulseBatch,
+                  dtype: type[np.floating] = np.float32) -> dict[str, np.ndarray]:
     """A round's pulses as stored: the positions of its cells and what each got."""
-    return {"index": index.astype(np.int32), "polarity": pulses.polarity,
-            "amplitude": pulses.amplitude.astype(np.float32),
-            "width": pulses.width.astype(np.float32)}
+    arrays = {"index": index.astype(np.int32), "polarity": pulses.polarity,
+              "amplitude": pulses.amplitude.astype(dtype), "width": pulses.width.astype(dtype)}
+    if pulses.gate is not None:
+        arrays["gate"] = pulses.gate.astype(dtype)
+    return arrays

@@ -4,11 +4,13 @@ it: SMU output off at 0 V, no cell routed, on both SMU families."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,26 +35,33 @@ def ask(port: int, request: dict) -> dict:
         return json.loads(link.makefile().readline())
 
 
-@pytest.fixture(params=["2600", "2400"])
-def emulator(request, tmp_path):
+@contextlib.contextmanager
+def running_emulator(cwd, smu: str, *args) -> Iterator[int]:
+    """``hilctl emulate`` of a 4x4 array with ``smu`` in another process, its ``rig.toml`` in
+    ``cwd`` (with short timeouts); yields the control port, stops it on exit."""
     port = free_port()
     server = subprocess.Popen(hilctl_command("emulate", "--rows", "4", "--cols", "4", "--smu",
-                                             request.param, "--latency", "5ms",
-                                             "--control-port", port, "--write-config",
-                                             "rig.toml", "--wire-log", "wire.log"),
-                              cwd=tmp_path, env=hilctl_env(), stdout=subprocess.DEVNULL,
+                                             smu, "--latency", "5ms", "--control-port", port,
+                                             "--write-config", "rig.toml", *args),
+                              cwd=cwd, env=hilctl_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(200):
-            if (tmp_path / "rig.toml").exists():
+            if (cwd / "rig.toml").exists():
                 break
             time.sleep(0.05)
-        with open(tmp_path / "rig.toml", "a") as config:
+        with open(cwd / "rig.toml", "a") as config:
             config.write(FAST)
-        yield request.param, port
+        yield port
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=10)
+
+
+@pytest.fixture(params=["2600", "2400"])
+def emulator(request, tmp_path):
+    with running_emulator(tmp_path, request.param, "--wire-log", "wire.log") as port:
+        yield request.param, port
 
 
 def assert_safe(port: int) -> dict:

@@ -67,7 +67,7 @@ def test_retarget_asks_nothing_twice(job):
     config, layout, targets, tmp = job
     retarget = pair_compensation(layout, targets)
     outcome = new_run(config, tmp / "run", targets, retarget=retarget)
-    from hilctl.protocols import ProgramState
+    from hilctl.protocols import ProgramState, Totals
 
     flat = np.flatnonzero(np.isfinite(targets.ravel()))
     r = outcome.result
@@ -75,7 +75,7 @@ def test_retarget_asks_nothing_twice(job):
                          read=r.final_read, after_first_pulse=r.after_first_pulse,
                          pulses=r.pulses, done=r.success, failed=r.failed,
                          stalled=np.zeros(flat.size, np.int32), stall_ref=r.final_read,
-                         totals=np.zeros(4))
+                         totals=Totals())
     assert retarget(state) is None
 
 
@@ -83,6 +83,7 @@ def test_a_compensated_run_resumes_to_the_same_result(job):
     config, layout, targets, tmp = job
     whole = new_run(config, tmp / "whole", targets, retarget=pair_compensation(layout, targets))
     (tmp / "whole" / "layout.json").write_text(layout.to_json())
-    resumed = resume_run(tmp / "whole")  # already complete: replays, asks nothing new
+    # already complete: replays, and the same compensation asks nothing new
+    resumed = resume_run(tmp / "whole", retarget=pair_compensation(layout, targets))
     assert resumed.summary["retargeted_cells"] == whole.summary["retargeted_cells"]
     assert np.array_equal(resumed.result.final_read, whole.result.final_read)

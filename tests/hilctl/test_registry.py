@@ -7,7 +7,7 @@ from hilctl.assemble import open_crossbar
 from hilctl.cli import cli
 from hilctl.config import build_config
 from hilctl.drivers import ConfigError
-from hilctl.protocols import Protocol
+from hilctl.protocols import ProgrammingProtocol
 from hilctl.registry import PLANNED, PROTOCOLS, build_protocol
 
 
@@ -16,7 +16,7 @@ def test_every_registered_name_builds_its_protocol(name):
     config = build_config({"array": {"rows": 4, "cols": 4},
                            "protocol": {"name": name, "planner": "heuristic"}})
     with open_crossbar(config) as crossbar:
-        assert isinstance(build_protocol(config, crossbar), Protocol)
+        assert isinstance(build_protocol(config, crossbar), ProgrammingProtocol)
 
 
 def test_a_planned_protocol_is_its_own_oracle_reference_and_the_others_have_a_planned_one():
@@ -41,4 +41,4 @@ def test_the_oracle_planner_builds_on_the_simulator():
     config = build_config({"array": {"rows": 4, "cols": 4},
                            "protocol": {"name": "one-shot", "planner": "oracle"}})
     with open_crossbar(config) as crossbar:
-        assert isinstance(build_protocol(config, crossbar), Protocol)
+        assert isinstance(build_protocol(config, crossbar), ProgrammingProtocol)

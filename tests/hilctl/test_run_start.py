@@ -6,7 +6,7 @@ import pytest
 
 from hilctl.config import build_config
 from hilctl.drivers import ConfigError, ResumeError
-from hilctl.protocols import IncrementalStep
+from hilctl.protocols import IncrementalStep, Subscriber
 from hilctl.run.runner import STORE_NAME, new_run, resume_run
 from hilctl.run.store import RunStore
 
@@ -39,8 +39,12 @@ def test_a_run_with_no_stored_round_resumes_like_a_fresh_one(tmp_path):
     assert np.array_equal(resumed.pulses, fresh.pulses)
 
 
-def interrupt(record):
-    raise KeyboardInterrupt
+class Interrupt(Subscriber):
+    def round(self, record):
+        raise KeyboardInterrupt
+
+
+interrupt = Interrupt()
 
 
 def test_a_swapped_targets_file_is_refused_on_resume(tmp_path):

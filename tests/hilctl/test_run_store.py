@@ -35,7 +35,7 @@ def test_replaying_the_stored_rounds_rebuilds_the_final_state(tmp_path):
         states = []
 
         def observe(record):
-            store.append(record, None)
+            store.append(record)
             states.append(record.state)
 
         result = program(IncrementalStep(), xb, cells, targets, observer=observe)
@@ -53,9 +53,9 @@ def test_a_failed_append_stores_nothing(tmp_path):
     with RunStore(tmp_path / "store.sqlite", create=True) as store:
         records = []
         program(IncrementalStep(), xb, cells, np.full(16, 20e-6), observer=records.append)
-        store.append(records[0], None)
+        store.append(records[0])
         with pytest.raises(sqlite3.IntegrityError):
-            store.append(records[0], None)  # the same round twice is refused...
+            store.append(records[0])  # the same round twice is refused...
         assert store.round_count() == 1  # ...and leaves the store as it was
 
 
@@ -73,15 +73,15 @@ def test_background_writer_stores_every_round_and_surfaces_a_write_error(tmp_pat
     xb = SimulatedCrossbar((8, 8), seed=2)
     records = []
     program(IncrementalStep(), xb, Cells.all(xb.shape), np.full(64, 20e-6),
-            observer=lambda r: records.append(encode_round(r, None)))
+            observer=lambda r: records.append(encode_round(r)))
     with RunStore(tmp_path / "store.sqlite", create=True) as store:
-        writer = BackgroundWriter(store)
+        writer = BackgroundWriter()
         for row in records:
-            writer.submit(row)
+            writer.submit(store.write, row)
         writer.close()
         assert store.round_count() == len(records)
-        failing = BackgroundWriter(store)
-        failing.submit(records[0])  # round 0 is stored already: the insert fails
+        failing = BackgroundWriter()
+        failing.submit(store.write, records[0])  # round 0 is stored already: the insert fails
         with pytest.raises(sqlite3.IntegrityError):
             failing.close()
 
@@ -103,7 +103,7 @@ def test_a_journaled_round_is_unconfirmed_until_its_reads_are_stored(tmp_path):
 
         with pytest.raises(Stop):
             program(IncrementalStep(), xb, cells, np.full(16, 40e-6),
-                    observer=lambda record: store.append(record, None), journal=journal)
+                    observer=lambda record: store.append(record), journal=journal)
         intent = store.unconfirmed()
         assert store.round_count() == 3 and intent["index"].size > 0
         assert set(intent) == {"index", "polarity", "amplitude", "width"}
@@ -116,7 +116,7 @@ def stored_run(tmp_path):
     xb = SimulatedCrossbar((4, 4), seed=1)
     store = RunStore(tmp_path / "store.sqlite", create=True)
     program(IncrementalStep(), xb, Cells.all(xb.shape), np.full(16, 40e-6),
-            observer=lambda record: store.append(record, None))
+            observer=lambda record: store.append(record))
     assert store.round_count() > 3
     return store
 

@@ -31,7 +31,7 @@ def test_rule_starts_mid_range_and_scales_with_the_change():
     # The whole window takes sqrt(10 ns * 100 us) = 1 us.
     np.testing.assert_allclose(planned.width[:3], [1e-6, 0.5e-6, 0.1e-6])
     assert planned.width[3] == LIMITS.width_min_s
-    assert planned.clamped.tolist() == [False, False, False, True]
+    assert planned.at_limit.tolist() == [False, False, False, True]
     assert planned.amplitude.tolist() == [1.2, 1.2, 1.4, 1.2]
 
 
@@ -92,7 +92,7 @@ def test_every_plan_is_inside_the_limits_whatever_the_reads_and_answers(rows):
     LIMITS.check_pulses(PulseBatch(_cells(), first.polarity, first.amplitude, first.width),
                         (2, 2))
     tried = PlannedPulses(first.polarity, first.amplitude, np.clip(width, 1e-8, 1e-4),
-                          first.clamped)
+                          first.at_limit)
     planner.observe(_cells(), tried, present, present + answer)
     again = planner.plan(_cells(), present + answer, target)
     LIMITS.check_pulses(PulseBatch(_cells(), again.polarity, again.amplitude, again.width),

@@ -154,3 +154,29 @@ def test_a_fresh_planned_protocol_resumes_a_stored_run():
                       StopRules(Tolerance(0.05)), state=state)
     assert resumed.pulses.max() > 1
     assert resumed.success[crossbar.population.stuck == 0].mean() > 0.97
+
+
+class GatelessPlanner(FixedPlanner):
+    """Plans no gate, and keeps every record it returned."""
+
+    def __init__(self) -> None:
+        super().__init__(width=200e-9)
+        self.planned: list[PlannedPulses] = []
+
+    def plan(self, cells, present, target):
+        self.planned.append(super().plan(cells, present, target))
+        return self.planned[-1]
+
+
+def test_observe_gets_back_the_planners_own_record_while_the_rig_gets_the_default_gate():
+    crossbar = RecordingCrossbar(seed=3)
+    planner = GatelessPlanner()
+    program(PlannedWriteVerify(planner, gate_V=1.5), crossbar, Cells.all(SHAPE), _targets(),
+            StopRules(Tolerance(0.05), max_pulses=3))
+    assert len(planner.observed) == len(planner.planned) == 3
+    for (_, seen, _, _), planned, sent in zip(planner.observed, planner.planned,
+                                              crossbar.batches, strict=True):
+        assert seen.gate is None
+        for name in ("polarity", "amplitude", "width", "at_limit"):
+            assert np.array_equal(getattr(seen, name), getattr(planned, name)), name
+        assert np.array_equal(sent.gate, np.full(len(sent), 1.5))

@@ -33,9 +33,9 @@ def test_noise_free_devices_land_exactly_on_target_in_one_pulse(knob):
     targets = _targets(crossbar)
     planned, _, after = _one_pulse(crossbar, OraclePlanner(crossbar, knob=knob), targets)
     healthy = crossbar.population.stuck == 0
-    exact = ~planned.clamped
+    exact = ~planned.at_limit
     assert exact.mean() > 0.95
-    assert np.all(planned.clamped[~healthy])
+    assert np.all(planned.at_limit[~healthy])
     np.testing.assert_array_less(np.abs(after - targets)[exact] / targets[exact], 1e-6)
 
 
@@ -45,7 +45,7 @@ def test_noise_free_devices_land_exactly_from_any_state():
     targets = _targets(crossbar, seed=2)
     planned, _, after = _one_pulse(crossbar, OraclePlanner(crossbar), targets)
     assert {Polarity.SET, Polarity.RESET} <= set(planned.polarity.tolist())
-    exact = ~planned.clamped
+    exact = ~planned.at_limit
     assert exact.mean() > 0.9
     np.testing.assert_array_less(np.abs(after - targets)[exact] / targets[exact], 1e-6)
 
@@ -59,7 +59,7 @@ def test_error_after_one_pulse_is_the_cycle_to_cycle_noise():
     # factor (before is already a read-scaled conductance).
     sigma = np.hypot(p.c2c_relative * (targets - before),
                      p.c2c_additive_S * p.read_factor(crossbar.limits.read_V))
-    z = ((after - targets) / sigma)[~planned.clamped]
+    z = ((after - targets) / sigma)[~planned.at_limit]
     assert abs(z.mean()) < 0.1
     assert z.std() == pytest.approx(1.0, abs=0.05)
 
@@ -84,7 +84,7 @@ def test_unreachable_targets_get_the_strongest_pulse_and_are_flagged():
     cells = Cells.all(crossbar.shape)
     too_high = np.full(len(cells), 3 * crossbar.params.g_max_S)
     planned = OraclePlanner(crossbar).plan(cells, np.zeros(len(cells)), too_high)
-    assert planned.clamped.all()
+    assert planned.at_limit.all()
     assert np.all(planned.polarity[crossbar.population.stuck != 1] == Polarity.SET)
     np.testing.assert_array_equal(planned.width, crossbar.limits.width_max_s)
     by_amplitude = OraclePlanner(crossbar, knob="amplitude").plan(cells, too_high, too_high)
@@ -97,7 +97,7 @@ def test_default_amplitudes_keep_first_moves_inside_the_width_limits():
     healthy = crossbar.population.stuck == 0
     planned = OraclePlanner(crossbar).plan(Cells.all(crossbar.shape), np.zeros(healthy.size),
                                            _targets(crossbar))
-    assert planned.clamped[healthy].mean() < 0.03
+    assert planned.at_limit[healthy].mean() < 0.03
 
 
 def test_rejects_an_unknown_knob_and_amplitudes_beyond_the_limits():
