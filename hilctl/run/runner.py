@@ -31,7 +31,7 @@ from hilctl.protocols import (
 from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
 
-from ..assemble import open_crossbar
+from ..assemble import device_usage, open_crossbar
 from ..checksums import sha256
 from ..config import RunConfig, build_config, dump_toml, read_toml
 from ..registry import build_protocol, stop_rules
@@ -262,7 +262,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),
                "tolerance": stop_rules(config).tolerance.describe(),
-               "array_shape": list(crossbar.shape)}
+               "array_shape": list(crossbar.shape), **device_usage(crossbar)}
     bands = stop_rules(config).tolerance
     if isinstance(bands, Bands):
         summary["levels"] = result.per_level(bands)
