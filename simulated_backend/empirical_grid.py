@@ -4,7 +4,8 @@ Per polarity, each pulse knob is an axis: amplitude (V), log10 width (s) and, wh
 has a gate column, the gate (V). An axis whose values repeat (a lab's grid: at least
 ``min_per_bin`` rows per distinct value on average) keeps its distinct values as levels; a
 continuous one (random settings, as ``characterize`` draws them) is cut into equal-count bins
-whose medians are its levels, as many as leave about four G_before bins per grid point.
+whose medians are its levels, as many as leave about four G_before bins per grid point (at
+most 64: a random gate sweep over 1.2 V gets levels some 20 mV apart).
 
 Every grid point with at least ``min_per_bin`` rows is a measured setting. Its rows are split
 into bins of ln G_before: the polarity's pooled quantiles (so that a setting measured mostly in
@@ -20,12 +21,14 @@ from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from hilctl.drivers import DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
 LEVELS = 41  # quantiles of dG kept per bin
 _ROWS_PER_POINT = 4  # G_before bins a continuous axis aims to leave per grid point
+_MAX_LEVELS = 64  # of a continuous axis (a gate sweep: ~20 mV steps over 1.2 V)
 _REL = 1e-6  # relative tolerance of a pulse on a measured level
 
 
@@ -184,7 +187,7 @@ def _polarity_grid(table, rows, polarity, min_per_bin, max_bins, parts, offset) 
                                           for c, d in zip(coords, discrete, strict=True) if d])
     continuous = len(coords) - sum(discrete)
     wanted = int(np.clip((per_grid_point / (_ROWS_PER_POINT * min_per_bin))
-                         ** (1 / max(continuous, 1)), 1, 12))
+                         ** (1 / max(continuous, 1)), 1, _MAX_LEVELS))
     axes = tuple(make_axis(n, c, None if d else wanted)
                  for n, c, d in zip(names, coords, discrete, strict=True))
     point = tuple(np.searchsorted(a.edges, c) for a, c in zip(axes, coords, strict=True))
@@ -248,7 +251,7 @@ def _fill_nearest(index: np.ndarray, hole: np.ndarray) -> np.ndarray:
         return index
     measured = np.argwhere(~hole)
     missing = np.argwhere(hole)
-    nearest = np.argmin(((missing[:, None, :] - measured[None]) ** 2).sum(axis=2), axis=1)
+    nearest = cKDTree(measured).query(missing)[1]
     filled = index.copy()
     filled[tuple(missing.T)] = index[tuple(measured[nearest].T)]
     return filled

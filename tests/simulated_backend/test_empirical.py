@@ -315,3 +315,34 @@ def test_a_characterization_table_of_random_settings_is_binned_not_refused():
     physics = np.median(fresh.read(cells).conductance)
     assert np.median(_set(model, g, 1.7, amplitude=1.6)) == pytest.approx(physics, rel=0.15)
     assert model.usage()["interpolated"] > 0
+
+
+def test_a_random_gate_sweep_answers_like_the_1t1r_cells_it_was_measured_on():
+    """Gates drawn at random (no two alike) are cut into levels; at gates between them the
+    model answers a SET from the high-resistance state as the cells themselves do."""
+    shape = (48, 48)
+    cells = Cells.all(shape)
+    n = len(cells)
+    rng = np.random.default_rng(2)
+
+    def reset_then_set(array, gate):
+        array.apply(PulseBatch(cells, -1, 2.0, 1e-6, np.full(n, 3.0)))
+        before = array.read(cells).conductance
+        array.apply(PulseBatch(cells, 1, 2.0, 1e-6, gate))
+        return before, array.read(cells).conductance
+
+    lab = SimulatedCrossbar(shape, model=OneTOneRDevice(), seed=1)
+    parts = []
+    for _ in range(5):
+        gate = rng.uniform(1.4, 2.0, n)
+        before, after = reset_then_set(lab, gate)
+        parts.append(PulseTable(np.arange(n).astype(str), before, np.ones(n), np.full(n, 2.0),
+                                np.full(n, 1e-6), gate, after))
+    model = EmpiricalDevice(PulseTable.concat(parts))
+    assert model.grids[1].axes[-1].levels.size >= 40
+    cells_themselves = SimulatedCrossbar(shape, model=OneTOneRDevice(), seed=7)
+    for gate in (1.64, 1.66, 1.7, 1.8):
+        before, after = reset_then_set(cells_themselves, np.full(n, gate))
+        simulated = _set(model, before, gate)
+        assert np.median(simulated) == pytest.approx(np.median(after), rel=0.1)
+    assert model.usage()["interpolated"] == 4 * n
