@@ -19,6 +19,10 @@ the default) or, with ``out_of_range="clamp"``, takes the nearest measured level
 A pulse the table cannot answer at all (a polarity it never measured; a gate on a table without
 a gate column, or none on a table with one) raises ``DataError`` naming that setting.
 
+A device keeps its own share of the response (``device_share`` per polarity, estimated from
+cells measured more than once at one setting, ``empirical_persistence``): one latent rank per
+device correlates its draws, so a device that landed high once tends to land high again.
+
 Measured pairs carry the lab's read noise twice (in the read before and the read after); the
 model estimates it from consecutive reads (``empirical_noise``), narrows each bin's response by
 the 2 sigma(G)^2 it contains, and lets the crossbar add sigma back on every read
@@ -33,6 +37,7 @@ from hilctl.drivers import DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
 from . import empirical_noise as noise
+from . import empirical_persistence as persistence
 from .device_model import DeviceModel
 from .empirical_grid import PolarityGrid, build_grids, pulse_coords
 from .physics import DeviceParams
@@ -76,13 +81,16 @@ class EmpiricalDevice(DeviceModel):
         g_all = np.concatenate([table.g_before, table.g_after])
         self.g_low, self.g_high = float(g_all.min()), float(g_all.max())
         self._low_states = np.sort(g_all)[: max(1, g_all.size // 20)]
-        self.grids, self.bank = build_grids(table, min_per_bin, max_bins)
+        self.grids, self.bank, place = build_grids(table, min_per_bin, max_bins)
         self.counts = dict.fromkeys(COUNTS, 0)
         relative, floor = self._read_noise(table) if read_noise == "estimate" else read_noise
         if not all(np.isfinite(v) and v >= 0 for v in (relative, floor)):
             raise DataError(f"read_noise = {read_noise!r}: expected 'estimate' or "
                             "(relative >= 0, floor >= 0 S)")
         self.read_noise_relative, self.read_noise_S = float(relative), float(floor)
+        self.device_share = persistence.device_share(table, self.bank, place,
+                                                     self._read_sigma(table.g_before))
+        self._device_z: np.ndarray | None = None
         self.bank.quantiles = noise.narrow(self.bank.quantiles, self.bank.centres,
                                            self.read_noise_relative, self.read_noise_S)
         self.params = params or DeviceParams(
@@ -107,6 +115,7 @@ class EmpiricalDevice(DeviceModel):
               state_rng: np.random.Generator) -> np.ndarray:
         """After a block RESET: each device at one of the lowest 5 % of measured conductances."""
         self.healthy = np.ones(n, dtype=bool)
+        self._device_z = population_rng.standard_normal(n)
         if self.params.random_initial_state:
             return state_rng.random(n)
         return self.state_of(state_rng.choice(self._low_states, size=n))
@@ -116,7 +125,7 @@ class EmpiricalDevice(DeviceModel):
         g = self.conductance(x, flat)
         polarity = np.where(volts > 0, 1, -1)
         gate = np.full(flat.size, np.nan) if gate is None else gate
-        g_after = self.respond(g, polarity, np.abs(volts), width, gate, noise)
+        g_after = self.respond(g, polarity, np.abs(volts), width, gate, noise, devices=flat)
         return np.clip(self.state_of(g_after), 0.0, 1.0)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
@@ -131,22 +140,26 @@ class EmpiricalDevice(DeviceModel):
 
     # -- the response -----------------------------------------------------------------------
     def respond(self, g: np.ndarray, polarity: np.ndarray, amplitude: np.ndarray,
-                width: np.ndarray, gate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+                width: np.ndarray, gate: np.ndarray, rng: np.random.Generator,
+                devices: np.ndarray | None = None) -> np.ndarray:
         """G_after (S) for devices at ``g`` (S) given one pulse each; vectorised.
 
         ``polarity`` is +1/-1, ``amplitude`` a magnitude in volts, ``width`` in seconds,
-        ``gate`` in volts (NaN for none).
+        ``gate`` in volts (NaN for none). ``devices`` (flat indices into the array ``start``
+        made) lets each device keep its own share of the response (``device_share``); without
+        them every pulse is a fresh draw from the measured distribution.
         """
         g = np.asarray(g, dtype=np.float64)
         gate = np.asarray(gate, dtype=np.float64)
-        u = rng.random(g.size)
         out = np.empty_like(g)
         for p in np.unique(polarity):
             mask = polarity == p
             grid = self._grid_for(int(p), amplitude[mask], width[mask], gate[mask])
             coords = [amplitude[mask], np.log10(width[mask])]
             coords += [gate[mask]] if grid.gated else []
-            out[mask] = self._answer(grid, g[mask], coords, u[mask])
+            z = None if devices is None else self._device_z[devices[mask]]
+            u = persistence.draw_quantiles(int(mask.sum()), self.device_share[int(p)], z, rng)
+            out[mask] = self._answer(grid, g[mask], coords, u)
         return out
 
     def respond_as_read(self, g_read: np.ndarray, polarity: np.ndarray, amplitude: np.ndarray,
@@ -228,7 +241,8 @@ class EmpiricalDevice(DeviceModel):
     def usage(self) -> dict[str, float | int]:
         """How the pulses so far were answered, and the read noise the model adds."""
         return {**self.counts, "read_noise_relative": self.read_noise_relative,
-                "read_noise_floor_S": self.read_noise_S}
+                "read_noise_floor_S": self.read_noise_S,
+                "device_share": {Polarity(p).name: w for p, w in self.device_share.items()}}
 
 
 def usage_line(usage: dict) -> str:

@@ -155,24 +155,26 @@ def pulse_coords(table: PulseTable, rows: np.ndarray, gated: bool) -> list[np.nd
 
 
 def build_grids(table: PulseTable, min_per_bin: int,
-                max_bins: int) -> tuple[dict[int, PolarityGrid], Bank]:
-    """The grid of every polarity in ``table`` and the bank of their measured settings."""
+                max_bins: int) -> tuple[dict[int, PolarityGrid], Bank, np.ndarray]:
+    """The grid of every polarity in ``table``, the bank of their measured settings, and
+    where each row went: (2, rows) bank setting and bin (-1 for rows at a hole)."""
     grids, parts = {}, []
+    place = np.full((2, len(table)), -1)
     for polarity in (Polarity.SET, Polarity.RESET):
         rows = np.flatnonzero(table.polarity == polarity)
         if rows.size:
             grids[int(polarity)] = _polarity_grid(table, rows, int(polarity), min_per_bin,
-                                                  max_bins, parts, sum(len(p) for p in parts))
+                                                  max_bins, parts, place)
     settings = [setting for part in parts for setting in part]
     if not settings:
         counts = ", ".join(f"{g.name} {int((table.polarity == p).sum())} rows"
                            for p, g in grids.items())
         raise DataError(f"empirical table: no pulse setting has {min_per_bin} rows ({counts}); "
                         "that many are needed to condition G_after on G_before")
-    return grids, _stack(settings)
+    return grids, _stack(settings), place
 
 
-def _polarity_grid(table, rows, polarity, min_per_bin, max_bins, parts, offset) -> PolarityGrid:
+def _polarity_grid(table, rows, polarity, min_per_bin, max_bins, parts, place) -> PolarityGrid:
     gate = table.gate[rows]
     gated = bool(np.isfinite(gate).any())
     name = Polarity(polarity).name
@@ -195,6 +197,7 @@ def _polarity_grid(table, rows, polarity, min_per_bin, max_bins, parts, offset) 
     flat = np.ravel_multi_index(point, shape)
     edges = _pooled_edges(table.g_before[rows], max_bins)
     index = np.full(int(np.prod(shape)), -1)
+    offset = sum(len(part) for part in parts)
     settings = []
     for k in np.unique(flat):
         mine = rows[flat == k]
@@ -203,6 +206,7 @@ def _polarity_grid(table, rows, polarity, min_per_bin, max_bins, parts, offset) 
             where = np.unravel_index(k, shape)
             label = ", ".join(a.show(a.levels[w]) for a, w in zip(axes, where, strict=True))
             settings.append(_binned(table, mine, edges, min_per_bin, f"{name} {label}"))
+            place[0, mine], place[1, mine] = index[k], settings[-1][4]
     parts.append(settings)
     if not settings:
         return PolarityGrid(polarity, axes, index.reshape(shape), np.ones(shape, bool))
@@ -218,7 +222,8 @@ def _pooled_edges(g_before: np.ndarray, max_bins: int) -> np.ndarray:
 
 def _binned(table: PulseTable, rows: np.ndarray, edges: np.ndarray, min_per_bin: int,
             name: str) -> tuple:
-    """(centres, quantiles, G_before range, name) of one setting, thin bins merged."""
+    """(centres, quantiles, G_before range, name, bin of each row) of one setting, thin bins
+    merged."""
     lg = np.log(table.g_before[rows])
     dg = table.g_after[rows] - table.g_before[rows]
     group = _merge_thin(np.bincount(np.searchsorted(edges, lg), minlength=edges.size + 1),
@@ -227,7 +232,7 @@ def _binned(table: PulseTable, rows: np.ndarray, edges: np.ndarray, min_per_bin:
     levels = np.linspace(0.0, 1.0, LEVELS)
     return (np.array([np.median(lg[m]) for m in members]),
             np.stack([np.quantile(dg[m], levels) for m in members]),
-            (float(np.exp(lg.min())), float(np.exp(lg.max()))), name)
+            (float(np.exp(lg.min())), float(np.exp(lg.max()))), name, group)
 
 
 def _merge_thin(counts: np.ndarray, min_per_bin: int) -> np.ndarray:
@@ -262,7 +267,7 @@ def _stack(settings: list[tuple]) -> Bank:
     width = int(bins.max())
     centres = np.full((len(settings), width + 1), np.inf)
     quantiles = np.empty((len(settings), width + 1, LEVELS))
-    for k, (c, q, _, _) in enumerate(settings):
+    for k, (c, q, *_) in enumerate(settings):
         centres[k, :c.size] = c
         quantiles[k, :c.size] = q
         quantiles[k, c.size:] = q[-1]
