@@ -30,6 +30,7 @@ LEVELS = 41  # quantiles of dG kept per bin
 _ROWS_PER_POINT = 4  # G_before bins a continuous axis aims to leave per grid point
 _MAX_LEVELS = 64  # of a continuous axis (a gate sweep: ~20 mV steps over 1.2 V)
 _REL = 1e-6  # relative tolerance of a pulse on a measured level
+_SPACING = 1e3  # between settings' ln G centres in Bank's sorted array
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,20 @@ class Bank:
     g_range: np.ndarray  # (settings, 2) measured G_before (S)
     names: list[str]
 
+    def __post_init__(self) -> None:
+        # Every setting's centres in one sorted array, setting k shifted by k * _SPACING (far
+        # beyond any span of ln G), so one searchsorted finds each pulse's bin in its setting.
+        shift = _SPACING * np.arange(self.centres.shape[0])[:, None]
+        self._sorted = (np.where(np.isfinite(self.centres), self.centres, _SPACING / 2)
+                        + shift).ravel()
+
     def draw(self, s: np.ndarray, g: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """dG (S) at quantile ``u`` of settings ``s`` for devices at ``g``, interpolated in
         ln G between bin centres; and where ``g`` lies beyond the G_before measured."""
         lg = np.log(g)
-        centres = self.centres[s]
-        b = np.minimum((centres <= lg[:, None]).sum(axis=1) - 1, np.maximum(self.bins[s] - 2, 0))
-        b = np.maximum(b, 0)
+        width = self.centres.shape[1]
+        below = np.searchsorted(self._sorted, lg + _SPACING * s, side="right") - width * s
+        b = np.clip(below - 1, 0, np.maximum(self.bins[s] - 2, 0))
         low, high = self.centres[s, b], self.centres[s, b + 1]
         with np.errstate(invalid="ignore"):
             t = np.where(high > low, np.clip((lg - low) / (high - low), 0.0, 1.0), 0.0)
