@@ -182,24 +182,36 @@ def build_grids(table: PulseTable, min_per_bin: int,
     return grids, _stack(settings), place
 
 
-def _polarity_grid(table, rows, polarity, min_per_bin, max_bins, parts, place) -> PolarityGrid:
-    gate = table.gate[rows]
-    gated = bool(np.isfinite(gate).any())
-    name = Polarity(polarity).name
-    if gated and not np.isfinite(gate).all():
-        raise DataError(f"empirical table: {int(np.isnan(gate).sum())} of the {rows.size} "
-                        f"{name} rows have no gate_V while the others have one; give every "
-                        f"{name} row its gate, or none")
-    coords = pulse_coords(table, rows, gated)
+def _gated(table: PulseTable, rows: np.ndarray, name: str) -> bool:
+    """Whether a polarity's rows carry a gate: all of them, or none."""
+    known = np.isfinite(table.gate[rows])
+    if known.any() and not known.all():
+        raise DataError(f"empirical table: {int((~known).sum())} of the {rows.size} {name} "
+                        f"rows have no gate_V while the others have one; give every {name} "
+                        "row its gate, or none")
+    return bool(known.any())
+
+
+def _axes(coords: list[np.ndarray], min_per_bin: int) -> tuple[Axis, ...]:
+    """A lab's grid keeps its values; continuous knobs share the rows a grid point gets."""
     names = ("amplitude", "width", "gate")[:len(coords)]
     discrete = [is_discrete(c, min_per_bin) for c in coords]
-    per_grid_point = rows.size / np.prod([np.unique(np.round(c, 9)).size
-                                          for c, d in zip(coords, discrete, strict=True) if d])
+    per_grid_point = coords[0].size / np.prod([np.unique(np.round(c, 9)).size
+                                               for c, d in zip(coords, discrete, strict=True)
+                                               if d])
     continuous = len(coords) - sum(discrete)
     wanted = int(np.clip((per_grid_point / (_ROWS_PER_POINT * min_per_bin))
                          ** (1 / max(continuous, 1)), 1, _MAX_LEVELS))
-    axes = tuple(make_axis(n, c, None if d else wanted)
+    return tuple(make_axis(n, c, None if d else wanted)
                  for n, c, d in zip(names, coords, discrete, strict=True))
+
+
+def _polarity_grid(table, rows, polarity, min_per_bin, max_bins, parts, place) -> PolarityGrid:
+    """One polarity's grid; its settings are appended to ``parts``, its rows' places written
+    into ``place``."""
+    name = Polarity(polarity).name
+    coords = pulse_coords(table, rows, _gated(table, rows, name))
+    axes = _axes(coords, min_per_bin)
     point = tuple(np.searchsorted(a.edges, c) for a, c in zip(axes, coords, strict=True))
     shape = tuple(a.levels.size for a in axes)
     flat = np.ravel_multi_index(point, shape)
