@@ -83,10 +83,8 @@ class EmpiricalDevice(DeviceModel):
         self._low_states = np.sort(g_all)[: max(1, g_all.size // 20)]
         self.grids, self.bank, place = build_grids(table, min_per_bin, max_bins)
         self.counts = dict.fromkeys(COUNTS, 0)
-        relative, floor = self._read_noise(table) if read_noise == "estimate" else read_noise
-        if not all(np.isfinite(v) and v >= 0 for v in (relative, floor)):
-            raise DataError(f"read_noise = {read_noise!r}: expected 'estimate' or "
-                            "(relative >= 0, floor >= 0 S)")
+        relative, floor = (self._read_noise(table) if read_noise == "estimate"
+                           else _given_noise(read_noise))
         self.read_noise_relative, self.read_noise_S = float(relative), float(floor)
         self.device_share = persistence.device_share(table, self.bank, place,
                                                      self._read_sigma(table.g_before))
@@ -243,6 +241,18 @@ class EmpiricalDevice(DeviceModel):
         return {**self.counts, "read_noise_relative": self.read_noise_relative,
                 "read_noise_floor_S": self.read_noise_S,
                 "device_share": {Polarity(p).name: w for p, w in self.device_share.items()}}
+
+
+def _given_noise(read_noise) -> tuple[float, float]:
+    """(relative, floor_S) as given, both finite and >= 0."""
+    try:
+        relative, floor = (float(v) for v in read_noise)
+    except (TypeError, ValueError):
+        relative = floor = np.nan
+    if not (np.isfinite(relative) and np.isfinite(floor) and relative >= 0 and floor >= 0):
+        raise DataError(f"read_noise = {read_noise!r}: expected 'estimate' or "
+                        "(relative >= 0, floor >= 0 S)")
+    return relative, floor
 
 
 def usage_line(usage: dict) -> str:

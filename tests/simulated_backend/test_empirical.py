@@ -191,6 +191,8 @@ def test_rows_out_of_time_order_or_a_given_read_noise_skip_the_estimate():
     given = EmpiricalDevice(table, read_noise=(0.01, 0.1e-6))
     assert given.params.read_noise_floor_S == 0.1e-6
     assert given.params.read_noise_relative == 0.01
+    with pytest.raises(DataError, match="expected 'estimate' or"):
+        EmpiricalDevice(table, read_noise=(-0.01, 0.0))
 
 
 def _width_grid_table(widths: np.ndarray, rounds: int = 30) -> PulseTable:
