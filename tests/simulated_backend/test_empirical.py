@@ -301,6 +301,15 @@ def test_the_gate_is_a_setting_a_pulse_must_match(one_t_one_r):
         _set(gateless, np.full(2, 20e-6), 1.7, amplitude=1.0, width=1e-7)
 
 
+def test_a_polarity_with_and_without_gates_is_refused(one_t_one_r):
+    gate = one_t_one_r.gate.copy()
+    gate[np.flatnonzero(one_t_one_r.polarity == 1)[:5]] = np.nan
+    t = one_t_one_r
+    with pytest.raises(DataError, match="5 of the .* SET rows have no gate_V"):
+        EmpiricalDevice(PulseTable(t.cell, t.g_before, t.polarity, t.amplitude, t.width, gate,
+                                   t.g_after))
+
+
 def test_a_characterization_table_of_random_settings_is_binned_not_refused():
     from hilctl.protocols.characterize import PulseRanges, characterize
 
