@@ -86,7 +86,7 @@ class EmpiricalDevice(DeviceModel):
         relative, floor = (self._read_noise(table) if read_noise == "estimate"
                            else _given_noise(read_noise))
         self.read_noise_relative, self.read_noise_S = float(relative), float(floor)
-        self.device_share = persistence.device_share(table, self.bank, place,
+        self.device_share = persistence.device_share(table, place,
                                                      self._read_sigma(table.g_before))
         self._device_z: np.ndarray | None = None
         self.bank.quantiles = noise.narrow(self.bank.quantiles, self.bank.centres,

@@ -7,7 +7,7 @@ draws its quantile u = Phi(rho z_d + sqrt(1 - rho^2) e), e ~ N(0, 1) fresh each 
 responses of a device have rank correlation rho^2 = w, the device's share.
 
 w is estimated per polarity from the table: each row's rank in its own setting's G_before bin
-(mid-rank among the bin's quantiles, as a normal score), and the correlation of the scores of
+(as a normal score, see ``normal_scores``), and the correlation of the scores of
 the same cell's successive rows at the same measured setting (as a lab measures it: the same
 pulse on two days). Left out are successive rows that share one read (the read noise they
 share anti-correlates them whatever the device does) and pairs in which the cell did not move
@@ -23,31 +23,43 @@ from scipy.special import ndtr, ndtri
 
 from hilctl.drivers.pulse_table import PulseTable
 
-from .empirical_grid import LEVELS, Bank
-
 MIN_PAIRS = 30
 MAX_SHARE = 0.99
 MOVED = 0.02  # smallest relative change that counts as a move when there is no read noise
 
 
-def normal_scores(table: PulseTable, bank: Bank, place: np.ndarray) -> np.ndarray:
-    """Each row's rank in its own setting and bin as a normal score (NaN: row at a hole)."""
-    setting, bin_ = place
-    scores = np.full(len(table), np.nan)
-    rows = np.flatnonzero(setting >= 0)
-    q = bank.quantiles[setting[rows], bin_[rows]]
-    dg = (table.g_after - table.g_before)[rows, None]
-    mid_rank = ((q < dg).sum(axis=1) + (q <= dg).sum(axis=1)) / (2 * LEVELS)
-    scores[rows] = ndtri(np.clip(mid_rank, 0.5 / LEVELS, 1 - 0.5 / LEVELS))
-    return scores
+def normal_scores(table: PulseTable, place: np.ndarray) -> np.ndarray:
+    """Each row's rank in its own setting and bin as a normal score (NaN: row at a hole).
+
+    What is ranked is dG less its linear trend in G_before within the bin: a SET that ends at
+    the level its gate allows has dG = level - G_before, so a device's rank must not depend on
+    where in the bin it started; a small step has no trend and keeps its dG.
+    """
+    known = place[0] >= 0
+    _, group = np.unique(np.where(known, place[0] * (place[1].max() + 1) + place[1], -1),
+                         return_inverse=True)
+    g, dg = table.g_before, table.g_after - table.g_before
+    count = np.bincount(group)
+
+    def centred(values: np.ndarray) -> np.ndarray:
+        return values - (np.bincount(group, values) / count)[group]
+
+    var = np.bincount(group, centred(g) ** 2)
+    slope = np.divide(np.bincount(group, centred(g) * centred(dg)), var,
+                      out=np.zeros_like(var), where=var > 0)
+    order = np.lexsort((dg - slope[group] * g, group))
+    first = np.r_[0, np.cumsum(count)[:-1]]
+    rank = np.empty(len(table))
+    rank[order] = np.arange(len(table)) - first[group[order]]
+    return np.where(known, ndtri((rank + 0.5) / count[group]), np.nan)
 
 
-def device_share(table: PulseTable, bank: Bank, place: np.ndarray,
+def device_share(table: PulseTable, place: np.ndarray,
                  read_sigma: np.ndarray) -> dict[int, float]:
     """w per polarity: the correlation of a device's successive normal scores at one setting
     (0 with fewer than ``MIN_PAIRS`` pairs); ``read_sigma`` (S) is each row's read noise, which
     a pulse must exceed to count as a move."""
-    scores = normal_scores(table, bank, place)
+    scores = normal_scores(table, place)
     setting = place[0]
     order = np.lexsort((np.arange(len(table)), setting, table.cell))
     i, j = order[:-1], order[1:]
