@@ -30,6 +30,7 @@ LEVELS = 41  # quantiles of dG kept per bin
 _ROWS_PER_POINT = 4  # G_before bins a continuous axis aims to leave per grid point
 _MAX_LEVELS = 64  # of a continuous axis (a gate sweep: ~20 mV steps over 1.2 V)
 _REL = 1e-6  # relative tolerance of a pulse on a measured level
+_CONTINUOUS_SLACK = 0.01  # of a continuous knob's measured span
 _SPACING = 1e3  # between settings' ln G centres in Bank's sorted array
 
 
@@ -41,6 +42,7 @@ class Axis:
     levels: np.ndarray  # sorted; widths as log10(s)
     edges: np.ndarray  # boundaries between levels, to assign rows to them
     span: tuple[float, float]  # measured range (log10 s for width)
+    slack: float  # how far beyond the span a pulse still counts as inside it
 
     def show(self, value: float) -> str:
         return f"{10 ** value:.4g} s" if self.name == "width" else f"{value:.4g} V"
@@ -52,8 +54,7 @@ class Axis:
 
     def locate(self, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Lower level index, interpolation weight of the upper level, and outside-the-span."""
-        slack = _REL * max(abs(self.span[0]), abs(self.span[1]), 1.0)
-        outside = (value < self.span[0] - slack) | (value > self.span[1] + slack)
+        outside = (value < self.span[0] - self.slack) | (value > self.span[1] + self.slack)
         if self.levels.size == 1:
             return np.zeros(value.size, dtype=np.intp), np.zeros(value.size), outside
         i = np.clip(np.searchsorted(self.levels, value, side="right") - 1, 0,
@@ -64,15 +65,22 @@ class Axis:
 
 
 def make_axis(name: str, values: np.ndarray, levels_wanted: int | None) -> Axis:
-    """Levels of one knob: the distinct values, or ``levels_wanted`` equal-count bins."""
+    """Levels of one knob: the distinct values, or ``levels_wanted`` equal-count bins.
+
+    A pulse on a measured value is inside the span up to round-off; random values stand for
+    the range they were drawn from, whose bounds their extremes miss by a little, so a pulse
+    up to ``_CONTINUOUS_SLACK`` of the span beyond them is inside too.
+    """
     span = (float(values.min()), float(values.max()))
+    round_off = _REL * max(abs(span[0]), abs(span[1]), 1.0)
     if levels_wanted is None:
         levels = np.unique(np.round(values, 9))
-        return Axis(name, levels, (levels[1:] + levels[:-1]) / 2, span)
+        return Axis(name, levels, (levels[1:] + levels[:-1]) / 2, span, round_off)
     edges = np.unique(np.quantile(values, np.linspace(0, 1, levels_wanted + 1)[1:-1]))
     index = np.searchsorted(edges, values)
     levels = np.array([np.median(values[index == k]) for k in range(edges.size + 1)])
-    return Axis(name, levels, edges, span)
+    return Axis(name, levels, edges, span,
+                round_off + _CONTINUOUS_SLACK * (span[1] - span[0]))
 
 
 def is_discrete(values: np.ndarray, min_per_bin: int) -> bool:

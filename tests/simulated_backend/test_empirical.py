@@ -326,6 +326,9 @@ def test_a_characterization_table_of_random_settings_is_binned_not_refused():
     physics = np.median(fresh.read(cells).conductance)
     assert np.median(_set(model, g, 1.7, amplitude=1.6)) == pytest.approx(physics, rel=0.15)
     assert model.usage()["interpolated"] > 0
+    for amplitude, width in ((1.0, 1e-7), (2.0, 1e-5)):  # the bounds the settings came from
+        _set(model, g[:5], 1.7, amplitude=amplitude, width=width)
+    assert model.usage()["clamped"] == 0
 
 
 def test_a_random_gate_sweep_answers_like_the_1t1r_cells_it_was_measured_on():
