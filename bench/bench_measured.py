@@ -67,8 +67,8 @@ def part_a(build: PulseTable, held: PulseTable, bins: int, repeats: int = 20) ->
     simulated = model.respond_as_read(*args, rng=rng).reshape(repeats, len(held))
     print(f"\n(a) empirical model from {len(build)} rows / {np.unique(build.cell).size} cells, "
           f"held-out {len(held)} rows / {np.unique(held.cell).size} cells, {repeats} draws/row; "
-          f"read noise {model.read_noise_S * 1e6:.3f} uS from {model.read_noise_pairs} "
-          "chained pairs")
+          f"read noise {model.read_noise_relative:.2%} + {model.read_noise_S * 1e6:.3f} uS "
+          "from consecutive reads")
     print(f"{'polarity':<8} {'G_before uS':>15} {'rows':>5} {'Ga med err':>11} "
           f"{'Ga IQR err':>11} {'dG med meas/sim uS':>19} {'dG IQR err':>11} {'floor':>8}")
     worst = {"ga_med": 0.0, "ga_iqr": 0.0, "dg_med": 0.0, "dg_iqr": 0.0, "floor": 0.0}
@@ -211,8 +211,8 @@ def part_c(shape: tuple[int, int], rounds: int) -> None:
                                          for t in (0.05, 0.10, 0.20)))
     ratio = np.mean(other <= 0.10) / max(np.mean(own <= 0.10), 1e-12)
     print(f"ratio at 10 %: {ratio:.2f} (target >= 0.8); pulses clamped to the measured grid: "
-          f"{empirical.model.flags['pulse_clamped']}, devices beyond the measured G: "
-          f"{empirical.model.flags['g_beyond_measured']}")
+          f"{empirical.model.usage()['clamped']}, devices beyond the measured G: "
+          f"{empirical.model.usage()['g_beyond_measured']}")
 
 
 def main() -> None:

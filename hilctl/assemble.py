@@ -52,6 +52,15 @@ def device_model(config: RunConfig) -> DeviceModel:
                            out_of_range=config.array.empirical_out_of_range)
 
 
+def device_usage(crossbar: Crossbar) -> dict[str, dict]:
+    """What a run reports about how its devices answered: for an empirical array, how many
+    pulses were answered at measured settings, interpolated, clamped or from a G beyond the
+    measured one (``EmpiricalDevice.usage``; after a resume, the pulses since it); nothing for
+    other arrays."""
+    model = getattr(crossbar, "model", None)
+    return {"empirical": model.usage()} if isinstance(model, EmpiricalDevice) else {}
+
+
 @functools.lru_cache(maxsize=4)
 def _measured_table(path: str, mtime_ns: int) -> PulseTable:
     """A measured table parsed once per version of the file: a run needs its device model

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hilctl.drivers import ConfigError
+from hilctl.simulated_backend.empirical import usage_line
 
 from ..config import assemble_config
 from ..levels import levels_table
@@ -44,13 +45,15 @@ def print_summary(summary: dict, console: Console) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        if key in ("protocol", "cells", "tolerance", "levels"):
+        if key in ("protocol", "cells", "tolerance", "levels", "empirical"):
             continue
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
     console.print(table)
     if "levels" in summary:
         print_levels(summary["levels"], console)
+    if "empirical" in summary:
+        console.print(usage_line(summary["empirical"]))
 
 
 def print_levels(levels: dict[str, dict], console: Console) -> None:

@@ -34,7 +34,7 @@ from hilctl.protocols import (
 from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
 
-from ..assemble import open_crossbar
+from ..assemble import device_usage, open_crossbar
 from ..checksums import sha256
 from ..config import RunConfig, build_config, dump_toml, read_toml
 from ..registry import build_protocol, stop_rules
@@ -321,7 +321,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),
                "tolerance": rules.tolerance.describe(),
-               "array_shape": list(crossbar.shape)}
+               "array_shape": list(crossbar.shape), **device_usage(crossbar)}
     if isinstance(rules.tolerance, Bands):
         summary["levels"] = result.per_level(rules.tolerance)
     _write_outputs(run_dir, targets.shape, flat, result, summary)
@@ -337,7 +337,8 @@ def _unconfirmed(store: RunStore, cells: Cells) -> tuple[np.ndarray, PulseBatch]
     index = intent["index"].astype(np.intp)
     return index, PulseBatch(cells.subset(index), intent["polarity"],
                              intent["amplitude"].astype(np.float64),
-                             intent["width"].astype(np.float64))
+                             intent["width"].astype(np.float64),
+                             None if "gate" not in intent else intent["gate"].astype(np.float64))
 
 
 def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,
