@@ -118,6 +118,23 @@ class NeuralPlanner(PulsePlanner):
             for row, side in enumerate(("reset", "set")):
                 values[row, flat] = learned[f"{name}_{side}"]
 
+    def belief(self, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
+        """(look at the shift, its information) per polarity (2, m) of ``cells``: what the
+        looks so far say without the prior, as a device book keeps it (0, 0: no look)."""
+        flat = self._flat(cells)
+        information = self.precision[:, flat].copy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            look = np.where(information > 0, self.weighted[:, flat] / information, 0.0)
+        return look, information
+
+    def seed_belief(self, cells: Cells, look: np.ndarray, information: np.ndarray) -> None:
+        """Start ``cells`` from an earlier look (2, m) at their shift, e.g. a device book's,
+        its information already discounted: it joins the prior as the planner's own looks
+        do, so the first pulse of a polarity is planned for the device, not the average."""
+        flat = self._flat(cells)
+        self.precision[:, flat] = information
+        self.weighted[:, flat] = information * look
+
     def shift(self, flat: np.ndarray | None = None) -> np.ndarray:
         """Per-device knob shift (2, n): how much larger a knob each device answers like."""
         index = slice(None) if flat is None else flat

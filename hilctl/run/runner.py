@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
 from ..weights.job import compensation_for_run
+from .book_link import RunBook, learning_planner
 from .lock import LOCK_NAME, run_lock
 from .store import BackgroundWriter, RunStore, encode_round
 
@@ -124,7 +126,8 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         store = RunStore(run_dir / STORE_NAME, create=True)
         store.set_meta(config_sha256=text_hash(config_text), protocol=protocol.name,
                        targets_sha256=sha256((run_dir / TARGETS_NAME).read_bytes()),
-                       shape=list(crossbar.shape), status="running")
+                       shape=list(crossbar.shape), status="running",
+                       run_id=uuid.uuid4().hex)
         with store:
             return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress,
                             retarget)
@@ -191,6 +194,14 @@ def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
     return targets, state, crossbar
 
 
+def run_identity(run_dir: Path, store: RunStore) -> str:
+    """A run's name in a device book: its id, or for a store from before ids its directory
+    and the hashes of its config and targets."""
+    meta = store.meta()
+    return meta.get("run_id") or (f"{Path(run_dir).resolve()}:{meta.get('config_sha256')}:"
+                                  f"{meta.get('targets_sha256')}")
+
+
 def text_hash(text: str) -> str:
     return sha256(text.encode())
 
@@ -252,14 +263,18 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     intent = store.unconfirmed() if state is not None else None
     if intent is not None:
         _confirm(crossbar, cells, state, intent, cost, observe)
-    try:
-        result = program(protocol, crossbar, cells, asked, stop_rules(config), cost, observe,
-                         state, retarget, journal=None if checkpointable else store.journal)
-    finally:
-        if writer:
-            writer.close()  # every completed round is stored, also on an error or Ctrl-C
+    with RunBook(config, crossbar, learning_planner(protocol), cells) as book:
+        try:
+            result = program(protocol, crossbar, cells, asked, stop_rules(config), cost,
+                             observe, state, retarget,
+                             journal=None if checkpointable else store.journal)
+        finally:
+            if writer:
+                writer.close()  # every completed round is stored, also on an error or Ctrl-C
+        # The device book's update: one call at the end of a finished (or resumed) run.
+        booked = book.finish(run_identity(run_dir, store), store.pulse_counts(len(cells)))
     wall = time.perf_counter() - started
-    summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
+    summary = {**result.summary(), **booked, "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),
                "tolerance": stop_rules(config).tolerance.describe(),
                "array_shape": list(crossbar.shape)}

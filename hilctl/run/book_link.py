@@ -1,0 +1,106 @@
+"""How a run uses its device book: the array's identity, seeding the planner, absorbing a run.
+
+The planner that learns per device is the neural one (also as the primary of a polarity
+fallback); a protocol without it leaves the book untouched, and says so in the summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hilctl.drivers import Cells, ConfigError, Crossbar
+from hilctl.protocols.fallback import PolarityFallback
+
+from ..checksums import sha256
+from ..config import RunConfig
+from .device_book import Beliefs, DeviceBook, Discount
+
+POLARITY_NAMES = ("RESET", "SET")  # book rows 0, 1
+
+
+def array_identity(config: RunConfig, crossbar: Crossbar) -> dict:
+    """What makes two runs the same array: a simulator's preset (name, or the preset file's
+    sha256), ``[device]`` overrides, measured table, seed and shape; a rig's SMU and board
+    identity strings and the user's array name, and its shape."""
+    shape = list(crossbar.shape)
+    if config.rig is not None:
+        name = config.device_book.array_name
+        if name is None:
+            raise ConfigError("device_book.array_name: missing; a rig's book needs the name of "
+                              "the array on the board ([device_book] array_name)")
+        ids = crossbar.identify()
+        return {"kind": "rig", "smu": ids["smu"], "board": ids["board"], "array": name,
+                "shape": shape}
+    preset, table = config.array.preset, config.array.empirical_table
+    return {"kind": "simulated", "preset": _file_or_name(preset),
+            "device": dict(sorted(config.device.items())),
+            "empirical_table": table and _file_or_name(table),
+            "seed": config.array.seed, "shape": shape}
+
+
+def _file_or_name(text: str) -> str:
+    path = Path(text)
+    return f"sha256:{sha256(path.read_bytes())}" if path.is_file() else text
+
+
+def discount_of(config: RunConfig) -> Discount:
+    book = config.device_book
+    return Discount(book.keep_per_run, book.half_life_s or float("inf"))
+
+
+def learning_planner(protocol):
+    """The neural planner a protocol plans with, or None (the book has nothing to give)."""
+    from ..predictor.planner import NeuralPlanner
+
+    planner = getattr(protocol, "planner", None)
+    if isinstance(planner, PolarityFallback):
+        planner = planner.primary
+    return planner if isinstance(planner, NeuralPlanner) else None
+
+
+def knobs_of(planner) -> list[str]:
+    """The knob of each book row, so a book never mixes ln width with volts."""
+    return [planner.predictor.spec.knob.get(name, "none") for name in POLARITY_NAMES]
+
+
+class RunBook:
+    """A run's hold on its book: seeds the planner when made, absorbs the run in ``finish``.
+
+    Use it as a context manager; without a configured book every method does nothing.
+    """
+
+    def __init__(self, config: RunConfig, crossbar: Crossbar, planner, cells: Cells) -> None:
+        self.planner, self.cells, self.book = planner, cells, None
+        if config.device_book.path is None:
+            return
+        self.book = DeviceBook(config.device_book.path, array_identity(config, crossbar))
+        if planner is not None:
+            self.book.check_knobs(knobs_of(planner))
+            flat = cells.flat(crossbar.shape)
+            prior = self.book.prior(flat, discount_of(config))
+            planner.seed_belief(cells, prior.shift, prior.information)
+
+    def finish(self, run: str, pulses: np.ndarray) -> dict:
+        """Store the planner's posterior of the run's cells and their pulses (2, m); a summary
+        of what the book took (for ``result.json``)."""
+        if self.book is None:
+            return {}
+        if self.planner is None:
+            return {"device_book": str(self.book.path), "device_book_updated": False}
+        shift, information = self.planner.belief(self.cells)
+        taken = self.book.absorb(run, self.cells.flat(self.book_shape), Beliefs(shift, information),
+                                 pulses, knobs_of(self.planner))
+        return {"device_book": str(self.book.path), "device_book_updated": taken}
+
+    @property
+    def book_shape(self) -> tuple[int, int]:
+        return tuple(self.book.meta["identity"]["shape"])
+
+    def __enter__(self) -> RunBook:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.book is not None:
+            self.book.close()
