@@ -190,6 +190,10 @@ class DeviceBook:
             raise DataError(f"{self.path}: the book holds shifts of the {'/'.join(stored)} "
                             f"knobs (RESET/SET); this planner plans {'/'.join(knobs)}")
 
+    def run_count(self) -> int:
+        """Runs (and characterizations) absorbed so far."""
+        return self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
     def absorbed(self, run: str) -> bool:
         return self._db.execute("SELECT 1 FROM runs WHERE run = ?", (run,)).fetchone() is not None
 
