@@ -66,7 +66,7 @@ def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
                  cells: Cells | None = None, ranges: PulseRanges | None = None,
                  batch: int | None = None) -> PulseTable:
     """Apply ``n_pulses`` random pulses and return one table row per pulse (less the pulses
-    whose read before or after was at or below 0 S, see ``_rows``).
+    whose read before or after was at or below 0 S, see ``table_rows``).
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
         pulses = _random_pulses(cells.subset(chosen), last_read, chosen, ranges, rng)
         crossbar.apply(pulses)
         after = crossbar.read(pulses.cells).conductance
-        tables.append(_rows(pulses, last_read[chosen], after))
+        tables.append(table_rows(pulses, last_read[chosen], after))
         last_read[chosen] = after
         done += chosen.size
     return PulseTable.concat(tables)
@@ -124,7 +124,7 @@ def _random_pulses(cells: Cells, last_read: np.ndarray, chosen: np.ndarray,
     return PulseBatch(cells, polarity, amplitude, width, gate)
 
 
-def _rows(pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> PulseTable:
+def table_rows(pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> PulseTable:
     """Table rows of one round. A read at or below 0 S (a device near its read-noise floor) has
     no place in a table of conductances, so its pulse is left out: the table then has fewer
     rows than pulses were applied, and callers report the difference."""

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 import numpy as np
 
+from hilctl.drivers import ConfigError
 from hilctl.protocols.characterize import characterize as run_characterization
 
 from ..assemble import open_crossbar
 from ..config import assemble_config
+from ..run.book_link import characterize_into_book
 
 
 @click.command()
@@ -30,19 +33,36 @@ from ..config import assemble_config
 @click.option("--seed", type=click.IntRange(0),
               help="Seed of the simulated array and of the random pulses [0].")
 @click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
+@click.option("--device-book", "device_book", type=click.Path(dir_okay=False),
+              help="Fill this device book instead: --pulses-per-cell pulses per device at the "
+                   "predictor's settings, learned through the neural planner.")
+@click.option("--pulses-per-cell", type=click.IntRange(1),
+              help="Pulses per device with --device-book.")
+@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
+              help="Trained predictor whose knob the --device-book pulses vary.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def characterize(pulses, out, config_file, rows, cols, seed, preset_name, as_json) -> None:
+def characterize(pulses, out, config_file, rows, cols, seed, preset_name, device_book,
+                 pulses_per_cell, predictor_dir, as_json) -> None:
     """Apply random pulses (polarity, amplitude, log-uniform width over the safe ranges)
     across the array, read before and after, and write the pulse-response table."""
+    if (device_book is None) != (pulses_per_cell is None):
+        raise ConfigError("--device-book and --pulses-per-cell go together")
     config = assemble_config(config_file, {}, {
-        "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name}})
+        "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name},
+        "device_book": {"path": device_book and str(Path(device_book).resolve())},
+        "protocol": {"predictor": predictor_dir and str(Path(predictor_dir).resolve())}})
     started = time.perf_counter()
-    with open_crossbar(config) as crossbar:
-        table = run_characterization(crossbar, pulses, np.random.default_rng(config.array.seed))
-        shape = crossbar.shape
+    rng, booked = np.random.default_rng(config.array.seed), {}
+    if device_book:
+        table, booked, shape = characterize_into_book(config, pulses_per_cell, rng)
+        pulses = pulses_per_cell * shape[0] * shape[1]
+    else:
+        with open_crossbar(config) as crossbar:
+            table = run_characterization(crossbar, pulses, rng)
+            shape = crossbar.shape
     table.write_csv(out)
     summary = {
-        "rows": len(table), "pulses": pulses, "pulses_dropped": pulses - len(table),
+        **booked, "rows": len(table), "pulses": pulses, "pulses_dropped": pulses - len(table),
         "out": str(out), "array": list(shape), "preset": config.array.preset,
         "seed": config.array.seed, "set_rows": int((table.polarity > 0).sum()),
         "reset_rows": int((table.polarity < 0).sum()),
@@ -58,3 +78,6 @@ def characterize(pulses, out, config_file, rows, cols, seed, preset_name, as_jso
                f"{summary['reset_rows']} RESET) on a {shape[0]}x{shape[1]} "
                f"{config.array.preset} array (seed {config.array.seed}) to {out} in "
                f"{summary['seconds']} s{dropped}")
+    if booked:
+        click.echo(f"device book {booked['device_book']}: "
+                   f"{'updated' if booked['device_book_updated'] else 'unchanged'}")

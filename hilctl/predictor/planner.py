@@ -119,21 +119,20 @@ class NeuralPlanner(PulsePlanner):
                 values[row, flat] = learned[f"{name}_{side}"]
 
     def belief(self, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
-        """(look at the shift, its information) per polarity (2, m) of ``cells``: what the
-        looks so far say without the prior, as a device book keeps it (0, 0: no look)."""
+        """(shift, information of the looks) per polarity (2, m) of ``cells``: the posterior
+        a device book keeps (information 0: no look yet, the shift is the prior's 0)."""
         flat = self._flat(cells)
-        information = self.precision[:, flat].copy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            look = np.where(information > 0, self.weighted[:, flat] / information, 0.0)
-        return look, information
+        return self.shift(flat), self.precision[:, flat].copy()
 
-    def seed_belief(self, cells: Cells, look: np.ndarray, information: np.ndarray) -> None:
-        """Start ``cells`` from an earlier look (2, m) at their shift, e.g. a device book's,
-        its information already discounted: it joins the prior as the planner's own looks
-        do, so the first pulse of a polarity is planned for the device, not the average."""
+    def seed_belief(self, cells: Cells, shift: np.ndarray, information: np.ndarray,
+                    keep: np.ndarray | float = 1.0) -> None:
+        """Start ``cells`` from an earlier posterior (2, m), e.g. a device book's, whose looks
+        keep the share ``keep`` of their information (age): they join the prior as the
+        planner's own looks do, so the first pulse of a polarity is planned for the device."""
         flat = self._flat(cells)
-        self.precision[:, flat] = information
-        self.weighted[:, flat] = information * look
+        prior = self.prior_sigma[:, None] ** -2
+        self.precision[:, flat] = keep * information
+        self.weighted[:, flat] = keep * shift * (prior + information)
 
     def shift(self, flat: np.ndarray | None = None) -> np.ndarray:
         """Per-device knob shift (2, n): how much larger a knob each device answers like."""

@@ -6,12 +6,16 @@ fallback); a protocol without it leaves the book untouched, and says so in the s
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import Cells, ConfigError, Crossbar
+from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch
+from hilctl.drivers.pulse_table import PulseTable
+from hilctl.protocols.characterize import table_rows
 from hilctl.protocols.fallback import PolarityFallback
+from hilctl.protocols.planner import PlannedPulses
 
 from ..checksums import sha256
 from ..config import RunConfig
@@ -52,9 +56,13 @@ def discount_of(config: RunConfig) -> Discount:
 
 def learning_planner(protocol):
     """The neural planner a protocol plans with, or None (the book has nothing to give)."""
+    return neural_of(getattr(protocol, "planner", None))
+
+
+def neural_of(planner):
+    """``planner`` if it is the neural one (or a fallback's primary), else None."""
     from ..predictor.planner import NeuralPlanner
 
-    planner = getattr(protocol, "planner", None)
     if isinstance(planner, PolarityFallback):
         planner = planner.primary
     return planner if isinstance(planner, NeuralPlanner) else None
@@ -80,7 +88,7 @@ class RunBook:
             self.book.check_knobs(knobs_of(planner))
             flat = cells.flat(crossbar.shape)
             prior = self.book.prior(flat, discount_of(config))
-            planner.seed_belief(cells, prior.shift, prior.information)
+            planner.seed_belief(cells, prior.shift, prior.information, prior.keep)
 
     def finish(self, run: str, pulses: np.ndarray) -> dict:
         """Store the planner's posterior of the run's cells and their pulses (2, m); a summary
@@ -104,3 +112,51 @@ class RunBook:
     def __exit__(self, *exc_info) -> None:
         if self.book is not None:
             self.book.close()
+
+
+def probe(crossbar: Crossbar, planner, cells: Cells, pulses_per_cell: int,
+          rng: np.random.Generator) -> tuple[PulseTable, np.ndarray]:
+    """``pulses_per_cell`` random pulses per device at the predictor's fixed settings (the
+    knob uniform over its trained range), SET and RESET in turn (SET first: a fresh array sits
+    near its low bound), each answer taught to ``planner`` as a look at the device's shift.
+
+    Returns the pulse-response table and the pulses per polarity (2, cells). Pulses at other
+    settings would teach the planner nothing (their response is not the predictor's).
+    """
+    predictor = planner.predictor
+    names = [name for name in ("SET", "RESET") if name in predictor.spec.polarities]
+    counts = np.zeros((2, len(cells)), np.int64)
+    last, tables = crossbar.read(cells).conductance, []
+    for k in range(pulses_per_cell):
+        name = names[k % len(names)]
+        polarity = np.full(len(cells), Polarity[name], dtype=np.int8)
+        u = rng.uniform(*predictor.u_range(name), len(cells))
+        amplitude, width, gate = predictor.settings(polarity, u)
+        batch = PulseBatch(cells, polarity, amplitude, width, gate)
+        crossbar.apply(batch)
+        after = crossbar.read(cells).conductance
+        planner.observe(cells, PlannedPulses(polarity, amplitude, width,
+                                             np.zeros(len(cells), bool), gate), last, after)
+        tables.append(table_rows(batch, last, after))
+        counts[int(Polarity[name] > 0)] += 1
+        last = after
+    return PulseTable.concat(tables), counts
+
+
+def characterize_into_book(config: RunConfig, pulses_per_cell: int,
+                           rng: np.random.Generator) -> tuple[PulseTable, dict, tuple]:
+    """Fill ``config``'s device book from ``probe`` of every device of the configured array
+    (the one that will be programmed); the table, what the book took and the array's shape."""
+    from ..assemble import open_crossbar
+    from ..registry import build_planner
+
+    with open_crossbar(config) as crossbar:
+        planner = neural_of(build_planner(config, crossbar))
+        if planner is None:
+            raise ConfigError("characterize --device-book learns through the neural planner: "
+                              "give --predictor DIR (a trained predictor)")
+        cells = Cells.all(crossbar.shape)
+        with RunBook(config, crossbar, planner, cells) as book:
+            table, counts = probe(crossbar, planner, cells, pulses_per_cell, rng)
+            booked = book.finish(f"characterize:{uuid.uuid4().hex}", counts)
+        return table, booked, crossbar.shape

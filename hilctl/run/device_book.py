@@ -3,11 +3,11 @@
 A planner that knows only the device type is capped below the oracle that knows each device:
 most of a device's one-shot spread is its own and repeats from run to run. The book keeps,
 per device and polarity (row 0 RESET, row 1 SET, as the neural planner), the planner's
-learned knob shift ``s`` (the device answers a knob ``u`` like the average device answers
-``u + s``) as a Gaussian look: its data mean and its information (1 / knob unit^2, the
-inverse variance the looks gave, without the planner's generic prior), with the pulses the
-book has seen and when it was last updated (Unix seconds). A planner's prior for the next run
-is that look, its information discounted by age:
+posterior knob shift ``s`` (the device answers a knob ``u`` like the average device answers
+``u + s``) and the information of the looks behind it (1 / knob unit^2, the inverse variance
+the looks gave beyond the planner's generic prior), with the pulses the book has seen and when
+it was last updated (Unix seconds). A planner's prior for the next run is that posterior, the
+information of its looks discounted by age:
 
     keep = keep_per_run * 0.5 ** (age_s / half_life_s),
 
@@ -64,10 +64,12 @@ class Discount:
 
 @dataclass
 class Beliefs:
-    """Per device and polarity (2, m): a look at the knob shift and its information."""
+    """Per device and polarity (2, m): the posterior knob shift, the information of the looks
+    behind it, and the share of that information a new run keeps (1 as stored)."""
 
     shift: np.ndarray
     information: np.ndarray
+    keep: np.ndarray | float = 1.0
 
 
 class DeviceBook:
@@ -175,13 +177,13 @@ class DeviceBook:
         return out
 
     def prior(self, flat: np.ndarray, discount: Discount, now_s: float | None = None) -> Beliefs:
-        """The looks at devices ``flat``, information discounted by age, for a planner's
-        prior."""
+        """What the book knows of devices ``flat``, with the share of its information a run
+        keeps at their age, for a planner's prior."""
         arrays = self.arrays()
         now_s = time.time() if now_s is None else now_s
         age = now_s - arrays["updated_s"][:, flat]
         keep = np.where(np.isfinite(age), discount.keep(np.nan_to_num(age)), 0.0)
-        return Beliefs(arrays["shift"][:, flat].copy(), arrays["information"][:, flat] * keep)
+        return Beliefs(arrays["shift"][:, flat], arrays["information"][:, flat], keep)
 
     def check_knobs(self, knobs: list[str]) -> None:
         """Refuse looks in another knob coordinate than the book holds (ln width vs volts)."""

@@ -37,6 +37,7 @@ def test_a_book_gives_back_what_a_run_left_in_it(tmp_path):
     np.testing.assert_array_equal(prior.information[:, flat], beliefs.information)
     untouched = np.setdiff1d(np.arange(32), flat)
     assert not prior.information[:, untouched].any() and not prior.shift[:, untouched].any()
+    assert (prior.keep[:, flat] == 1).all() and not prior.keep[:, untouched].any()
     np.testing.assert_array_equal(arrays["pulses"][:, flat], pulses)
     assert (arrays["updated_s"][:, flat] == 1000.0).all()
     assert np.isnan(arrays["updated_s"][:, untouched]).all()
@@ -57,8 +58,9 @@ def test_old_looks_count_for_less(tmp_path):
     flat, beliefs, _ = filled(tmp_path / "b.sqlite", now_s=0.0)
     with DeviceBook(tmp_path / "b.sqlite", IDENTITY) as book:
         aged = book.prior(flat, Discount(keep_per_run=0.8, half_life_s=3600.0), now_s=7200.0)
-    np.testing.assert_allclose(aged.information, beliefs.information * 0.8 * 0.25)
+    np.testing.assert_allclose(aged.keep, 0.8 * 0.25)
     np.testing.assert_array_equal(aged.shift, beliefs.shift)
+    np.testing.assert_array_equal(aged.information, beliefs.information)
 
 
 def test_the_book_of_another_array_is_refused(tmp_path):
