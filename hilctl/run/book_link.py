@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch
+from hilctl.drivers import Cells, ConfigError, Crossbar, PulseBatch
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols.characterize import table_rows
 from hilctl.protocols.fallback import PolarityFallback
-from hilctl.protocols.planner import PlannedPulses
 
 from ..checksums import sha256
 from ..config import RunConfig
@@ -116,29 +115,31 @@ class RunBook:
 
 def probe(crossbar: Crossbar, planner, cells: Cells, pulses_per_cell: int,
           rng: np.random.Generator) -> tuple[PulseTable, np.ndarray]:
-    """``pulses_per_cell`` random pulses per device at the predictor's fixed settings (the
-    knob uniform over its trained range), SET and RESET in turn (SET first: a fresh array sits
-    near its low bound), each answer taught to ``planner`` as a look at the device's shift.
+    """``pulses_per_cell`` pulses per device towards random targets (log-uniform over the
+    middle 80 % of the predictor's conductance range, in ln G), each planned by ``planner``
+    and its answer taught back to it as a look at the device's shift.
 
-    Returns the pulse-response table and the pulses per polarity (2, cells). Pulses at other
-    settings would teach the planner nothing (their response is not the predictor's).
+    Random targets rather than random knob values: a knob drawn uniformly over its range
+    mostly lands where the response is flat (below the SET threshold, on the plateau, at a
+    bound), and such a look says little about the device; a planned pulse aims where the
+    response is steep, at the levels a later run will program. Only pulses at the
+    predictor's own settings teach the planner (others are not its response), so the
+    polarity and knob are the planner's. Returns the pulse-response table and the pulses per
+    polarity (2, cells).
     """
-    predictor = planner.predictor
-    names = [name for name in ("SET", "RESET") if name in predictor.spec.polarities]
+    g_lo, g_hi = np.log(planner.predictor.spec.g_range_S)
+    lo, hi = g_lo + 0.1 * (g_hi - g_lo), g_hi - 0.1 * (g_hi - g_lo)
     counts = np.zeros((2, len(cells)), np.int64)
     last, tables = crossbar.read(cells).conductance, []
-    for k in range(pulses_per_cell):
-        name = names[k % len(names)]
-        polarity = np.full(len(cells), Polarity[name], dtype=np.int8)
-        u = rng.uniform(*predictor.u_range(name), len(cells))
-        amplitude, width, gate = predictor.settings(polarity, u)
-        batch = PulseBatch(cells, polarity, amplitude, width, gate)
+    for _ in range(pulses_per_cell):
+        planned = planner.plan(cells, last, np.exp(rng.uniform(lo, hi, len(cells))))
+        batch = PulseBatch(cells, planned.polarity, planned.amplitude, planned.width,
+                           planned.gate)
         crossbar.apply(batch)
         after = crossbar.read(cells).conductance
-        planner.observe(cells, PlannedPulses(polarity, amplitude, width,
-                                             np.zeros(len(cells), bool), gate), last, after)
+        planner.observe(cells, planned, last, after)
         tables.append(table_rows(batch, last, after))
-        counts[int(Polarity[name] > 0)] += 1
+        np.add.at(counts, ((planned.polarity > 0).astype(np.intp), np.arange(len(cells))), 1)
         last = after
     return PulseTable.concat(tables), counts
 
