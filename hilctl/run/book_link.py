@@ -113,6 +113,13 @@ class RunBook:
             self.book.close()
 
 
+def seeded_from_book(config: RunConfig, crossbar: Crossbar, planner):
+    """``planner`` started from ``config``'s device book (if one is configured), without
+    updating the book: for runs on copies of the array (``compare``)."""
+    with RunBook(config, crossbar, neural_of(planner), Cells.all(crossbar.shape)):
+        return planner
+
+
 def probe(crossbar: Crossbar, planner, cells: Cells, pulses_per_cell: int,
           rng: np.random.Generator) -> tuple[PulseTable, np.ndarray]:
     """``pulses_per_cell`` pulses per device towards random targets (log-uniform over the
