@@ -135,11 +135,12 @@ def probe(crossbar: Crossbar, planner, cells: Cells, pulses_per_cell: int,
     polarity (2, cells).
     """
     g_lo, g_hi = np.log(planner.predictor.spec.g_range_S)
-    lo, hi = g_lo + 0.1 * (g_hi - g_lo), g_hi - 0.1 * (g_hi - g_lo)
+    lo, mid, hi = g_lo + 0.1 * (g_hi - g_lo), (g_lo + g_hi) / 2, g_hi - 0.1 * (g_hi - g_lo)
     counts = np.zeros((2, len(cells)), np.int64)
     last, tables = crossbar.read(cells).conductance, []
-    for _ in range(pulses_per_cell):
-        planned = planner.plan(cells, last, np.exp(rng.uniform(lo, hi, len(cells))))
+    for k in range(pulses_per_cell):
+        bounds = (mid, hi) if k % 2 == 0 else (lo, mid)
+        planned = planner.plan(cells, last, np.exp(rng.uniform(*bounds, len(cells))))
         batch = PulseBatch(cells, planned.polarity, planned.amplitude, planned.width,
                            planned.gate)
         crossbar.apply(batch)
