@@ -131,3 +131,26 @@ def test_forget_drops_what_the_book_knew(tmp_path):
         arrays = book.arrays()
     assert not arrays["information"][:, flat[:3]].any()
     assert arrays["information"][:, flat[3:]].all()
+
+
+def test_a_rig_array_is_known_by_its_instruments_and_its_name(tmp_path):
+    from hilctl.assemble import open_crossbar
+    from hilctl.commands.instruments import run_config_toml
+    from hilctl.config import build_config
+    from hilctl.drivers import ConfigError
+    from hilctl.drivers.toml_file import read_toml
+    from hilctl.run.book_link import array_identity
+    from hilctl.simulated_backend import DEFAULT_PRESET, preset
+    from hilctl.simulated_backend.emulators import EmulatedRig
+
+    with EmulatedRig((4, 4), seed=1, smu="2600", params=preset(DEFAULT_PRESET)) as rig:
+        (tmp_path / "rig.toml").write_text(run_config_toml(rig, 1, DEFAULT_PRESET))
+        data = read_toml(tmp_path / "rig.toml")
+        unnamed = build_config(data)
+        named = build_config({**data, "device_book": {"array_name": "chip 7"}})
+        with open_crossbar(named) as crossbar:
+            with pytest.raises(ConfigError, match="array_name"):
+                array_identity(unnamed, crossbar)
+            identity = array_identity(named, crossbar)
+    assert identity["kind"] == "rig" and identity["array"] == "chip 7"
+    assert identity["shape"] == [4, 4] and identity["smu"] and identity["board"]
