@@ -42,6 +42,7 @@ from hilctl.run.book_link import knobs_of, probe
 from hilctl.run.device_book import Beliefs, DeviceBook, Discount
 from hilctl.simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
 from hilctl.simulated_backend import one_t_one_r as ottr
+from hilctl.simulated_backend.physics import switching_rate
 
 KS = (0, 1, 2, 4, 8)
 TRAIN_SEED, ARRAY_SEED = 21, 0
@@ -211,8 +212,28 @@ def k_curve(preset: Preset, predictor, directory: Path) -> list[list[str]]:
     book.absorb(planner, np.zeros((2, xb.shape[0] * xb.shape[1]), np.int64))
     rows.append(_row("one previous run", one_shot(
         preset, xb, book.seeded(predictor, preset.shape), targets), oracle))
+    if not preset.one_t_one_r:
+        xb = preset.array(ARRAY_SEED)
+        rows.append(_row("each device's true rate as its shift", one_shot(
+            preset, xb, true_rate_planner(predictor, xb), targets), oracle))
     rows.append(["oracle", f"{oracle[0]:.1%}", f"{oracle[1]:.1%}", "1.00x"])
     return rows
+
+
+def true_rate_planner(predictor, xb: SimulatedCrossbar) -> NeuralPlanner:
+    """The best a one-number book could hold on the width knob: each device's true switching
+    rate at the predictor's fixed amplitude, relative to the median device, as a certain
+    shift (a device twice as fast: ln 2)."""
+    pop, n = xb.population, xb.shape[0] * xb.shape[1]
+    shift = np.zeros((2, n))
+    for row, name, rate, threshold, slope in (
+            (0, "RESET", pop.reset_rate, pop.reset_threshold, pop.reset_slope),
+            (1, "SET", pop.set_rate, pop.set_threshold, pop.set_slope)):
+        k = switching_rate(predictor.spec.fixed[name]["amplitude_V"], rate, threshold, slope)
+        shift[row] = np.log(k / np.median(k))
+    planner = NeuralPlanner(predictor, xb.shape)
+    planner.seed_belief(Cells.all(xb.shape), shift, np.full((2, n), 1e6))
+    return planner
 
 
 def _row(label: str, got: tuple[float, float], oracle: tuple[float, float]) -> list[str]:

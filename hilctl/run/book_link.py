@@ -7,6 +7,7 @@ fallback); a protocol without it leaves the book untouched, and says so in the s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -89,16 +90,16 @@ class RunBook:
             prior = self.book.prior(flat, discount_of(config))
             planner.seed_belief(cells, prior.shift, prior.information, prior.keep)
 
-    def finish(self, run: str, pulses: np.ndarray) -> dict:
-        """Store the planner's posterior of the run's cells and their pulses (2, m); a summary
-        of what the book took (for ``result.json``)."""
+    def finish(self, run: str, pulses: Callable[[], np.ndarray]) -> dict:
+        """Store the planner's posterior of the run's cells and their pulses (2, m, counted
+        only if there is a book); a summary of what the book took (for ``result.json``)."""
         if self.book is None:
             return {}
         if self.planner is None:
             return {"device_book": str(self.book.path), "device_book_updated": False}
         shift, information = self.planner.belief(self.cells)
         taken = self.book.absorb(run, self.cells.flat(self.book_shape), Beliefs(shift, information),
-                                 pulses, knobs_of(self.planner))
+                                 pulses(), knobs_of(self.planner))
         return {"device_book": str(self.book.path), "device_book_updated": taken}
 
     @property
@@ -167,5 +168,5 @@ def characterize_into_book(config: RunConfig, pulses_per_cell: int,
         cells = Cells.all(crossbar.shape)
         with RunBook(config, crossbar, planner, cells) as book:
             table, counts = probe(crossbar, planner, cells, pulses_per_cell, rng)
-            booked = book.finish(f"characterize:{uuid.uuid4().hex}", counts)
+            booked = book.finish(f"characterize:{uuid.uuid4().hex}", lambda: counts)
         return table, booked, crossbar.shape

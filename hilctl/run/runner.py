@@ -272,7 +272,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
             if writer:
                 writer.close()  # every completed round is stored, also on an error or Ctrl-C
         # The device book's update: one call at the end of a finished (or resumed) run.
-        booked = book.finish(run_identity(run_dir, store), store.pulse_counts(len(cells)))
+        booked = book.finish(run_identity(run_dir, store), lambda: store.pulse_counts(len(cells)))
     wall = time.perf_counter() - started
     summary = {**result.summary(), **booked, "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),
