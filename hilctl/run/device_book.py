@@ -100,6 +100,8 @@ class DeviceBook:
 
     def _connect(self, identity: dict | None) -> sqlite3.Connection:
         fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if fresh and identity is None:
+            raise DataError(f"{self.path}: an empty file, not a device book")
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
             if fresh:
@@ -111,7 +113,7 @@ class DeviceBook:
             if identity is not None:
                 self._check_identity(identity)
             return db
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: meta not JSON
             db.close()
             raise DataError(f"{self.path}: not a device book, or a damaged one ({exc})") from None
         except BaseException:

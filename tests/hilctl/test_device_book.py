@@ -86,7 +86,7 @@ def test_a_book_from_a_newer_hilctl_is_refused(tmp_path):
         DeviceBook(tmp_path / "b.sqlite", IDENTITY)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "changed bytes"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "changed bytes", "meta"])
 def test_a_damaged_book_is_one_clear_error(tmp_path, damage):
     path = tmp_path / "b.sqlite"
     filled(path)
@@ -95,6 +95,9 @@ def test_a_damaged_book_is_one_clear_error(tmp_path, damage):
         path.write_bytes(b"not a database at all" * 100)
     elif damage == "truncated":
         path.write_bytes(data[:len(data) // 3])
+    elif damage == "meta":
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE meta SET value = '{' WHERE key = 'identity'")
     else:
         with sqlite3.connect(path) as db:
             blob = bytearray(db.execute("SELECT data FROM arrays WHERE name = 'shift'")
@@ -154,3 +157,9 @@ def test_a_rig_array_is_known_by_its_instruments_and_its_name(tmp_path):
             identity = array_identity(named, crossbar)
     assert identity["kind"] == "rig" and identity["array"] == "chip 7"
     assert identity["shape"] == [4, 4] and identity["smu"] and identity["board"]
+
+
+def test_an_empty_file_is_no_book_to_inspect(tmp_path):
+    (tmp_path / "b.sqlite").write_bytes(b"")
+    with pytest.raises(DataError, match="empty file"):
+        DeviceBook(tmp_path / "b.sqlite")
