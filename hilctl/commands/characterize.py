@@ -34,12 +34,12 @@ from ..run.book_link import characterize_into_book
               help="Seed of the simulated array and of the random pulses [0].")
 @click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
 @click.option("--device-book", "device_book", type=click.Path(dir_okay=False),
-              help="Fill this device book instead: --pulses-per-cell pulses per device at the "
-                   "predictor's settings, learned through the neural planner.")
+              help="Fill this device book instead: --pulses-per-cell pulses per device "
+                   "towards random targets, planned and learned by the neural planner.")
 @click.option("--pulses-per-cell", type=click.IntRange(1),
               help="Pulses per device with --device-book.")
 @click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
-              help="Trained predictor whose knob the --device-book pulses vary.")
+              help="Trained predictor that plans the --device-book pulses.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def characterize(pulses, out, config_file, rows, cols, seed, preset_name, device_book,
                  pulses_per_cell, predictor_dir, as_json) -> None:
