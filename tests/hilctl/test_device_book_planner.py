@@ -94,3 +94,19 @@ def test_a_resumed_run_updates_the_book_once(predictor_dir, tmp_path):
     assert again.summary["device_book_updated"] is False
     with DeviceBook(book) as stored:
         assert stored.run_count() == 1
+
+
+def test_characterizing_into_a_book_teaches_it_every_device(predictor_dir, tmp_path):
+    from hilctl.run.book_link import characterize_into_book
+
+    book = tmp_path / "array.book"
+    cfg = config(predictor_dir, "one-shot", book)
+    table, booked, shape = characterize_into_book(cfg, 2, np.random.default_rng(0))
+    assert booked["device_book_updated"] and shape == SHAPE
+    assert len(table) == 2 * SHAPE[0] * SHAPE[1]  # the table still trains a predictor
+    with DeviceBook(book) as stored:
+        arrays = stored.arrays()
+    # One SET (from the fresh low state) and one RESET per device, each a look.
+    assert (arrays["pulses"] == 1).all()
+    healthy = SimulatedCrossbar(SHAPE, DeviceParams(), seed=5).population.stuck == 0
+    assert (arrays["information"][1][healthy] > 0).mean() > 0.95
