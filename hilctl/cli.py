@@ -40,6 +40,8 @@ COMMANDS = {
     "data": ("hilctl.commands.data", "data", "Import a lab's measured pulse responses."),
     "device": ("hilctl.commands.device", "device",
                "Fit a device preset to data; compare a preset with measurements."),
+    "book": ("hilctl.commands.book", "book",
+             "Show, export or forget what a device book knows of an array's devices."),
 }
 
 

@@ -193,6 +193,19 @@ class CostConfig(Strict):
     read_time_s: float = Field(1e-6, gt=0)
 
 
+class DeviceBookConfig(Strict):
+    """The device book a run starts from and updates (see ``hilctl.run.device_book``).
+
+    ``keep_per_run`` and ``half_life_s`` discount a stored look's information by age;
+    ``array_name`` names a rig's array (a rig's identity is its instruments' and this name).
+    """
+
+    path: str | None = None
+    keep_per_run: float = Field(1.0, gt=0, le=1)
+    half_life_s: float | None = Field(None, gt=0)
+    array_name: str | None = Field(None, min_length=1)
+
+
 # The pyvisa backend a config or a run directory may name: pure Python, loads no shared
 # library. Any other VISA library is named on the command line only (``--visa-library``),
 # so a config received from someone else never loads code.
@@ -312,6 +325,7 @@ class RunConfig(Strict):
     targets: TargetsConfig = TargetsConfig()
     weights: WeightsConfig = WeightsConfig()
     cost: CostConfig = CostConfig()
+    device_book: DeviceBookConfig = DeviceBookConfig()
     rig: RigConfig | None = None
     # Named bands {name: {lower, upper}} in S or with units (see hilctl.levels).
     levels: dict[str, dict[str, float | str]] | None = None

@@ -149,7 +149,7 @@ class TableRows(Subscriber):
             self.add(record.pulses, record.before, record.reading)
 
     def add(self, pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> None:
-        self._tables.append(_rows(pulses, before, after))
+        self._tables.append(table_rows(pulses, before, after))
 
     def table(self) -> PulseTable:
         return PulseTable.concat(self._tables)
@@ -159,7 +159,7 @@ def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
                  cells: Cells | None = None, ranges: PulseRanges | None = None,
                  batch: int | None = None) -> PulseTable:
     """Apply ``n_pulses`` random pulses and return one table row per pulse (less the pulses
-    whose read before or after was at or below 0 S, see ``_rows``).
+    whose read before or after was at or below 0 S, see ``table_rows``).
 
     Parameters
     ----------
@@ -243,7 +243,7 @@ def _random_pulses(cells: Cells, last_read: np.ndarray, chosen: np.ndarray,
     return PulseBatch(cells, polarity, amplitude, width, gate)
 
 
-def _rows(pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> PulseTable:
+def table_rows(pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> PulseTable:
     """Table rows of one round. A read at or below 0 S (a device near its read-noise floor) has
     no place in a table of conductances, so its pulse is left out: the table then has fewer
     rows than pulses were applied, and callers report the difference."""

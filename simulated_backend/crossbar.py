@@ -22,6 +22,7 @@ from hilctl.drivers import (
 )
 
 from .device_model import DeviceModel, ParametricDevice
+from .drift import drift, drifting_arrays, restore_drifting
 from .physics import DeviceParams
 
 
@@ -49,7 +50,9 @@ class SimulatedCrossbar(Crossbar):
             raise ConfigError("SimulatedCrossbar: give params or a device model, not both")
         self.model = model or ParametricDevice(params)
         self.params = self.model.params
-        population_rng, state_rng, self._noise = np.random.default_rng(seed).spawn(3)
+        # A fourth stream for drift, so that drift off leaves the first three untouched.
+        population_rng, state_rng, self._noise, self._drift = (
+            np.random.default_rng(seed).spawn(4))
         n = self.shape[0] * self.shape[1]
         self._x = self.model.start(n, population_rng, state_rng)
         self.population = self.model.population
@@ -63,6 +66,7 @@ class SimulatedCrossbar(Crossbar):
         for layer in _occurrence_layers(flat):
             self._switch(flat[layer], volts[layer], width[layer],
                          None if gate is None else gate[layer])
+            self._drift_by(flat[layer], pulses=1.0, hours=0.0)
         self._pulses_applied += len(pulses)
 
     def _switch(self, flat: np.ndarray, volts: np.ndarray, width: np.ndarray,
@@ -70,6 +74,16 @@ class SimulatedCrossbar(Crossbar):
         x = self._x[flat]
         new = self.model.switch(flat, x, volts, width, gate, self._noise)
         self._x[flat] = np.where(self._healthy[flat], new, x)
+
+    def _drift_by(self, flat: np.ndarray, pulses: float, hours: float) -> None:
+        p = self.params
+        drift(self.population, flat, pulses, hours, p.drift_per_cycle, p.drift_per_hour,
+              self._drift)
+
+    @property
+    def _drifts(self) -> bool:
+        p = self.params
+        return self.population is not None and (p.drift_per_cycle > 0 or p.drift_per_hour > 0)
 
     def _read(self, cells: Cells) -> Reading:
         g = self.sim_true_conductance(cells)
@@ -103,8 +117,11 @@ class SimulatedCrossbar(Crossbar):
 
     def sim_relax(self, seconds: float) -> None:
         """Let programmed states drift for ``seconds``: a random walk whose spread grows with
-        log time (off unless ``params.relaxation_sigma`` > 0)."""
+        log time (off unless ``params.relaxation_sigma`` > 0); device parameters drift with
+        the time too if ``params.drift_per_hour`` > 0 (``drift``)."""
         p = self.params
+        if seconds > 0:
+            self._drift_by(np.arange(self._x.size), pulses=0.0, hours=seconds / 3600)
         if p.relaxation_sigma <= 0 or seconds <= 0:
             return
         sigma = p.relaxation_sigma * np.sqrt(np.log1p(seconds / p.relaxation_t0_s))
@@ -125,6 +142,10 @@ class SimulatedCrossbar(Crossbar):
         else:
             flat = cells.flat(self.shape)
             snapshot["index"], snapshot["x"] = flat, self._x[flat]
+        if self._drifts:
+            drift_state = json.dumps(self._drift.bit_generator.state).encode()
+            snapshot["drift_rng"] = np.frombuffer(drift_state, dtype=np.uint8).copy()
+            snapshot.update(drifting_arrays(self.population, snapshot.get("index", slice(None))))
         return snapshot
 
     def sim_restore(self, snapshot: dict[str, np.ndarray]) -> None:
@@ -136,6 +157,10 @@ class SimulatedCrossbar(Crossbar):
         else:
             self._x = x.copy()
         self._noise.bit_generator.state = json.loads(bytes(snapshot["noise_rng"]).decode())
+        if "drift_rng" in snapshot:
+            self._drift.bit_generator.state = json.loads(bytes(snapshot["drift_rng"]).decode())
+            index = np.asarray(snapshot["index"]) if "index" in snapshot else slice(None)
+            restore_drifting(self.population, index, snapshot)
         self._pulses_applied = int(snapshot["pulses_applied"])
 
 

@@ -108,6 +108,10 @@ class OneTOneRParams(CellParams):
     stuck_fraction: float = 0.015
     relaxation_sigma: float = 0.0
     relaxation_t0_s: float = 1.0
+    # Log-normal walk of each device's transistor strength and SET plateau per pulse and per
+    # hour (``drift``; 0: off).
+    drift_per_cycle: float = 0.0
+    drift_per_hour: float = 0.0
 
     def __post_init__(self) -> None:
         self._check_nonnegative()
@@ -145,6 +149,7 @@ class OneTOneRPopulation:
     hrs: np.ndarray
     reset_onset: np.ndarray
     stuck: np.ndarray  # int8: 0 healthy, -1 stuck in HRS, +1 stuck on the SET plateau
+    drifting: ClassVar[tuple[str, ...]] = ("k", "g_sat")  # see ``drift``
 
     @classmethod
     def sample(cls, p: OneTOneRParams, n: int, rng: np.random.Generator) -> OneTOneRPopulation:

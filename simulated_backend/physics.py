@@ -100,6 +100,9 @@ class DeviceParams(CellParams):
 
     relaxation_sigma: float = 0.0
     relaxation_t0_s: float = 1.0
+    # Log-normal walk of each device's rates per pulse and per hour (``drift``; 0: off).
+    drift_per_cycle: float = 0.0
+    drift_per_hour: float = 0.0
 
     def __post_init__(self) -> None:
         self._check_nonnegative()
@@ -134,6 +137,7 @@ class DevicePopulation:
     reset_slope: np.ndarray
     reset_window: np.ndarray
     stuck: np.ndarray  # int8: 0 healthy, -1 stuck at G_min, +1 stuck at G_max
+    drifting: ClassVar[tuple[str, ...]] = ("set_rate", "reset_rate")  # see ``drift``
 
     @classmethod
     def sample(cls, params: DeviceParams, n: int, rng: np.random.Generator) -> DevicePopulation:

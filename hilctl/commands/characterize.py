@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 
 import click
+import numpy as np
 
 from hilctl.drivers import ConfigError
 
 from ..config import assemble_config
 from ..report.progress import round_progress
+from ..run.book_link import characterize_into_book
 from ..run.characterization import new_characterization, resume_characterization
 
 
@@ -38,10 +40,17 @@ from ..run.characterization import new_characterization, resume_characterization
 @click.option("--seed", type=click.IntRange(0),
               help="Seed of the simulated array and of the random pulses [0].")
 @click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
+@click.option("--device-book", "device_book", type=click.Path(dir_okay=False),
+              help="Fill this device book instead: --pulses-per-cell pulses per device "
+                   "towards random targets, planned and learned by the neural planner.")
+@click.option("--pulses-per-cell", type=click.IntRange(1),
+              help="Pulses per device with --device-book.")
+@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
+              help="Trained predictor that plans the --device-book pulses.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def characterize(pulses, out, run_dir, resume_dir, config_file, rows, cols, seed, preset_name,
-                 quiet, as_json) -> None:
+                 device_book, pulses_per_cell, predictor_dir, quiet, as_json) -> None:
     """Apply random pulses (polarity, amplitude, log-uniform width over the safe ranges)
     across the array, read before and after, and write the pulse-response table."""
     if resume_dir:
@@ -56,8 +65,15 @@ def characterize(pulses, out, run_dir, resume_dir, config_file, rows, cols, seed
     else:
         if out is None:
             raise ConfigError("--out TABLE.csv is needed (the pulse-response table to write)")
+        if (device_book is None) != (pulses_per_cell is None):
+            raise ConfigError("--device-book and --pulses-per-cell go together")
         config = assemble_config(config_file, {}, {
-            "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name}})
+            "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name},
+            "device_book": {"path": device_book and str(Path(device_book).resolve())},
+            "protocol": {"predictor": predictor_dir and str(Path(predictor_dir).resolve())}})
+        if device_book:
+            _fill_book(config, pulses_per_cell, Path(out), as_json)
+            return
         run_dir = Path(run_dir) if run_dir else _unused_run_dir()
         with round_progress("characterize", not quiet) as progress:
             outcome = new_characterization(config, run_dir, pulses, Path(out), progress)
@@ -82,3 +98,22 @@ def _unused_run_dir() -> Path:
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate
+
+
+def _fill_book(config, pulses_per_cell: int, out: Path, as_json: bool) -> None:
+    """``--device-book``: planned pulses towards random targets teach the book each device."""
+    started = time.perf_counter()
+    table, booked, shape = characterize_into_book(
+        config, pulses_per_cell, np.random.default_rng(config.array.seed))
+    table.write_csv(out)
+    pulses = pulses_per_cell * shape[0] * shape[1]
+    summary = {**booked, "rows": len(table), "pulses": pulses, "out": str(out),
+               "array": list(shape), "preset": config.array.preset,
+               "seconds": round(time.perf_counter() - started, 2)}
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"wrote {len(table)} pulses on a {shape[0]}x{shape[1]} {config.array.preset} "
+               f"array to {out} in {summary['seconds']} s; device book "
+               f"{booked['device_book']}: "
+               f"{'updated' if booked['device_book_updated'] else 'unchanged'}")

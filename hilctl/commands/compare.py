@@ -18,6 +18,7 @@ from ..predictor.planner import NeuralPlanner
 from ..registry import PLANNED, PROTOCOLS
 from ..report import plots
 from ..report.console import report_console
+from ..run.book_link import seeded_from_book
 from ..run.compare import check_protocols, run_comparison
 from ..run.sibling_predictor import TRAINING_PULSES, train_on_sibling_array
 from ..targets import targets_for
@@ -68,16 +69,20 @@ def _times(value: float | None) -> str:
               help="TOML configuration (array, device, limits, protocol settings).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Directory for compare.json and the PNGs [runs/compare-<time>].")
+@click.option("--device-book", "device_book", type=click.Path(dir_okay=False),
+              help="Device book every neural planner starts from (read only: the copies the "
+                   "protocols program are not the array).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, cols, seed,
-            config_file, out_dir, as_json):
+            config_file, out_dir, device_book, as_json):
     """Program identical copies of one simulated array with each protocol and the oracle."""
     console = Console(stderr=True)
     names = [p.strip() for p in protocols.split(",") if p.strip()]
     check_protocols(names)
     config = assemble_config(config_file, {}, {
         "array": {"rows": rows, "cols": cols, "seed": seed},
-        "protocol": {"tolerance": tolerance}})
+        "protocol": {"tolerance": tolerance},
+        "device_book": {"path": device_book and str(Path(device_book).resolve())}})
     targets = targets_for(config)
     predictor_info = None
     planner_for = None
@@ -91,7 +96,7 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
                                                                console.print)
 
         def planner_for(name, crossbar):
-            return NeuralPlanner(predictor, crossbar.shape)
+            return seeded_from_book(config, crossbar, NeuralPlanner(predictor, crossbar.shape))
 
     comparison = run_comparison(config, names, targets, planner_for, oracle, console.print)
     report = comparison.report()

@@ -99,12 +99,14 @@ def print_levels(levels: dict[str, dict], console: Console) -> None:
               help="Run directory to create [runs/<time>-<protocol>].")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue the run in this directory from its last stored round.")
+@click.option("--device-book", "device_book", type=click.Path(dir_okay=False),
+              help="Device book (SQLite) the planner starts from and the run updates.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, level_map,
             bounds_file, protocol, planner,
             predictor_dir, weights_dir, rescale, tolerance, max_pulses, out_dir, resume_dir,
-            as_json, quiet):
+            device_book, as_json, quiet):
     """Program an array with write-verify and store every round in a run directory."""
     flags = {
         "array": {"rows": rows, "cols": cols, "seed": seed},
@@ -116,6 +118,7 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
         "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
                      "predictor": predictor_dir and str(Path(predictor_dir).resolve()),
                      **parse_tolerance(tolerance)},
+        "device_book": {"path": device_book and str(Path(device_book).resolve())},
     }
     console = Console(stderr=True) if as_json else report_console()
     if resume_dir:

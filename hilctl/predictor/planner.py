@@ -118,6 +118,22 @@ class NeuralPlanner(PulsePlanner):
             for row, side in enumerate(("reset", "set")):
                 values[row, flat] = learned[f"{name}_{side}"]
 
+    def belief(self, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
+        """(shift, information of the looks) per polarity (2, m) of ``cells``: the posterior
+        a device book keeps (information 0: no look yet, the shift is the prior's 0)."""
+        flat = self._flat(cells)
+        return self.shift(flat), self.precision[:, flat].copy()
+
+    def seed_belief(self, cells: Cells, shift: np.ndarray, information: np.ndarray,
+                    keep: np.ndarray | float = 1.0) -> None:
+        """Start ``cells`` from an earlier posterior (2, m), e.g. a device book's, whose looks
+        keep the share ``keep`` of their information (age): they join the prior as the
+        planner's own looks do, so the first pulse of a polarity is planned for the device."""
+        flat = self._flat(cells)
+        prior = self.prior_sigma[:, None] ** -2
+        self.precision[:, flat] = keep * information
+        self.weighted[:, flat] = keep * shift * (prior + information)
+
     def shift(self, flat: np.ndarray | None = None) -> np.ndarray:
         """Per-device knob shift (2, n): how much larger a knob each device answers like."""
         index = slice(None) if flat is None else flat

@@ -112,3 +112,21 @@ def plot_accuracy_energy(rows: list[dict], path: Path) -> Path:
     plt.close(fig)
     partial.replace(path)
     return path
+
+
+def shift_maps(shift: np.ndarray, titles: tuple[str, ...], units: tuple[str, ...],
+               path: Path) -> None:
+    """One heat map per polarity of a device book's learned knob shift (NaN: no look), on one
+    colour scale centred on 0 so that slow and fast devices read alike in both (``units``: each
+    polarity's knob coordinate, ln width or V)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(titles), figsize=(5.5 * len(titles), 4.5), squeeze=False)
+    finite = shift[np.isfinite(shift)]
+    top = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
+    for ax, values, title, unit in zip(axes[0], shift, titles, units, strict=True):
+        image = ax.imshow(values, cmap="coolwarm", vmin=-top, vmax=top, interpolation="nearest")
+        fig.colorbar(image, ax=ax, label=f"knob shift ({unit})")
+        ax.set_xlabel("column")
+        ax.set_ylabel("row")
+        ax.set_title(title)
+    save_figure(fig, path, plt)

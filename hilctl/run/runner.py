@@ -40,6 +40,7 @@ from ..config import RunConfig, build_config, dump_toml, read_toml
 from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
+from .book_link import RunBook, learning_planner
 from .lock import LOCK_NAME, run_lock
 from .store import RunStore, StoreWriter
 
@@ -237,6 +238,14 @@ def run_id_of(store: RunStore) -> str:
     return store.meta().get("run_id", store.path.parent.name)
 
 
+def run_identity(run_dir: Path, store: RunStore) -> str:
+    """A run's name in a device book: its id, or for a store from before ids its directory
+    and the hashes of its config and targets."""
+    meta = store.meta()
+    return meta.get("run_id") or (f"{Path(run_dir).resolve()}:{meta.get('config_sha256')}:"
+                                  f"{meta.get('targets_sha256')}")
+
+
 def text_hash(text: str) -> str:
     return sha256(text.encode())
 
@@ -315,10 +324,13 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     engine = stored_engine(crossbar, cells, store, config.array.seed, progress)
     rules = stop_rules(config)
     unconfirmed = _unconfirmed(store, cells) if state is not None else None
-    result = engine.program(protocol, cells, asked, rules, cost_model(config, crossbar), state,
-                            retarget, unconfirmed)
+    with RunBook(config, crossbar, learning_planner(protocol), cells) as book:
+        result = engine.program(protocol, cells, asked, rules, cost_model(config, crossbar),
+                                state, retarget, unconfirmed)
+        # The device book's update: one call at the end of a finished (or resumed) run.
+        booked = book.finish(run_identity(run_dir, store), lambda: store.pulse_counts(len(cells)))
     wall = time.perf_counter() - started
-    summary = {**result.summary(), "wall_s": wall, "run_dir": str(run_dir),
+    summary = {**result.summary(), **booked, "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),
                "tolerance": rules.tolerance.describe(),
                "array_shape": list(crossbar.shape), **device_usage(crossbar)}

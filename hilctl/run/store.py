@@ -193,6 +193,17 @@ class RunStore:
         for (blob,) in rows:
             yield unpack(blob)
 
+    def pulse_counts(self, cells: int) -> np.ndarray:
+        """Pulses each of the run's ``cells`` got per polarity over every stored round (2,
+        cells; row 0 RESET, row 1 SET), for the device book."""
+        counts = np.zeros((2, cells), np.int64)
+        for (blob,) in self._db.execute("SELECT pulses FROM rounds WHERE round > 0"):
+            pulses = unpack(blob)
+            if "polarity" in pulses:
+                np.add.at(counts, ((pulses["polarity"] > 0).astype(np.intp),
+                                   pulses["index"].astype(np.intp)), 1)
+        return counts
+
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 
@@ -253,10 +264,10 @@ class RunStore:
                               "(the store's bytes were changed); it cannot be resumed")
 
     def _transaction(self):
-        return _Transaction(self._db)
+        return Transaction(self._db)
 
 
-class _Transaction:
+class Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 

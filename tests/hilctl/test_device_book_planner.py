@@ -1,0 +1,112 @@
+"""Runs that start from the device book: the neural planner's prior is what the array showed."""
+
+import numpy as np
+import pytest
+
+from hilctl.config import build_config
+from hilctl.drivers import Cells
+from hilctl.predictor.planner import NeuralPlanner
+from hilctl.predictor.training import train_predictor
+from hilctl.protocols.characterize import characterize
+from hilctl.run.device_book import DeviceBook
+from hilctl.run.runner import new_run, resume_run
+from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar
+
+SHAPE = (16, 16)
+
+
+@pytest.fixture(scope="module")
+def predictor_dir(tmp_path_factory):
+    """A predictor of the hfox-1r cell, trained on a sibling array (seed 21)."""
+    table = characterize(SimulatedCrossbar((24, 24), DeviceParams(), seed=21), 3000,
+                         np.random.default_rng(0))
+    directory = tmp_path_factory.mktemp("predictor")
+    train_predictor(table, epochs=100, seed=0).save(directory)
+    return directory
+
+
+def config(predictor_dir, protocol: str, book=None, tolerance: float = 0.02):
+    return build_config({
+        "array": {"rows": SHAPE[0], "cols": SHAPE[1], "seed": 5, "preset": "hfox-1r"},
+        "protocol": {"name": protocol, "predictor": str(predictor_dir), "tolerance": tolerance},
+        "targets": {"seed": 3},
+        "device_book": {"path": book and str(book)}})
+
+
+def targets(seed: int) -> np.ndarray:
+    p = DeviceParams()
+    fraction = np.random.default_rng(seed).uniform(0.1, 0.9, SHAPE)
+    return (p.g_min_S + fraction * (p.g_max_S - p.g_min_S)) * p.read_factor(0.2)
+
+
+def within(run_dir, goal: np.ndarray, band: float) -> float:
+    final = np.load(run_dir / "conductance.npy")
+    return float(np.mean(np.abs(final - goal) / goal <= band))
+
+
+@pytest.mark.slow
+def test_a_book_of_one_earlier_run_lands_more_cells_in_one_shot(predictor_dir, tmp_path):
+    book = tmp_path / "array.book"
+    first = new_run(config(predictor_dir, "write-verify-planned", book), tmp_path / "wv",
+                    targets(1))
+    assert first.summary["device_book_updated"]
+    goal = targets(2)
+    new_run(config(predictor_dir, "one-shot"), tmp_path / "without", goal)
+    new_run(config(predictor_dir, "one-shot", book), tmp_path / "with", goal)
+    # The book's shift moves every device's first pulse: fewer far misses, more close hits.
+    assert within(tmp_path / "with", goal, 0.5) > within(tmp_path / "without", goal, 0.5) + 0.05
+    assert within(tmp_path / "with", goal, 0.1) > within(tmp_path / "without", goal, 0.1)
+    with DeviceBook(book) as stored:
+        assert stored.run_count() == 2
+        pulses = stored.arrays()["pulses"]
+    # The write-verify run's pulses and the one-shot's one per cell (its block RESET is no look).
+    assert pulses.sum() == first.result.pulses.sum() + goal.size
+
+
+def test_a_seeded_planner_plans_as_the_one_whose_belief_it_took(predictor_dir):
+    from hilctl.predictor.model import Predictor
+
+    predictor = Predictor.load(predictor_dir)
+    xb = SimulatedCrossbar(SHAPE, DeviceParams(), seed=4)
+    cells = Cells.all(SHAPE)
+    learner = NeuralPlanner(predictor, SHAPE)
+    present, goal = xb.read(cells).conductance, targets(1).ravel()
+    planned = learner.plan(cells, present, goal)
+    from hilctl.drivers import PulseBatch
+
+    xb.apply(PulseBatch(cells, planned.polarity, planned.amplitude, planned.width))
+    after = xb.read(cells).conductance
+    learner.observe(cells, planned, present, after)
+    seeded = NeuralPlanner(predictor, SHAPE)
+    seeded.seed_belief(cells, *learner.belief(cells))
+    np.testing.assert_allclose(seeded.shift(), learner.shift(), rtol=1e-12, atol=1e-12)
+    half = NeuralPlanner(predictor, SHAPE)
+    half.seed_belief(cells, *learner.belief(cells), keep=0.5)
+    moved = learner.shift()[1] != 0
+    assert (np.abs(half.shift()[1][moved]) < np.abs(learner.shift()[1][moved])).all()
+
+
+def test_a_resumed_run_updates_the_book_once(predictor_dir, tmp_path):
+    book = tmp_path / "array.book"
+    cfg = config(predictor_dir, "write-verify-planned", book, tolerance=0.05)
+    new_run(cfg, tmp_path / "run", targets(1))
+    again = resume_run(tmp_path / "run")  # nothing left to do: the book has this run already
+    assert again.summary["device_book_updated"] is False
+    with DeviceBook(book) as stored:
+        assert stored.run_count() == 1
+
+
+def test_characterizing_into_a_book_teaches_it_every_device(predictor_dir, tmp_path):
+    from hilctl.run.book_link import characterize_into_book
+
+    book = tmp_path / "array.book"
+    cfg = config(predictor_dir, "one-shot", book)
+    table, booked, shape = characterize_into_book(cfg, 2, np.random.default_rng(0))
+    assert booked["device_book_updated"] and shape == SHAPE
+    assert len(table) == 2 * SHAPE[0] * SHAPE[1]  # the table still trains a predictor
+    with DeviceBook(book) as stored:
+        arrays = stored.arrays()
+    # One SET (from the fresh low state) and one RESET per device, each a look.
+    assert (arrays["pulses"] == 1).all()
+    healthy = SimulatedCrossbar(SHAPE, DeviceParams(), seed=5).population.stuck == 0
+    assert (arrays["information"][1][healthy] > 0).mean() > 0.95
