@@ -301,7 +301,7 @@ def test_lookup_planner_picks_the_setting_whose_median_outcome_is_closest(sweep)
     gates = np.unique(sweep.gate[bin_rows])
     medians = [np.median(sweep.g_after[bin_rows & (sweep.gate == g)]) for g in gates]
     assert plan.gate[0] == gates[np.argmin(np.abs(np.log(medians) - np.log(60e-6)))]
-    assert not plan.clamped[:3].any()
+    assert not plan.at_limit[:3].any()
 
 
 def test_eval_splits_switched_rows_and_scores_planners_against_hindsight(gated, sweep):
