@@ -321,5 +321,4 @@ def test_eval_splits_switched_rows_and_scores_planners_against_hindsight(gated, 
     # Both plan sensibly: at +-50 % they come near the ceiling.
     for planner in ("neural", "lookup"):
         assert shot[planner]["mean_within_50pct"] >= 0.8 * shot["hindsight"]["mean_within_50pct"]
-    assert shot["neural_snap_median"] < 0.02  # V: a gate sweep at 20 mV steps
     json.dumps(report)
