@@ -1,13 +1,17 @@
 """``fppv``: fixed-pulse program-verify, the scheme 2-bit-per-cell 1T1R programming uses.
 
 Every cell is RESET to its high-resistance state (a block RESET, counted in the cost), then
-gets one SET at its level's gate and a verify read. A cell above its band is RESET and SET
-again (the cycle-to-cycle spread of a gate-limited SET gives it another draw); a cell below
-its band gets the next SET without the RESET, since a SET never lowers a cell and lands where
-the gate's current allows whatever the cell held before (the RESET would only cost a pulse).
-Up to ``2 * max_tries - 1`` pulses per cell:
+gets one SET at its level's gate and a verify read. A cell outside its band is RESET and SET
+again (the cycle-to-cycle spread of a gate-limited SET gives it another draw), up to
+``2 * max_tries - 1`` pulses per cell:
 
-    RESET(block), SET, verify, [RESET if above its band, SET, verify] * (max_tries - 1)
+    RESET(block), SET, verify, [RESET, SET, verify] * (max_tries - 1)
+
+With ``reset_on_undershoot`` False only a cell above its band is RESET; one below it gets the
+next SET straight away: a SET never lowers a cell and lands where the gate's current allows
+whatever the cell held before, so for a fixed gate the RESET only costs a pulse. A planner
+that plans from the present read keeps the RESET: it knows the SET from the high-resistance
+state best (there the table holds most of its rows).
 
 A cell above its band before its first SET (a low level the block RESET missed) gets RESETs
 until it is not. With ``nudge_V`` each miss also moves that cell's SET gate towards its band
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hilctl.drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
+from hilctl.drivers import Cells, ConfigError, DataError, Polarity, SafetyLimits
 
 from .engine import Plan, ProgramState
 from .planned import _Planned
@@ -93,36 +97,32 @@ class FixedPulseVerify(_Planned):
         Gate of a planned SET when the planner plans none.
     nudge_V : float or None
         Per-cell gate correction after each miss (None: every try at the planned gate).
+    reset_on_undershoot : bool
+        RESET before the next SET after a miss below the band too (see the module text).
     """
 
     name = "fppv"
-    block_reset = True
 
     def __init__(self, planner: PulsePlanner, reset: ResetPulse | None = None,
                  max_tries: int = 8, gate_V: float | None = None,
-                 nudge_V: float | None = None) -> None:
-        super().__init__(planner, gate_V)
-        self.reset = reset or ResetPulse(2.0, 10e-6, 3.0)
+                 nudge_V: float | None = None, reset_on_undershoot: bool = True) -> None:
+        super().__init__(planner, gate_V, reset or ResetPulse(2.0, 10e-6, 3.0))
         if max_tries < 1:
             raise ConfigError(f"fppv.max_tries = {max_tries}: expected at least 1")
         if nudge_V is not None and not nudge_V > 0:
             raise ConfigError(f"fppv.nudge_V = {nudge_V:g} V: expected > 0")
         self.max_pulses = 2 * max_tries - 1
-        self.nudge_V = nudge_V
+        self.nudge_V, self.reset_on_undershoot = nudge_V, reset_on_undershoot
         self._gate_range = (0.0, np.inf)
 
     def check(self, limits: SafetyLimits) -> None:
-        self.reset.check("fppv", limits)
+        super().check(limits)
         if self.reset.gate_V is None:
             raise ConfigError("fppv: the full RESET needs a gate (block_reset.gate_V or "
                               "gate_V): a 1T1R cell is reached through its access transistor")
-        check_settings("fppv", limits, gate_V={"gate_V": self.gate_V})
         if isinstance(self.planner, LevelGates):
             self.planner.check(limits)
         self._gate_range = (limits.gate_set_min_V, limits.gate_set_max_V)
-
-    def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
-        return self.reset.batch(cells)
 
     def init_memory(self, state: ProgramState) -> dict[str, np.ndarray]:
         return {**super().init_memory(state), "reset_next": self._above(state, slice(None)),
@@ -144,13 +144,13 @@ class FixedPulseVerify(_Planned):
                     np.where(reset, self.reset.width_s, planned.width), np.zeros(n, bool), gate)
 
     def learn(self, state, active, plan, before, after) -> None:
-        # Only a pulse from the planner teaches it; a RESET follows it if it overshot, and
-        # another while the cell stays above its band.
+        # Only a pulse from the planner teaches it; a RESET follows a miss (or only an
+        # overshoot), and another while the cell stays above its band.
         planned = state.memory["reset_next"][active] == 0
         above = self._above(state, active)
-        state.memory["reset_next"][active] = above
+        missed = planned & ~state.done[active]
+        state.memory["reset_next"][active] = above | (missed & self.reset_on_undershoot)
         if self.nudge_V is not None:
-            missed = planned & ~state.done[active]
             step = np.where(above, -self.nudge_V, self.nudge_V)
             state.memory["nudge"][active] += np.where(missed, step, 0.0)
         if planned.any():

@@ -24,18 +24,28 @@ _PLANNER = "planner."
 
 
 class _Planned(Protocol):
-    """Shared plumbing: the run's cells, and turning the planner's answer into a ``Plan``.
+    """Shared plumbing: the run's cells, the optional block RESET, and turning the planner's
+    answer into a ``Plan``.
 
-    ``gate_V`` is the gate a pulse carries when the planner plans none (None: no gate sent).
+    ``gate_V`` is the gate a pulse carries when the planner plans none (None: no gate sent);
+    ``reset`` the block RESET applied to every cell before the first read (None: none).
     """
 
-    def __init__(self, planner: PulsePlanner, gate_V: float | None = None) -> None:
+    def __init__(self, planner: PulsePlanner, gate_V: float | None = None,
+                 reset: ResetPulse | None = None) -> None:
         self.planner = planner
         self.gate_V = gate_V
+        self.reset = reset
+        self.block_reset = reset is not None
         self._cells: Cells | None = None
 
     def check(self, limits: SafetyLimits) -> None:
         check_settings(self.name, limits, gate_V={"gate_V": self.gate_V})
+        if self.reset is not None:
+            self.reset.check(self.name, limits)
+
+    def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
+        return None if self.reset is None else self.reset.batch(cells)
 
     def begin(self, cells: Cells) -> None:
         self._cells = cells
@@ -92,17 +102,7 @@ class OneShot(_Planned):
 
     def __init__(self, planner: PulsePlanner, block_reset: bool = True,
                  reset: ResetPulse | None = None, gate_V: float | None = None) -> None:
-        super().__init__(planner, gate_V)
-        self.block_reset = block_reset
-        self.reset = reset or ResetPulse()
-
-    def check(self, limits: SafetyLimits) -> None:
-        super().check(limits)
-        if self.block_reset:
-            self.reset.check("one-shot", limits)
-
-    def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
-        return self.reset.batch(cells) if self.block_reset else None
+        super().__init__(planner, gate_V, (reset or ResetPulse()) if block_reset else None)
 
 
 class PlannedWriteVerify(_Planned):
@@ -110,6 +110,8 @@ class PlannedWriteVerify(_Planned):
 
     After each verify read the planner's ``observe`` gets the pulse each cell received and its
     reads before and after, so a planner that adapts per device does so from the second pulse.
+    With ``reset`` every cell first gets that block RESET, as in ``write-verify-wl`` and
+    ``fppv`` (on a 1T1R array it brings the lowest level, and a known start, for free).
     """
 
     name = "write-verify-planned"

@@ -70,17 +70,35 @@ def _pulses_of(xb, cell):
             for i in np.flatnonzero(b.cells.flat(xb.shape) == cell)]
 
 
-def test_fppv_resets_only_after_an_overshoot_and_sets_at_the_levels_gate():
-    xb = GateArray(spread=0.0, noise=0.02, seed=1)
+def _level_gates():
     gates = V_TH + BANDS.targets_S / SLOPE
     gates[0] = V_TH + 1.15 * BANDS.lower_S[0] / SLOPE  # L0: safely above its lower bound
     gates[3] = 1.0
+    return gates
+
+
+def test_fppv_alternates_reset_and_set_at_the_levels_gate():
+    xb = GateArray(spread=0.0, noise=0.02, seed=1)
+    gates = _level_gates()
     result, levels = _two_bit_run(FixedPulseVerify(LevelGates(BANDS.targets_S, gates),
                                                    max_tries=10), xb)
     per_level = result.per_level(BANDS)
     assert per_level["L0"]["success_rate"] == 1.0 and per_level["L2"]["success_rate"] == 1.0
     assert per_level["L1"]["success_rate"] > 0.9
-    assert (result.pulses[levels == 3] == 0).all()  # in band after the block RESET
+    # A SET per try and a RESET between tries: an odd count; L3 is in band after the block RESET.
+    assert (result.pulses[levels != 3] % 2 == 1).all() and (result.pulses[levels == 3] == 0).all()
+    cell = int(np.flatnonzero((levels == 1) & (result.pulses >= 3))[0])
+    seen = _pulses_of(xb, cell)
+    assert [p for p, _ in seen][:3] == [Polarity.SET, Polarity.RESET, Polarity.SET]
+    assert seen[0][1] == seen[2][1] == pytest.approx(gates[1])
+
+
+def test_fppv_resets_only_after_an_overshoot_when_told_so():
+    xb = GateArray(spread=0.0, noise=0.02, seed=1)
+    gates = _level_gates()
+    result, levels = _two_bit_run(FixedPulseVerify(LevelGates(BANDS.targets_S, gates),
+                                                   max_tries=10, reset_on_undershoot=False), xb)
+    assert result.per_level(BANDS)["L1"]["success_rate"] > 0.9
     # Replay each L1 cell's reads: a RESET comes right after a SET that overshot, and only
     # then (a SET never lowers a cell, so an undershoot is SET again without one).
     both_kinds = set()
@@ -100,8 +118,7 @@ def test_fppv_resets_only_after_an_overshoot_and_sets_at_the_levels_gate():
 def test_fppv_nudges_a_cell_that_misses_its_band_towards_it():
     # No cycle-to-cycle noise: one fixed gate misses the same devices every try (their gain
     # is their own); the per-cell nudge brings them in.
-    gates = V_TH + BANDS.targets_S / SLOPE
-    gates[0], gates[3] = V_TH + 1.15 * BANDS.lower_S[0] / SLOPE, 1.0
+    gates = _level_gates()
     fixed, nudged = ([_two_bit_run(FixedPulseVerify(LevelGates(BANDS.targets_S, gates),
                                                     max_tries=15, nudge_V=nudge),
                                    GateArray(spread=0.1, noise=0.0, seed=2))[0]
