@@ -11,7 +11,10 @@ With ``reset_on_undershoot`` False only a cell above its band is RESET; one belo
 next SET straight away: a SET never lowers a cell and lands where the gate's current allows
 whatever the cell held before, so for a fixed gate the RESET only costs a pulse. A planner
 that plans from the present read keeps the RESET: it knows the SET from the high-resistance
-state best (there the table holds most of its rows).
+state best (there the table holds most of its rows). Either way a cell that fell short of a
+SET the planner had to clamp (its strongest) is SET again without a RESET: the SET keeps the
+best of its cycle-to-cycle draws, which a RESET would throw away (a device whose plateau sits
+just below a one-sided top level gets there only so).
 
 A cell above its band before its first SET (a low level the block RESET missed) gets RESETs
 until it is not. With ``nudge_V`` each miss also moves that cell's SET gate towards its band
@@ -125,23 +128,33 @@ class FixedPulseVerify(_Planned):
         self._gate_range = (limits.gate_set_min_V, limits.gate_set_max_V)
 
     def init_memory(self, state: ProgramState) -> dict[str, np.ndarray]:
+        n = state.targets.size
         return {**super().init_memory(state), "reset_next": self._above(state, slice(None)),
-                "nudge": np.zeros(state.targets.size)}
+                "nudge": np.zeros(n), "clamped": np.zeros(n, bool)}
 
     @staticmethod
     def _above(state: ProgramState, at) -> np.ndarray:
         return state.read[at] > state.targets[at] + state.band[at]
 
     def plan(self, state: ProgramState, active: np.ndarray) -> Plan:
+        # The planner only plans the SETs (a planner that knows only SET, as a gate-sweep
+        # table teaches it, is enough); the full RESET is the protocol's own.
         reset = state.memory["reset_next"][active].astype(bool)
-        planned = super().plan(state, active)
         n = active.size
-        planned_gate = np.nan if planned.gate is None else planned.gate  # the driver refuses NaN
-        nudged = np.clip(planned_gate + state.memory["nudge"][active], *self._gate_range)
-        gate = np.where(reset, self.reset.gate_V, nudged)
-        return Plan(np.where(reset, Polarity.RESET, planned.polarity),
-                    np.where(reset, self.reset.amplitude_V, planned.amplitude),
-                    np.where(reset, self.reset.width_s, planned.width), np.zeros(n, bool), gate)
+        polarity = np.full(n, Polarity.RESET, np.int8)
+        amplitude, width = np.full(n, self.reset.amplitude_V), np.full(n, self.reset.width_s)
+        gate, clamped = np.full(n, self.reset.gate_V), np.zeros(n, bool)
+        rows = np.flatnonzero(~reset)
+        if rows.size:
+            planned = super().plan(state, active[rows])
+            polarity[rows], amplitude[rows], width[rows] = (planned.polarity, planned.amplitude,
+                                                            planned.width)
+            planned_gate = np.nan if planned.gate is None else planned.gate  # refused if NaN
+            gate[rows] = np.clip(planned_gate + state.memory["nudge"][active[rows]],
+                                 *self._gate_range)
+            clamped[rows] = planned.strongest
+        state.memory["clamped"][active] = clamped
+        return Plan(polarity, amplitude, width, np.zeros(n, bool), gate)
 
     def learn(self, state, active, plan, before, after) -> None:
         # Only a pulse from the planner teaches it; a RESET follows a miss (or only an
@@ -149,7 +162,8 @@ class FixedPulseVerify(_Planned):
         planned = state.memory["reset_next"][active] == 0
         above = self._above(state, active)
         missed = planned & ~state.done[active]
-        state.memory["reset_next"][active] = above | (missed & self.reset_on_undershoot)
+        reset_below = self.reset_on_undershoot & ~state.memory["clamped"][active]
+        state.memory["reset_next"][active] = above | (missed & reset_below)
         if self.nudge_V is not None:
             step = np.where(above, -self.nudge_V, self.nudge_V)
             state.memory["nudge"][active] += np.where(missed, step, 0.0)

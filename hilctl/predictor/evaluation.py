@@ -11,8 +11,8 @@ the target, averaged over bins by their rows. Three planners are scored on the s
 held-out outcomes:
 
 - ``neural``: per tolerance, the setting of the table with the largest chance of landing in
-  the band that the predictor's quantiles give (the in-band aim of ``inverse.plan_in_band``,
-  over the settings the table holds);
+  the band that the predictor's quantiles give, near-ties to the median nearest the target
+  (the in-band aim of ``inverse.plan_in_band``, over the settings the table holds);
 - ``lookup``: the lookup planner built from the training table (``lookup.LookupTable``);
 - ``hindsight``: the best single setting per (bin, target) chosen on the held-out rows
   themselves, a ceiling no planner that picks one setting per target can beat on this table.
@@ -25,7 +25,7 @@ import numpy as np
 from hilctl.drivers import DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
-from .inverse import in_band_probability
+from .inverse import in_band_probability, most_likely_in_band
 from .knobs import settings_of
 from .lookup import LookupTable, SettingGroups
 from .model import Predictor
@@ -170,13 +170,15 @@ def _neural_picks(predictor: Predictor, groups: SettingGroups, counts, occupied,
                             np.tile(settings[s, 0], start.size),
                             np.tile(settings[s, 1], start.size), gate)
     tolerance = np.asarray(TOLERANCES)[:, None]
-    p = np.full((start.size, k, len(TOLERANCES), targets.size), -1.0)
-    p[:, s] = in_band_probability(q.reshape(start.size, s.size, 1, 1, len(QUANTILES)),
-                                  targets * (1 - tolerance), targets * (1 + tolerance))
+    shape = (start.size, k, len(TOLERANCES), targets.size)
+    p, miss = np.full(shape, -1.0), np.full(shape, np.inf)
+    q = q.reshape(start.size, s.size, 1, 1, len(QUANTILES))
+    p[:, s] = in_band_probability(q, targets * (1 - tolerance), targets * (1 + tolerance))
+    miss[:, s] = np.abs(np.log(q[..., MEDIAN] / targets))
     needed = np.where(targets[None, :] > start[:, None], Polarity.SET, Polarity.RESET)
     usable = (groups.polarity[None, :, None] == needed[:, None, :])
-    usable &= (counts[occupied] >= _MIN_ROWS)[:, :, None]
-    return np.argmax(np.where(usable[:, :, None, :], p, -1.0), axis=1)
+    usable = (usable & (counts[occupied] >= _MIN_ROWS)[:, :, None])[:, :, None, :]
+    return most_likely_in_band(np.where(usable, p, -1.0), np.where(usable, miss, np.inf), 1)
 
 
 def _snap(groups: SettingGroups, counts, occupied, targets, polarity, settings):

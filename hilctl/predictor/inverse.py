@@ -22,6 +22,7 @@ from hilctl.drivers.pulse_table import PulseTable
 from .quantiles import MEDIAN, QUANTILES, PredictorRangeWarning
 
 _G_POINTS, _U_POINTS, _T_POINTS = 160, 256, 256
+IN_BAND_SLACK = 0.02  # chances of landing in band closer than this are a tie
 
 
 @dataclass(frozen=True)
@@ -211,9 +212,9 @@ def plan_in_band(predictor, present, target, half_width, shift=0.0) -> KnobPlan:
     gate whose median lands on the target may switch only half the cells, while a slightly
     different one lands fewer cells on the median but more of them inside the band. So the
     predicted quantiles of every knob on the forward grid give P(in band) by the
-    piecewise-linear CDF of ``in_band_probability``; the best knob wins, ties going to the
-    one whose median lies nearest the target. ``shift`` is the per-device knob shift as in
-    ``plan_knob`` (shape (2, n) or broadcastable).
+    piecewise-linear CDF of ``in_band_probability``; the best knob wins, near-ties going to the
+    one whose median lies nearest the target (``most_likely_in_band``). ``shift`` is the
+    per-device knob shift as in ``plan_knob`` (shape (2, n) or broadcastable).
     """
     present, target = np.asarray(present, float), np.asarray(target, float)
     plan = plan_knob(predictor, present, target, shift)  # polarity, range checks, fallbacks
@@ -263,9 +264,19 @@ def _best_in_band(predictor, name: str, lng, target, half, chunk: int = 1024):
         low = np.maximum(target[part] - half[part], 1e-300)[:, None]
         p = (_log_cdf(q, np.log(target[part] + half[part])[:, None]) - _log_cdf(q, np.log(low)))
         miss = np.abs(q[..., MEDIAN] - np.log(target[part])[:, None])
-        k = np.argmax(p - 1e-3 * miss, axis=1)
+        k = most_likely_in_band(p, miss, axis=1)
         best[part], chance[part] = u[k], p[np.arange(k.size), k]
     return best, chance > 1e-6
+
+
+def most_likely_in_band(p: np.ndarray, miss: np.ndarray, axis: int,
+                        slack: float = IN_BAND_SLACK) -> np.ndarray:
+    """Index along ``axis`` of the choice to plan: among those whose predicted chance ``p`` of
+    landing in band is within ``slack`` of the best, the one whose median misses the target
+    (band centre) least (``miss``). The predicted tails are coarse (five quantiles), so chances
+    that close are a tie, and aiming the centre keeps the margin to both edges."""
+    near = p >= p.max(axis=axis, keepdims=True) - slack
+    return np.argmin(np.where(near, miss, np.inf), axis=axis)
 
 
 def _inside_range(predictor, polarity, u):

@@ -9,13 +9,23 @@ import pytest
 from hilctl.drivers import Cells, DataError, Polarity, PulseBatch
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.predictor.evaluation import evaluate
+from hilctl.predictor.inverse import plan_in_band
 from hilctl.predictor.lookup import LookupPlanner, LookupTable
 from hilctl.predictor.model import FORMAT_VERSION, Predictor
 from hilctl.predictor.quantiles import PredictorRangeWarning
 from hilctl.predictor.training import train_predictor
 from hilctl.protocols.characterize import characterize
 from hilctl.simulated_backend import SimulatedCrossbar
-from tests.hilctl.gate_sweep import RESET_GATE, SET_V, SET_WIDTH, gate_sweep_table, set_level
+from tests.hilctl.gate_sweep import (
+    DEVICES,
+    RESET_GATE,
+    SET_V,
+    SET_WIDTH,
+    devices,
+    gate_sweep_table,
+    set_level,
+    set_response,
+)
 
 
 @pytest.fixture(scope="module")
@@ -302,6 +312,22 @@ def test_lookup_planner_picks_the_setting_whose_median_outcome_is_closest(sweep)
     medians = [np.median(sweep.g_after[bin_rows & (sweep.gate == g)]) for g in gates]
     assert plan.gate[0] == gates[np.argmin(np.abs(np.log(medians) - np.log(60e-6)))]
     assert not plan.clamped[:3].any()
+
+
+def test_aiming_at_the_band_lands_more_cells_in_it_than_aiming_the_median(gated):
+    # Near an abrupt SET threshold the gate whose median lands on the target switches too few
+    # cells; the gate with the best predicted chance of landing in the band does better.
+    rng = np.random.default_rng(5)
+    dev, device = devices(), rng.integers(0, DEVICES, 4000)
+    present = np.full(device.size, 5e-6)
+    landed = {"median": 0.0, "band": 0.0}
+    for target_S in (40e-6, 60e-6, 100e-6):
+        target = np.full(device.size, target_S)
+        for aim, plan in (("median", gated.plan(present, target)),
+                          ("band", plan_in_band(gated, present, target, 0.1 * target))):
+            after = set_response(device, present, plan.gate, dev, rng)
+            landed[aim] += np.mean(np.abs(after - target) <= 0.1 * target)
+    assert landed["band"] > landed["median"]
 
 
 def test_eval_splits_switched_rows_and_scores_planners_against_hindsight(gated, sweep):

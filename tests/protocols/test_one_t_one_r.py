@@ -214,3 +214,20 @@ def test_gate_ispp_starts_each_level_at_its_own_gate():
     per_level = result.per_level(bands)
     assert all(per_level[n]["success_rate"] >= 0.99 for n in bands.names)
     assert per_level["L0"]["pulses_median"] == 1  # no ramp through the gates below 2.6 V
+
+
+class _SetOnly(LevelGates):
+    """A planner that knows only SET, as a gate-sweep table teaches one: it refuses a cell
+    that needs a RESET."""
+
+    def plan(self, cells, present, target):
+        assert (present < target).all(), "asked to plan a RESET"
+        return super().plan(cells, present, target)
+
+
+def test_fppv_asks_its_planner_for_sets_only():
+    xb = GateArray(spread=0.1, noise=0.02, seed=4)
+    xb.g[:] = 280e-6  # every cell starts above every band but L0: the block RESET's job
+    result, _ = _two_bit_run(FixedPulseVerify(_SetOnly(BANDS.targets_S, _level_gates()),
+                                              max_tries=15, nudge_V=0.01), xb)
+    assert result.success.mean() > 0.95
