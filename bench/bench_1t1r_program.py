@@ -2,19 +2,21 @@
 the gate: the numbers of the 1T1R issue.
 
 1. A gate-sweep pulse-response table from the simulated array, as a lab records it: each round
-   a full RESET (V_SL 2 V, 10 us, gate 3.5 V), then one SET at a random gate, V_BL 2 V and 1 us
-   fixed (the set-up of Le et al., "RADAR", IEEE TED 2021); RESET rows from a random SET level
-   at a random source-line amplitude, gate and width fixed. A training array and a held-out
-   array (other devices, other seed).
-2. The gate-knob predictor (``set=gate,reset=amplitude``) trained on it, and one-shot from the
-   high-resistance state to targets 30-210 uS: neural against lookup against the hindsight
-   ceiling (``hilctl.predictor.evaluation``), all scored on the same held-out outcomes.
-3. 2 bits per cell with the bands of ``shared/real-data/1t1r-facts`` section 5 on a 64x128 array
-   (levels assigned in turn, 2048 cells each): ``write-verify-wl``, ``fppv`` and planned
-   write-verify, share in band (verify read; true conductance; healthy cells only, i.e. the
-   1.5 % stuck devices left out) and pulses per cell (mean, median, p95) per level.
+   a full RESET (V_SL 2 V, 10 us, gate 3.5 V), then one SET at a random gate (three quarters
+   in 1.55-2 V, where the level moves), V_BL 2 V and 1 us fixed (the set-up of Le et al.,
+   "RADAR", IEEE TED 2021). A training array and a held-out array (other devices, other seed).
+2. The gate-knob predictor (SET only) trained on it, and one-shot from the high-resistance
+   state to targets 30-210 uS: neural against lookup against the hindsight ceiling
+   (``hilctl.predictor.evaluation``), all scored on the same held-out outcomes.
+3. The L0 ceiling: how many healthy cells reach 200 uS at all, after 1, 10 and 100 SETs at the
+   strongest gate the limits allow.
+4. 2 bits per cell with the bands of ``shared/real-data/1t1r-facts`` section 5 on a 64x128 array
+   (levels assigned in turn, 2048 cells each): ``write-verify-wl``, ``fppv`` with level gates,
+   ``fppv`` with the neural planner and ``write-verify-planned``, share in band (verify read,
+   and the true conductance), over all cells and over healthy ones (the 1.5 % stuck devices
+   left out), and pulses per cell (mean, median, p95) per level.
 
-    python bench/bench_1t1r_program.py [--rounds 4] [--predictor DIR]
+    python bench/bench_1t1r_program.py [--rounds 8] [--predictor DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from hilctl.predictor.model import Predictor
 from hilctl.predictor.planner import NeuralPlanner
 from hilctl.predictor.training import train_predictor
 from hilctl.protocols import StopRules, program
+from hilctl.protocols.fallback import FixedPulse, PolarityFallback
 from hilctl.protocols.fppv import FixedPulseVerify, LevelGates
 from hilctl.protocols.planned import PlannedWriteVerify
 from hilctl.protocols.settings import ResetPulse
@@ -46,9 +49,7 @@ SHAPE = (64, 128)
 LIMITS = SafetyLimits()  # what a user gets
 SET_V, SET_WIDTH_S = 2.0, 1e-6
 FULL_RESET = (2.0, 10e-6, 3.5)  # V_SL, width, gate
-RESET_GATE_V, RESET_WIDTH_S = 3.5, 1e-6
 SWEEP_GATES_V = (1.55, 2.0, 3.3)  # three quarters below 2 V, where the level moves
-SWEEP_RESET_V = (0.6, 2.0)
 
 
 def array(seed: int) -> SimulatedCrossbar:
@@ -75,9 +76,8 @@ def sweep_gates(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def sweep_table(seed: int, rounds: int) -> PulseTable:
-    """Per cell of a fresh array and round: a full RESET, two SETs at random gates (the first
-    from the high-resistance state, the second from wherever the first left it), and a RESET
-    at a random source-line amplitude; ``rounds`` rounds."""
+    """Per cell of a fresh array and round: a full RESET, then one SET at a random gate (V_BL
+    and width fixed), read before and after; ``rounds`` rows per cell."""
     xb, rng = array(seed), np.random.default_rng(seed)
     cells = Cells.all(SHAPE)
     n = len(cells)
@@ -85,21 +85,13 @@ def sweep_table(seed: int, rounds: int) -> PulseTable:
     parts = []
     for _ in range(rounds):
         _full_reset(xb, cells)
-        for _ in range(2):
-            gate = sweep_gates(rng, n)
-            before, after = _pulse(xb, cells, Polarity.SET, SET_V, SET_WIDTH_S, gate)
-            parts.append((before, 1, SET_V, SET_WIDTH_S, gate, after))
-        amplitude = rng.uniform(*SWEEP_RESET_V, n)
-        before, after = _pulse(xb, cells, Polarity.RESET, amplitude, RESET_WIDTH_S,
-                               RESET_GATE_V)
-        parts.append((before, -1, amplitude, RESET_WIDTH_S, RESET_GATE_V, after))
-    columns = [np.concatenate([np.broadcast_to(p[i], n) for p in parts]) for i in range(6)]
-    return PulseTable(np.tile(names, len(parts)), *columns)
-
-
-def from_hrs(table: PulseTable) -> PulseTable:
-    """The SET rows from the high-resistance state (below L3's 12.5 uS)."""
-    return table.subset((table.polarity == Polarity.SET) & (table.g_before < 12.5e-6))
+        gate = sweep_gates(rng, n)
+        before, after = _pulse(xb, cells, Polarity.SET, SET_V, SET_WIDTH_S, gate)
+        parts.append((before, after, gate))
+    before, after, gate = (np.concatenate(c) for c in zip(*parts, strict=True))
+    rows = before.size
+    return PulseTable(np.tile(names, rounds), before, np.ones(rows), np.full(rows, SET_V),
+                      np.full(rows, SET_WIDTH_S), gate, after)
 
 
 def one_shot_table(result: dict) -> None:
@@ -143,7 +135,10 @@ def programmers(predictor: Predictor):
         LevelGates(BANDS.targets_S, FPPV_GATES_V, SET_V, SET_WIDTH_S), reset, max_tries=30,
         nudge_V=0.005, reset_on_undershoot=False)
     yield "fppv (neural planner)", FixedPulseVerify(planner(predictor), reset, max_tries=30)
-    yield "write-verify-planned", PlannedWriteVerify(planner(predictor), reset=reset)
+    # The predictor knows SET only (the table has no RESET rows): RESETs are the full one.
+    full = FixedPulse(SET_V, FULL_RESET[0], FULL_RESET[1], FULL_RESET[2])
+    yield "write-verify-planned", PlannedWriteVerify(
+        PolarityFallback(planner(predictor), Polarity.SET, full), reset=reset)
 
 
 def two_bit(label: str, protocol, seed: int = 0) -> float:
@@ -193,8 +188,8 @@ def trained(train: PulseTable, directory: str | None) -> Predictor:
     trained (and saved there when given)."""
     if directory and Path(directory, "predictor.json").exists():
         return Predictor.load(directory)
-    predictor = train_predictor(train, "set=gate,reset=amplitude", seed=0, epochs=60,
-                                fixed={"SET": SET_WIDTH_S, "RESET": RESET_WIDTH_S})
+    predictor = train_predictor(train, "gate", polarities=("SET",), seed=0, epochs=80,
+                                fixed={"SET": SET_WIDTH_S})
     print(f"predictor trained in {predictor.spec.training['seconds']} s")
     if directory:
         predictor.save(directory)
@@ -210,9 +205,9 @@ def main() -> None:
     train, held_out = sweep_table(1, args.rounds), sweep_table(2, args.rounds)
     print(f"tables: {len(train)} + {len(held_out)} rows ({time.perf_counter() - started:.0f} s)")
     predictor = trained(train, args.predictor)
-    lookup = LookupTable(from_hrs(train))
+    lookup = LookupTable(train)
     targets = np.geomspace(30e-6, 210e-6, 9)
-    one_shot_table(evaluate(predictor, from_hrs(held_out), lookup, targets))
+    one_shot_table(evaluate(predictor, held_out, lookup, targets))
     plateau_ceiling()
     means = {label: two_bit(label, protocol) for label, protocol in programmers(predictor)}
     wl = means["write-verify-wl"]
