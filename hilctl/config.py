@@ -93,17 +93,23 @@ class ResetConfig(Strict):
 
 
 class WlConfig(Strict):
-    """write-verify-wl: ISPP on the gate (see hilctl.protocols.write_verify_wl)."""
+    """write-verify-wl: ISPP on the gate (see hilctl.protocols.write_verify_wl). The defaults
+    are tuned on ``hfox-1t1r`` (``bench/bench_1t1r_program.py``): V_BL 2 V, 1 us, the gate from
+    just below the switching threshold in 5 mV steps (L2's band is about 6 mV of gate wide),
+    overshoots taken back by RESET corrections at a 3.5 V gate."""
 
-    set_V: float = Field(1.2, gt=0)
-    gate_start_V: float = Field(0.8, gt=0)
-    gate_step_V: float = Field(0.02, gt=0)
-    gate_max_V: float = Field(2.0, gt=0)
+    set_V: float = Field(2.0, gt=0)
+    gate_start_V: float = Field(1.58, gt=0)
+    gate_step_V: float = Field(0.005, gt=0)
+    gate_max_V: float = Field(3.3, gt=0)
     width_s: float = Field(1e-6, gt=0)
     restart_back_V: float | None = Field(None, gt=0)
     reset_start_V: float = Field(0.8, gt=0)
-    reset_step_V: float | None = Field(None, gt=0)
-    reset_gate_V: float = Field(3.0, gt=0)
+    reset_step_V: float | None = Field(0.05, gt=0)
+    reset_gate_V: float = Field(3.5, gt=0)
+    reset_width_s: float | None = Field(None, gt=0)
+    # One start gate per level in [levels] order (None: gate_start_V for every level).
+    start_gates_V: list[float] | None = None
 
 
 class FppvConfig(Strict):
@@ -112,6 +118,8 @@ class FppvConfig(Strict):
 
     max_tries: int = Field(8, ge=1, le=10_000)
     gates_V: list[float] | None = None
+    nudge_V: float | None = Field(None, gt=0)
+    reset_on_undershoot: bool = True
     set_V: float = Field(1.2, gt=0)
     width_s: float = Field(1e-6, gt=0)
 

@@ -57,7 +57,15 @@ def _block_reset(config: RunConfig) -> ResetPulse:
 
 def _fppv(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
     p = config.protocol
-    return FixedPulseVerify(planner, _block_reset(config), p.fppv.max_tries, p.gate_V)
+    return FixedPulseVerify(planner, _block_reset(config), p.fppv.max_tries, p.gate_V,
+                            p.fppv.nudge_V, p.fppv.reset_on_undershoot)
+
+
+def _wl(config: RunConfig, _: PulsePlanner | None) -> ProgrammingProtocol:
+    settings = config.protocol.wl.model_dump()
+    starts = settings.pop("start_gates_V")
+    start_gates = None if starts is None else _level_gates(config, starts, "wl.start_gates_V")
+    return GateIspp(**settings, reset=_block_reset(config), start_gates=start_gates)
 
 
 PROTOCOLS: dict[str, ProtocolEntry] = {
@@ -79,7 +87,7 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
     "write-verify-wl": ProtocolEntry(
         "1T1R: RESET, then SET pulses with the gate stepped up (ISPP on the gate)", True,
         "write-verify-planned",
-        lambda c, _: GateIspp(**c.protocol.wl.model_dump(), reset=_block_reset(c))),
+        _wl),
     "fppv": ProtocolEntry(
         "1T1R: RESET, one SET at the level's gate, verify; RESET and retry on a miss", True,
         "write-verify-planned", _fppv, planner=lambda c, xb: _fppv_planner(c, xb)),
@@ -156,12 +164,16 @@ def _fppv_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     f = config.protocol.fppv
     if f.gates_V is None:
         return build_planner(config, crossbar)
+    return _level_gates(config, f.gates_V, "fppv.gates_V", f.set_V, f.width_s)
+
+
+def _level_gates(config: RunConfig, gates: list[float], key: str, *pulse: float) -> LevelGates:
+    """A gate per level of [levels] (protocol.``key``)."""
     if config.levels is None:
-        raise ConfigError("protocol.fppv.gates_V gives one gate per level: it needs [levels]")
+        raise ConfigError(f"protocol.{key} gives one gate per level: it needs [levels]")
     from .targets import bands_for
 
-    return LevelGates(bands_for(config).targets_S, f.gates_V, f.set_V,
-                      f.width_s)
+    return LevelGates(bands_for(config).targets_S, gates, *pulse)
 
 
 def stop_rules(config: RunConfig) -> StopRules:

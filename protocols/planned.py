@@ -25,21 +25,31 @@ _PLANNER = "planner."
 
 
 class _Planned(ProgrammingProtocol):
-    """Shared plumbing: the run's cells, and the planner's answer as the round's pulses.
+    """Shared plumbing: the run's cells, the optional block RESET, and the planner's answer as
+    the round's pulses.
 
-    ``gate_V`` is the gate a pulse carries when the planner plans none (None: no gate sent).
-    The planner's own record of the round is kept until ``learn``, so ``observe`` gets back
+    ``gate_V`` is the gate a pulse carries when the planner plans none (None: no gate sent);
+    ``reset`` the block RESET applied to every cell before the first read (None: none). The
+    planner's own record of the round is kept until ``learn``, so ``observe`` gets back
     exactly what ``plan`` returned (without the default gate filled in).
     """
 
-    def __init__(self, planner: PulsePlanner, gate_V: float | None = None) -> None:
+    def __init__(self, planner: PulsePlanner, gate_V: float | None = None,
+                 reset: ResetPulse | None = None) -> None:
         self.planner = planner
         self.gate_V = gate_V
+        self.reset = reset
+        self.block_reset = reset is not None
         self._cells: Cells | None = None
         self._planned: PlannedPulses | None = None
 
     def check(self, limits: SafetyLimits) -> None:
         check_settings(self.name, limits, gate_V={"gate_V": self.gate_V})
+        if self.reset is not None:
+            self.reset.check(self.name, limits)
+
+    def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
+        return None if self.reset is None else self.reset.batch(cells)
 
     def begin(self, cells: Cells) -> None:
         self._cells = cells
@@ -70,11 +80,13 @@ class _Planned(ProgrammingProtocol):
         return self._planned.with_default_gate(self.gate_V)
 
     def _observe(self, state: ProgramState, active: np.ndarray, index: np.ndarray | slice,
-                 before: np.ndarray, after: np.ndarray) -> None:
-        """Hand the planner its own pulses at ``index`` (positions in ``active``) and how
-        those cells answered, and keep what it learned in ``state.memory``."""
-        self.planner.observe(self._cells_at(active[index]), self._planned.subset(index),
-                             before[index], after[index])
+                 before: np.ndarray, after: np.ndarray,
+                 pulses: PlannedPulses | None = None) -> None:
+        """Hand the planner its own pulses at ``index`` (positions in ``active``; or
+        ``pulses``, what a protocol that changed them sent) and how those cells answered, and
+        keep what it learned in ``state.memory``."""
+        sent = self._planned.subset(index) if pulses is None else pulses
+        self.planner.observe(self._cells_at(active[index]), sent, before[index], after[index])
         self._keep_learning(state, active[index])
 
 
@@ -98,17 +110,7 @@ class OneShot(_Planned):
 
     def __init__(self, planner: PulsePlanner, block_reset: bool = True,
                  reset: ResetPulse | None = None, gate_V: float | None = None) -> None:
-        super().__init__(planner, gate_V)
-        self.block_reset = block_reset
-        self.reset = reset or ResetPulse()
-
-    def check(self, limits: SafetyLimits) -> None:
-        super().check(limits)
-        if self.block_reset:
-            self.reset.check("one-shot", limits)
-
-    def preparation(self, cells: Cells, limits: SafetyLimits) -> PulseBatch | None:
-        return self.reset.batch(cells) if self.block_reset else None
+        super().__init__(planner, gate_V, (reset or ResetPulse()) if block_reset else None)
 
 
 class PlannedWriteVerify(_Planned):
@@ -116,6 +118,8 @@ class PlannedWriteVerify(_Planned):
 
     After each verify read the planner's ``observe`` gets the pulse each cell received and its
     reads before and after, so a planner that adapts per device does so from the second pulse.
+    With ``reset`` every cell first gets that block RESET, as in ``write-verify-wl`` and
+    ``fppv`` (on a 1T1R array it brings the lowest level, and a known start, for free).
     """
 
     name = "write-verify-planned"

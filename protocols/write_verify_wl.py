@@ -6,6 +6,10 @@ up, since the access transistor's current limit, not the pulse, sets where a SET
 
     gate_k = gate_start + k * gate_step   (k = 0, 1, ... SET pulses since the last restart)
 
+``gate_start`` may be given per level (``start_gates``): the ramp of a high level need not
+climb through the gates that only reach the low ones (on ``hfox-1t1r`` the L0 plateau sits
+above 2.3 V, 140 steps of 5 mV above the switching threshold).
+
 A cell that ends above its band (overshoot) is either
 
 - restarted (``reset_step_V`` None): one full RESET, then the gate ramp again from
@@ -13,7 +17,10 @@ A cell that ends above its band (overshoot) is either
   below it were already seen to be too weak); or
 - corrected by RESET pulses at the fixed ``reset_gate_V`` whose source-line amplitude steps up
   from ``reset_start_V`` by ``reset_step_V`` while the cell stays above its band; after such a
-  correction the SET ramp resumes one step below the gate that overshot.
+  correction the SET ramp resumes one step below the gate that overshot. Their width is
+  ``reset_width_s``: a RESET's floor falls with its width (on ``hfox-1t1r`` about 15 uS at
+  1 us, 10 uS at 10 us), so a correction down to a low level (L3, <= 12.5 uS) needs the
+  longer pulse.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import numpy as np
 from hilctl.drivers import Cells, ConfigError, Polarity, PulseBatch, SafetyLimits
 
 from .engine import ProgrammingProtocol, ProgramState
+from .fppv import LevelGates
 from .planner import PlannedPulses
 from .settings import ResetPulse, check_settings
 
@@ -49,6 +57,11 @@ class GateIspp(ProgrammingProtocol):
     reset_start_V, reset_step_V, reset_gate_V : float
         RESET corrections instead of restarts when ``reset_step_V`` is given; their amplitude
         ramp is capped at ``reset.amplitude_V``.
+    reset_width_s : float or None
+        Width of a RESET correction (None: ``width_s``).
+    start_gates : LevelGates or None
+        Each level's start gate, by its target (None: ``gate_start_V`` for every cell, which
+        also stays the floor of every ramp).
     """
 
     set_V: float = 1.2
@@ -61,17 +74,23 @@ class GateIspp(ProgrammingProtocol):
     reset_start_V: float = 0.8
     reset_step_V: float | None = None
     reset_gate_V: float = 3.0
+    reset_width_s: float | None = None
+    start_gates: LevelGates | None = None
     name: str = "write-verify-wl"
     block_reset: bool = True
 
     def check(self, limits: SafetyLimits) -> None:
         check_settings("wl", limits, set_V={"set_V": self.set_V},
                        reset_V={"reset_start_V": self.reset_start_V},
-                       width_s={"width_s": self.width_s},
+                       width_s={"width_s": self.width_s,
+                                **({} if self.reset_width_s is None
+                                   else {"reset_width_s": self.reset_width_s})},
                        set_gate_V={"gate_start_V": self.gate_start_V,
                                    "gate_max_V": self.gate_max_V},
                        reset_gate_V={"reset_gate_V": self.reset_gate_V})
         self.reset.check("wl", limits)
+        if self.start_gates is not None:
+            self.start_gates.check(limits, "wl")
         if self.reset.gate_V is None:
             raise ConfigError("wl: the full RESET needs a gate (block_reset.gate_V or "
                               "gate_V): a 1T1R cell is reached through its access transistor")
@@ -88,13 +107,17 @@ class GateIspp(ProgrammingProtocol):
 
     def init_memory(self, state: ProgramState) -> dict[str, np.ndarray]:
         n = state.targets.size
-        return {"gate": np.full(n, self.gate_start_V), "reset_amplitude": np.zeros(n)}
+        start = np.full(n, self.gate_start_V)
+        if self.start_gates is not None:
+            start = np.maximum(self.start_gates.gates_for(state.targets), start)
+        return {"gate": start.copy(), "start": start, "reset_amplitude": np.zeros(n)}
 
     def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
         is_set = state.read[active] < state.targets[active]
         gate = np.where(is_set, state.memory["gate"][active], self._reset_gate)
         amplitude = np.where(is_set, self.set_V, self._reset_amplitude(state, active))
-        width = np.where(is_set | self._corrects, self.width_s, self.reset.width_s)
+        width = np.where(is_set, self.width_s,
+                         self._correction_width if self._corrects else self.reset.width_s)
         at_limit = np.where(is_set, gate >= self.gate_max_V - 1e-12,
                              self._corrects & (amplitude >= self.reset.amplitude_V))
         polarity = np.where(is_set, Polarity.SET, Polarity.RESET)
@@ -103,6 +126,10 @@ class GateIspp(ProgrammingProtocol):
     @property
     def _corrects(self) -> bool:
         return self.reset_step_V is not None
+
+    @property
+    def _correction_width(self) -> float:
+        return self.width_s if self.reset_width_s is None else self.reset_width_s
 
     @property
     def _reset_gate(self) -> float:
@@ -124,8 +151,9 @@ class GateIspp(ProgrammingProtocol):
         elif self.restart_back_V is not None:
             after_overshoot = pulses.gate - self.restart_back_V
         else:
-            after_overshoot = np.full(active.size, self.gate_start_V)
-        next_gate = np.maximum(np.where(overshot, after_overshoot, stepped), self.gate_start_V)
+            after_overshoot = np.full(active.size, -np.inf)
         memory = state.memory
+        next_gate = np.maximum(np.where(overshot, after_overshoot, stepped),
+                               memory["start"][active])
         memory["gate"][active[is_set]] = next_gate[is_set]
         memory["reset_amplitude"][active] = np.where(is_set | ~overshot, 0.0, pulses.amplitude)

@@ -19,7 +19,6 @@ from ..predictor.training import train_predictor
 from ..units import parse_quantity
 
 _UNITS = {"amplitude_V": "V", "width_s": "s", "gate_V": "V"}
-_SNAP_WARNING = 0.05  # V or ln width: beyond this the scored setting is not the planned one
 _KNOB_HELP = (f"What to plan: one of {', '.join(KNOBS)} for both polarities, or one per "
               "polarity, e.g. set=gate,reset=amplitude.")
 
@@ -148,11 +147,6 @@ def _print_report(report: dict) -> None:
     if report["lookup_source"] is None:
         click.echo("note: no lookup baseline: the training table is not here; pass "
                    "--lookup-data TABLE.csv")
-    snap = shot["neural_snap_median"]
-    if snap is not None and snap > _SNAP_WARNING:
-        click.echo(f"note: the neural plans are scored at the nearest setting the table holds, "
-                   f"a median {snap:.3g} away (V and ln width); a table that sweeps the knob "
-                   f"on a grid (a gate sweep) gives figures that do not penalise it")
     click.echo(f"{'target uS':>10} {'tol':>5}" + "".join(f"{p:>11}" for p in planners))
     for tol in TOLERANCES:
         key = f"within_{int(tol * 100)}pct"

@@ -10,8 +10,9 @@ target, the share of held-out pulses of the planned setting that land within ±1
 the target, averaged over bins by their rows. Three planners are scored on the same
 held-out outcomes:
 
-- ``neural``: the predictor's plan, scored at the nearest setting the table holds (so the
-  table should sweep the knob densely; the median distance is reported in knob units);
+- ``neural``: per tolerance, the setting of the table with the largest chance of landing in
+  the band that the predictor's quantiles give, near-ties to the median nearest the target
+  (the in-band aim of ``inverse.plan_in_band``, over the settings the table holds);
 - ``lookup``: the lookup planner built from the training table (``lookup.LookupTable``);
 - ``hindsight``: the best single setting per (bin, target) chosen on the held-out rows
   themselves, a ceiling no planner that picks one setting per target can beat on this table.
@@ -24,10 +25,11 @@ import numpy as np
 from hilctl.drivers import DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
+from .inverse import in_band_probability, most_likely_in_band
 from .knobs import settings_of
 from .lookup import LookupTable, SettingGroups
 from .model import Predictor
-from .quantiles import MEDIAN
+from .quantiles import MEDIAN, QUANTILES
 
 TOLERANCES = (0.10, 0.20, 0.50)
 _MIN_ROWS = 5
@@ -112,26 +114,24 @@ def one_shot(predictor: Predictor, t: PulseTable, lookup: LookupTable | None,
     occupied = np.flatnonzero(weight > 0)
     present = np.repeat(start[occupied], targets.size)
     wanted = np.tile(targets, occupied.size)
-    picks = {"hindsight": None}
-    plan = predictor.plan(present, wanted)
-    picks["neural"], snap = _snap(groups, counts, occupied, targets, plan.polarity,
-                                  settings_of(plan.amplitude, plan.width, plan.gate))
+    picks = {"hindsight": None,
+             "neural": _neural_picks(predictor, groups, counts, occupied, start[occupied],
+                                     targets)}
     if lookup is not None:
         choice, _ = lookup.choose(present, wanted)
         chosen = lookup.groups.settings[choice]
-        picks["lookup"], _ = _snap(groups, counts, occupied, targets,
-                                   lookup.groups.polarity[choice],
-                                   settings_of(chosen[:, 0], chosen[:, 1], chosen[:, 2]))
-    out = {"targets_S": targets.tolist(), "tolerances": list(TOLERANCES),
-           "neural_snap_median": _stat(np.median, snap[np.isfinite(snap)])}
+        pick = _snap(groups, counts, occupied, targets, lookup.groups.polarity[choice],
+                     settings_of(chosen[:, 0], chosen[:, 1], chosen[:, 2]))
+        picks["lookup"] = np.repeat(pick[:, None, :], len(TOLERANCES), axis=1)
+    out = {"targets_S": targets.tolist(), "tolerances": list(TOLERANCES)}
     w = weight[occupied] / weight[occupied].sum()
-    index = (occupied[:, None, None], None, np.arange(len(TOLERANCES))[None, :, None],
+    index = (occupied[:, None, None], np.arange(len(TOLERANCES))[None, :, None],
              np.arange(targets.size)[None, None, :])
     for name, pick in picks.items():
         if pick is None:
             rate = success[occupied].max(axis=1)
         else:
-            rate = success[index[0], pick[:, None, :], index[2], index[3]]
+            rate = success[index[0], pick, index[1], index[2]]
         per_target = {f"within_{int(tol * 100)}pct": w @ rate[:, i]
                       for i, tol in enumerate(TOLERANCES)}
         out[name] = {**{k: v.tolist() for k, v in per_target.items()},
@@ -155,9 +155,35 @@ def _group_success(groups: SettingGroups, g_after: np.ndarray, targets: np.ndarr
     return success, counts
 
 
+def _neural_picks(predictor: Predictor, groups: SettingGroups, counts, occupied, start,
+                  targets):
+    """Per (occupied bin, tolerance, target), the table's setting with the largest predicted
+    chance of landing within the tolerance from the bin's median state, shape
+    (bins, tolerances, targets). The predictor chooses among the settings the table holds (with
+    enough rows), as the lookup and hindsight planners do, so all three are scored alike."""
+    k, settings = len(groups.settings), groups.settings
+    trained = np.isin(groups.polarity, [Polarity[p] for p in predictor.spec.polarities])
+    s = np.flatnonzero(trained)
+    g0 = np.repeat(start, s.size)
+    gate = None if np.isnan(settings[:, 2]).any() else np.tile(settings[s, 2], start.size)
+    q = predictor.quantiles(g0, np.tile(groups.polarity[s], start.size),
+                            np.tile(settings[s, 0], start.size),
+                            np.tile(settings[s, 1], start.size), gate)
+    tolerance = np.asarray(TOLERANCES)[:, None]
+    shape = (start.size, k, len(TOLERANCES), targets.size)
+    p, miss = np.full(shape, -1.0), np.full(shape, np.inf)
+    q = q.reshape(start.size, s.size, 1, 1, len(QUANTILES))
+    p[:, s] = in_band_probability(q, targets * (1 - tolerance), targets * (1 + tolerance))
+    miss[:, s] = np.abs(np.log(q[..., MEDIAN] / targets))
+    needed = np.where(targets[None, :] > start[:, None], Polarity.SET, Polarity.RESET)
+    usable = (groups.polarity[None, :, None] == needed[:, None, :])
+    usable = (usable & (counts[occupied] >= _MIN_ROWS)[:, :, None])[:, :, None, :]
+    return most_likely_in_band(np.where(usable, p, -1.0), np.where(usable, miss, np.inf), 1)
+
+
 def _snap(groups: SettingGroups, counts, occupied, targets, polarity, settings):
     """Per (bin, target), the table's setting nearest a planned one (same polarity, enough
-    rows; distance in ln width and volts), shape (bins, targets), and the distances."""
+    rows; distance in ln width and volts), shape (bins, targets)."""
     planned = np.column_stack([settings["amplitude_V"], np.log(settings["width_s"]),
                                np.nan_to_num(settings.get("gate_V", np.zeros(polarity.size)))])
     have = np.column_stack([groups.settings[:, 0], np.log(groups.settings[:, 1]),
@@ -167,6 +193,5 @@ def _snap(groups: SettingGroups, counts, occupied, targets, polarity, settings):
     allowed = (groups.polarity[None, :] == polarity[:, None]) & (counts[state] >= _MIN_ROWS)
     distance = np.where(allowed, distance, np.inf)
     pick = np.argmin(distance, axis=1)
-    nearest = distance[np.arange(pick.size), pick]
-    pick[~np.isfinite(nearest)] = len(groups.settings)
-    return pick.reshape(occupied.size, targets.size), nearest
+    pick[~np.isfinite(distance[np.arange(pick.size), pick])] = len(groups.settings)
+    return pick.reshape(occupied.size, targets.size)

@@ -22,6 +22,7 @@ from hilctl.drivers.pulse_table import PulseTable
 from .quantiles import MEDIAN, QUANTILES, PredictorRangeWarning
 
 _G_POINTS, _U_POINTS, _T_POINTS = 160, 256, 256
+IN_BAND_SLACK = 0.02  # chances of landing in band closer than this are a tie
 
 
 @dataclass(frozen=True)
@@ -190,17 +191,92 @@ def predictor_inverse(predictor, name: str, overshoot: float = 0.5) -> InverseTa
     return cache[key]
 
 
-def predictor_forward(predictor, name: str) -> ForwardTable:
-    """The median forward table of polarity ``name`` at the predictor's fixed setting
-    (cached)."""
+def predictor_forward(predictor, name: str, quantile: int = MEDIAN) -> ForwardTable:
+    """The forward table of polarity ``name`` at the predictor's fixed setting, of its median
+    or the ``QUANTILES[quantile]`` outcome (cached)."""
     if name not in predictor.spec.polarities:
         raise DataError(f"the predictor was trained for {'/'.join(predictor.spec.polarities)} "
                         f"pulses only; some cells need a {name} pulse")
-    key = ("forward", name)
+    key = ("forward", name, quantile)
     cache = predictor.tables
     if key not in cache:
-        cache[key] = build_forward(predictor, name, predictor.spec.fixed[name])
+        cache[key] = build_forward(predictor, name, predictor.spec.fixed[name], quantile)
     return cache[key]
+
+
+def plan_in_band(predictor, present, target, half_width, shift=0.0) -> KnobPlan:
+    """One pulse per cell chosen for the largest predicted chance of landing in its band
+    ``target ± half_width`` (S), not for a median on the target.
+
+    Near an abrupt, probabilistic threshold (a 1T1R SET) the median outcome says little: a
+    gate whose median lands on the target may switch only half the cells, while a slightly
+    different one lands fewer cells on the median but more of them inside the band. So the
+    predicted quantiles of every knob on the forward grid give P(in band) by the
+    piecewise-linear CDF of ``in_band_probability``; the best knob wins, near-ties going to the
+    one whose median lies nearest the target (``most_likely_in_band``). ``shift`` is the
+    per-device knob shift as in ``plan_knob`` (shape (2, n) or broadcastable).
+    """
+    present, target = np.asarray(present, float), np.asarray(target, float)
+    plan = plan_knob(predictor, present, target, shift)  # polarity, range checks, fallbacks
+    half = np.broadcast_to(np.asarray(half_width, float), target.shape)
+    shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (2, present.size))
+    g_lo, g_hi = predictor.spec.g_range_S
+    lng = np.log(np.clip(present, g_lo, g_hi))
+    u_plan, clamped = plan.u - _shift_of(plan.polarity, shift), plan.clamped.copy()
+    for name in predictor.spec.polarities:
+        rows = np.flatnonzero(plan.polarity == Polarity[name])
+        if rows.size == 0:
+            continue
+        best, reachable = _best_in_band(predictor, name, lng[rows], target[rows], half[rows])
+        lo, hi = predictor.u_range(name)
+        wanted = best - shift[int(Polarity[name] > 0), rows]
+        u_plan[rows] = np.where(reachable, np.clip(wanted, lo, hi), u_plan[rows])
+        clamped[rows] = np.where(reachable, plan.out_of_range[rows] | (wanted < lo)
+                                 | (wanted > hi), clamped[rows])
+    amplitude, width, gate = predictor.settings(plan.polarity, _inside_range(
+        predictor, plan.polarity, np.clip(u_plan, *_u_limits(predictor, plan.polarity))))
+    return KnobPlan(plan.polarity, amplitude, width, gate, plan.u, clamped, plan.out_of_range)
+
+
+def _shift_of(polarity: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    return np.where(polarity > 0, shift[1], shift[0])
+
+
+def _u_limits(predictor, polarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = np.full(polarity.size, -np.inf), np.full(polarity.size, np.inf)
+    for name in predictor.spec.polarities:
+        rows = polarity == Polarity[name]
+        lo[rows], hi[rows] = predictor.u_range(name)
+    return lo, hi
+
+
+def _best_in_band(predictor, name: str, lng, target, half, chunk: int = 1024):
+    """(knob coordinate of the average device with the largest P(in band), whether any knob
+    gives a chance above nil) per cell, from the quantile forward tables."""
+    tables = [predictor_forward(predictor, name, k) for k in range(len(QUANTILES))]
+    u = tables[0].u
+    response = np.stack([t.response for t in tables], axis=-1)  # (G, U, 5) ln G after
+    best, chance = np.empty(lng.size), np.empty(lng.size)
+    for start in range(0, lng.size, chunk):
+        part = slice(start, start + chunk)
+        i, a = _cell_of(tables[0].lng, lng[part])
+        q = (1 - a)[:, None, None] * response[i] + a[:, None, None] * response[i + 1]
+        low = np.maximum(target[part] - half[part], 1e-300)[:, None]
+        p = (_log_cdf(q, np.log(target[part] + half[part])[:, None]) - _log_cdf(q, np.log(low)))
+        miss = np.abs(q[..., MEDIAN] - np.log(target[part])[:, None])
+        k = most_likely_in_band(p, miss, axis=1)
+        best[part], chance[part] = u[k], p[np.arange(k.size), k]
+    return best, chance > 1e-6
+
+
+def most_likely_in_band(p: np.ndarray, miss: np.ndarray, axis: int,
+                        slack: float = IN_BAND_SLACK) -> np.ndarray:
+    """Index along ``axis`` of the choice to plan: among those whose predicted chance ``p`` of
+    landing in band is within ``slack`` of the best, the one whose median misses the target
+    (band centre) least (``miss``). The predicted tails are coarse (five quantiles), so chances
+    that close are a tie, and aiming the centre keeps the margin to both edges."""
+    near = p >= p.max(axis=axis, keepdims=True) - slack
+    return np.argmin(np.where(near, miss, np.inf), axis=axis)
 
 
 def _inside_range(predictor, polarity, u):
@@ -217,18 +293,22 @@ def in_band_probability(quantiles: np.ndarray, low: np.ndarray, high: np.ndarray
     """P(low <= G <= high) from predicted quantiles (n, 5), with a piecewise-linear CDF whose
     tails reach 0 and 1 about one quantile gap beyond the outer quantiles."""
     q = np.log(quantiles)
-    points = np.column_stack([q[:, 0] - 1.6 * (q[:, 1] - q[:, 0]), q,
-                              q[:, -1] + 1.6 * (q[:, -1] - q[:, -2])])
-    probs = np.array([0.0, *QUANTILES, 1.0])
     tiny = 1e-300  # a band reaching down to 0 S or below
-    return (_cdf(points, probs, np.log(np.maximum(high, tiny)))
-            - _cdf(points, probs, np.log(np.maximum(low, tiny))))
+    return (_log_cdf(q, np.log(np.maximum(high, tiny)))
+            - _log_cdf(q, np.log(np.maximum(low, tiny))))
 
 
-def _cdf(points: np.ndarray, probs: np.ndarray, x: np.ndarray) -> np.ndarray:
-    out = np.where(x >= points[:, -1], 1.0, 0.0)
-    for k in range(points.shape[1] - 1):
-        left, right = points[:, k], points[:, k + 1]
+def _log_cdf(q: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """P(ln G <= x) from predicted ln-G quantiles ``q`` (..., 5), piecewise linear between
+    them; ``x`` broadcasts against ``q[..., 0]``."""
+    points = np.concatenate([q[..., :1] - 1.6 * (q[..., 1:2] - q[..., :1]), q,
+                             q[..., -1:] + 1.6 * (q[..., -1:] - q[..., -2:-1])], axis=-1)
+    probs = np.array([0.0, *QUANTILES, 1.0])
+    shape = np.broadcast_shapes(np.shape(x), points.shape[:-1])
+    points, x = np.broadcast_to(points, (*shape, probs.size)), np.broadcast_to(x, shape)
+    out = np.where(x >= points[..., -1], 1.0, 0.0)
+    for k in range(points.shape[-1] - 1):
+        left, right = points[..., k], points[..., k + 1]
         inside = (x >= left) & (x < right)
         frac = (x - left) / np.maximum(right - left, 1e-12)
         out = np.where(inside, probs[k] + frac * (probs[k + 1] - probs[k]), out)

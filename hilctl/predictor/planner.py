@@ -43,7 +43,7 @@ import numpy as np
 from hilctl.drivers import Cells, ConfigError, DataError, Polarity
 from hilctl.protocols.planner import PlannedPulses, PulsePlanner
 
-from .inverse import plan_knob, predictor_forward, predictor_inverse
+from .inverse import plan_in_band, plan_knob, predictor_forward, predictor_inverse
 from .knobs import settings_of
 from .model import Predictor
 
@@ -81,6 +81,12 @@ class NeuralPlanner(PulsePlanner):
         correction in the polarity whose speed was just learned, but on the default preset
         it costs more than it saves: write-verify-planned at 2 % took 3.43 pulses per cell
         at 0.5 and 3.62 at 0.25 (``bench/bench_predictor.py``).
+    bands : Tolerance or Bands, optional
+        The run's bands (anything with ``half_width(targets)``): each pulse is then the one
+        with the largest predicted chance of landing in its cell's band
+        (``inverse.plan_in_band``) instead of the one whose median lands on the target.
+        Near the abrupt, probabilistic SET of a 1T1R cell the two differ; ``first_overshoot``
+        does not apply then.
     """
 
     name = "neural"
@@ -89,7 +95,7 @@ class NeuralPlanner(PulsePlanner):
                  prior_sigma: float | None = None, noise_relative: float = 0.15,
                  read_noise_relative: float = 0.01, noise_floor_S: float | None = None,
                  memory: float = 0.8,
-                 first_overshoot: float = 0.5) -> None:
+                 first_overshoot: float = 0.5, bands=None) -> None:
         if not 0 < memory <= 1:
             raise ConfigError(f"neural planner memory = {memory!r}: expected 0 < memory <= 1")
         self.predictor, self.shape, self.adapt = predictor, (int(shape[0]), int(shape[1])), adapt
@@ -100,7 +106,7 @@ class NeuralPlanner(PulsePlanner):
             raise ConfigError(f"neural planner prior_sigma = {prior_sigma!r}: expected > 0")
         self.noise_relative, self.read_noise_relative = noise_relative, read_noise_relative
         self.noise_floor_S = noise_floor_S or 0.003 * predictor.spec.g_range_S[1]
-        self.memory, self.first_overshoot = memory, first_overshoot
+        self.memory, self.first_overshoot, self.bands = memory, first_overshoot, bands
         n = self.shape[0] * self.shape[1]
         # Row 0: RESET, row 1: SET; pooled precision and precision-weighted shift per device.
         self.precision = np.zeros((2, n))
@@ -143,9 +149,13 @@ class NeuralPlanner(PulsePlanner):
     def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
         """Pulses for ``cells`` from ``present`` to ``target`` (read conductances, S)."""
         flat = self._flat(cells)
-        knob = plan_knob(self.predictor, present, target, self.shift(flat),
-                         cautious=self.precision[:, flat] == 0,
-                         overshoot=self.first_overshoot)
+        if self.bands is not None:
+            knob = plan_in_band(self.predictor, present, target,
+                                self.bands.half_width(np.asarray(target)), self.shift(flat))
+        else:
+            knob = plan_knob(self.predictor, present, target, self.shift(flat),
+                             cautious=self.precision[:, flat] == 0,
+                             overshoot=self.first_overshoot)
         return PlannedPulses(knob.polarity, knob.amplitude, knob.width, knob.clamped, knob.gate)
 
     def observe(self, cells: Cells, pulses: PlannedPulses, before: np.ndarray,

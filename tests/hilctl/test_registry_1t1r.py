@@ -37,6 +37,17 @@ def test_wl_and_fppv_by_name_with_level_gates():
     assert fppv.max_pulses == 7 and np.allclose(fppv.planner.gates_V, [2.0, 1.2])
 
 
+def test_wl_start_gates_and_fppv_nudge_by_configuration():
+    wl, _ = _build({"name": "write-verify-wl", "gate_V": 3.0,
+                    "wl": {"start_gates_V": [2.0, 1.2], "reset_width_s": 1e-5}}, levels=LEVELS)
+    assert np.allclose(wl.start_gates.gates_V, [2.0, 1.2]) and wl.reset_width_s == 1e-5
+    fppv, _ = _build({"name": "fppv", "gate_V": 3.0, "fppv": {
+        "gates_V": [2.0, 1.2], "nudge_V": 0.005, "reset_on_undershoot": False}}, levels=LEVELS)
+    assert fppv.nudge_V == 0.005 and not fppv.reset_on_undershoot
+
+
 def test_level_gates_without_levels_is_a_clear_error():
     with pytest.raises(ConfigError, match="needs \\[levels\\]"):
         _build({"name": "fppv", "fppv": {"gates_V": [2.0]}})
+    with pytest.raises(ConfigError, match="wl.start_gates_V .* needs \\[levels\\]"):
+        _build({"name": "write-verify-wl", "wl": {"start_gates_V": [2.0]}})

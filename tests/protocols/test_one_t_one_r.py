@@ -65,11 +65,21 @@ def test_an_overshoot_is_taken_back_by_a_restart_or_reset_steps(corrections):
         assert amplitudes.max() < 2.0  # corrections, never the full RESET
 
 
-def test_fppv_alternates_reset_and_set_at_the_levels_gate():
-    xb = GateArray(spread=0.0, noise=0.02, seed=1)
+def _pulses_of(xb, cell):
+    return [(b.polarity[i], b.gate[i]) for b in xb.batches[1:]
+            for i in np.flatnonzero(b.cells.flat(xb.shape) == cell)]
+
+
+def _level_gates():
     gates = V_TH + BANDS.targets_S / SLOPE
     gates[0] = V_TH + 1.15 * BANDS.lower_S[0] / SLOPE  # L0: safely above its lower bound
     gates[3] = 1.0
+    return gates
+
+
+def test_fppv_alternates_reset_and_set_at_the_levels_gate():
+    xb = GateArray(spread=0.0, noise=0.02, seed=1)
+    gates = _level_gates()
     result, levels = _two_bit_run(FixedPulseVerify(LevelGates(BANDS.targets_S, gates),
                                                    max_tries=10), xb)
     per_level = result.per_level(BANDS)
@@ -78,10 +88,43 @@ def test_fppv_alternates_reset_and_set_at_the_levels_gate():
     # A SET per try and a RESET between tries: an odd count; L3 is in band after the block RESET.
     assert (result.pulses[levels != 3] % 2 == 1).all() and (result.pulses[levels == 3] == 0).all()
     cell = int(np.flatnonzero((levels == 1) & (result.pulses >= 3))[0])
-    seen = [(b.polarity[i], b.gate[i]) for b in xb.batches[1:]
-            for i in np.flatnonzero(b.cells.flat(xb.shape) == cell)]
+    seen = _pulses_of(xb, cell)
     assert [p for p, _ in seen][:3] == [Polarity.SET, Polarity.RESET, Polarity.SET]
     assert seen[0][1] == seen[2][1] == pytest.approx(gates[1])
+
+
+def test_fppv_resets_only_after_an_overshoot_when_told_so():
+    xb = GateArray(spread=0.0, noise=0.02, seed=1)
+    gates = _level_gates()
+    result, levels = _two_bit_run(FixedPulseVerify(LevelGates(BANDS.targets_S, gates),
+                                                   max_tries=10, reset_on_undershoot=False), xb)
+    assert result.per_level(BANDS)["L1"]["success_rate"] > 0.9
+    # Replay each L1 cell's reads: a RESET comes right after a SET that overshot, and only
+    # then (a SET never lowers a cell, so an undershoot is SET again without one).
+    both_kinds = set()
+    for cell in np.flatnonzero(levels == 1):
+        seen = _pulses_of(xb, cell)
+        assert seen[0] == (Polarity.SET, pytest.approx(gates[1]))
+        sets = [g for p, g in seen if p == Polarity.SET]
+        assert sets == pytest.approx([gates[1]] * len(sets))
+        for before, after in zip(seen, seen[1:], strict=False):
+            if before[0] == Polarity.SET and after[0] == Polarity.RESET:
+                both_kinds.add("overshoot")
+            elif before[0] == after[0] == Polarity.SET:
+                both_kinds.add("undershoot")
+    assert both_kinds == {"overshoot", "undershoot"}
+
+
+def test_fppv_nudges_a_cell_that_misses_its_band_towards_it():
+    # No cycle-to-cycle noise: one fixed gate misses the same devices every try (their gain
+    # is their own); the per-cell nudge brings them in.
+    gates = _level_gates()
+    fixed, nudged = ([_two_bit_run(FixedPulseVerify(LevelGates(BANDS.targets_S, gates),
+                                                    max_tries=15, nudge_V=nudge),
+                                   GateArray(spread=0.1, noise=0.0, seed=2))[0]
+                      for nudge in (None, 0.01)])
+    assert fixed.per_level(BANDS)["L1"]["success_rate"] < 0.5
+    assert all(v["success_rate"] == 1.0 for v in nudged.per_level(BANDS).values())
 
 
 def test_fppv_keeps_to_its_budget_of_tries():
@@ -120,3 +163,71 @@ def test_an_asymmetric_per_cell_band_is_what_the_engine_judges():
                      bands.targets_S, StopRules(bands, max_pulses=40))
     assert result.success.all()
     assert 150e-6 <= result.final_read[0] <= 190e-6 and 60e-6 <= result.final_read[1] <= 62e-6
+
+
+def _one_t_one_r(shape=(16, 32), seed=0):
+    """The 1T1R cell model itself (the ``hfox-1t1r`` physics, named here so a change of the
+    default preset leaves these tests alone), without stuck devices."""
+    from hilctl.drivers import SafetyLimits
+    from hilctl.simulated_backend.crossbar import SimulatedCrossbar
+    from hilctl.simulated_backend.one_t_one_r import OneTOneRDevice, OneTOneRParams
+
+    model = OneTOneRDevice(OneTOneRParams(stuck_fraction=0.0))
+    return SimulatedCrossbar(shape, limits=SafetyLimits(), model=model, seed=seed)
+
+
+def _one_t_one_r_bands(xb):
+    top = xb.model.params.g_max_S * xb.model.read_factor(xb.limits.read_V)
+    return Bands(BANDS.names, BANDS.lower_S, np.array([top, *BANDS.upper_S[1:]]))
+
+
+@pytest.mark.parametrize("width_s", [1e-6, 10e-6])
+def test_gate_ispp_reset_corrections_reach_the_lowest_level_when_long_enough(width_s):
+    # A short block RESET leaves many cells above L3's 12.5 uS; a RESET's floor falls with its
+    # width, so corrections as short as the SET (1 us) stay above it and 10 us ones reach it.
+    xb = _one_t_one_r()
+    bands = _one_t_one_r_bands(xb)
+    cells = Cells.all(xb.shape)
+    protocol = GateIspp(set_V=2.0, gate_start_V=1.58, gate_step_V=0.005, gate_max_V=3.3,
+                        reset=ResetPulse(2.0, 200e-9, 3.5), reset_start_V=1.5,
+                        reset_step_V=0.1, reset_gate_V=3.5, reset_width_s=width_s)
+    result = program(protocol, xb, cells, np.full(len(cells), bands.targets_S[3]),
+                     StopRules(bands, max_pulses=20))
+    assert (result.initial > 12.5e-6).mean() > 0.2
+    if width_s == 10e-6:
+        assert result.success.all()
+    else:
+        assert result.success.mean() < 0.9
+
+
+def test_gate_ispp_starts_each_level_at_its_own_gate():
+    xb = _one_t_one_r()
+    bands = _one_t_one_r_bands(xb)
+    cells = Cells.all(xb.shape)
+    levels = np.arange(len(cells)) % 4
+    starts = LevelGates(bands.targets_S, [2.6, 1.70, 1.63, 1.58])
+    protocol = GateIspp(set_V=2.0, gate_start_V=1.58, gate_step_V=0.005, gate_max_V=3.3,
+                        reset=ResetPulse(2.0, 10e-6, 3.5), reset_start_V=0.8,
+                        reset_step_V=0.05, reset_gate_V=3.5, start_gates=starts)
+    result = program(protocol, xb, cells, bands.targets_S[levels],
+                     StopRules(bands, max_pulses=100))
+    per_level = result.per_level(bands)
+    assert all(per_level[n]["success_rate"] >= 0.99 for n in bands.names)
+    assert per_level["L0"]["pulses_median"] == 1  # no ramp through the gates below 2.6 V
+
+
+class _SetOnly(LevelGates):
+    """A planner that knows only SET, as a gate-sweep table teaches one: it refuses a cell
+    that needs a RESET."""
+
+    def plan(self, cells, present, target):
+        assert (present < target).all(), "asked to plan a RESET"
+        return super().plan(cells, present, target)
+
+
+def test_fppv_asks_its_planner_for_sets_only():
+    xb = GateArray(spread=0.1, noise=0.02, seed=4)
+    xb.g[:] = 280e-6  # every cell starts above every band but L0: the block RESET's job
+    result, _ = _two_bit_run(FixedPulseVerify(_SetOnly(BANDS.targets_S, _level_gates()),
+                                              max_tries=15, nudge_V=0.01), xb)
+    assert result.success.mean() > 0.95
