@@ -1,84 +1,138 @@
-"""Characterization: random pulses over many cells and states, read before and after.
+"""Characterization: random or gridded pulses over many cells and states, read before and after.
 
 The result is the pulse-response table (``drivers.pulse_table.PulseTable``) that the predictor
-trains on. Every round pulses a batch of distinct cells at once through ``Crossbar.apply`` and
-reads them back with one ``Crossbar.read``; the read after a pulse is the read before that cell's
-next pulse, exactly as a rig sees it.
+trains on and ``hilctl device fit`` fits. Every round pulses a batch of distinct cells at once
+through ``Crossbar.apply`` and reads them back with one ``Crossbar.read``; the read after a
+pulse is the read before that cell's next pulse, exactly as a rig sees it.
 
-States must cover the whole conductance range, not only the fresh (low) state an array starts
-in, so polarity is drawn with a bias against the cell's rank among the present reads: low cells
-get mostly SET, high cells mostly RESET. The array therefore spreads over its range within a
-few rounds and keeps both ends populated, whatever its conductance units or window.
+A pulse setting is (polarity, amplitude, width, gate). It is drawn at random (amplitude and gate
+uniform, width log-uniform) or walked through a grid of ``grid_points`` values per axis, and a
+cell given a setting receives it ``repeats`` times in a row, so that a cell's own response can be
+told from the pulse-to-pulse scatter (device-to-device against cycle-to-cycle spread).
+
+Two starts:
+
+- ``random``: states must cover the whole conductance range, so polarity is drawn with a bias
+  against the cell's rank among the present reads: low cells get mostly SET, high cells mostly
+  RESET. The array spreads over its range within a few rounds and keeps both ends populated.
+- ``hrs``: every measured pulse is a SET from the high-resistance state: a full RESET
+  (``hrs_reset``) and a read go before it, as in a lab's gate sweep. The RESET is a pulse with
+  reads before and after, so it is a table row too.
+
+On a 1T1R array every pulse carries a gate (the word line): SET gates from ``set_gate_V``,
+RESET gates from ``reset_gate_V``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
 from hilctl.drivers import Cells, ConfigError, Crossbar, Polarity, PulseBatch, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
 
-from .settings import check_settings
+from .settings import ResetPulse, check_settings
+
+Range = tuple[float | None, float | None]
 
 
 @dataclass(frozen=True)
 class PulseRanges:
-    """Ranges random pulses are drawn from. Voltages in V (magnitudes), widths in s.
+    """What pulses characterization draws. Voltages in V (magnitudes), widths in s.
 
-    Amplitudes are uniform, widths log-uniform. The lower amplitude bounds sit just above the
-    usual switching thresholds; pulses far below threshold only teach that nothing happens.
-    ``None`` for an upper bound means the rig's safety limit.
+    The lower amplitude bounds sit just above the usual switching thresholds; pulses far below
+    threshold only teach that nothing happens. ``None`` for a bound means the rig's safety
+    limit. A gate range of None sends no gate (a 1R array); a range whose bounds are equal is a
+    fixed value.
     """
 
-    set_V: tuple[float, float | None] = (0.8, None)
-    reset_V: tuple[float, float | None] = (0.9, None)
-    width_s: tuple[float | None, float | None] = (None, None)
-    gate_V: float | None = None
+    set_V: Range = (0.8, None)
+    reset_V: Range = (0.9, None)
+    width_s: Range = (None, None)
+    set_gate_V: Range | None = None
+    reset_gate_V: Range | None = None
+    sampling: Literal["random", "grid"] = "random"
+    grid_points: int = 5
+    start: Literal["random", "hrs"] = "random"
+    repeats: int = 1
+    hrs_reset: ResetPulse = field(default_factory=ResetPulse)
 
     def resolved(self, limits: SafetyLimits) -> PulseRanges:
         """Fill the open bounds from ``limits`` and raise ``ConfigError`` if a range is unsafe."""
-        ranges = PulseRanges(
+        ranges = replace(
+            self,
             set_V=(self.set_V[0], _or(self.set_V[1], limits.set_max_V)),
             reset_V=(self.reset_V[0], _or(self.reset_V[1], limits.reset_max_V)),
             width_s=(_or(self.width_s[0], limits.width_min_s),
                      _or(self.width_s[1], limits.width_max_s)),
-            gate_V=self.gate_V,
-        )
+            set_gate_V=_gate_range(self.set_gate_V, limits.gate_set_min_V, limits.gate_set_max_V),
+            reset_gate_V=_gate_range(self.reset_gate_V, limits.gate_reset_min_V,
+                                     limits.gate_reset_max_V))
         check_settings("characterize", limits,
                        set_V={"set_V[0]": ranges.set_V[0], "set_V[1]": ranges.set_V[1]},
                        reset_V={"reset_V[0]": ranges.reset_V[0], "reset_V[1]": ranges.reset_V[1]},
-                       width_s={"width_s[0]": ranges.width_s[0], "width_s[1]": ranges.width_s[1]},
-                       gate_V={"gate_V": ranges.gate_V})
-        for name in ("set_V", "reset_V", "width_s"):
-            low, high = getattr(ranges, name)
-            if low > high:
-                raise ConfigError(f"characterize.{name} = ({low:g}, {high:g}): low exceeds high")
+                       width_s={"width_s[0]": ranges.width_s[0], "width_s[1]": ranges.width_s[1]})
+        for name in ("set_V", "reset_V", "width_s", "set_gate_V", "reset_gate_V"):
+            value = getattr(ranges, name)
+            if value is not None and value[0] > value[1]:
+                raise ConfigError(f"characterize.{name} = ({value[0]:g}, {value[1]:g}): "
+                                  "low exceeds high")
+        ranges._check_gates(limits)
+        if (ranges.set_gate_V is None) != (ranges.reset_gate_V is None):
+            raise ConfigError("characterize: give set_gate_V and reset_gate_V together (a "
+                              "1T1R array needs a gate on every pulse, a 1R array none)")
+        if ranges.set_gate_V is not None and ranges.hrs_reset.gate_V is None:
+            # the full RESET wants the gate fully on: the top of the RESET gate range
+            ranges = replace(ranges, hrs_reset=replace(ranges.hrs_reset,
+                                                       gate_V=ranges.reset_gate_V[1]))
+        if ranges.start == "hrs":
+            ranges.hrs_reset.check("characterize.hrs_reset", limits)
+        if ranges.grid_points < 1 or ranges.repeats < 1:
+            raise ConfigError(f"characterize: grid_points = {ranges.grid_points}, repeats = "
+                              f"{ranges.repeats}: expected at least 1 each")
         return ranges
+
+    def _check_gates(self, limits: SafetyLimits) -> None:
+        """Gates may be 0 V (transistor off: sub-threshold data) if the limits allow it."""
+        for name, low, high, names in (
+                ("set_gate_V", limits.gate_set_min_V, limits.gate_set_max_V, "gate_set"),
+                ("reset_gate_V", limits.gate_reset_min_V, limits.gate_reset_max_V, "gate_reset")):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value).all() and low <= value[0]
+                                          and value[1] <= high):
+                raise ConfigError(
+                    f"characterize.{name} = ({value[0]:g}, {value[1]:g}) V is outside "
+                    f"[{low:g}, {high:g}] V (limits.{names}_min_V, limits.{names}_max_V)")
 
 
 def _or(value: float | None, default: float) -> float:
     return default if value is None else float(value)
 
 
+def _gate_range(value: Range | None, low: float, high: float) -> Range | None:
+    return None if value is None else (_or(value[0], low), _or(value[1], high))
+
+
 def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
                  cells: Cells | None = None, ranges: PulseRanges | None = None,
                  batch: int | None = None) -> PulseTable:
-    """Apply ``n_pulses`` random pulses and return one table row per pulse (less the pulses
-    whose read before or after was at or below 0 S, see ``_rows``).
+    """Apply ``n_pulses`` measured pulses and return one table row per pulse (plus the
+    preparatory RESETs of an ``hrs`` start; less the pulses whose read before or after was at
+    or below 0 S, see ``_rows``).
 
     Parameters
     ----------
     crossbar : Crossbar
     n_pulses : int
-        Rows of the table (pulses applied).
+        Measured pulses to apply.
     rng : numpy.random.Generator
-        Draws cells, polarities, amplitudes and widths (reproducible with its seed).
+        Draws cells, polarities, amplitudes, widths and gates (reproducible with its seed).
     cells : Cells, optional
         Cells to characterize; every cell of the array by default.
     ranges : PulseRanges, optional
-        Pulse ranges; open bounds come from ``crossbar.limits``.
+        What to draw; open bounds come from ``crossbar.limits``.
     batch : int, optional
         Cells pulsed per round (distinct cells); all of ``cells`` by default.
     """
@@ -90,38 +144,95 @@ def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
     batch = len(cells) if batch is None else int(batch)
     if not 1 <= batch <= len(cells):
         raise ConfigError(f"characterize: batch = {batch}: expected 1..{len(cells)}")
-    ranges = (ranges or PulseRanges()).resolved(crossbar.limits)
+    source = PulseSource((ranges or PulseRanges()).resolved(crossbar.limits), len(cells))
 
     last_read = crossbar.read(cells).conductance
     tables = []
     done = 0
     while done < n_pulses:
         chosen = rng.permutation(len(cells))[:min(batch, n_pulses - done)]
-        pulses = _random_pulses(cells.subset(chosen), last_read, chosen, ranges, rng)
-        crossbar.apply(pulses)
-        after = crossbar.read(pulses.cells).conductance
-        tables.append(_rows(pulses, last_read[chosen], after))
-        last_read[chosen] = after
+        for pulses in source.round(cells.subset(chosen), last_read, chosen, rng):
+            crossbar.apply(pulses)
+            after = crossbar.read(pulses.cells).conductance
+            tables.append(_rows(pulses, last_read[chosen], after))
+            last_read[chosen] = after
         done += chosen.size
     return PulseTable.concat(tables)
 
 
-def _random_pulses(cells: Cells, last_read: np.ndarray, chosen: np.ndarray,
-                   ranges: PulseRanges, rng: np.random.Generator) -> PulseBatch:
-    """Random pulses for ``cells``; SET is likelier the lower a cell reads among all cells."""
-    n = chosen.size
-    rank = np.argsort(np.argsort(last_read))[chosen] / max(last_read.size - 1, 1)
-    p_set = 0.8 - 0.6 * rank
-    polarity = np.where(rng.random(n) < p_set, Polarity.SET, Polarity.RESET)
-    is_set = polarity == Polarity.SET
-    lo = np.where(is_set, ranges.set_V[0], ranges.reset_V[0])
-    hi = np.where(is_set, ranges.set_V[1], ranges.reset_V[1])
-    amplitude = lo + (hi - lo) * rng.random(n)
-    log_lo, log_hi = np.log(ranges.width_s[0]), np.log(ranges.width_s[1])
-    width = np.exp(log_lo + (log_hi - log_lo) * rng.random(n))
-    width = np.clip(width, ranges.width_s[0], ranges.width_s[1])  # exp(log(w)) may round out
-    gate = None if ranges.gate_V is None else np.full(n, ranges.gate_V)
-    return PulseBatch(cells, polarity, amplitude, width, gate)
+class PulseSource:
+    """The pulses of each round. A cell keeps its setting for ``repeats`` pulses; then it gets
+    the next one, drawn at random or taken in turn from the polarity's grid."""
+
+    def __init__(self, ranges: PulseRanges, n_cells: int) -> None:
+        self.ranges = ranges
+        self._left = np.zeros(n_cells, dtype=np.int64)
+        self._polarity = np.full(n_cells, Polarity.SET, dtype=np.int8)
+        self._values = np.zeros((n_cells, 3))  # amplitude V, width s, gate V (NaN: no gate)
+        self._grid = {sign: _grid(_axes(ranges, sign), ranges.grid_points) for sign in Polarity}
+        self._next = dict.fromkeys(Polarity, 0)
+
+    def round(self, cells: Cells, last_read: np.ndarray, chosen: np.ndarray,
+              rng: np.random.Generator) -> list[PulseBatch]:
+        """The batches to apply, in order, to ``cells`` (indices ``chosen`` into all cells)."""
+        fresh = chosen[self._left[chosen] == 0]
+        if fresh.size:
+            self._draw(fresh, last_read, rng)
+        self._left[chosen] -= 1
+        amplitude, width, gate = self._values[chosen].T
+        has_gate = self.ranges.set_gate_V is not None
+        pulses = PulseBatch(cells, self._polarity[chosen], amplitude, width,
+                            gate if has_gate else None)
+        if self.ranges.start == "hrs":
+            return [self.ranges.hrs_reset.batch(cells), pulses]
+        return [pulses]
+
+    def _draw(self, fresh: np.ndarray, last_read: np.ndarray, rng: np.random.Generator) -> None:
+        n = fresh.size
+        if self.ranges.start == "hrs":
+            polarity = np.full(n, Polarity.SET, dtype=np.int8)
+        else:  # SET is likelier the lower a cell reads among all cells
+            rank = np.argsort(np.argsort(last_read))[fresh] / max(last_read.size - 1, 1)
+            polarity = np.where(rng.random(n) < 0.8 - 0.6 * rank, Polarity.SET, Polarity.RESET)
+        for sign in Polarity:
+            index = fresh[polarity == sign]
+            axes = _axes(self.ranges, sign)
+            if self.ranges.sampling == "grid":
+                grid = self._grid[sign]
+                u = grid[(self._next[sign] + np.arange(index.size)) % len(grid)]
+                self._next[sign] += index.size
+            else:
+                u = rng.random((index.size, len(axes)))
+            self._values[index] = np.nan
+            self._values[index, :len(axes)] = _scale(axes, u)
+            self._polarity[index] = sign
+        self._left[fresh] = self.ranges.repeats
+
+
+def _axes(ranges: PulseRanges, sign: Polarity) -> list[tuple[float, float, bool]]:
+    """(low, high, log-spaced) of amplitude, width and, if the pulse carries one, gate."""
+    amplitude = ranges.set_V if sign == Polarity.SET else ranges.reset_V
+    gate = ranges.set_gate_V if sign == Polarity.SET else ranges.reset_gate_V
+    return [(*amplitude, False), (*ranges.width_s, True)] + ([] if gate is None
+                                                             else [(*gate, False)])
+
+
+def _grid(axes: list[tuple[float, float, bool]], points: int) -> np.ndarray:
+    """Every grid point as fractions in [0, 1] per axis (the last axis steps fastest); a range
+    whose bounds are equal has one point."""
+    steps = [np.linspace(0.0, 1.0, points if high > low else 1) for low, high, _ in axes]
+    return np.stack([m.ravel() for m in np.meshgrid(*steps, indexing="ij")], axis=1)
+
+
+def _scale(axes: list[tuple[float, float, bool]], u: np.ndarray) -> np.ndarray:
+    """Fractions ``u`` (rows, axes) to values: linear, or log-uniform for log-spaced axes."""
+    out = np.empty_like(u)
+    for j, (low, high, log) in enumerate(axes):
+        if log:  # exp(log(w)) may round out of the range, hence the clip
+            out[:, j] = np.clip(np.exp(np.log(low) + np.log(high / low) * u[:, j]), low, high)
+        else:
+            out[:, j] = low + (high - low) * u[:, j]
+    return out
 
 
 def _rows(pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> PulseTable:
