@@ -229,6 +229,15 @@ def reset_divider(v_sl, gate, g, vt, p: OneTOneRParams) -> np.ndarray:
     return v_sl * g_t / (g_t + g)
 
 
+def reset_response(g, v_sl, gate, width, vt, onset, p: OneTOneRParams,
+                   jitter=1.0) -> np.ndarray:
+    """Conductance in S after a RESET from ``g`` S: the level (times the cycle-to-cycle
+    ``jitter``), never above ``g`` short of over-RESET, where the device lands on it."""
+    v_dev = reset_divider(v_sl, gate, g, vt, p)
+    level = reset_level(v_dev, width, onset, p) * jitter
+    return np.where(v_dev > p.over_reset_V, level, np.minimum(g, level))
+
+
 class OneTOneRDevice(DeviceModel):
     """1T1R cells with a preset's nominal values and spreads (see the module docstring)."""
 
@@ -273,14 +282,25 @@ class OneTOneRDevice(DeviceModel):
 
     def _reset(self, pop, g, v_sl, width, gate, noise) -> np.ndarray:
         p, n = self.params, g.size
-        v_dev = reset_divider(v_sl, gate, g, pop.vt, p)
         onset = pop.reset_onset + p.reset_onset_c2c_V * noise.standard_normal(n)
-        level = reset_level(v_dev, width, onset, p)
-        level = level * np.exp(p.reset_c2c * noise.standard_normal(n))
-        return np.where(v_dev > p.over_reset_V, level, np.minimum(g, level))
+        jitter = np.exp(p.reset_c2c * noise.standard_normal(n))
+        return reset_response(g, v_sl, gate, width, pop.vt, onset, p, jitter)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """The conductance a read sees: the device in series with the transistor's read gate."""
         g = x * G_SCALE_S
         g_t = transistor_on(self.params.read_gate_V, self.population.vt[flat], self.params)
         return g * g_t / (g + g_t)
+
+    def state_of(self, g: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """States of devices ``flat`` that read ``g`` S (inverse of ``conductance``; above 1
+        where a read through the transistor cannot reach ``g``)."""
+        g_t = transistor_on(self.params.read_gate_V, self.population.vt[flat], self.params)
+        return device_conductance(g, g_t) / G_SCALE_S
+
+
+def device_conductance(g_read, g_t) -> np.ndarray:
+    """The device's own conductance in S behind a read of ``g_read`` S through a transistor of
+    ``g_t`` S (infinite where the read is at or above the transistor's own conductance)."""
+    with np.errstate(divide="ignore"):
+        return np.where(g_read < g_t, g_read * g_t / np.maximum(g_t - g_read, 1e-300), np.inf)

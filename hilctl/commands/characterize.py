@@ -24,13 +24,13 @@ from ..units import Quantity
 
 def pulse_ranges(config: RunConfig) -> PulseRanges:
     """What ``[characterize]`` asks for. On a simulated 1T1R array every pulse needs a gate:
-    without configured gate ranges, SET gates span the SET gate limits and RESETs get the top
-    of the RESET gate limits (gate fully on)."""
+    a gate range left out is, for SETs, the SET gate limits and, for RESETs, the top of the
+    RESET gate limits (gate fully on)."""
     c, limits = config.characterize, config.limits_in_force()
     set_gate, reset_gate = c.set_gate_V, c.reset_gate_V
-    if set_gate is None and reset_gate is None and _is_1t1r(config):
-        set_gate = (limits.gate_set_min_V, limits.gate_set_max_V)
-        reset_gate = (limits.gate_reset_max_V, limits.gate_reset_max_V)
+    if _is_1t1r(config):
+        set_gate = set_gate or (limits.gate_set_min_V, limits.gate_set_max_V)
+        reset_gate = reset_gate or (limits.gate_reset_max_V, limits.gate_reset_max_V)
     defaults = PulseRanges()
     return PulseRanges(set_V=c.set_V or defaults.set_V, reset_V=c.reset_V or defaults.reset_V,
                        width_s=c.width_s or defaults.width_s, set_gate_V=set_gate,
@@ -64,19 +64,24 @@ def _is_1t1r(config: RunConfig) -> bool:
                    "full RESET (hrs) [random].")
 @click.option("--repeats", type=click.IntRange(1),
               help="Pulses each cell gets of each setting it is given [1].")
+@click.option("--set-amplitude", nargs=2, type=Quantity("V"), metavar="LOW HIGH",
+              help="SET (bit-line) amplitude range [0.8V and the SET limit].")
+@click.option("--width", nargs=2, type=Quantity("s"), metavar="LOW HIGH",
+              help="Pulse width range, e.g. 1us 1us [the width limits].")
 @click.option("--set-gate", nargs=2, type=Quantity("V"), metavar="LOW HIGH",
               help="SET gate (word-line) range, e.g. 1.5V 3V [the SET gate limits on 1T1R].")
 @click.option("--reset-gate", nargs=2, type=Quantity("V"), metavar="LOW HIGH",
               help="RESET gate range [the top of the RESET gate limits on 1T1R].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def characterize(pulses, out, config_file, rows, cols, seed, preset_name, sampling, grid_points,
-                 start, repeats, set_gate, reset_gate, as_json) -> None:
+                 start, repeats, set_amplitude, width, set_gate, reset_gate, as_json) -> None:
     """Apply pulses (polarity, amplitude, log-uniform width, gate over the safe ranges)
     across the array, read before and after, and write the pulse-response table."""
     config = assemble_config(config_file, {}, {
         "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name},
         "characterize": {"sampling": sampling, "grid_points": grid_points, "start": start,
-                         "repeats": repeats, "set_gate_V": set_gate or None,
+                         "repeats": repeats, "set_V": set_amplitude or None,
+                         "width_s": width or None, "set_gate_V": set_gate or None,
                          "reset_gate_V": reset_gate or None}})
     ranges = pulse_ranges(config)
     started = time.perf_counter()

@@ -1,0 +1,368 @@
+"""Fit the 1T1R model (``one_t_one_r``) to a measured pulse-response table with a gate column.
+
+The table's reads become the devices' own conductances (the I-V read factor and the base
+preset's read transistor removed). Then, with the simulator's own response functions:
+
+1. SET level: over the rows that switched (G after > 1.5 G before, as a lab counts it), least
+   squares of ln G_after against ln set_level(saturation_current(V_G)) in the transistor
+   threshold V_T, its k and theta, and the plateau g_sat (with fewer distinct gates, fewer of
+   them; the rest stay the base preset's).
+2. Switching: maximum likelihood of switched or not over every SET row where a switch would
+   show, P = Phi((V_G - V_G,sw) / sigma_VT) Phi(ln(V_BL / V_s) / sigma_s), V_s = set_v (w / 1 us)^-m
+   and V_G,sw the gate whose current drives V_s through the row's G_before. Sub-threshold and
+   0 V rows are data here, and set_v is free to sit above the weakest pulse.
+3. Spreads from cells measured more than once: the residuals of step 1 split, setting by
+   setting, into a cell's own share and the pulse-to-pulse scatter (one-way analysis of
+   variance); the cell share is g_sat's spread times the setting's sensitivity d ln G / d ln g_sat
+   plus the threshold's times d ln G / d V_T, so a fit over settings separates the two.
+4. RESET: least squares of ln G_after against ``reset_response`` (onset, slope, span, floor; with
+   two or more widths the width exponent; with fewer than three amplitudes only the floor).
+5. Read noise: from SET rows that cannot have switched, var(dG) / 2 = floor^2 + (rel G)^2.
+
+What the table cannot decide (the transistor's read path, alpha, the level's sharpness and hold
+voltage, over-RESET, stuck cells, the onset spread) stays the base preset's; the notes say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.optimize import least_squares, minimize, nnls
+from scipy.special import log_ndtr
+
+from hilctl.drivers import DataError
+from hilctl.drivers.pulse_table import PulseTable
+
+from .fit import variance_components
+from .fit_quality import setting_keys
+from .one_t_one_r import (
+    G_SCALE_S,
+    OneTOneRParams,
+    device_conductance,
+    gate_for_current,
+    reset_response,
+    saturation_current,
+    set_level,
+    set_voltage,
+    transistor_on,
+)
+
+SWITCH_RATIO = 1.5  # G after / G before above this: the SET switched
+_FIT_ROWS = 20_000  # rows per least-squares stage (a seeded subsample beyond that)
+_MIN_GROUPS = 10  # cells measured twice at a setting before its spread is used
+
+
+@dataclass(frozen=True)
+class _Data:
+    """The table with device conductances (S) beside its reads."""
+
+    table: PulseTable
+    before: np.ndarray
+    after: np.ndarray
+
+    def subset(self, rows: np.ndarray) -> _Data:
+        return _Data(self.table.subset(rows), self.before[rows], self.after[rows])
+
+
+def fit_1t1r(table: PulseTable, base: OneTOneRParams, read_V: float = 0.2,
+             seed: int = 0) -> tuple[OneTOneRParams, list[str]]:
+    """Fit ``OneTOneRParams`` to ``table`` (read at ``read_V``); returns them and notes."""
+    check_gates(table)
+    if len(table) < 20:
+        raise DataError(f"pulse table has {len(table)} rows; at least 20 are needed to fit")
+    data = _device_view(table, base, read_V)
+    rng = np.random.default_rng(seed)
+    notes: list[str] = []
+    p = _fit_level(data, base, notes)
+    p, sigma_vt = _fit_switching(data, p, notes)
+    p = _fit_read_noise(data, p, sigma_vt, notes)
+    p = _fit_spreads(data, p, sigma_vt, notes)
+    p = _fit_reset(data, p, rng, notes)
+    first = np.unique(table.cell, return_index=True)[1]
+    p = replace(p, hrs_S=float(min(np.median(data.before[first]), 0.5 * p.g_sat_S)))
+    notes.append("kept from the base preset: the read transistor, alpha, the level's hold "
+                 "voltage and sharpness, over-RESET, the RESET onset spread, stuck cells")
+    return p, notes
+
+
+def check_gates(table: PulseTable) -> None:
+    """A 1T1R fit needs the gate of every pulse."""
+    missing = np.isnan(table.gate)
+    if missing.all():
+        raise DataError("the pulse table's gate_V column is empty; a 1T1R fit needs the gate "
+                        "of every pulse (or fit the 1R model: --model 1r)")
+    if missing.any():
+        raise DataError(f"pulse table: row {np.flatnonzero(missing)[0] + 1}: gate_V is empty "
+                        f"({missing.sum()} rows); a 1T1R fit needs the gate of every pulse")
+
+
+def _device_view(table: PulseTable, p: OneTOneRParams, read_V: float) -> _Data:
+    factor = p.read_factor(read_V)
+    g_t = float(transistor_on(p.read_gate_V, p.transistor_threshold_V, p))
+    before = device_conductance(table.g_before / factor, g_t)
+    after = device_conductance(table.g_after / factor, g_t)
+    bad = ~np.isfinite(before) | ~np.isfinite(after) | (np.maximum(before, after) >= G_SCALE_S)
+    if bad.any():
+        row = np.flatnonzero(bad)[0]
+        raise DataError(f"pulse table: row {row + 1}: a read of "
+                        f"{max(table.g_before[row], table.g_after[row]) * 1e6:.4g} uS is beyond "
+                        f"what the base preset's read transistor ({g_t * 1e6:.4g} uS) passes")
+    return _Data(table, before, after)
+
+
+def _sample(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return rows if rows.size <= _FIT_ROWS else np.sort(rng.choice(rows, _FIT_ROWS, replace=False))
+
+
+def _solve(residuals, start, lower, upper, free) -> np.ndarray:
+    """Least squares over the ``free`` entries of ``start`` (robust to outlying rows)."""
+    start, free = np.asarray(start, float), np.asarray(free, bool)
+    lower, upper = np.asarray(lower, float)[free], np.asarray(upper, float)[free]
+
+    def full(x):
+        out = start.copy()
+        out[free] = x
+        return residuals(out)
+
+    x0 = np.clip(start[free], lower + 1e-9, upper - 1e-9)
+    solution = least_squares(full, x0, bounds=(lower, upper), loss="soft_l1", f_scale=0.1,
+                             x_scale="jac")
+    out = start.copy()
+    out[free] = solution.x
+    return out
+
+
+def level_of(gate, vt, k, g_sat, p: OneTOneRParams) -> np.ndarray:
+    """The conductance in S a SET at ``gate`` V switches to (noise-free)."""
+    return set_level(saturation_current(gate, vt, k, p), g_sat, p)
+
+
+def _fit_level(data: _Data, p: OneTOneRParams, notes: list[str]) -> OneTOneRParams:
+    """Least squares on the median level per gate (10 mV bins) where most SETs switched: each
+    gate weighs the same, so the few gates near threshold, which fix V_T, count as much as
+    the many on the plateau; where only some cells switch, the median would be biased."""
+    gate, level = _level_medians(data)
+    if gate.size == 0:
+        notes.append("SET level: no gate at which most SETs switched; level and transistor "
+                     "are the base preset's")
+        return p
+
+    def residuals(x):
+        q = replace(p, transistor_theta_per_V=float(np.exp(x[2])))
+        return np.log(np.maximum(level_of(gate, x[0], np.exp(x[1]), np.exp(x[3]), q),
+                                 1e-12)) - np.log(level)
+
+    start = [p.transistor_threshold_V, np.log(p.transistor_k_A),
+             np.log(max(p.transistor_theta_per_V, 1e-3)), np.log(p.g_sat_S)]
+    free = [gate.size >= 2, gate.size >= 4, gate.size >= 4, True]
+    x = _solve(residuals, start, [0.0, np.log(1e-9), np.log(1e-3), np.log(1.01 * p.hrs_S)],
+               [float(gate.max()), np.log(10.0), np.log(1e3), np.log(0.99 * G_SCALE_S)], free)
+    if gate.size < 4:
+        notes.append(f"SET level: {gate.size} gate(s) where most SETs switched, so "
+                     f"{'k and theta' if gate.size >= 2 else 'the threshold, k and theta'} are "
+                     "the base preset's")
+    return replace(p, transistor_threshold_V=float(x[0]), transistor_k_A=float(np.exp(x[1])),
+                   transistor_theta_per_V=float(np.exp(x[2])), g_sat_S=float(np.exp(x[3])))
+
+
+def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
+    """(gate V, median G after S) of the SETs from the lower half of states, per 10 mV gate
+    bin with at least 5 such rows of which at least 80 % switched (the level does not depend
+    on the bit-line amplitude or width)."""
+    t = data.table
+    low = (t.polarity > 0) & (data.before <= np.median(data.before[t.polarity > 0]))
+    switched = data.after > SWITCH_RATIO * data.before
+    bins = np.round(t.gate, 2)
+    gates, levels = [], []
+    for gate in np.unique(bins[low]):
+        rows = low & (bins == gate)
+        if rows.sum() >= 5 and switched[rows].mean() >= 0.8:
+            gates.append(gate)
+            levels.append(np.median(data.after[rows & switched]))
+    return np.array(gates), np.array(levels)
+
+
+def _switch_view(data: _Data, p: OneTOneRParams):
+    """SET rows where a switch would show (the level is well above G before)."""
+    t = data.table
+    level = level_of(t.gate, p.transistor_threshold_V, p.transistor_k_A, p.g_sat_S, p)
+    rows = np.flatnonzero((t.polarity > 0) & (level > 2 * SWITCH_RATIO * data.before))
+    return rows, data.after[rows] > SWITCH_RATIO * data.before[rows]
+
+
+def _switch_scores(data: _Data, rows, p: OneTOneRParams, sigma_vt: float):
+    """(z of the gate, z of the amplitude) of each row against the switching condition."""
+    t = data.table
+    v_s = set_voltage(p.set_threshold_V, t.width[rows], p)
+    g_sw = gate_for_current(v_s * data.before[rows], p.transistor_threshold_V, p.transistor_k_A, p)
+    sigma_s = np.hypot(p.set_threshold_spread, p.set_threshold_c2c)
+    return (t.gate[rows] - g_sw) / sigma_vt, np.log(t.amplitude[rows] / v_s) / max(sigma_s, 1e-6)
+
+
+def _fit_switching(data: _Data, p: OneTOneRParams, notes: list[str]):
+    """set_v, m and the total threshold sigma by maximum likelihood; returns (params, sigma)."""
+    rows, switched = _switch_view(data, p)
+    sigma0 = float(np.hypot(p.transistor_threshold_spread_V, p.transistor_threshold_c2c_V))
+    if rows.size < 20 or switched.all() or not switched.any():
+        notes.append(f"switching: {rows.size} usable SET rows, {int(switched.sum())} switched; "
+                     "the SET voltage and threshold sigma are the base preset's")
+        return p, sigma0
+    widths = np.unique(np.round(np.log10(data.table.width[rows]), 2)).size
+    top = float(1.5 * data.table.amplitude[rows].max())
+
+    def unpack(x):
+        q = replace(p, set_threshold_V=float(np.exp(x[0])),
+                    set_width_exponent=float(x[2]) if widths >= 2 else p.set_width_exponent)
+        return q, float(np.exp(x[1]))
+
+    def nll(x):
+        q, sigma = unpack(x)
+        z_gate, z_amp = _switch_scores(data, rows, q, sigma)
+        # a share x[3] of cells never switches (stuck), whatever the pulse
+        log_p = np.maximum(log_ndtr(z_gate) + log_ndtr(z_amp), -50.0) + np.log1p(-x[3])
+        log_q = np.log(np.maximum(-np.expm1(log_p), 1e-22))
+        return -float(np.sum(np.where(switched, log_p, log_q)))
+
+    x0 = [np.log(min(p.set_threshold_V, 0.9 * top)), np.log(max(sigma0, 1e-3)),
+          p.set_width_exponent, 0.01]
+    bounds = [(np.log(1e-3), np.log(top)), (np.log(1e-4), np.log(0.5)), (0.0, 1.0),
+              (1e-6, 0.5)]
+    solution = minimize(nll, x0, method="L-BFGS-B", bounds=bounds)
+    q, sigma = unpack(solution.x)
+    if widths < 2:
+        notes.append(f"switching: one pulse width, so the width exponent "
+                     f"({p.set_width_exponent:g}) is the base preset's")
+    return q, sigma
+
+
+def _fit_read_noise(data: _Data, p: OneTOneRParams, sigma_vt: float,
+                    notes: list[str]) -> OneTOneRParams:
+    """Rows whose SET cannot have switched differ by read noise alone."""
+    t = data.table
+    rows = np.flatnonzero(t.polarity > 0)
+    z_gate, z_amp = _switch_scores(data, rows, p, sigma_vt)
+    quiet = rows[(np.minimum(z_gate, z_amp) < -4) & (data.after[rows] < SWITCH_RATIO
+                                                     * data.before[rows])]
+    if quiet.size < 40:
+        notes.append(f"read noise: {quiet.size} sub-threshold SET rows; the base preset's")
+        return p
+    delta = (t.g_after[quiet] - t.g_before[quiet]) / np.sqrt(2.0)
+    floor2, rel2 = variance_components(t.g_before[quiet] ** 2, delta)
+    return replace(p, read_noise_relative=float(np.sqrt(max(rel2, 0.0))),
+                   read_noise_floor_S=float(np.sqrt(max(floor2, 0.0))))
+
+
+def _fit_spreads(data: _Data, p: OneTOneRParams, sigma_vt: float,
+                 notes: list[str]) -> OneTOneRParams:
+    """Device-to-device and cycle-to-cycle spreads of the SET level and of the threshold."""
+    terms = _setting_variances(data, p)
+    share = p.transistor_threshold_spread_V / max(np.hypot(p.transistor_threshold_spread_V,
+                                                           p.transistor_threshold_c2c_V), 1e-12)
+    if terms is None:
+        notes.append("spreads: no setting has cells measured more than once after a switch; "
+                     "the SET level spreads are the base preset's, the threshold sigma split "
+                     f"{share:.0%} device-to-device as in the base preset")
+        return replace(p, transistor_threshold_spread_V=share * sigma_vt,
+                       transistor_threshold_c2c_V=float(np.sqrt(1 - share ** 2)) * sigma_vt)
+    between, within, s_vt2, s_k2, s_g2, groups = terms
+    weight = np.sqrt(groups)
+    read2 = p.read_noise_relative ** 2 + (p.read_noise_floor_S / p.g_max_S) ** 2
+    design = np.stack([s_g2, s_vt2], axis=1) * weight[:, None]
+    g_var, vt_var = nnls(design, (between - p.transistor_k_spread ** 2 * s_k2) * weight)[0]
+    c2c_var = nnls(np.stack([np.ones_like(s_vt2), s_vt2], axis=1) * weight[:, None],
+                   (within - read2) * weight)[0][0]
+    # the threshold's own share shows only where some setting is steep in V_T
+    vt_d2d = float(np.sqrt(vt_var)) if np.sqrt(s_vt2.max()) * sigma_vt > 0.5 * np.sqrt(
+        max(g_var * s_g2.max(), 1e-12)) else share * sigma_vt
+    notes.append(f"spreads from {int(groups.sum())} cells measured more than once at a "
+                 f"setting, over {s_vt2.size} settings")
+    return replace(p, g_sat_spread=float(np.sqrt(g_var)), set_c2c=float(np.sqrt(c2c_var)),
+                   transistor_threshold_spread_V=min(vt_d2d, sigma_vt),
+                   transistor_threshold_c2c_V=float(np.sqrt(max(sigma_vt ** 2 - vt_d2d ** 2,
+                                                                0.0))))
+
+
+def _setting_variances(data: _Data, p: OneTOneRParams):
+    """Per setting where nearly every SET switched: between-cell and within-cell variance of
+    ln G_after about the model, mean squared sensitivities of ln G to V_T, ln k and ln g_sat,
+    and the number of cells measured more than once."""
+    t = data.table
+    is_set = t.polarity > 0
+    switched = is_set & (data.after > SWITCH_RATIO * data.before)
+    keys = setting_keys(t)
+    vt, k = p.transistor_threshold_V, p.transistor_k_A
+    out = []
+    for key in np.unique(keys[switched]):
+        at = keys == key
+        if switched[at].sum() < 0.97 * (is_set & at).sum():
+            continue
+        rows = np.flatnonzero(at & switched)
+        gate = t.gate[rows]
+        level = level_of(gate, vt, k, p.g_sat_S, p)
+        between, within, groups = one_way_variance(t.cell[rows], np.log(data.after[rows] / level))
+        if groups < _MIN_GROUPS:
+            continue
+        s_vt = np.log(level_of(gate, vt + 1e-4, k, p.g_sat_S, p) / level) / 1e-4
+        s_k = np.log(level_of(gate, vt, k * 1.001, p.g_sat_S, p) / level) / np.log(1.001)
+        s_g = np.log(level_of(gate, vt, k, p.g_sat_S * 1.001, p) / level) / np.log(1.001)
+        out.append((between, within, np.mean(s_vt ** 2), np.mean(s_k ** 2), np.mean(s_g ** 2),
+                    groups))
+    return tuple(np.array(out).T) if out else None
+
+
+def one_way_variance(groups: np.ndarray, values: np.ndarray) -> tuple[float, float, int]:
+    """(between-group, within-group variance, groups) of ``values`` over the groups with two
+    or more members: the method-of-moments estimate of a one-way random-effects model."""
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    keep = counts[inverse] >= 2
+    _, inverse, counts = np.unique(groups[keep], return_inverse=True, return_counts=True)
+    values = values[keep]
+    n, g = values.size, counts.size
+    if g < 2:
+        return 0.0, 0.0, g
+    means = np.bincount(inverse, values) / counts
+    within = float(np.sum((values - means[inverse]) ** 2) / (n - g))
+    n0 = (n - np.sum(counts ** 2) / n) / (g - 1)
+    msb = float(np.sum(counts * (means - values.mean()) ** 2) / (g - 1))
+    return max((msb - within) / n0, 0.0), within, g
+
+
+def _fit_reset(data: _Data, p: OneTOneRParams, rng, notes: list[str]) -> OneTOneRParams:
+    t = data.table
+    rows = _sample(np.flatnonzero(t.polarity < 0), rng)
+    if rows.size < 10:
+        notes.append(f"RESET: {rows.size} rows; the base preset's RESET")
+        return p
+    before, log_after = data.before[rows], np.log(data.after[rows])
+    amplitudes = np.unique(np.round(t.amplitude[rows], 2)).size
+    widths = np.unique(np.round(np.log10(t.width[rows]), 2)).size
+
+    def params(x) -> OneTOneRParams:
+        return replace(p, reset_onset_V=float(x[0]), reset_slope_V=float(np.exp(x[1])),
+                       reset_span_S=float(np.exp(x[2])), reset_floor_S=float(np.exp(x[3])),
+                       reset_width_exponent=float(x[4]))
+
+    def predicted(q: OneTOneRParams) -> np.ndarray:
+        return reset_response(before, t.amplitude[rows], t.gate[rows], t.width[rows],
+                              q.transistor_threshold_V, q.reset_onset_V, q)
+
+    def residuals(x):
+        return np.log(np.maximum(predicted(params(x)), 1e-12)) - log_after
+
+    start = [p.reset_onset_V, np.log(p.reset_slope_V), np.log(p.reset_span_S),
+             np.log(p.reset_floor_S), p.reset_width_exponent]
+    top = float(1.5 * t.amplitude[rows].max())
+    many = amplitudes >= 3
+    x = _solve(residuals, start, [0.0, np.log(1e-3), np.log(1e-8), np.log(1e-9), 0.0],
+               [top, np.log(5.0), np.log(G_SCALE_S), np.log(G_SCALE_S), 1.0],
+               [many, many, many, True, widths >= 2])
+    q = params(x)
+    acted = predicted(q) < 0.9 * before
+    if acted.sum() >= 10:
+        scatter = np.log(data.after[rows][acted] / predicted(q)[acted])
+        iqr = np.subtract(*np.percentile(scatter, [75, 25])) / 1.349
+        q = replace(q, reset_c2c=float(np.sqrt(max(iqr ** 2 - q.read_noise_relative ** 2, 0.0))))
+    if not many:
+        notes.append(f"RESET: {amplitudes} distinct amplitude(s), so only the floor was fitted")
+    return q
