@@ -7,10 +7,11 @@ preset's read transistor removed). Then, with the simulator's own response funct
    squares of ln G_after against ln set_level(saturation_current(V_G)) in the transistor
    threshold V_T, its k and theta, and the plateau g_sat (with fewer distinct gates, fewer of
    them; the rest stay the base preset's).
-2. Switching: maximum likelihood of switched or not over every SET row where a switch would
-   show, P = Phi((V_G - V_G,sw) / sigma_VT) Phi(ln(V_BL / V_s) / sigma_s), V_s = set_v (w / 1 us)^-m
-   and V_G,sw the gate whose current drives V_s through the row's G_before. Sub-threshold and
-   0 V rows are data here, and set_v is free to sit above the weakest pulse.
+2. Switching: maximum likelihood of switched or not over every SET row,
+   P = Phi((V_G - V_G,sw) / sigma_VT) Phi(ln(V_BL / V_s) / sigma_s), V_s = set_v (w / 1 us)^-m
+   and V_G,sw the gate whose current drives V_s through the row's G_before and gives a level
+   a lab would count as switched. Sub-threshold and 0 V rows are data here, and set_v is free
+   to sit above the weakest pulse.
 3. Spreads from cells measured more than once: the residuals of step 1 split, setting by
    setting, into a cell's own share and the pulse-to-pulse scatter (one-way analysis of
    variance); the cell share is g_sat's spread times the setting's sensitivity d ln G / d ln g_sat
@@ -39,6 +40,7 @@ from .fit_quality import setting_keys
 from .one_t_one_r import (
     G_SCALE_S,
     OneTOneRParams,
+    current_for_level,
     device_conductance,
     gate_for_current,
     reset_response,
@@ -79,6 +81,9 @@ def fit_1t1r(table: PulseTable, base: OneTOneRParams, read_V: float = 0.2,
     p = _fit_read_noise(data, p, sigma_vt, notes)
     p = _fit_spreads(data, p, sigma_vt, notes)
     p = _fit_reset(data, p, rng, notes)
+    notes.append(f"SET plateau (the highest level a gate gives): "
+                 f"{plateau_level(p.transistor_k_A, p.g_sat_S, p) * 1e6:.4g} uS; transistor "
+                 f"threshold {p.transistor_threshold_V:.4g} V")
     first = np.unique(table.cell, return_index=True)[1]
     p = replace(p, hrs_S=float(min(np.median(data.before[first]), 0.5 * p.g_sat_S)))
     notes.append("kept from the base preset: the read transistor, alpha, the level's hold "
@@ -138,6 +143,15 @@ def level_of(gate, vt, k, g_sat, p: OneTOneRParams) -> np.ndarray:
     return set_level(saturation_current(gate, vt, k, p), g_sat, p)
 
 
+def plateau_level(k, g_sat, p: OneTOneRParams) -> np.ndarray:
+    """The highest SET level in S a gate can give: the level at the transistor's saturation
+    current k / theta^alpha (g_sat itself, the level at unlimited current, only without
+    velocity saturation). It is what a gate sweep measures; g_sat beyond it is extrapolation."""
+    if p.transistor_theta_per_V == 0:
+        return np.asarray(g_sat, dtype=float)
+    return set_level(k / p.transistor_theta_per_V ** p.transistor_alpha, g_sat, p)
+
+
 def _fit_level(data: _Data, p: OneTOneRParams, notes: list[str]) -> OneTOneRParams:
     """Least squares on the median level per gate (10 mV bins) where most SETs switched: each
     gate weighs the same, so the few gates near threshold, which fix V_T, count as much as
@@ -168,8 +182,11 @@ def _fit_level(data: _Data, p: OneTOneRParams, notes: list[str]) -> OneTOneRPara
 
 def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
     """(gate V, median G after S) of the SETs from the lower half of states, per 10 mV gate
-    bin with at least 5 such rows of which at least 80 % switched (the level does not depend
-    on the bit-line amplitude or width)."""
+    bin with at least 5 such rows of which at least 60 % switched (the level does not depend
+    on the bit-line amplitude or width). The median is over all those rows, switched or not:
+    the cells that did not switch are those whose level would have been lowest (the highest
+    thresholds) and they stay below every switched one, so with most switched the median is
+    the median level; the median of the switched rows alone would sit too high."""
     t = data.table
     low = (t.polarity > 0) & (data.before <= np.median(data.before[t.polarity > 0]))
     switched = data.after > SWITCH_RATIO * data.before
@@ -177,32 +194,34 @@ def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
     gates, levels = [], []
     for gate in np.unique(bins[low]):
         rows = low & (bins == gate)
-        if rows.sum() >= 5 and switched[rows].mean() >= 0.8:
+        if rows.sum() >= 5 and switched[rows].mean() >= 0.6:
             gates.append(gate)
-            levels.append(np.median(data.after[rows & switched]))
+            levels.append(np.median(data.after[rows]))
     return np.array(gates), np.array(levels)
 
 
-def _switch_view(data: _Data, p: OneTOneRParams):
-    """SET rows where a switch would show (the level is well above G before)."""
-    t = data.table
-    level = level_of(t.gate, p.transistor_threshold_V, p.transistor_k_A, p.g_sat_S, p)
-    rows = np.flatnonzero((t.polarity > 0) & (level > 2 * SWITCH_RATIO * data.before))
+def _switch_view(data: _Data):
+    """SET rows and whether each switched (G after above 1.5 G before)."""
+    rows = np.flatnonzero(data.table.polarity > 0)
     return rows, data.after[rows] > SWITCH_RATIO * data.before[rows]
 
 
 def _switch_scores(data: _Data, rows, p: OneTOneRParams, sigma_vt: float):
-    """(z of the gate, z of the amplitude) of each row against the switching condition."""
+    """(z of the gate, z of the amplitude) of each row against the condition that its SET
+    switches and shows: the current the gate allows must drive the SET voltage V_s through
+    G_before and give a level above 1.5 G_before (near threshold the second is the stricter)."""
     t = data.table
     v_s = set_voltage(p.set_threshold_V, t.width[rows], p)
-    g_sw = gate_for_current(v_s * data.before[rows], p.transistor_threshold_V, p.transistor_k_A, p)
+    before = data.before[rows]
+    current = np.maximum(v_s * before, current_for_level(SWITCH_RATIO * before, p.g_sat_S, p))
+    g_sw = gate_for_current(current, p.transistor_threshold_V, p.transistor_k_A, p)
     sigma_s = np.hypot(p.set_threshold_spread, p.set_threshold_c2c)
     return (t.gate[rows] - g_sw) / sigma_vt, np.log(t.amplitude[rows] / v_s) / max(sigma_s, 1e-6)
 
 
 def _fit_switching(data: _Data, p: OneTOneRParams, notes: list[str]):
     """set_v, m and the total threshold sigma by maximum likelihood; returns (params, sigma)."""
-    rows, switched = _switch_view(data, p)
+    rows, switched = _switch_view(data)
     sigma0 = float(np.hypot(p.transistor_threshold_spread_V, p.transistor_threshold_c2c_V))
     if rows.size < 20 or switched.all() or not switched.any():
         notes.append(f"switching: {rows.size} usable SET rows, {int(switched.sum())} switched; "

@@ -177,7 +177,7 @@ def saturation_current(gate, vt, k, p: OneTOneRParams) -> np.ndarray:
 def gate_for_current(current, vt, k, p: OneTOneRParams) -> np.ndarray:
     """Inverse of ``saturation_current`` (infinite beyond the current the gate can reach)."""
     w = (np.maximum(current, 0.0) / k) ** (1.0 / p.transistor_alpha)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # an infinite current: no gate
         return np.where(p.transistor_theta_per_V * w < 1.0,
                         vt + w / (1.0 - p.transistor_theta_per_V * w), np.inf)
 
