@@ -188,7 +188,10 @@ def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
     thresholds) and they stay below every switched one, so with most switched the median is
     the median level; the median of the switched rows alone would sit too high."""
     t = data.table
-    low = (t.polarity > 0) & (data.before <= np.median(data.before[t.polarity > 0]))
+    is_set = t.polarity > 0
+    if not is_set.any():
+        return np.array([]), np.array([])
+    low = is_set & (data.before <= np.median(data.before[is_set]))
     switched = data.after > SWITCH_RATIO * data.before
     bins = np.round(t.gate, 2)
     gates, levels = [], []
@@ -216,7 +219,9 @@ def _switch_scores(data: _Data, rows, p: OneTOneRParams, sigma_vt: float):
     current = np.maximum(v_s * before, current_for_level(SWITCH_RATIO * before, p.g_sat_S, p))
     g_sw = gate_for_current(current, p.transistor_threshold_V, p.transistor_k_A, p)
     sigma_s = np.hypot(p.set_threshold_spread, p.set_threshold_c2c)
-    return (t.gate[rows] - g_sw) / sigma_vt, np.log(t.amplitude[rows] / v_s) / max(sigma_s, 1e-6)
+    with np.errstate(divide="ignore"):  # a 0 V pulse: certainly below the SET voltage
+        z_amp = np.log(t.amplitude[rows] / v_s) / max(sigma_s, 1e-6)
+    return (t.gate[rows] - g_sw) / sigma_vt, z_amp
 
 
 def _fit_switching(data: _Data, p: OneTOneRParams, notes: list[str]):
@@ -228,7 +233,8 @@ def _fit_switching(data: _Data, p: OneTOneRParams, notes: list[str]):
                      "the SET voltage and threshold sigma are the base preset's")
         return p, sigma0
     widths = np.unique(np.round(np.log10(data.table.width[rows]), 2)).size
-    top = float(1.5 * data.table.amplitude[rows].max())
+    # free to sit beyond the strongest pulse (or twice the base value, if all pulses are 0 V)
+    top = float(max(1.5 * data.table.amplitude[rows].max(), 2 * p.set_threshold_V))
 
     def unpack(x):
         q = replace(p, set_threshold_V=float(np.exp(x[0])),
@@ -371,7 +377,7 @@ def _fit_reset(data: _Data, p: OneTOneRParams, rng, notes: list[str]) -> OneTOne
 
     start = [p.reset_onset_V, np.log(p.reset_slope_V), np.log(p.reset_span_S),
              np.log(p.reset_floor_S), p.reset_width_exponent]
-    top = float(1.5 * t.amplitude[rows].max())
+    top = float(max(1.5 * t.amplitude[rows].max(), 2 * p.reset_onset_V))
     many = amplitudes >= 3
     x = _solve(residuals, start, [0.0, np.log(1e-3), np.log(1e-8), np.log(1e-9), 0.0],
                [top, np.log(5.0), np.log(G_SCALE_S), np.log(G_SCALE_S), 1.0],

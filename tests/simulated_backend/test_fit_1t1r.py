@@ -72,6 +72,14 @@ def test_threshold_may_sit_above_most_pulses_and_zero_volt_rows_are_data():
     assert fitted.transistor_threshold_V == pytest.approx(2.0, abs=0.02)
 
 
+def test_zero_volt_bit_line_rows_are_data_not_errors(measured):
+    table = measured.subset(np.arange(len(measured)))
+    idle = np.flatnonzero(table.polarity > 0)[::5]  # a fifth of the SETs at 0 V: no change
+    table.amplitude[idle], table.g_after[idle] = 0.0, table.g_before[idle]
+    fitted = fit_1t1r(table, BASE)[0]
+    assert fitted.transistor_threshold_V == pytest.approx(KNOWN.transistor_threshold_V, abs=0.02)
+
+
 def test_an_empty_gate_column_is_refused():
     table = sweep(BASE, pulses=400)
     table.gate[:] = np.nan
