@@ -181,25 +181,28 @@ def _fit_level(data: _Data, p: OneTOneRParams, notes: list[str]) -> OneTOneRPara
 
 
 def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
-    """(gate V, median G after S) of the SETs from the lower half of states, per 10 mV gate
-    bin with at least 5 such rows of which at least 60 % switched (the level does not depend
-    on the bit-line amplitude or width). The median is over all those rows, switched or not:
-    the cells that did not switch are those whose level would have been lowest (the highest
+    """(gate V, median G after S) of the SETs from the lower half of states, per pulse setting
+    (10 mV gate and amplitude, 0.01 decade width) with at least 5 such rows of which at least
+    60 % switched. The median is over all those rows, switched or not: at one setting the
+    cells that did not switch are those whose level would have been lowest (the highest
     thresholds) and they stay below every switched one, so with most switched the median is
-    the median level; the median of the switched rows alone would sit too high."""
+    the median level; the median of the switched rows alone would sit too high. (A setting
+    whose bit line cannot switch at all, such as 0 V, has no place here.)"""
     t = data.table
     is_set = t.polarity > 0
     if not is_set.any():
         return np.array([]), np.array([])
-    low = is_set & (data.before <= np.median(data.before[is_set]))
-    switched = data.after > SWITCH_RATIO * data.before
-    bins = np.round(t.gate, 2)
-    gates, levels = [], []
-    for gate in np.unique(bins[low]):
-        rows = low & (bins == gate)
-        if rows.sum() >= 5 and switched[rows].mean() >= 0.6:
-            gates.append(gate)
-            levels.append(np.median(data.after[rows]))
+    low = np.flatnonzero(is_set & (data.before <= np.median(data.before[is_set])))
+    switched = data.after[low] > SWITCH_RATIO * data.before[low]
+    settings = np.stack([np.round(t.gate[low], 2), np.round(t.amplitude[low], 2),
+                         np.round(np.log10(t.width[low]), 2)], axis=1)
+    _, group = np.unique(settings, axis=0, return_inverse=True)
+    group = group.ravel()
+    rows = np.bincount(group)
+    share = np.bincount(group, switched) / rows
+    keep = np.flatnonzero((rows >= 5) & (share >= 0.6))
+    levels = [np.median(data.after[low][group == g]) for g in keep]
+    gates = [settings[np.argmax(group == g), 0] for g in keep]
     return np.array(gates), np.array(levels)
 
 
