@@ -187,7 +187,9 @@ def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
     cells that did not switch are those whose level would have been lowest (the highest
     thresholds) and they stay below every switched one, so with most switched the median is
     the median level; the median of the switched rows alone would sit too high. (A setting
-    whose bit line cannot switch at all, such as 0 V, has no place here.)"""
+    whose bit line cannot switch at all, such as 0 V, has no place here.) Rows of settings too
+    thin for that (random settings) give, per 10 mV gate bin, the median of their switched
+    rows, where at least 80 % switched."""
     t = data.table
     is_set = t.polarity > 0
     if not is_set.any():
@@ -203,6 +205,12 @@ def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
     keep = np.flatnonzero((rows >= 5) & (share >= 0.6))
     levels = [np.median(data.after[low][group == g]) for g in keep]
     gates = [settings[np.argmax(group == g), 0] for g in keep]
+    thin = rows[group] < 5
+    for gate in np.unique(settings[thin, 0]):
+        at = thin & (settings[:, 0] == gate)
+        if switched[at].sum() >= 5 and switched[at].mean() >= 0.8:
+            gates.append(gate)
+            levels.append(np.median(data.after[low][at & switched]))
     return np.array(gates), np.array(levels)
 
 
@@ -212,14 +220,17 @@ def _switch_view(data: _Data):
     return rows, data.after[rows] > SWITCH_RATIO * data.before[rows]
 
 
-def _switch_scores(data: _Data, rows, p: OneTOneRParams, sigma_vt: float):
+def _switch_scores(data: _Data, rows, p: OneTOneRParams, sigma_vt: float, shows: bool = True):
     """(z of the gate, z of the amplitude) of each row against the condition that its SET
-    switches and shows: the current the gate allows must drive the SET voltage V_s through
-    G_before and give a level above 1.5 G_before (near threshold the second is the stricter)."""
+    switches: the current the gate allows must drive the SET voltage V_s through G_before and,
+    if the switch is to show (``shows``), give a level above 1.5 G_before (near threshold the
+    stricter of the two)."""
     t = data.table
     v_s = set_voltage(p.set_threshold_V, t.width[rows], p)
     before = data.before[rows]
-    current = np.maximum(v_s * before, current_for_level(SWITCH_RATIO * before, p.g_sat_S, p))
+    current = v_s * before
+    if shows:
+        current = np.maximum(current, current_for_level(SWITCH_RATIO * before, p.g_sat_S, p))
     g_sw = gate_for_current(current, p.transistor_threshold_V, p.transistor_k_A, p)
     sigma_s = np.hypot(p.set_threshold_spread, p.set_threshold_c2c)
     with np.errstate(divide="ignore"):  # a 0 V pulse: certainly below the SET voltage
@@ -269,7 +280,7 @@ def _fit_read_noise(data: _Data, p: OneTOneRParams, sigma_vt: float,
     """Rows whose SET cannot have switched differ by read noise alone."""
     t = data.table
     rows = np.flatnonzero(t.polarity > 0)
-    z_gate, z_amp = _switch_scores(data, rows, p, sigma_vt)
+    z_gate, z_amp = _switch_scores(data, rows, p, sigma_vt, shows=False)
     quiet = rows[(np.minimum(z_gate, z_amp) < -4) & (data.after[rows] < SWITCH_RATIO
                                                      * data.before[rows])]
     if quiet.size < 40:
