@@ -76,7 +76,10 @@ def fit_1t1r(table: PulseTable, base: OneTOneRParams, read_V: float = 0.2,
     data = _device_view(table, base, read_V)
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    p = _fit_level(data, base, notes)
+    # twice: the second level fit knows which random pulses had bit line enough to switch
+    p = _fit_level(data, base, [])
+    p, sigma_vt = _fit_switching(data, p, [])
+    p = _fit_level(data, p, notes, able=_bit_line_suffices(data, p))
     p, sigma_vt = _fit_switching(data, p, notes)
     p = _fit_read_noise(data, p, sigma_vt, notes)
     p = _fit_spreads(data, p, sigma_vt, notes)
@@ -152,11 +155,12 @@ def plateau_level(k, g_sat, p: OneTOneRParams) -> np.ndarray:
     return set_level(k / p.transistor_theta_per_V ** p.transistor_alpha, g_sat, p)
 
 
-def _fit_level(data: _Data, p: OneTOneRParams, notes: list[str]) -> OneTOneRParams:
+def _fit_level(data: _Data, p: OneTOneRParams, notes: list[str],
+               able: np.ndarray | None = None) -> OneTOneRParams:
     """Least squares on the median level per gate (10 mV bins) where most SETs switched: each
     gate weighs the same, so the few gates near threshold, which fix V_T, count as much as
     the many on the plateau; where only some cells switch, the median would be biased."""
-    gate, level = _level_medians(data)
+    gate, level = _level_medians(data, able)
     if gate.size == 0:
         notes.append("SET level: no gate at which most SETs switched; level and transistor "
                      "are the base preset's")
@@ -180,7 +184,7 @@ def _fit_level(data: _Data, p: OneTOneRParams, notes: list[str]) -> OneTOneRPara
                    transistor_theta_per_V=float(np.exp(x[2])), g_sat_S=float(np.exp(x[3])))
 
 
-def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
+def _level_medians(data: _Data, able: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """(gate V, median G after S) of the SETs from the lower half of states, per pulse setting
     (10 mV gate and amplitude, 0.01 decade width) with at least 5 such rows of which at least
     60 % switched. The median is over all those rows, switched or not: at one setting the
@@ -188,8 +192,9 @@ def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
     thresholds) and they stay below every switched one, so with most switched the median is
     the median level; the median of the switched rows alone would sit too high. (A setting
     whose bit line cannot switch at all, such as 0 V, has no place here.) Rows of settings too
-    thin for that (random settings) give, per 10 mV gate bin, the median of their switched
-    rows, where at least 80 % switched."""
+    thin for that (random settings) give, per 10 mV gate bin, the same median over the rows
+    whose bit line was enough to switch (``able``); without ``able``, the median of the
+    switched rows where at least 80 % switched."""
     t = data.table
     is_set = t.polarity > 0
     if not is_set.any():
@@ -208,10 +213,24 @@ def _level_medians(data: _Data) -> tuple[np.ndarray, np.ndarray]:
     thin = rows[group] < 5
     for gate in np.unique(settings[thin, 0]):
         at = thin & (settings[:, 0] == gate)
-        if switched[at].sum() >= 5 and switched[at].mean() >= 0.8:
+        if able is not None:
+            at &= able[low]
+            if at.sum() >= 5 and switched[at].mean() >= 0.6:
+                gates.append(gate)
+                levels.append(np.median(data.after[low][at]))
+        elif switched[at].sum() >= 5 and switched[at].mean() >= 0.8:
             gates.append(gate)
             levels.append(np.median(data.after[low][at & switched]))
     return np.array(gates), np.array(levels)
+
+
+def _bit_line_suffices(data: _Data, p: OneTOneRParams) -> np.ndarray:
+    """Rows whose bit line is surely above the SET voltage (a SET that stayed there was held
+    back by its gate)."""
+    rows, _ = _switch_view(data)
+    out = np.zeros(len(data.table), dtype=bool)
+    out[rows] = _switch_scores(data, rows, p, 1.0)[1] > 2.0
+    return out
 
 
 def _switch_view(data: _Data):
@@ -295,59 +314,82 @@ def _fit_read_noise(data: _Data, p: OneTOneRParams, sigma_vt: float,
 def _fit_spreads(data: _Data, p: OneTOneRParams, sigma_vt: float,
                  notes: list[str]) -> OneTOneRParams:
     """Device-to-device and cycle-to-cycle spreads of the SET level and of the threshold."""
-    terms = _setting_variances(data, p)
+    terms, how = _cell_variances(data, p, sigma_vt)
     share = p.transistor_threshold_spread_V / max(np.hypot(p.transistor_threshold_spread_V,
                                                            p.transistor_threshold_c2c_V), 1e-12)
     if terms is None:
-        notes.append("spreads: no setting has cells measured more than once after a switch; "
-                     "the SET level spreads are the base preset's, the threshold sigma split "
-                     f"{share:.0%} device-to-device as in the base preset")
+        notes.append("spreads: no cell switched more than once; the SET level spreads are the "
+                     f"base preset's, the threshold sigma split {share:.0%} device-to-device as "
+                     "in the base preset")
         return replace(p, transistor_threshold_spread_V=share * sigma_vt,
                        transistor_threshold_c2c_V=float(np.sqrt(1 - share ** 2)) * sigma_vt)
     between, within, s_vt2, s_k2, s_g2, groups = terms
     weight = np.sqrt(groups)
+    cell_var = between - p.transistor_k_spread ** 2 * s_k2
+    # the threshold's own share shows only where some setting is steep in V_T
+    if s_vt2.size >= 3 and s_vt2.max() * sigma_vt ** 2 > 0.25 * np.median(cell_var):
+        g_var, vt_var = nnls(np.stack([s_g2, s_vt2], axis=1) * weight[:, None],
+                             cell_var * weight)[0]
+        vt_d2d = min(float(np.sqrt(vt_var)), sigma_vt)
+    else:
+        vt_d2d = share * sigma_vt
+        g_var = max(float(np.average((cell_var - s_vt2 * vt_d2d ** 2) / s_g2, weights=weight)),
+                    0.0)
     read2 = p.read_noise_relative ** 2 + (p.read_noise_floor_S / p.g_max_S) ** 2
-    design = np.stack([s_g2, s_vt2], axis=1) * weight[:, None]
-    g_var, vt_var = nnls(design, (between - p.transistor_k_spread ** 2 * s_k2) * weight)[0]
     c2c_var = nnls(np.stack([np.ones_like(s_vt2), s_vt2], axis=1) * weight[:, None],
                    (within - read2) * weight)[0][0]
-    # the threshold's own share shows only where some setting is steep in V_T
-    vt_d2d = float(np.sqrt(vt_var)) if np.sqrt(s_vt2.max()) * sigma_vt > 0.5 * np.sqrt(
-        max(g_var * s_g2.max(), 1e-12)) else share * sigma_vt
-    notes.append(f"spreads from {int(groups.sum())} cells measured more than once at a "
-                 f"setting, over {s_vt2.size} settings")
+    notes.append(f"spreads from {int(groups.sum())} cells that switched more than once {how}")
     return replace(p, g_sat_spread=float(np.sqrt(g_var)), set_c2c=float(np.sqrt(c2c_var)),
-                   transistor_threshold_spread_V=min(vt_d2d, sigma_vt),
+                   transistor_threshold_spread_V=vt_d2d,
                    transistor_threshold_c2c_V=float(np.sqrt(max(sigma_vt ** 2 - vt_d2d ** 2,
                                                                 0.0))))
 
 
-def _setting_variances(data: _Data, p: OneTOneRParams):
-    """Per setting where nearly every SET switched: between-cell and within-cell variance of
-    ln G_after about the model, mean squared sensitivities of ln G to V_T, ln k and ln g_sat,
-    and the number of cells measured more than once."""
+def _cell_variances(data: _Data, p: OneTOneRParams, sigma_vt: float):
+    """Between-cell and within-cell variance of ln G_after about the model, with the mean
+    squared sensitivities of ln G to V_T, ln k and ln g_sat and the number of cells measured
+    more than once: per setting where nearly every SET switched, or, if no cell had a setting
+    twice, once over the rows near the plateau, where the threshold hardly matters."""
     t = data.table
     is_set = t.polarity > 0
     switched = is_set & (data.after > SWITCH_RATIO * data.before)
     keys = setting_keys(t)
-    vt, k = p.transistor_threshold_V, p.transistor_k_A
     out = []
     for key in np.unique(keys[switched]):
         at = keys == key
-        if switched[at].sum() < 0.97 * (is_set & at).sum():
-            continue
-        rows = np.flatnonzero(at & switched)
-        gate = t.gate[rows]
-        level = level_of(gate, vt, k, p.g_sat_S, p)
-        between, within, groups = one_way_variance(t.cell[rows], np.log(data.after[rows] / level))
-        if groups < _MIN_GROUPS:
-            continue
-        s_vt = np.log(level_of(gate, vt + 1e-4, k, p.g_sat_S, p) / level) / 1e-4
-        s_k = np.log(level_of(gate, vt, k * 1.001, p.g_sat_S, p) / level) / np.log(1.001)
-        s_g = np.log(level_of(gate, vt, k, p.g_sat_S * 1.001, p) / level) / np.log(1.001)
-        out.append((between, within, np.mean(s_vt ** 2), np.mean(s_k ** 2), np.mean(s_g ** 2),
-                    groups))
-    return tuple(np.array(out).T) if out else None
+        if switched[at].sum() >= 0.97 * (is_set & at).sum():
+            out.append(_group_terms(data, np.flatnonzero(at & switched), p))
+    out = [term for term in out if term is not None]
+    if out:
+        return tuple(np.array(out).T), "at a setting"
+    rows = np.flatnonzero(switched & (level_of(t.gate, p.transistor_threshold_V,
+                                               p.transistor_k_A, p.g_sat_S, p) > 0))
+    _, s_vt, _, s_g = _sensitivities(t.gate[rows], p)
+    term = _group_terms(data, rows[(s_g >= 0.5) & (np.abs(s_vt) * sigma_vt <= 0.02)], p)
+    return (None, "") if term is None else (tuple(np.array([term]).T), "near the plateau")
+
+
+def _group_terms(data: _Data, rows: np.ndarray, p: OneTOneRParams):
+    """One set of ``_cell_variances`` terms over ``rows``, grouped by cell (None if too few
+    cells appear more than once)."""
+    rows = rows[level_of(data.table.gate[rows], p.transistor_threshold_V, p.transistor_k_A,
+                         p.g_sat_S, p) > 0]  # none where the model's threshold is above
+    level, s_vt, s_k, s_g = _sensitivities(data.table.gate[rows], p)
+    between, within, groups = one_way_variance(data.table.cell[rows],
+                                               np.log(data.after[rows] / level))
+    if groups < _MIN_GROUPS:
+        return None
+    return between, within, np.mean(s_vt ** 2), np.mean(s_k ** 2), np.mean(s_g ** 2), groups
+
+
+def _sensitivities(gate: np.ndarray, p: OneTOneRParams):
+    """The noise-free level at ``gate`` and d ln level / d V_T, / d ln k and / d ln g_sat."""
+    vt, k, g_sat = p.transistor_threshold_V, p.transistor_k_A, p.g_sat_S
+    level = level_of(gate, vt, k, g_sat, p)
+    step = np.log(1.001)
+    return (level, np.log(level_of(gate, vt + 1e-4, k, g_sat, p) / level) / 1e-4,
+            np.log(level_of(gate, vt, k * 1.001, g_sat, p) / level) / step,
+            np.log(level_of(gate, vt, k, g_sat * 1.001, p) / level) / step)
 
 
 def one_way_variance(groups: np.ndarray, values: np.ndarray) -> tuple[float, float, int]:
