@@ -227,15 +227,18 @@ def _level_medians(data: _Data, able: np.ndarray | None) -> tuple[np.ndarray, np
 def _bit_line_suffices(data: _Data, p: OneTOneRParams) -> np.ndarray:
     """Rows whose bit line is surely above the SET voltage (a SET that stayed there was held
     back by its gate)."""
-    rows, _ = _switch_view(data)
+    rows, _ = _switch_view(data, p)
     out = np.zeros(len(data.table), dtype=bool)
     out[rows] = _switch_scores(data, rows, p, 1.0)[1] > 2.0
     return out
 
 
-def _switch_view(data: _Data):
-    """SET rows and whether each switched (G after above 1.5 G before)."""
-    rows = np.flatnonzero(data.table.polarity > 0)
+def _switch_view(data: _Data, p: OneTOneRParams):
+    """SET rows from states well below the plateau, and whether each switched (G after above
+    1.5 G before). From higher states whether a switch shows turns on each device's own
+    plateau, which would blur the threshold's sigma."""
+    plateau = plateau_level(p.transistor_k_A, p.g_sat_S, p)
+    rows = np.flatnonzero((data.table.polarity > 0) & (data.before < plateau / 3))
     return rows, data.after[rows] > SWITCH_RATIO * data.before[rows]
 
 
@@ -259,7 +262,7 @@ def _switch_scores(data: _Data, rows, p: OneTOneRParams, sigma_vt: float, shows:
 
 def _fit_switching(data: _Data, p: OneTOneRParams, notes: list[str]):
     """set_v, m and the total threshold sigma by maximum likelihood; returns (params, sigma)."""
-    rows, switched = _switch_view(data)
+    rows, switched = _switch_view(data, p)
     sigma0 = float(np.hypot(p.transistor_threshold_spread_V, p.transistor_threshold_c2c_V))
     if rows.size < 20 or switched.all() or not switched.any():
         notes.append(f"switching: {rows.size} usable SET rows, {int(switched.sum())} switched; "
