@@ -30,12 +30,14 @@ from hilctl.protocols.characterize import PulseRanges, characterize
 from hilctl.protocols.settings import ResetPulse
 from hilctl.simulated_backend.crossbar import SimulatedCrossbar
 from hilctl.simulated_backend.fit import simulate_table
-from hilctl.simulated_backend.fit_1t1r import fit_1t1r, level_of, plateau_level
+from hilctl.simulated_backend.fit_1t1r import fit_1t1r
 from hilctl.simulated_backend.fit_quality import setting_quality
 from hilctl.simulated_backend.one_t_one_r import (
     OneTOneRDevice,
     OneTOneRParams,
     OneTOneRPopulation,
+    level_of,
+    plateau_level,
 )
 
 LIMITS = SafetyLimits(reset_max_V=4.0)
@@ -51,7 +53,7 @@ CASES = [("hfox-1t1r, gate sweep from HRS", BASE, SWEEP),
          ("shifted device, random settings from random states", SHIFTED, RANDOM)]
 
 def plateau(p: OneTOneRParams) -> float:
-    """The SET plateau: the highest level a gate gives (``fit_1t1r.plateau_level``)."""
+    """The SET plateau: the highest level a gate gives (``one_t_one_r.plateau_level``)."""
     return float(plateau_level(p.transistor_k_A, p.g_sat_S, p))
 
 

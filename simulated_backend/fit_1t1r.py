@@ -3,19 +3,18 @@
 The table's reads become the devices' own conductances (the I-V read factor and the base
 preset's read transistor removed). Then, with the simulator's own response functions:
 
-1. SET level: over the rows that switched (G after > 1.5 G before, as a lab counts it), least
-   squares of ln G_after against ln set_level(saturation_current(V_G)) in the transistor
-   threshold V_T, its k and theta, and the plateau g_sat (with fewer distinct gates, fewer of
-   them; the rest stay the base preset's).
-2. Switching: maximum likelihood of switched or not over every SET row,
-   P = Phi((V_G - V_G,sw) / sigma_VT) Phi(ln(V_BL / V_s) / sigma_s), V_s = set_v (w / 1 us)^-m
-   and V_G,sw the gate whose current drives V_s through the row's G_before and gives a level
-   a lab would count as switched. Sub-threshold and 0 V rows are data here, and set_v is free
-   to sit above the weakest pulse.
-3. Spreads from cells measured more than once: the residuals of step 1 split, setting by
-   setting, into a cell's own share and the pulse-to-pulse scatter (one-way analysis of
-   variance); the cell share is g_sat's spread times the setting's sensitivity d ln G / d ln g_sat
-   plus the threshold's times d ln G / d V_T, so a fit over settings separates the two.
+1. SET level: least squares of the median G after per pulse setting where most SETs switched
+   (``_level_medians`` says why over all its rows) against set_level(saturation_current(V_G))
+   in the transistor threshold V_T, its k and theta, and g_sat (with fewer distinct gates,
+   fewer of them; the rest stay the base preset's). Fitted twice: the second time knows which
+   random pulses had a bit line strong enough to switch.
+2. Switching: maximum likelihood of switched or not over the SET rows from states well below
+   the plateau, P = (1 - e) Phi((V_G - V_G,sw) / sigma_VT) Phi(ln(V_BL / V_s) / sigma_s),
+   V_s = set_v (w / 1 us)^-m, V_G,sw the gate whose current drives V_s through the row's
+   G_before and gives a level a lab would count as switched, e the share that never switches.
+   Sub-threshold and 0 V rows are data here, and set_v is free to sit above the weakest pulse.
+3. Spreads from cells measured more than once (``fit_1t1r_spreads``): device-to-device and
+   cycle-to-cycle shares of the SET level and of the threshold.
 4. RESET: least squares of ln G_after against ``reset_response`` (onset, slope, span, floor; with
    two or more widths the width exponent; with fewer than three amplitudes only the floor).
 5. Read noise: from SET rows that cannot have switched, var(dG) / 2 = floor^2 + (rel G)^2.
@@ -29,30 +28,29 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.optimize import least_squares, minimize, nnls
+from scipy.optimize import least_squares, minimize
 from scipy.special import log_ndtr
 
 from hilctl.drivers import DataError
 from hilctl.drivers.pulse_table import PulseTable
 
 from .fit import variance_components
-from .fit_quality import setting_keys
+from .fit_1t1r_spreads import fit_spreads
 from .one_t_one_r import (
     G_SCALE_S,
     OneTOneRParams,
     current_for_level,
     device_conductance,
     gate_for_current,
+    level_of,
+    plateau_level,
     reset_response,
-    saturation_current,
-    set_level,
     set_voltage,
     transistor_on,
 )
 
 SWITCH_RATIO = 1.5  # G after / G before above this: the SET switched
 _FIT_ROWS = 20_000  # rows per least-squares stage (a seeded subsample beyond that)
-_MIN_GROUPS = 10  # cells measured twice at a setting before its spread is used
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,8 @@ def fit_1t1r(table: PulseTable, base: OneTOneRParams, read_V: float = 0.2,
     p = _fit_level(data, p, notes, able=_bit_line_suffices(data, p))
     p, sigma_vt = _fit_switching(data, p, notes)
     p = _fit_read_noise(data, p, sigma_vt, notes)
-    p = _fit_spreads(data, p, sigma_vt, notes)
+    switched = (table.polarity > 0) & (data.after > SWITCH_RATIO * data.before)
+    p = fit_spreads(table, data.after, switched, p, sigma_vt, notes)
     p = _fit_reset(data, p, rng, notes)
     notes.append(f"SET plateau (the highest level a gate gives): "
                  f"{plateau_level(p.transistor_k_A, p.g_sat_S, p) * 1e6:.4g} uS; transistor "
@@ -139,20 +138,6 @@ def _solve(residuals, start, lower, upper, free) -> np.ndarray:
     out = start.copy()
     out[free] = solution.x
     return out
-
-
-def level_of(gate, vt, k, g_sat, p: OneTOneRParams) -> np.ndarray:
-    """The conductance in S a SET at ``gate`` V switches to (noise-free)."""
-    return set_level(saturation_current(gate, vt, k, p), g_sat, p)
-
-
-def plateau_level(k, g_sat, p: OneTOneRParams) -> np.ndarray:
-    """The highest SET level in S a gate can give: the level at the transistor's saturation
-    current k / theta^alpha (g_sat itself, the level at unlimited current, only without
-    velocity saturation). It is what a gate sweep measures; g_sat beyond it is extrapolation."""
-    if p.transistor_theta_per_V == 0:
-        return np.asarray(g_sat, dtype=float)
-    return set_level(k / p.transistor_theta_per_V ** p.transistor_alpha, g_sat, p)
 
 
 def _fit_level(data: _Data, p: OneTOneRParams, notes: list[str],
@@ -312,104 +297,6 @@ def _fit_read_noise(data: _Data, p: OneTOneRParams, sigma_vt: float,
     floor2, rel2 = variance_components(t.g_before[quiet] ** 2, delta)
     return replace(p, read_noise_relative=float(np.sqrt(max(rel2, 0.0))),
                    read_noise_floor_S=float(np.sqrt(max(floor2, 0.0))))
-
-
-def _fit_spreads(data: _Data, p: OneTOneRParams, sigma_vt: float,
-                 notes: list[str]) -> OneTOneRParams:
-    """Device-to-device and cycle-to-cycle spreads of the SET level and of the threshold."""
-    terms, how = _cell_variances(data, p, sigma_vt)
-    share = p.transistor_threshold_spread_V / max(np.hypot(p.transistor_threshold_spread_V,
-                                                           p.transistor_threshold_c2c_V), 1e-12)
-    if terms is None:
-        notes.append("spreads: no cell switched more than once; the SET level spreads are the "
-                     f"base preset's, the threshold sigma split {share:.0%} device-to-device as "
-                     "in the base preset")
-        return replace(p, transistor_threshold_spread_V=share * sigma_vt,
-                       transistor_threshold_c2c_V=float(np.sqrt(1 - share ** 2)) * sigma_vt)
-    between, within, s_vt2, s_k2, s_g2, groups = terms
-    weight = np.sqrt(groups)
-    cell_var = between - p.transistor_k_spread ** 2 * s_k2
-    # the threshold's own share shows only where some setting is steep in V_T
-    if s_vt2.size >= 3 and s_vt2.max() * sigma_vt ** 2 > 0.25 * np.median(cell_var):
-        g_var, vt_var = nnls(np.stack([s_g2, s_vt2], axis=1) * weight[:, None],
-                             cell_var * weight)[0]
-        vt_d2d = min(float(np.sqrt(vt_var)), sigma_vt)
-    else:
-        vt_d2d = share * sigma_vt
-        g_var = max(float(np.average((cell_var - s_vt2 * vt_d2d ** 2) / s_g2, weights=weight)),
-                    0.0)
-    read2 = p.read_noise_relative ** 2 + (p.read_noise_floor_S / p.g_max_S) ** 2
-    c2c_var = nnls(np.stack([np.ones_like(s_vt2), s_vt2], axis=1) * weight[:, None],
-                   (within - read2) * weight)[0][0]
-    notes.append(f"spreads from {int(groups.sum())} cells that switched more than once {how}")
-    return replace(p, g_sat_spread=float(np.sqrt(g_var)), set_c2c=float(np.sqrt(c2c_var)),
-                   transistor_threshold_spread_V=vt_d2d,
-                   transistor_threshold_c2c_V=float(np.sqrt(max(sigma_vt ** 2 - vt_d2d ** 2,
-                                                                0.0))))
-
-
-def _cell_variances(data: _Data, p: OneTOneRParams, sigma_vt: float):
-    """Between-cell and within-cell variance of ln G_after about the model, with the mean
-    squared sensitivities of ln G to V_T, ln k and ln g_sat and the number of cells measured
-    more than once: per setting where nearly every SET switched, or, if no cell had a setting
-    twice, once over the rows near the plateau, where the threshold hardly matters."""
-    t = data.table
-    is_set = t.polarity > 0
-    switched = is_set & (data.after > SWITCH_RATIO * data.before)
-    keys = setting_keys(t)
-    out = []
-    for key in np.unique(keys[switched]):
-        at = keys == key
-        if switched[at].sum() >= 0.97 * (is_set & at).sum():
-            out.append(_group_terms(data, np.flatnonzero(at & switched), p))
-    out = [term for term in out if term is not None]
-    if out:
-        return tuple(np.array(out).T), "at a setting"
-    rows = np.flatnonzero(switched & (level_of(t.gate, p.transistor_threshold_V,
-                                               p.transistor_k_A, p.g_sat_S, p) > 0))
-    _, s_vt, _, s_g = _sensitivities(t.gate[rows], p)
-    term = _group_terms(data, rows[(s_g >= 0.5) & (np.abs(s_vt) * sigma_vt <= 0.02)], p)
-    return (None, "") if term is None else (tuple(np.array([term]).T), "near the plateau")
-
-
-def _group_terms(data: _Data, rows: np.ndarray, p: OneTOneRParams):
-    """One set of ``_cell_variances`` terms over ``rows``, grouped by cell (None if too few
-    cells appear more than once)."""
-    rows = rows[level_of(data.table.gate[rows], p.transistor_threshold_V, p.transistor_k_A,
-                         p.g_sat_S, p) > 0]  # none where the model's threshold is above
-    level, s_vt, s_k, s_g = _sensitivities(data.table.gate[rows], p)
-    between, within, groups = one_way_variance(data.table.cell[rows],
-                                               np.log(data.after[rows] / level))
-    if groups < _MIN_GROUPS:
-        return None
-    return between, within, np.mean(s_vt ** 2), np.mean(s_k ** 2), np.mean(s_g ** 2), groups
-
-
-def _sensitivities(gate: np.ndarray, p: OneTOneRParams):
-    """The noise-free level at ``gate`` and d ln level / d V_T, / d ln k and / d ln g_sat."""
-    vt, k, g_sat = p.transistor_threshold_V, p.transistor_k_A, p.g_sat_S
-    level = level_of(gate, vt, k, g_sat, p)
-    step = np.log(1.001)
-    return (level, np.log(level_of(gate, vt + 1e-4, k, g_sat, p) / level) / 1e-4,
-            np.log(level_of(gate, vt, k * 1.001, g_sat, p) / level) / step,
-            np.log(level_of(gate, vt, k, g_sat * 1.001, p) / level) / step)
-
-
-def one_way_variance(groups: np.ndarray, values: np.ndarray) -> tuple[float, float, int]:
-    """(between-group, within-group variance, groups) of ``values`` over the groups with two
-    or more members: the method-of-moments estimate of a one-way random-effects model."""
-    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    keep = counts[inverse] >= 2
-    _, inverse, counts = np.unique(groups[keep], return_inverse=True, return_counts=True)
-    values = values[keep]
-    n, g = values.size, counts.size
-    if g < 2:
-        return 0.0, 0.0, g
-    means = np.bincount(inverse, values) / counts
-    within = float(np.sum((values - means[inverse]) ** 2) / (n - g))
-    n0 = (n - np.sum(counts ** 2) / n) / (g - 1)
-    msb = float(np.sum(counts * (means - values.mean()) ** 2) / (g - 1))
-    return max((msb - within) / n0, 0.0), within, g
 
 
 def _fit_reset(data: _Data, p: OneTOneRParams, rng, notes: list[str]) -> OneTOneRParams:

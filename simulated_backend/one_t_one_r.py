@@ -197,6 +197,20 @@ def current_for_level(g, g_sat, p: OneTOneRParams) -> np.ndarray:
         return p.hold_V * g_sat * (y / (1.0 - y)) ** (1.0 / n)
 
 
+def level_of(gate, vt, k, g_sat, p: OneTOneRParams) -> np.ndarray:
+    """The conductance in S a SET at ``gate`` V switches to (noise-free)."""
+    return set_level(saturation_current(gate, vt, k, p), g_sat, p)
+
+
+def plateau_level(k, g_sat, p: OneTOneRParams) -> np.ndarray:
+    """The highest SET level in S a gate can give: the level at the transistor's saturation
+    current k / theta^alpha (g_sat itself, the level at unlimited current, only without
+    velocity saturation). It is what a gate sweep measures; g_sat beyond it is extrapolation."""
+    if p.transistor_theta_per_V == 0:
+        return np.asarray(g_sat, dtype=float)
+    return set_level(k / p.transistor_theta_per_V ** p.transistor_alpha, g_sat, p)
+
+
 def set_voltage(set_v, width, p: OneTOneRParams) -> np.ndarray:
     """Cell voltage in V that switches a SET of ``width`` s (falls with width)."""
     return set_v * (width / SET_REF_WIDTH_S) ** -p.set_width_exponent

@@ -9,9 +9,10 @@ from hilctl.protocols.characterize import PulseRanges, characterize
 from hilctl.protocols.settings import ResetPulse
 from hilctl.simulated_backend.crossbar import SimulatedCrossbar
 from hilctl.simulated_backend.fit import simulate_table
-from hilctl.simulated_backend.fit_1t1r import fit_1t1r, one_way_variance, plateau_level
+from hilctl.simulated_backend.fit_1t1r import fit_1t1r
+from hilctl.simulated_backend.fit_1t1r_spreads import one_way_variance
 from hilctl.simulated_backend.fit_quality import setting_quality
-from hilctl.simulated_backend.one_t_one_r import OneTOneRDevice, OneTOneRParams
+from hilctl.simulated_backend.one_t_one_r import OneTOneRDevice, OneTOneRParams, plateau_level
 from hilctl.simulated_backend.presets import load_preset, preset, write_preset
 
 BASE = OneTOneRParams()
