@@ -77,6 +77,13 @@ def test_a_1t1r_fit_of_a_table_without_gates_is_one_line_and_writes_nothing(swee
     assert not (sweep_dir / "no-gate.toml").exists()
 
 
+def test_a_base_preset_of_the_other_cell_kind_is_one_line(sweep_dir):
+    done = run_hilctl("device", "fit", "--data", "sweep.csv", "--model", "1t1r", "--base",
+                      "hfox-1r", "--out", "mixed.toml", cwd=sweep_dir)
+    assert_one_line_error(done, "hfox-1r", "1R preset", "hfox-1t1r")
+    assert not (sweep_dir / "mixed.toml").exists()
+
+
 def test_a_gate_beyond_the_limits_is_one_line_and_writes_nothing(tmp_path):
     done = run_hilctl("characterize", "--preset", "hfox-1t1r", "--rows", "4", "--cols", "4",
                       "--pulses", "10", "--set-gate", "1V", "3.5V", "--out", "t.csv",
