@@ -92,6 +92,25 @@ class ResetConfig(Strict):
     gate_V: float | None = Field(None, gt=0)
 
 
+class CharacterizeConfig(Strict):
+    """hilctl characterize: what pulses it draws (see hilctl.protocols.characterize).
+
+    Ranges are (low, high) in V or s; left out, the defaults of ``PulseRanges`` (and, on a
+    1T1R array, the gate limits) apply. ``reset`` is the full RESET before each SET of an
+    ``hrs`` start."""
+
+    sampling: Literal["random", "grid"] = "random"
+    grid_points: int = Field(5, ge=1, le=1000)
+    start: Literal["random", "hrs"] = "random"
+    repeats: int = Field(1, ge=1, le=1000)
+    set_V: tuple[float, float] | None = None
+    reset_V: tuple[float, float] | None = None
+    width_s: tuple[float, float] | None = None
+    set_gate_V: tuple[float, float] | None = None
+    reset_gate_V: tuple[float, float] | None = None
+    reset: ResetConfig = ResetConfig()
+
+
 class WlConfig(Strict):
     """write-verify-wl: ISPP on the gate (see hilctl.protocols.write_verify_wl). The defaults
     are tuned on ``hfox-1t1r`` (``bench/bench_1t1r_program.py``): V_BL 2 V, 1 us, the gate from
@@ -334,6 +353,7 @@ class RunConfig(Strict):
     weights: WeightsConfig = WeightsConfig()
     cost: CostConfig = CostConfig()
     device_book: DeviceBookConfig = DeviceBookConfig()
+    characterize: CharacterizeConfig = CharacterizeConfig()
     rig: RigConfig | None = None
     # Named bands {name: {lower, upper}} in S or with units (see hilctl.levels).
     levels: dict[str, dict[str, float | str]] | None = None

@@ -1,80 +1,34 @@
-"""Characterization: random pulses over many cells and states, read before and after.
+"""Characterization: random or gridded pulses over many cells and states, read before and after.
 
 The result is the pulse-response table (``drivers.pulse_table.PulseTable``) that the predictor
-trains on. Every round pulses a batch of distinct cells at once through ``Crossbar.apply`` and
-reads them back with one ``Crossbar.read``; the read after a pulse is the read before that cell's
-next pulse, exactly as a rig sees it.
+trains on and ``hilctl device fit`` fits. Every round pulses a batch of distinct cells at once
+through ``Crossbar.apply`` and reads them back with one ``Crossbar.read``; the read after a
+pulse is the read before that cell's next pulse, exactly as a rig sees it. What is pulsed
+(ranges, grid or random, repeats, an ``hrs`` start) is ``pulse_source.PulseRanges``.
 
 It runs in the same ``Engine`` as programming, so the same subscribers store its rounds, show
 its progress and snapshot a simulated array; ``CharacterizationState`` (the last reads, the
-pulse count and the random generator's position) is what a run store keeps, so a stored
-characterization resumes where it stopped and draws the same pulses it would have drawn.
-
-States must cover the whole conductance range, not only the fresh (low) state an array starts
-in, so polarity is drawn with a bias against the cell's rank among the present reads: low cells
-get mostly SET, high cells mostly RESET. The array therefore spreads over its range within a
-few rounds and keeps both ends populated, whatever its conductance units or window.
+pulse count, each cell's setting and the random generator's position) is what a run store
+keeps, so a stored characterization resumes where it stopped and draws the same pulses it
+would have drawn. An ``hrs`` start is two rounds per measured pulse (the full RESET, then the
+SET), and the state says when the SET of the last RESET is still to come.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from hilctl.drivers import (
-    Cells,
-    ConfigError,
-    Crossbar,
-    DataError,
-    Polarity,
-    PulseBatch,
-    SafetyLimits,
-)
+from hilctl.drivers import Cells, ConfigError, Crossbar, DataError, PulseBatch
 from hilctl.drivers.pulse_table import PulseTable
 
 from .engine import Engine, RoundRecord, Subscriber
-from .settings import check_settings
+from .pulse_source import PulseRanges, PulseSource, SettingMemory
 
-
-@dataclass(frozen=True)
-class PulseRanges:
-    """Ranges random pulses are drawn from. Voltages in V (magnitudes), widths in s.
-
-    Amplitudes are uniform, widths log-uniform. The lower amplitude bounds sit just above the
-    usual switching thresholds; pulses far below threshold only teach that nothing happens.
-    ``None`` for an upper bound means the rig's safety limit.
-    """
-
-    set_V: tuple[float, float | None] = (0.8, None)
-    reset_V: tuple[float, float | None] = (0.9, None)
-    width_s: tuple[float | None, float | None] = (None, None)
-    gate_V: float | None = None
-
-    def resolved(self, limits: SafetyLimits) -> PulseRanges:
-        """Fill the open bounds from ``limits`` and raise ``ConfigError`` if a range is unsafe."""
-        ranges = PulseRanges(
-            set_V=(self.set_V[0], _or(self.set_V[1], limits.set_max_V)),
-            reset_V=(self.reset_V[0], _or(self.reset_V[1], limits.reset_max_V)),
-            width_s=(_or(self.width_s[0], limits.width_min_s),
-                     _or(self.width_s[1], limits.width_max_s)),
-            gate_V=self.gate_V,
-        )
-        check_settings("characterize", limits,
-                       set_V={"set_V[0]": ranges.set_V[0], "set_V[1]": ranges.set_V[1]},
-                       reset_V={"reset_V[0]": ranges.reset_V[0], "reset_V[1]": ranges.reset_V[1]},
-                       width_s={"width_s[0]": ranges.width_s[0], "width_s[1]": ranges.width_s[1]},
-                       gate_V={"gate_V": ranges.gate_V})
-        for name in ("set_V", "reset_V", "width_s"):
-            low, high = getattr(ranges, name)
-            if low > high:
-                raise ConfigError(f"characterize.{name} = ({low:g}, {high:g}): low exceeds high")
-        return ranges
-
-
-def _or(value: float | None, default: float) -> float:
-    return default if value is None else float(value)
+__all__ = ["CharacterizationState", "PulseRanges", "TableRows", "characterize",
+           "run_characterization", "table_rows"]
 
 
 @dataclass
@@ -87,6 +41,12 @@ class CharacterizationState:
     n_pulses: int
     rng: np.random.Generator
     rounds: int = 0
+    settings: SettingMemory | None = None
+    pending: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = SettingMemory.fresh(self.last_read.size)
 
     def progress(self) -> tuple[int, int, str]:
         return self.applied, self.n_pulses, "pulses"
@@ -97,8 +57,11 @@ class CharacterizationState:
     def changes(self, index: np.ndarray, retargeted: bool = False) -> dict[str, np.ndarray]:
         """Beyond a round's reads: the counts and the generator's position after it; a round
         without pulses (a re-read, see ``run_characterization``) also keeps its reads."""
+        s = self.settings
         changed = {"applied": np.array(self.applied), "rounds": np.array(self.rounds),
-                   "rng": _generator_bytes(self.rng)}
+                   "rng": _generator_bytes(self.rng), "pending": self.pending.copy(),
+                   "grid_next": s.grid_next.copy(), "setting_left": s.left[index],
+                   "setting_polarity": s.polarity[index], "setting_values": s.values[index]}
         if retargeted:
             changed["last_read"] = self.last_read[index]
         return changed
@@ -106,11 +69,18 @@ class CharacterizationState:
     def apply_changes(self, index: np.ndarray, changed: dict[str, np.ndarray]) -> None:
         self.applied, self.rounds = int(changed["applied"]), int(changed["rounds"])
         self.rng = _generator_from(changed["rng"])
+        if "pending" in changed:  # a store of a characterization that keeps settings
+            s = self.settings
+            self.pending = np.asarray(changed["pending"], np.int64)
+            s.grid_next = np.asarray(changed["grid_next"], np.int64).copy()
+            s.left[index], s.polarity[index] = changed["setting_left"], changed["setting_polarity"]
+            s.values[index] = changed["setting_values"]
         if "last_read" in changed:
             self.last_read[index] = changed["last_read"]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {**self.changes(np.arange(0)), "last_read": self.last_read,
+        every = np.arange(self.last_read.size)
+        return {**self.changes(every), "last_read": self.last_read,
                 "n_pulses": np.array(self.n_pulses)}
 
     @classmethod
@@ -118,9 +88,12 @@ class CharacterizationState:
         missing = {"last_read", "n_pulses", "applied", "rounds", "rng"} - set(arrays)
         if missing:
             raise DataError(f"stored characterization lacks {', '.join(sorted(missing))}")
-        return cls(np.array(arrays["last_read"]), int(arrays["applied"]),
-                   int(arrays["n_pulses"]), _generator_from(arrays["rng"]),
-                   int(arrays["rounds"]))
+        state = cls(np.array(arrays["last_read"]), int(arrays["applied"]),
+                    int(arrays["n_pulses"]), _generator_from(arrays["rng"]),
+                    int(arrays["rounds"]))
+        if "pending" in arrays:
+            state.apply_changes(np.arange(state.last_read.size), arrays)
+        return state
 
 
 def _generator_bytes(rng: np.random.Generator) -> np.ndarray:
@@ -158,20 +131,21 @@ class TableRows(Subscriber):
 def characterize(crossbar: Crossbar, n_pulses: int, rng: np.random.Generator,
                  cells: Cells | None = None, ranges: PulseRanges | None = None,
                  batch: int | None = None) -> PulseTable:
-    """Apply ``n_pulses`` random pulses and return one table row per pulse (less the pulses
-    whose read before or after was at or below 0 S, see ``table_rows``).
+    """Apply ``n_pulses`` measured pulses and return one table row per pulse (plus the
+    preparatory RESETs of an ``hrs`` start; less the pulses whose read before or after was at
+    or below 0 S, see ``table_rows``).
 
     Parameters
     ----------
     crossbar : Crossbar
     n_pulses : int
-        Rows of the table (pulses applied).
+        Measured pulses to apply.
     rng : numpy.random.Generator
-        Draws cells, polarities, amplitudes and widths (reproducible with its seed).
+        Draws cells, polarities, amplitudes, widths and gates (reproducible with its seed).
     cells : Cells, optional
         Cells to characterize; every cell of the array by default.
     ranges : PulseRanges, optional
-        Pulse ranges; open bounds come from ``crossbar.limits``.
+        What to pulse; open bounds come from ``crossbar.limits``.
     batch : int, optional
         Cells pulsed per round (distinct cells); all of ``cells`` by default.
     """
@@ -202,7 +176,7 @@ def run_characterization(engine: Engine, n_pulses: int, rng: np.random.Generator
     batch = len(cells) if batch is None else int(batch)
     if not 1 <= batch <= len(cells):
         raise ConfigError(f"characterize: batch = {batch}: expected 1..{len(cells)}")
-    ranges = (ranges or PulseRanges()).resolved(crossbar.limits)
+    source = PulseSource((ranges or PulseRanges()).resolved(crossbar.limits))
     with engine.running("characterize", cells, state is not None,
                         0 if state is None else state.rounds):
         if state is None:
@@ -212,35 +186,30 @@ def run_characterization(engine: Engine, n_pulses: int, rng: np.random.Generator
             state.record_reads(reread, crossbar.read(cells.subset(reread)).conductance)
             state.rounds += 1
             engine.emit(state.rounds, reread, None, None, state.last_read[reread], state)
-        while state.applied < n_pulses:
-            chosen = state.rng.permutation(len(cells))[:min(batch, n_pulses - state.applied)]
-            pulses = _random_pulses(cells.subset(chosen), state.last_read, chosen, ranges,
-                                    state.rng)
+        while state.applied < n_pulses or state.pending.size:
+            chosen, pulses = _next_round(state, source, cells, batch)
             before = state.last_read[chosen]
             after = engine.pulse_and_read(state.rounds + 1, chosen, pulses)
             state.record_reads(chosen, after)
-            state.applied += chosen.size
             state.rounds += 1
             engine.emit(state.rounds, chosen, pulses, before, after, state)
     return state
 
 
-def _random_pulses(cells: Cells, last_read: np.ndarray, chosen: np.ndarray,
-                   ranges: PulseRanges, rng: np.random.Generator) -> PulseBatch:
-    """Random pulses for ``cells``; SET is likelier the lower a cell reads among all cells."""
-    n = chosen.size
-    rank = np.argsort(np.argsort(last_read))[chosen] / max(last_read.size - 1, 1)
-    p_set = 0.8 - 0.6 * rank
-    polarity = np.where(rng.random(n) < p_set, Polarity.SET, Polarity.RESET)
-    is_set = polarity == Polarity.SET
-    lo = np.where(is_set, ranges.set_V[0], ranges.reset_V[0])
-    hi = np.where(is_set, ranges.set_V[1], ranges.reset_V[1])
-    amplitude = lo + (hi - lo) * rng.random(n)
-    log_lo, log_hi = np.log(ranges.width_s[0]), np.log(ranges.width_s[1])
-    width = np.exp(log_lo + (log_hi - log_lo) * rng.random(n))
-    width = np.clip(width, ranges.width_s[0], ranges.width_s[1])  # exp(log(w)) may round out
-    gate = None if ranges.gate_V is None else np.full(n, ranges.gate_V)
-    return PulseBatch(cells, polarity, amplitude, width, gate)
+def _next_round(state: CharacterizationState, source: PulseSource, cells: Cells,
+                batch: int) -> tuple[np.ndarray, PulseBatch]:
+    """The next round's cells (positions in ``cells``) and pulses; ``state`` counts them."""
+    if state.pending.size:  # the SET that follows an hrs start's RESET
+        chosen, state.pending = state.pending, np.zeros(0, np.int64)
+        state.applied += chosen.size
+        return chosen, source.pulses(state.settings, cells.subset(chosen), chosen)
+    chosen = state.rng.permutation(len(cells))[:min(batch, state.n_pulses - state.applied)]
+    source.advance(state.settings, state.last_read, chosen, state.rng)
+    if source.ranges.start == "hrs":
+        state.pending = chosen
+        return chosen, source.ranges.hrs_reset.batch(cells.subset(chosen))
+    state.applied += chosen.size
+    return chosen, source.pulses(state.settings, cells.subset(chosen), chosen)
 
 
 def table_rows(pulses: PulseBatch, before: np.ndarray, after: np.ndarray) -> PulseTable:

@@ -83,3 +83,8 @@ class ParametricDevice(DeviceModel):
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
         return self.population.conductance(x, flat)
+
+    def state_of(self, g: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """States of devices ``flat`` whose low-field conductance is ``g`` S (inverse of
+        ``conductance``; outside [0, 1] where the device cannot reach ``g``)."""
+        return self.population.state_of(g, flat)

@@ -28,7 +28,8 @@ from hilctl.drivers.atomic_file import atomic_output
 from hilctl.drivers.pulse_table import PulseTable
 
 from .crossbar import SimulatedCrossbar
-from .physics import DeviceParams, switching_rate, window_decay
+from .physics import CellParams, DeviceParams, switching_rate, window_decay
+from .presets import device_for
 
 _FIT_ROWS = 20_000  # rows used for the least-squares fit (a seeded subsample beyond that)
 
@@ -98,16 +99,17 @@ def simulation_limits(table: PulseTable, read_V: float) -> SafetyLimits:
         gate_reset_max_V=max(4.0, float(gate.max(initial=0.0))))
 
 
-def simulate_table(table: PulseTable, params: DeviceParams, read_V: float,
+def simulate_table(table: PulseTable, params: CellParams, read_V: float,
                    seed: int = 0) -> np.ndarray:
     """G_after (as read at ``read_V``) of fresh simulated devices given each row's G_before
-    and pulse: one device per row, so device-to-device spread shows as it would in a lab."""
+    and pulse: one device per row, so device-to-device spread shows as it would in a lab.
+    ``params`` of either cell kind (1R or 1T1R)."""
     n = len(table)
-    crossbar = SimulatedCrossbar((1, n), params=params, limits=simulation_limits(table, read_V),
-                                 seed=seed)
+    crossbar = SimulatedCrossbar((1, n), limits=simulation_limits(table, read_V), seed=seed,
+                                 model=device_for(params))
     cells = Cells.all((1, n))
     factor = params.read_factor(read_V)
-    state = crossbar.population.state_of(table.g_before / factor)
+    state = crossbar.model.state_of(table.g_before / factor, np.arange(n))
     crossbar.sim_set_state(np.clip(state, 0.0, 1.0))
     gate = None if np.isnan(table.gate).all() else np.nan_to_num(table.gate)
     crossbar.apply(PulseBatch(cells, table.polarity, table.amplitude, table.width, gate))
@@ -271,7 +273,7 @@ def _noise_and_spread(params: DeviceParams, layout, theta, g_lo, g_hi, table: Pu
         step2.append((predicted - p.g_before) ** 2)
         resid2.append(_local_residual(p.g_before, p.g_after - predicted))
         log_factors += _cell_rate_factors(p, params, window, kt)
-    coef = _robust_variance_fit(np.concatenate(step2), np.concatenate(resid2))
+    coef = variance_components(np.concatenate(step2), np.concatenate(resid2))
     additive, relative = np.sqrt(max(coef[0], 0.0)), np.sqrt(max(coef[1], 0.0))
     spread = float(np.std(log_factors)) if len(log_factors) >= 3 else 0.0
     initial = np.sort(np.concatenate([table.g_before, table.g_after]) / factor)
@@ -290,7 +292,7 @@ def _noise_and_spread(params: DeviceParams, layout, theta, g_lo, g_hi, table: Pu
     return fitted, notes
 
 
-def _robust_variance_fit(step2: np.ndarray, residual: np.ndarray) -> np.ndarray:
+def variance_components(step2: np.ndarray, residual: np.ndarray) -> np.ndarray:
     """(additive variance, relative variance) from var(residual) = a + b step^2, with the
     variance of each step-size bin taken from its IQR so that a few outliers do not inflate it."""
     order = np.argsort(step2, kind="stable")

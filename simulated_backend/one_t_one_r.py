@@ -182,7 +182,7 @@ def saturation_current(gate, vt, k, p: OneTOneRParams) -> np.ndarray:
 def gate_for_current(current, vt, k, p: OneTOneRParams) -> np.ndarray:
     """Inverse of ``saturation_current`` (infinite beyond the current the gate can reach)."""
     w = (np.maximum(current, 0.0) / k) ** (1.0 / p.transistor_alpha)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # an infinite current: no gate
         return np.where(p.transistor_theta_per_V * w < 1.0,
                         vt + w / (1.0 - p.transistor_theta_per_V * w), np.inf)
 
@@ -200,6 +200,20 @@ def current_for_level(g, g_sat, p: OneTOneRParams) -> np.ndarray:
     with np.errstate(divide="ignore"):
         y = np.minimum(g / g_sat, 1.0) ** n
         return p.hold_V * g_sat * (y / (1.0 - y)) ** (1.0 / n)
+
+
+def level_of(gate, vt, k, g_sat, p: OneTOneRParams) -> np.ndarray:
+    """The conductance in S a SET at ``gate`` V switches to (noise-free)."""
+    return set_level(saturation_current(gate, vt, k, p), g_sat, p)
+
+
+def plateau_level(k, g_sat, p: OneTOneRParams) -> np.ndarray:
+    """The highest SET level in S a gate can give: the level at the transistor's saturation
+    current k / theta^alpha (g_sat itself, the level at unlimited current, only without
+    velocity saturation). It is what a gate sweep measures; g_sat beyond it is extrapolation."""
+    if p.transistor_theta_per_V == 0:
+        return np.asarray(g_sat, dtype=float)
+    return set_level(k / p.transistor_theta_per_V ** p.transistor_alpha, g_sat, p)
 
 
 def set_voltage(set_v, width, p: OneTOneRParams) -> np.ndarray:
@@ -232,6 +246,15 @@ def reset_divider(v_sl, gate, g, vt, p: OneTOneRParams) -> np.ndarray:
     """Share in V of the source-line voltage ``v_sl`` that a device at ``g`` S sees."""
     g_t = transistor_on(gate, vt, p)
     return v_sl * g_t / (g_t + g)
+
+
+def reset_response(g, v_sl, gate, width, vt, onset, p: OneTOneRParams,
+                   jitter=1.0) -> np.ndarray:
+    """Conductance in S after a RESET from ``g`` S: the level (times the cycle-to-cycle
+    ``jitter``), never above ``g`` short of over-RESET, where the device lands on it."""
+    v_dev = reset_divider(v_sl, gate, g, vt, p)
+    level = reset_level(v_dev, width, onset, p) * jitter
+    return np.where(v_dev > p.over_reset_V, level, np.minimum(g, level))
 
 
 class OneTOneRDevice(DeviceModel):
@@ -278,14 +301,25 @@ class OneTOneRDevice(DeviceModel):
 
     def _reset(self, pop, g, v_sl, width, gate, noise) -> np.ndarray:
         p, n = self.params, g.size
-        v_dev = reset_divider(v_sl, gate, g, pop.vt, p)
         onset = pop.reset_onset + p.reset_onset_c2c_V * noise.standard_normal(n)
-        level = reset_level(v_dev, width, onset, p)
-        level = level * np.exp(p.reset_c2c * noise.standard_normal(n))
-        return np.where(v_dev > p.over_reset_V, level, np.minimum(g, level))
+        jitter = np.exp(p.reset_c2c * noise.standard_normal(n))
+        return reset_response(g, v_sl, gate, width, pop.vt, onset, p, jitter)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """The conductance a read sees: the device in series with the transistor's read gate."""
         g = x * G_SCALE_S
         g_t = transistor_on(self.params.read_gate_V, self.population.vt[flat], self.params)
         return g * g_t / (g + g_t)
+
+    def state_of(self, g: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """States of devices ``flat`` that read ``g`` S (inverse of ``conductance``; above 1
+        where a read through the transistor cannot reach ``g``)."""
+        g_t = transistor_on(self.params.read_gate_V, self.population.vt[flat], self.params)
+        return device_conductance(g, g_t) / G_SCALE_S
+
+
+def device_conductance(g_read, g_t) -> np.ndarray:
+    """The device's own conductance in S behind a read of ``g_read`` S through a transistor of
+    ``g_t`` S (infinite where the read is at or above the transistor's own conductance)."""
+    with np.errstate(divide="ignore"):
+        return np.where(g_read < g_t, g_read * g_t / np.maximum(g_t - g_read, 1e-300), np.inf)

@@ -201,8 +201,9 @@ def preset(name: str) -> CellParams:
 def load_preset(name_or_path: str | os.PathLike) -> CellParams:
     """A preset by registry name, or from a ``.toml`` file with a ``[device]`` table.
 
-    Keys the file leaves out take the ``DeviceParams`` defaults; an unknown key is a
-    ``ConfigError`` that names it. (Preset files describe 1R cells.)
+    The table's ``cell`` key says the cell kind: "1T1R" (``OneTOneRParams``) or "1R" (the
+    default, ``DeviceParams``). Keys the file leaves out take that kind's defaults; an unknown
+    key is a ``ConfigError`` that names it.
     """
     text = str(name_or_path)
     if not text.endswith(".toml"):
@@ -213,20 +214,29 @@ def load_preset(name_or_path: str | os.PathLike) -> CellParams:
     if extra or not isinstance(data.get("device"), dict):
         raise ConfigError(f"{path}: expected one [device] table, found "
                           f"{', '.join(extra) or 'no [device] table'}")
-    known = {f.name for f in fields(DeviceParams)}
-    for key in data["device"]:
+    values = dict(data["device"])
+    kinds = {kind.cell: kind for kind in (DeviceParams, OneTOneRParams)}
+    kind = kinds.get(values.pop("cell", "1R"))
+    if kind is None:
+        raise ConfigError(f"{path}: device.cell = {data['device']['cell']!r}: expected "
+                          f"{' or '.join(repr(k) for k in kinds)}")
+    known = {f.name for f in fields(kind)}
+    for key in values:
         if key not in known:
-            raise ConfigError(f"{path}: device.{key}: unknown device parameter")
+            raise ConfigError(f"{path}: device.{key}: unknown device parameter ({kind.cell} "
+                              "cell)")
     try:
-        return DeviceParams(**data["device"])
-    except TypeError as exc:
+        return kind(**values)
+    except (TypeError, ConfigError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def write_preset(params: DeviceParams, path: str | os.PathLike, comment: str = "") -> None:
-    """Write ``params`` as a ``[device]`` TOML table (atomically), ``comment`` lines on top."""
+def write_preset(params: CellParams, path: str | os.PathLike, comment: str = "") -> None:
+    """Write ``params`` as a ``[device]`` TOML table (atomically), ``comment`` lines on top;
+    its ``cell`` key says the cell kind, so the file loads back as the same kind."""
     path = Path(path)
-    lines = [f"# {line}" for line in comment.splitlines()] + ["[device]"]
+    lines = [f"# {line}" for line in comment.splitlines()] + ["[device]",
+                                                              f'cell = "{params.cell}"']
     for name, value in asdict(params).items():
         shown = ("true" if value else "false") if isinstance(value, bool) else repr(float(value))
         lines.append(f"{name} = {shown}")

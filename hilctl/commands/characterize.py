@@ -1,7 +1,8 @@
-"""``hilctl characterize``: random pulses over an array into a pulse-response table.
+"""``hilctl characterize``: random or gridded pulses over an array into a pulse-response table.
 
 The embedded simulated array by default; ``--config`` picks the preset, limits, a measured or
-fitted device model, or a real rig (``[rig]``), exactly as for ``hilctl program``. The run is
+fitted device model, or a real rig (``[rig]``), exactly as for ``hilctl program``, and its
+``[characterize]`` table says what pulses to draw (flags override it). The run is
 stored in a run directory (``--run-dir``) like a programming run, so a killed characterization
 continues with ``--resume DIR`` and gives the table an uninterrupted one would have.
 """
@@ -21,11 +22,16 @@ from ..config import assemble_config
 from ..report.progress import round_progress
 from ..run.book_link import characterize_into_book
 from ..run.characterization import new_characterization, resume_characterization
+from ..units import Quantity
+
+# The flags of what is drawn, in the order of the [characterize] keys they set.
+_DRAW_FLAGS = ("--sampling", "--grid-points", "--start", "--repeats", "--set-amplitude",
+               "--width", "--set-gate", "--reset-gate")
 
 
 @click.command()
 @click.option("--pulses", type=click.IntRange(1), default=50_000, show_default=True,
-              help="Pulses to apply (rows of the table).")
+              help="Measured pulses to apply (an hrs start adds one RESET row before each).")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Pulse-response table to write (CSV); with --resume, the one named at the "
                    "start by default.")
@@ -34,12 +40,28 @@ from ..run.characterization import new_characterization, resume_characterization
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue the stopped characterization stored in this run directory.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="TOML configuration (array, device, limits, rig) as for hilctl program.")
+              help="TOML configuration (array, device, limits, rig, [characterize]).")
 @click.option("--rows", type=click.IntRange(1), help="Rows of the simulated array [64].")
 @click.option("--cols", type=click.IntRange(1), help="Columns of the simulated array [64].")
 @click.option("--seed", type=click.IntRange(0),
               help="Seed of the simulated array and of the random pulses [0].")
 @click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
+@click.option("--sampling", type=click.Choice(["random", "grid"]),
+              help="Pulse settings drawn at random or walked on a grid [random].")
+@click.option("--grid-points", type=click.IntRange(1), help="Grid values per axis [5].")
+@click.option("--start", type=click.Choice(["random", "hrs"]),
+              help="SET and RESET from the states cells are in, or every pulse a SET after a "
+                   "full RESET (hrs) [random].")
+@click.option("--repeats", type=click.IntRange(1),
+              help="Pulses each cell gets of each setting it is given [1].")
+@click.option("--set-amplitude", nargs=2, type=Quantity("V"), metavar="LOW HIGH",
+              help="SET (bit-line) amplitude range [0.8V and the SET limit].")
+@click.option("--width", nargs=2, type=Quantity("s"), metavar="LOW HIGH",
+              help="Pulse width range, e.g. 1us 1us [the width limits].")
+@click.option("--set-gate", nargs=2, type=Quantity("V"), metavar="LOW HIGH",
+              help="SET gate (word-line) range, e.g. 1.5V 3V [the SET gate limits on 1T1R].")
+@click.option("--reset-gate", nargs=2, type=Quantity("V"), metavar="LOW HIGH",
+              help="RESET gate range [the top of the RESET gate limits on 1T1R].")
 @click.option("--device-book", "device_book", type=click.Path(dir_okay=False),
               help="Fill this device book instead: --pulses-per-cell pulses per device "
                    "towards random targets, planned and learned by the neural planner.")
@@ -50,13 +72,20 @@ from ..run.characterization import new_characterization, resume_characterization
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def characterize(pulses, out, run_dir, resume_dir, config_file, rows, cols, seed, preset_name,
-                 device_book, pulses_per_cell, predictor_dir, quiet, as_json) -> None:
-    """Apply random pulses (polarity, amplitude, log-uniform width over the safe ranges)
+                 sampling, grid_points, start, repeats, set_amplitude, width, set_gate,
+                 reset_gate, device_book, pulses_per_cell, predictor_dir, quiet,
+                 as_json) -> None:
+    """Apply pulses (polarity, amplitude, log-uniform width, gate over the safe ranges)
     across the array, read before and after, and write the pulse-response table."""
+    drawn = {"sampling": sampling, "grid_points": grid_points, "start": start,
+             "repeats": repeats, "set_V": set_amplitude or None, "width_s": width or None,
+             "set_gate_V": set_gate or None, "reset_gate_V": reset_gate or None}
     if resume_dir:
         given = [name for name, value in (("--run-dir", run_dir), ("--config", config_file),
                                           ("--rows", rows), ("--cols", cols), ("--seed", seed),
-                                          ("--preset", preset_name)) if value is not None]
+                                          ("--preset", preset_name),
+                                          *zip(_DRAW_FLAGS, drawn.values(), strict=True))
+                 if value is not None]
         if given:
             raise ConfigError(f"--resume continues a run as it was made: {', '.join(given)} "
                               "cannot change it")
@@ -69,6 +98,7 @@ def characterize(pulses, out, run_dir, resume_dir, config_file, rows, cols, seed
             raise ConfigError("--device-book and --pulses-per-cell go together")
         config = assemble_config(config_file, {}, {
             "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name},
+            "characterize": drawn,
             "device_book": {"path": device_book and str(Path(device_book).resolve())},
             "protocol": {"predictor": predictor_dir and str(Path(predictor_dir).resolve())}})
         if device_book:
@@ -84,8 +114,10 @@ def characterize(pulses, out, run_dir, resume_dir, config_file, rows, cols, seed
     dropped = (f"; {summary['pulses_dropped']} pulses left out (a read at or below 0 S)"
                if summary["pulses_dropped"] else "")
     shape = summary["array"]
+    gates = "" if summary["gate_V"] is None else " gate {:g}-{:g} V,".format(*summary["gate_V"])
     click.echo(f"wrote {summary['rows']} pulses ({summary['set_rows']} SET, "
-               f"{summary['reset_rows']} RESET) on a {shape[0]}x{shape[1]} "
+               f"{summary['reset_rows']} RESET,{gates} {summary['sampling']}, "
+               f"{summary['start']} start) on a {shape[0]}x{shape[1]} "
                f"{summary['preset']} array (seed {summary['seed']}) to {summary['out']} in "
                f"{summary['seconds']} s{dropped}; run stored in {summary['run_dir']}")
 

@@ -1,12 +1,20 @@
-"""``hilctl device fit`` and ``hilctl device compare``: the parametric device model against a
-measured pulse-response table."""
+"""``hilctl device fit`` and ``hilctl device compare``: a device model against a measured
+pulse-response table.
+
+Two models fit: the 1R model (``simulated_backend.fit``) and the 1T1R model, whose gate sets
+the SET level (``simulated_backend.fit_1t1r``); ``--model auto`` takes 1T1R when the table's
+gate column varies. Both reports end with the same per-setting table (measured vs simulated
+median and p10-p90 of G after), which ``device compare`` prints for any preset.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+import numpy as np
 
+from hilctl.drivers import ConfigError
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.simulated_backend.fit import (
     compare,
@@ -16,11 +24,14 @@ from hilctl.simulated_backend.fit import (
     quality_summary,
     simulate_table,
 )
-from hilctl.simulated_backend.presets import DEFAULT_PRESET, load_preset, write_preset
+from hilctl.simulated_backend.fit_1t1r import fit_1t1r
+from hilctl.simulated_backend.fit_quality import setting_lines, setting_quality
+from hilctl.simulated_backend.presets import ONE_T_ONE_R, load_preset, write_preset
 
 from ..units import Quantity
 
 _READ_HELP = "Read voltage at which the table's conductances were measured [0.2V]."
+_BASES = {"1r": "hfox-1r", "1t1r": ONE_T_ONE_R}
 
 
 @click.group()
@@ -28,33 +39,66 @@ def device() -> None:
     """Device models against measured data: fit a preset, compare a preset."""
 
 
+def chosen_model(model: str, table: PulseTable) -> str:
+    """``auto``: 1T1R when the gate column holds more than one value, else 1R."""
+    if model != "auto":
+        return model
+    gates = np.unique(table.gate[np.isfinite(table.gate)])
+    return "1t1r" if gates.size > 1 else "1r"
+
+
+def _fit_1r(table, base, read_V, seed, bins):
+    """(params, notes, report lines, one-line grade) of the 1R fit."""
+    result = fit_device(table, base, read_V=read_V, seed=seed, bins=bins)
+    summary = quality_summary(result.quality)
+    return result.params, result.notes, quality_lines(result.quality), (
+        f"median KS {summary['median_ks']:.3f}, worst KS {summary['worst_ks']:.3f} over "
+        f"{summary['bins']} bins")
+
+
+def _fit_1t1r(table, base, read_V, seed, bins):
+    """(params, notes, report lines, one-line grade) of the 1T1R fit."""
+    params, notes = fit_1t1r(table, base, read_V=read_V, seed=seed)
+    return params, notes, [], "per pulse setting, printed by the fit"
+
+
+_FITS = {"1r": _fit_1r, "1t1r": _fit_1t1r}
+
+
 @device.command()
 @click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False),
               help="Pulse-response table (CSV, e.g. from hilctl data import).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Preset file to write (TOML, loads with --preset PATH).")
-@click.option("--base", default=DEFAULT_PRESET, show_default=True,
-              help="Preset (name or .toml) whose values fill what the data cannot decide.")
+@click.option("--model", type=click.Choice(["auto", "1t1r", "1r"]), default="auto",
+              show_default=True,
+              help="Cell model to fit; auto: 1t1r when the table's gate column varies.")
+@click.option("--base", help="Preset (name or .toml) whose values fill what the data cannot "
+                             "decide [hfox-1r for 1r, hfox-1t1r for 1t1r].")
 @click.option("--read-voltage", type=Quantity("V"), default=0.2, help=_READ_HELP)
 @click.option("--bins", type=click.IntRange(1, 20), default=6, show_default=True,
-              help="G_before bins per pulse setting in the quality report.")
+              help="G_before bins per pulse setting in the 1R model's KS report.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also plot the fit (PNG).")
-def fit(data_file, out, base, read_voltage, bins, seed, plot) -> None:
-    """Fit the parametric model's parameters to a measured table and report fit quality."""
+def fit(data_file, out, model, base, read_voltage, bins, seed, plot) -> None:
+    """Fit a cell model's parameters to a measured table and report fit quality."""
     table = PulseTable.read_csv(data_file)
-    result = fit_device(table, load_preset(base), read_V=read_voltage, seed=seed, bins=bins)
-    for line in result.notes:
-        click.echo(f"note: {line}")
-    for line in quality_lines(result.quality):
+    model = chosen_model(model, table)
+    base = base or _BASES[model]
+    base_params = load_preset(base)
+    if base_params.cell.lower() != model:
+        raise ConfigError(f"--base {base} is a {base_params.cell} preset; the {model.upper()} "
+                          f"fit needs a {model.upper()} one (e.g. {_BASES[model]})")
+    params, notes, report, grade = _FITS[model](table, base_params, read_voltage, seed, bins)
+    simulated = simulate_table(table, params, read_voltage, seed)
+    settings = setting_lines(*setting_quality(table, simulated))
+    for line in [f"note: {note}" for note in notes] + report + settings:
         click.echo(line)
-    summary = quality_summary(result.quality)
-    write_preset(result.params, out, comment=(
-        f"fitted by hilctl device fit to {Path(data_file).name} ({len(table)} rows, read at "
-        f"{read_voltage:g} V, base {base})\nfit quality: median KS {summary['median_ks']:.3f}, "
-        f"worst KS {summary['worst_ks']:.3f} over {summary['bins']} bins"))
+    write_preset(params, out, comment=(
+        f"fitted by hilctl device fit ({params.cell} model) to {Path(data_file).name} "
+        f"({len(table)} rows, read at {read_voltage:g} V, base {base})\nfit quality: {grade}; "
+        f"{settings[-1].split(' have ')[0]} meet the median 5 % / spread 20 % mark"))
     if plot:
-        simulated = simulate_table(table, result.params, read_voltage, seed)
         plot_comparison(table, simulated, plot, f"{Path(data_file).name}: fitted preset")
         click.echo(f"plotted {plot}")
     click.echo(f"wrote {out}")
@@ -71,11 +115,15 @@ def fit(data_file, out, base, read_voltage, bins, seed, plot) -> None:
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="PNG to write [<data>-vs-<preset>.png beside the data].")
 def compare_(data_file, preset_name, read_voltage, bins, seed, plot) -> None:
-    """Print and plot measured vs simulated G_after per G_before bin and pulse setting."""
+    """Print and plot measured vs simulated G_after per pulse setting (and, for a 1R preset,
+    per G_before bin)."""
     table = PulseTable.read_csv(data_file)
     params = load_preset(preset_name)
     simulated = simulate_table(table, params, read_voltage, seed)
-    for line in quality_lines(compare(table, params, read_voltage, bins, seed, simulated)):
+    if params.cell == "1R":  # the G_before-binned KS report of the 1R model
+        for line in quality_lines(compare(table, params, read_voltage, bins, seed, simulated)):
+            click.echo(line)
+    for line in setting_lines(*setting_quality(table, simulated)):
         click.echo(line)
     data_path = Path(data_file)
     plot = plot or data_path.with_name(f"{data_path.stem}-vs-{Path(preset_name).stem}.png")

@@ -23,11 +23,13 @@ from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols import Subscriber
 from hilctl.protocols.characterize import (
     CharacterizationState,
+    PulseRanges,
     TableRows,
     run_characterization,
 )
+from hilctl.protocols.settings import ResetPulse
 
-from ..assemble import open_crossbar
+from ..assemble import device_params, open_crossbar
 from ..config import RunConfig, dump_toml
 from .lock import run_lock
 from .runner import (
@@ -122,19 +124,49 @@ def _execute(config: RunConfig, run_dir: Path, crossbar, store: RunStore, n_puls
     engine.subscribe(rows)
     intent = store.unconfirmed() if state is not None else None
     reread = None if intent is None else intent["index"].astype(np.intp)
-    run_characterization(engine, n_pulses, rng, cells, state=state, reread=reread)
+    ranges = pulse_ranges(config)
+    run_characterization(engine, n_pulses, rng, cells, ranges, state=state, reread=reread)
     table = rows.table()
     out = Path(store.meta()["out"])
     table.write_csv(out)
+    applied = n_pulses * (2 if ranges.start == "hrs" else 1)  # an hrs start's RESETs are rows
     summary = {
-        "rows": len(table), "pulses": n_pulses, "pulses_dropped": n_pulses - len(table),
+        "rows": len(table), "pulses": applied, "pulses_dropped": applied - len(table),
         "out": str(out), "run_dir": str(run_dir), "array": list(crossbar.shape),
         "preset": config.array.preset, "seed": config.array.seed,
         "set_rows": int((table.polarity > 0).sum()),
         "reset_rows": int((table.polarity < 0).sum()),
         "g_before_S": [float(table.g_before.min()), float(table.g_before.max())],
+        "gate_V": _span(table.gate), "sampling": ranges.sampling, "start": ranges.start,
         "seconds": round(time.perf_counter() - started, 2),
     }
     write_atomic(run_dir / "result.json", json.dumps(summary, indent=2) + "\n")
     store.set_meta(status="complete")
     return CharacterizationOutcome(table, summary)
+
+
+def pulse_ranges(config: RunConfig) -> PulseRanges:
+    """What ``[characterize]`` asks for. On a simulated 1T1R array every pulse needs a gate:
+    a gate range left out is, for SETs, the SET gate limits and, for RESETs, the top of the
+    RESET gate limits (gate fully on)."""
+    c, limits = config.characterize, config.limits_in_force()
+    set_gate, reset_gate = c.set_gate_V, c.reset_gate_V
+    if _is_1t1r(config):
+        set_gate = set_gate or (limits.gate_set_min_V, limits.gate_set_max_V)
+        reset_gate = reset_gate or (limits.gate_reset_max_V, limits.gate_reset_max_V)
+    defaults = PulseRanges()
+    return PulseRanges(set_V=c.set_V or defaults.set_V, reset_V=c.reset_V or defaults.reset_V,
+                       width_s=c.width_s or defaults.width_s, set_gate_V=set_gate,
+                       reset_gate_V=reset_gate, sampling=c.sampling, grid_points=c.grid_points,
+                       start=c.start, repeats=c.repeats,
+                       hrs_reset=ResetPulse(c.reset.amplitude_V, c.reset.width_s, c.reset.gate_V))
+
+
+def _is_1t1r(config: RunConfig) -> bool:
+    return (config.rig is None and config.array.empirical_table is None
+            and device_params(config).cell == "1T1R")
+
+
+def _span(values: np.ndarray) -> list[float] | None:
+    finite = values[np.isfinite(values)]
+    return [float(finite.min()), float(finite.max())] if finite.size else None
