@@ -157,6 +157,16 @@ class RunStore:
                               f"last stored round {last}; the store is damaged")
         return unpack(row[1])
 
+    def iter_rounds(self):
+        """``(round, pulses, backend)`` of every stored round in order, one at a time, as
+        stored (``pulses``: ``index`` positions in the run's cell list, ``reading``, and for a
+        pulse round ``polarity``, ``amplitude``, ``width`` and, with a gate, ``gate``;
+        ``backend``: the simulator's snapshot or None), so a reader of a large run holds one
+        round at a time."""
+        rows = self._db.execute("SELECT round, pulses, backend FROM rounds ORDER BY round")
+        for number, pulses, backend in rows:
+            yield number, unpack(pulses), None if backend is None else unpack(backend)
+
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 
@@ -299,6 +309,9 @@ def _checksum(number: int, cells: int, *blobs: bytes | None) -> str:
 
 def _pulse_arrays(index: np.ndarray, pulses: PulseBatch) -> dict[str, np.ndarray]:
     """A round's pulses as stored: the positions of its cells and what each got."""
-    return {"index": index.astype(np.int32), "polarity": pulses.polarity,
-            "amplitude": pulses.amplitude.astype(np.float32),
-            "width": pulses.width.astype(np.float32)}
+    arrays = {"index": index.astype(np.int32), "polarity": pulses.polarity,
+              "amplitude": pulses.amplitude.astype(np.float32),
+              "width": pulses.width.astype(np.float32)}
+    if pulses.gate is not None:
+        arrays["gate"] = pulses.gate.astype(np.float32)
+    return arrays
