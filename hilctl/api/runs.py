@@ -30,6 +30,7 @@ from ..run.runner import (
     new_run,
     resume_run,
 )
+from ..run.store import RunStore
 from ..targets import check_reachable, nominal_window, targets_for
 from ..units import parse_quantity
 from ..weights.job import pair_compensation, weights_job
@@ -155,6 +156,9 @@ class Run:
 
     def resume(self, progress: bool = False) -> Run:
         """Continue an interrupted run from its last stored round (a finished one is left)."""
+        with RunStore(self.path / STORE_NAME) as store:
+            if store.meta().get("status") == "complete":
+                return self
         with round_progress(f"resuming {self.path}", progress) as hook:
             resume_run(self.path, progress=hook)
         return self

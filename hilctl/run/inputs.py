@@ -37,7 +37,7 @@ def copy_inputs(config: RunConfig, run_dir: Path) -> RunConfig:
         if table == "weights":
             copy = run_dir / MODEL_DIR
         else:
-            copy = run_dir / INPUTS_DIR / key / Path(value).name
+            copy = run_dir / INPUTS_DIR / f"{table}.{key}" / Path(value).name
             _copy(Path(value), copy, f"{table}.{key}")
         changed.setdefault(table, {})[key] = str(copy)
     return config.model_copy(update={table: getattr(config, table).model_copy(update=keys)
