@@ -36,13 +36,16 @@ class Array:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, cols): the shape targets must have."""
         return (self.config.array.rows, self.config.array.cols)
 
     @property
     def simulated(self) -> bool:
+        """True for the embedded simulator (a run then also reports true conductances)."""
         return self.config.rig is None
 
     def open(self) -> Crossbar:
+        """The live crossbar (a fresh simulated array, or the rig connected and configured)."""
         return open_crossbar(self.config)
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ from hilctl.drivers import ConfigError, DataError, ResumeError
 
 from ..assemble import device_model
 from ..config import RunConfig, build_config, merge
+from ..registry import protocol_entry
 from ..report.progress import round_progress
 from ..run.inputs import copy_inputs, remove_inputs
 from ..run.runner import (
@@ -124,23 +125,28 @@ class Run:
 
     @property
     def config(self) -> RunConfig:
+        """The configuration the run was made with (``config.toml``)."""
         return load_run_config(self.path)
 
     @property
     def targets(self) -> np.ndarray:
+        """The target map (S, NaN where no cell was programmed)."""
         return np.load(self.path / TARGETS_NAME, allow_pickle=False)
 
     @property
     def conductance(self) -> np.ndarray:
+        """The last verify read per cell (S), shaped like ``targets``."""
         return self._result_map("conductance.npy")
 
     @property
     def true_conductance(self) -> np.ndarray | None:
+        """The devices' noise-free conductance at the end (S); None on a rig."""
         if not (self.path / "true_conductance.npy").is_file():
             return None
         return self._result_map("true_conductance.npy")
 
     def summary(self) -> dict:
+        """The figures of ``result.json`` (success, pulses, rounds, time, energy, ...)."""
         return json.loads(self._result_file("result.json").read_text())
 
     def pulses(self):
@@ -191,6 +197,17 @@ class Run:
                 f"{s['pulses_mean']:.2f} pulses per cell>")
 
 
+def _check_planner(config: RunConfig) -> None:
+    """A planned protocol without what its planner needs, said in ``program``'s parameters."""
+    p = config.protocol
+    if protocol_entry(p.name).needs_planner and p.planner in ("neural", "lookup") and \
+            p.predictor is None:
+        what = "a pulse-response table" if p.planner == "lookup" else "a trained predictor"
+        raise ConfigError(f"program(): protocol={p.name!r} with planner={p.planner!r} needs "
+                          f"predictor= ({what}, see hilctl.train_predictor and "
+                          "hilctl.characterize), or planner='oracle' on a simulator")
+
+
 def load_run(path: str | Path) -> Run:
     """The run stored in directory ``path`` (made by ``hilctl program`` or ``hilctl.program``)."""
     return Run(path)
@@ -221,6 +238,7 @@ def program(array: Array | str, targets: object = None, *, protocol: str = "writ
         "targets": {"pattern": pattern},
         "weights": {"model": weights and str(Path(weights).resolve())},
     }), "hilctl.program()")
+    _check_planner(config)
     values = None if targets is None or pattern else check_targets(targets, config)
     temporary = None
     if out is None:

@@ -52,6 +52,8 @@ def test_an_array_prints_its_shape_device_and_url():
     array = hilctl.open_array(SIM)
     assert array.shape == (8, 8)
     assert repr(array) == f"<hilctl.Array 8x8 simulated hfox-1r, seed 3 ({SIM})>"
+    with array.open() as crossbar:
+        assert repr(crossbar).startswith("<SimulatedCrossbar 8x8 ParametricDevice, G 1e-06..")
 
 
 def test_a_rig_toml_is_an_array_whose_relative_paths_follow_the_file(tmp_path):
@@ -89,6 +91,15 @@ def test_the_pulse_table_ends_each_cell_at_its_conductance(stored_run):
     applied = pulses[pulses.polarity != 0]
     assert len(applied) == run.summary()["pulses_mean"] * 64
     assert (applied.width_s > 0).all() and applied.gate_V.isna().all()
+
+
+def test_without_pandas_the_pulses_are_numpy_columns(stored_run, monkeypatch):
+    run, _ = stored_run
+    with_pandas = run.pulses()
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    columns = run.pulses()
+    assert list(columns) == list(with_pandas.columns)
+    np.testing.assert_array_equal(columns["g_read_S"], with_pandas.g_read_S.to_numpy())
 
 
 def test_a_csv_export_reads_back_as_the_stored_conductances(stored_run, tmp_path):
@@ -138,6 +149,9 @@ def test_python_errors_speak_of_parameters_not_flags(tmp_path, stored_run):
     with pytest.raises(hilctl.ConfigError, match=r"program\(\): protocol.tolerance") as caught:
         hilctl.program(SIM, "random", tolerance=2e-6, out=tmp_path / "r")
     assert "did you mean 2uS" in str(caught.value) and "--" not in str(caught.value)
+    with pytest.raises(hilctl.ConfigError, match="protocol='one-shot'.*needs predictor=") as caught:
+        hilctl.program(SIM, "random", protocol="one-shot", out=tmp_path / "r")
+    assert "--" not in str(caught.value)
     with pytest.raises(hilctl.HilctlError, match=r"out=.*already holds a run.*load_run"):
         hilctl.program(SIM, "random", out=stored_run[0].path)
 
