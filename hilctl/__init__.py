@@ -14,7 +14,7 @@ From Python (the same runs ``hilctl program`` makes; every name below has its ow
 
 open_array(url_or_toml)
     An ``Array``: ``sim://?rows=&cols=&seed=&preset=`` or a TOML configuration (``[rig]``).
-program(array, targets, protocol=, tolerance=, max_pulses=, planner=, predictor=, weights=, out=)
+program(array, targets, protocol=, tolerance=, predictor=, weights=, out=, settings=, ...)
     Program and store a run; returns a ``Run`` (``out=None``: a temporary directory).
 load_run(path)
     The ``Run`` stored in a run directory.

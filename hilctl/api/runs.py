@@ -87,7 +87,11 @@ def check_targets(targets: object, config: RunConfig) -> np.ndarray:
     """Targets in siemens shaped like the array (NaN: leave the cell alone), refused with the
     likely mistake when their shape or size is not that."""
     shape = (config.array.rows, config.array.cols)
-    values = np.asarray(targets, dtype=np.float64)
+    try:
+        values = np.asarray(targets, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("targets: expected numbers (conductances in siemens), an array shaped "
+                        "like the array, or a pattern name") from None
     if values.shape != shape:
         hint = (f"; use targets.reshape({shape[0]}, {shape[1]})"
                 if values.size == shape[0] * shape[1] else "")
@@ -217,7 +221,7 @@ def program(array: Array | str, targets: object = None, *, protocol: str = "writ
             tolerance: float | str | None = None, max_pulses: int | None = None,
             planner: str | None = None, predictor: str | Path | None = None,
             weights: str | Path | None = None, out: str | Path | None = None,
-            progress: bool = False) -> Run:
+            settings: dict | None = None, progress: bool = False) -> Run:
     """Program ``array`` and return the stored ``Run``.
 
     ``targets``: conductances in siemens shaped like the array (NaN: leave the cell), or a
@@ -225,13 +229,15 @@ def program(array: Array | str, targets: object = None, *, protocol: str = "writ
     model directory whose layers become the targets. ``tolerance``: ``0.05``, ``"5%"`` or
     ``"0.5uS"``. ``predictor``: a trained predictor directory (or a pulse-response table for
     ``planner="lookup"``). ``out``: the run directory to create; None keeps the run in a
-    temporary directory for as long as the ``Run`` object lives.
+    temporary directory for as long as the ``Run`` object lives. ``settings``: any further
+    tables of a TOML configuration, e.g. ``{"protocol": {"gate_V": 1.6}}``.
     """
     array = array if isinstance(array, Array) else open_array(array)
     if weights is not None and targets is not None:
         raise ConfigError("program(): give targets or weights, not both")
     pattern = targets if isinstance(targets, str) else None
-    config = build_config(merge(array.config.model_dump(mode="json"), {
+    base = merge(array.config.model_dump(mode="json"), settings or {})
+    config = build_config(merge(base, {
         "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
                      "predictor": predictor and str(Path(predictor).resolve()),
                      **tolerance_settings(tolerance)},

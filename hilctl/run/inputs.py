@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from hilctl.drivers import ConfigError, ResumeError
+from hilctl.drivers import ConfigError
 from hilctl.drivers.atomic_file import refuse_links, write_atomic
 
 from ..config import PATH_KEYS, RunConfig, names_file
@@ -23,12 +23,12 @@ MODEL_DIR = "model"
 
 def copy_inputs(config: RunConfig, run_dir: Path) -> RunConfig:
     """Copy the files ``config`` names into ``run_dir/inputs`` and return the configuration
-    that names the copies. Refuses a directory that already holds a run (its inputs would be
-    overwritten); ``remove_inputs`` takes the copies back if the run then never starts."""
+    that names the copies; ``remove_inputs`` takes them back if the run then never starts.
+    A directory that already holds a run is left as it is (the runner refuses it)."""
     run_dir = Path(run_dir).resolve()
     refuse_links(run_dir)
     if (run_dir / "store.sqlite").exists():
-        raise ResumeError(f"{run_dir}: already holds a run")
+        return config
     changed: dict[str, dict[str, str]] = {}
     for table, key in PATH_KEYS:
         value = getattr(getattr(config, table), key)
