@@ -91,3 +91,15 @@ def test_run_files_follow_the_umask(tmp_path, mask, file_mode):
                  "pulses.csv"):
         assert stat.S_IMODE((run.path / name).stat().st_mode) == file_mode, name
     assert stat.S_IMODE(run.path.stat().st_mode) == 0o777 & ~mask
+
+
+def test_the_planners_table_travels_with_the_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    hilctl.characterize("sim://?rows=16&cols=16&seed=9&preset=hfox-1r", pulses=3000,
+                        out="table.csv")
+    run = hilctl.program("sim://?rows=6&cols=6&seed=1&preset=hfox-1r", "random",
+                         protocol="write-verify-planned", planner="lookup",
+                         predictor="table.csv", out="run")
+    copy = run.path / "inputs" / "protocol.predictor" / "table.csv"
+    assert copy.read_bytes() == (tmp_path / "table.csv").read_bytes()
+    assert Path(run.config.protocol.predictor) == copy.resolve()
