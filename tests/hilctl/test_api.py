@@ -169,3 +169,28 @@ def test_a_run_without_out_lives_as_long_as_its_object():
     assert "in memory" in repr(run) and (path / "result.json").is_file()
     del run
     assert not path.exists()
+
+
+def test_a_weights_run_exports_which_cell_holds_which_weight(tmp_path):
+    from hilctl.weights.model_files import TrainedModel, save_model
+
+    rng = np.random.default_rng(0)
+    model = TrainedModel(weights=[rng.normal(0, 0.5, (9, 6)), rng.normal(0, 0.5, (7, 3))],
+                         mode="voltage", layer_sizes=(8, 6, 3), gains=[1.0, 1.0],
+                         dataset="synthetic")
+    save_model(model, tmp_path / "model")
+    run = hilctl.program("sim://?rows=16&cols=8&seed=2&preset=hfox-1r", weights=tmp_path / "model",
+                         protocol="write-verify-planned", planner="oracle", out=tmp_path / "run")
+    pulses_csv, weights_csv = run.export(tmp_path / "p.csv")
+    weights = np.genfromtxt(weights_csv, delimiter=",", names=True, dtype=int)
+    assert len(weights) == 9 * 6 + 7 * 3
+    for layer, shape in enumerate(((9, 6), (7, 3))):
+        mine = weights[weights["layer"] == layer]
+        assert (mine["input"].max() + 1, mine["output"].max() + 1) == shape
+    layer_of = {(w["array"], w["row"], col): w["layer"] for w in weights
+                for col in (w["col_plus"], w["col_minus"])}
+    assert set(layer_of) == {tuple(cell) for cell in np.argwhere(np.isfinite(run.targets))}
+    pulses = np.genfromtxt(pulses_csv, delimiter=",", names=True)
+    starting = pulses[pulses["round"] == 0]
+    assert {(int(r["array"]), int(r["row"]), int(r["col"])): int(r["layer"])
+            for r in starting} == layer_of
