@@ -217,7 +217,7 @@ def load_run(path: str | Path) -> Run:
     return Run(path)
 
 
-def program(array: Array | str, targets: object = None, *, protocol: str = "write-verify",
+def program(array: Array | str, targets: object = None, *, protocol: str | None = None,
             tolerance: float | str | None = None, max_pulses: int | None = None,
             planner: str | None = None, predictor: str | Path | None = None,
             weights: str | Path | None = None, out: str | Path | None = None,
@@ -230,7 +230,8 @@ def program(array: Array | str, targets: object = None, *, protocol: str = "writ
     ``"0.5uS"``. ``predictor``: a trained predictor directory (or a pulse-response table for
     ``planner="lookup"``). ``out``: the run directory to create; None keeps the run in a
     temporary directory for as long as the ``Run`` object lives. ``settings``: any further
-    tables of a TOML configuration, e.g. ``{"protocol": {"gate_V": 1.6}}``.
+    tables of a TOML configuration, e.g. ``{"protocol": {"gate_V": 1.6}}``. A setting left as
+    None keeps the array's configuration (a TOML's ``[protocol]``), else hilctl's default.
     """
     array = array if isinstance(array, Array) else open_array(array)
     if weights is not None and targets is not None:
@@ -253,6 +254,6 @@ def program(array: Array | str, targets: object = None, *, protocol: str = "writ
     if (run_dir / STORE_NAME).exists():
         raise ResumeError(f"out={str(run_dir)!r} already holds a run; load it with "
                           f"hilctl.load_run({str(run_dir)!r}) or choose another out")
-    with round_progress(protocol, progress) as hook:
+    with round_progress(config.protocol.name, progress) as hook:
         start_run(config, run_dir, values, hook)
     return Run(run_dir, temporary)

@@ -51,9 +51,6 @@ def compare(array: Array | str, protocols: tuple[str, ...] = ("write-verify",
             oracle: bool = True) -> dict:
     """Program identical copies of a simulated array with each protocol (and, with ``oracle``,
     the planned ones with the oracle planner); the report ``hilctl compare`` writes."""
-    from ..predictor.model import Predictor  # torch: import late
-    from ..predictor.planner import NeuralPlanner
-
     array = array if isinstance(array, Array) else open_array(array)
     config = build_config(merge(array.config.model_dump(mode="json"),
                                 {"protocol": tolerance_settings(tolerance)}), "hilctl.compare()")
@@ -62,6 +59,9 @@ def compare(array: Array | str, protocols: tuple[str, ...] = ("write-verify",
         if predictor is None:
             raise ConfigError("compare(): planned protocols need predictor= (a trained "
                               "predictor directory, see hilctl.train_predictor)")
+        from ..predictor.model import Predictor  # torch: import late
+        from ..predictor.planner import NeuralPlanner
+
         loaded = Predictor.load(predictor)
 
         def planner_for(name, crossbar):

@@ -56,13 +56,18 @@ def test_an_array_prints_its_shape_device_and_url():
         assert repr(crossbar).startswith("<SimulatedCrossbar 8x8 ParametricDevice, G 1e-06..")
 
 
-def test_a_rig_toml_is_an_array_whose_relative_paths_follow_the_file(tmp_path):
+def test_a_toml_is_an_array_whose_paths_follow_the_file_and_whose_settings_hold(tmp_path):
     (tmp_path / "lab").mkdir()
     (tmp_path / "lab" / "dev.toml").write_text("[device]\nc2c_relative = 0.12\n")
-    (tmp_path / "lab" / "run.toml").write_text('[array]\nrows = 4\ncols = 6\npreset = "dev.toml"\n')
+    (tmp_path / "lab" / "run.toml").write_text('[array]\nrows = 4\ncols = 6\npreset = "dev.toml"\n'
+                                               '[protocol]\nname = "write-verify-adaptive"\n'
+                                               'max_pulses = 7\n')
     array = hilctl.open_array(tmp_path / "lab" / "run.toml")
     assert array.shape == (4, 6)
     assert Path(array.config.array.preset) == tmp_path / "lab" / "dev.toml"
+    run = hilctl.program(array, "gradient", tolerance="10%")
+    assert run.config.protocol.name == "write-verify-adaptive"
+    assert run.config.protocol.max_pulses == 7 and run.summary()["tolerance"] == "0.1 relative"
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +199,13 @@ def test_a_weights_run_exports_which_cell_holds_which_weight(tmp_path):
     starting = pulses[pulses["round"] == 0]
     assert {(int(r["array"]), int(r["row"]), int(r["col"])): int(r["layer"])
             for r in starting} == layer_of
+
+
+def test_characterize_and_compare_from_python(tmp_path):
+    table = hilctl.characterize(SIM, pulses=500, out=tmp_path / "t.csv")
+    assert len(table) == 500 and (tmp_path / "t.csv").is_file()
+    report = hilctl.compare(SIM, protocols=("write-verify",), tolerance="10%")
+    assert set(report["protocols"]) == {"write-verify"}
+    assert set(report["oracle"]) == {"write-verify-planned"}  # its physical limit
+    with pytest.raises(hilctl.ConfigError, match=r"compare\(\): planned protocols need predictor="):
+        hilctl.compare(SIM, protocols=("one-shot",))
