@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import Cells, ConfigError
+from hilctl.drivers import Cells, ConfigError, DataError
 from hilctl.drivers.atomic_file import atomic_output
 
 from ..assemble import open_crossbar
@@ -120,7 +120,7 @@ def pulse_table(run_dir: str | Path):
     columns."""
     chunks = list(pulse_rounds(run_dir))
     if not chunks:
-        raise ConfigError(f"{run_dir}: the run stored no round yet")
+        raise DataError(f"{run_dir}: the run stored no round yet")
     columns = {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
     try:
         import pandas
