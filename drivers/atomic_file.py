@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,11 +22,26 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", **open_args) -> Iter
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **open_args) as fh:
+            # mkstemp makes the file 0600; a result is as readable as any file the user creates.
+            os.chmod(tmp, 0o666 & ~user_umask())
             yield fh
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_umask_lock = threading.Lock()
+
+
+def user_umask() -> int:
+    """The process's umask. It can only be read by setting it, so it is set back at once; the
+    stand-in for that instant is the strictest usual mask, so a file another thread creates
+    meanwhile is never looser than the user asked."""
+    with _umask_lock:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:

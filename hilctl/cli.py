@@ -21,6 +21,8 @@ from hilctl.drivers import HilctlError
 COMMANDS = {
     "program": ("hilctl.commands.program", "program",
                 "Program an array (write-verify, one-shot) and store every round."),
+    "export": ("hilctl.commands.export", "export",
+               "Every pulse and read of a run as a CSV or HDF5 table."),
     "compare": ("hilctl.commands.compare", "compare",
                 "One-shot vs write-verify vs planned write-verify, against the oracle."),
     "characterize": ("hilctl.commands.characterize", "characterize",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -408,10 +410,52 @@ def build_config(data: dict, source: str = "config") -> RunConfig:
         raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
 
 
+# (table, key) of every setting that names a file or folder.
+PATH_KEYS = (("array", "preset"), ("array", "empirical_table"), ("protocol", "predictor"),
+             ("targets", "file"), ("targets", "level_map"), ("targets", "bounds_file"),
+             ("weights", "model"))
+
+
+def names_file(table: str, key: str, value: object) -> bool:
+    """Whether a setting's value is a path (a preset is a file only as ``.toml``)."""
+    if not isinstance(value, str) or not value:
+        return False
+    return (table, key) != ("array", "preset") or value.endswith(".toml")
+
+
+def resolve_paths(data: dict, base: Path) -> dict:
+    """``data`` with relative paths resolved against ``base``: a TOML's paths are relative to
+    the TOML itself, so a config (or a run directory) works from any working directory."""
+    return _map_paths(data, lambda path: path if path.is_absolute() else base / path)
+
+
+def relative_paths(data: dict, base: Path) -> dict:
+    """The inverse of ``resolve_paths`` for paths inside ``base`` (others stay as they are)."""
+    return _map_paths(data, lambda path: path.relative_to(base) if path.is_relative_to(base)
+                      else path)
+
+
+def _map_paths(data: dict, change: Callable[[Path], Path]) -> dict:
+    out = {table: dict(value) if isinstance(value, dict) else value
+           for table, value in data.items()}
+    for table, key in PATH_KEYS:
+        section = out.get(table)
+        if isinstance(section, dict) and names_file(table, key, section.get(key)):
+            section[key] = change(Path(section[key])).as_posix()
+    return out
+
+
+def config_from_toml(path: str | Path) -> RunConfig:
+    """A TOML configuration, its paths taken relative to the file."""
+    return build_config(resolve_paths(read_toml(path), Path(path).resolve().parent), str(path))
+
+
 def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConfig:
     """The configuration a command runs with: ``config_file`` (or ``base`` without one), with
-    the command-line ``flags`` on top (``None`` flags left out)."""
-    data = read_toml(config_file) if config_file else base
+    the command-line ``flags`` on top (``None`` flags left out). Paths in the file are relative
+    to the file; paths among the flags to the working directory."""
+    data = (resolve_paths(read_toml(config_file), Path(config_file).resolve().parent)
+            if config_file else base)
     source = config_file or "command line"
     return build_config(merge(data, flags), source)
 
@@ -447,8 +491,9 @@ def merge(base: dict, overrides: dict) -> dict:
     return out
 
 
-def dump_toml(config: RunConfig) -> str:
-    """The configuration as TOML (tables of scalars; ``None`` values left out)."""
+def dump_toml(config: RunConfig, base: Path | None = None) -> str:
+    """The configuration as TOML (tables of scalars; ``None`` values left out), paths inside
+    ``base`` written relative to it (read back with ``config_from_toml``)."""
     lines: list[str] = []
 
     def emit(prefix: str, table: dict) -> None:
@@ -462,7 +507,8 @@ def dump_toml(config: RunConfig) -> str:
             if isinstance(value, dict):
                 emit(f"{prefix}.{key}" if prefix else key, value)
 
-    emit("", config.model_dump(mode="json"))
+    data = config.model_dump(mode="json")
+    emit("", relative_paths(data, Path(base).resolve()) if base is not None else data)
     return "\n".join(lines).strip() + "\n"
 
 

@@ -59,6 +59,12 @@ class SimulatedCrossbar(Crossbar):
         self._healthy = self.model.healthy
         self._pulses_applied = 0
 
+    def __repr__(self) -> str:
+        p = self.params
+        return (f"<SimulatedCrossbar {self.shape[0]}x{self.shape[1]} "
+                f"{type(self.model).__name__}, G {p.g_min_S:.3g}..{p.g_max_S:.3g} S, "
+                f"read at {self.limits.read_V:g} V, {self._pulses_applied} pulses applied>")
+
     # -- Crossbar ---------------------------------------------------------------------------
     def _apply(self, pulses: PulseBatch) -> None:
         flat = pulses.cells.flat(self.shape)

@@ -13,30 +13,20 @@ from rich.table import Table
 from hilctl.drivers import ConfigError
 from hilctl.simulated_backend.empirical import usage_line
 
+from ..api.runs import start_run, tolerance_settings
 from ..config import assemble_config
 from ..levels import levels_table
 from ..registry import PLANNERS, PROTOCOLS
 from ..report.console import report_console
 from ..report.progress import round_progress
-from ..run.runner import RunOutcome, load_run_config, new_run, resume_run
-from ..targets import targets_for
-from ..units import parse_quantity
-from ..weights.job import compensation_for_run, pair_compensation, weights_job
+from ..run.runner import RunOutcome, load_run_config, resume_run
+from ..weights.job import compensation_for_run
 
 
 def parse_tolerance(text: str | None) -> dict:
     """``0.5uS`` is an absolute band in siemens; anything else (``5%``, ``0.05``) is relative
     and checked by the config."""
-    if text is None:
-        return {}
-    text = text.strip()
-    if text.endswith("S"):
-        try:
-            return {"tolerance_abs_S": parse_quantity(text, "S", "--tolerance")}
-        except ConfigError:
-            raise ConfigError(f"--tolerance = {text!r}: expected a fraction (0.05), a "
-                              "percentage (5%) or an absolute band in siemens (0.5uS)") from None
-    return {"tolerance": text}
+    return tolerance_settings(text, "--tolerance")
 
 
 def print_summary(summary: dict, console: Console) -> None:
@@ -132,22 +122,12 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
                                  retarget=compensation_for_run(Path(resume_dir)))
     else:
         config = assemble_config(config_file, {}, flags)
-        extra_files, layout, retarget = {}, None, None
-        if config.weights.model:
-            if config.targets.file:
-                raise ConfigError("--weights and --targets exclude each other")
-            targets, extra_files, layout = weights_job(config)
-            retarget = pair_compensation(layout, targets)
-        else:
-            targets = targets_for(config)
+        if config.weights.model and config.targets.file:
+            raise ConfigError("--weights and --targets exclude each other")
         run_dir = Path(out_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-"
                                   f"{config.protocol.name}")
         with round_progress(config.protocol.name, not quiet) as hook:
-            outcome = new_run(config, run_dir, targets, progress=hook, extra_files=extra_files,
-                              retarget=retarget)
-        if layout is not None:
-            outcome.summary["layout"] = layout.describe()
-            outcome.summary["arrays"] = layout.n_arrays
+            outcome = start_run(config, run_dir, progress=hook)
     report(outcome, as_json, console)
 
 

@@ -36,7 +36,7 @@ from hilctl.protocols.tolerance import Bands
 
 from ..assemble import device_usage, open_crossbar
 from ..checksums import sha256
-from ..config import RunConfig, build_config, dump_toml, read_toml
+from ..config import RunConfig, config_from_toml, dump_toml
 from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
@@ -124,7 +124,7 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     with crossbar:
         protocol = protocol or build_protocol(config, crossbar)
         protocol.check(crossbar.limits)
-        config_text = dump_toml(config)
+        config_text = dump_toml(config, run_dir)  # its own copies named relative to it
         write_atomic(run_dir / CONFIG_NAME, config_text)
         save_npy(run_dir / TARGETS_NAME, targets)
         for name, data in (extra_files or {}).items():
@@ -259,7 +259,7 @@ def load_run_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise ResumeError(f"{run_dir}: not a run directory (no {CONFIG_NAME})")
-    return build_config(read_toml(path), str(path))
+    return config_from_toml(path)
 
 
 def describe_difference(a: RunConfig, b: RunConfig) -> str:

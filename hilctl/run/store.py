@@ -204,6 +204,18 @@ class RunStore:
                                    pulses["index"].astype(np.intp)), 1)
         return counts
 
+    def iter_rounds(self):
+        """``(round, pulses, backend)`` of every stored round in order, one at a time, as
+        stored (``pulses``: ``index`` positions in the run's cell list, ``reading``, and for a
+        pulse round ``polarity``, ``amplitude``, ``width`` and, with a gate, ``gate``;
+        ``backend``: the simulator's snapshot or None), so a reader of a large run holds one
+        round at a time."""
+        rows = self._db.execute(  # a snapshot in its own table, or (older stores) in the round
+            "SELECT r.round, r.pulses, COALESCE(s.backend, r.backend) FROM rounds r "
+            "LEFT JOIN snapshots s ON s.round = r.round ORDER BY r.round")
+        for number, pulses, backend in rows:
+            yield number, unpack(pulses), None if backend is None else unpack(backend)
+
     def round_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
 

@@ -1,0 +1,259 @@
+"""Programming runs from Python: ``program`` makes one, ``load_run`` reads one, ``Run`` is one.
+
+A run is always a run directory (the one ``hilctl program`` writes): ``out=None`` puts it in a
+temporary directory removed with the ``Run`` object, ``Run.save`` keeps a copy. The CLI's
+``program`` command is a wrapper over ``start_run``, the one path from a configuration to a
+stored run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hilctl.drivers import ConfigError, DataError, ResumeError
+
+from ..assemble import device_model
+from ..config import RunConfig, build_config, merge
+from ..registry import protocol_entry
+from ..report.progress import round_progress
+from ..run.inputs import copy_inputs, remove_inputs
+from ..run.runner import (
+    CONFIG_NAME,
+    STORE_NAME,
+    TARGETS_NAME,
+    RunOutcome,
+    load_run_config,
+    new_run,
+    resume_run,
+)
+from ..run.store import RunStore
+from ..targets import check_reachable, nominal_window, targets_for
+from ..units import parse_quantity
+from ..weights.job import compensation_for_run, pair_compensation, weights_job
+from .backends import Array, open_array
+from .pulses import export_pulses, pulse_table
+
+# Largest plausible conductance target (S): 10 mS is far above any RRAM device's window.
+MAX_TARGET_S = 1e-2
+
+
+def tolerance_settings(value: float | str | None, name: str = "tolerance") -> dict:
+    """``0.5uS`` is an absolute band in siemens; a number, ``"5%"`` or ``"0.05"`` is relative
+    (checked by the config)."""
+    if value is None or not isinstance(value, str):
+        return {} if value is None else {"tolerance": value}
+    text = value.strip()
+    if not text.endswith("S"):
+        return {"tolerance": text}
+    try:
+        return {"tolerance_abs_S": parse_quantity(text, "S", name)}
+    except ConfigError:
+        raise ConfigError(f"{name} = {text!r}: expected a fraction (0.05), a percentage (5%) "
+                          "or an absolute band in siemens (0.5uS)") from None
+
+
+def start_run(config: RunConfig, run_dir: Path, targets: np.ndarray | None = None,
+              progress=None) -> RunOutcome:
+    """Program ``targets`` (default: the configured weights, file or pattern) into a new run
+    directory that holds copies of every file the configuration names."""
+    run_dir = Path(run_dir)
+    extra_files, layout, retarget = {}, None, None
+    if config.weights.model:
+        targets, extra_files, layout = weights_job(config)
+        retarget = pair_compensation(layout, targets)
+    elif targets is None:
+        targets = targets_for(config)
+    made = not run_dir.exists()
+    try:
+        outcome = new_run(copy_inputs(config, run_dir), run_dir, targets, progress=progress,
+                          extra_files=extra_files, retarget=retarget)
+    except BaseException:
+        remove_inputs(run_dir)
+        if made and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+        raise
+    if layout is not None:
+        outcome.summary["layout"] = layout.describe()
+        outcome.summary["arrays"] = layout.n_arrays
+    return outcome
+
+
+def check_targets(targets: object, config: RunConfig) -> np.ndarray:
+    """Targets in siemens shaped like the array (NaN: leave the cell alone), refused with the
+    likely mistake when their shape or size is not that."""
+    shape = (config.array.rows, config.array.cols)
+    try:
+        values = np.asarray(targets, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("targets: expected numbers (conductances in siemens), an array shaped "
+                        "like the array, or a pattern name") from None
+    if values.shape != shape:
+        hint = (f"; use targets.reshape({shape[0]}, {shape[1]})"
+                if values.size == shape[0] * shape[1] else "")
+        raise DataError(f"targets have shape {values.shape}, the array is "
+                        f"{shape[0]}x{shape[1]}{hint}")
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise DataError("targets: no finite target; NaN marks a cell to leave alone")
+    if finite.min() <= 0:
+        raise DataError(f"targets: {finite.min():g} is not a conductance (expected siemens > 0)")
+    if finite.max() > MAX_TARGET_S:
+        unit = "ohms (give 1 / R)" if finite.max() > 1e3 else "microsiemens (give targets * 1e-6)"
+        raise DataError(f"targets up to {finite.max():g} look like {unit}; targets are in "
+                        "siemens, e.g. 25e-6 for 25 uS")
+    window = nominal_window(device_model(config), config.limits_in_force().read_V)
+    check_reachable(values, window, "targets")
+    return values
+
+
+class Run:
+    """One stored programming run, read from its directory.
+
+    ``conductance`` (the last verify read per cell, S, shaped like the targets: (rows, cols),
+    or (arrays, rows, cols) for a weights run), ``true_conductance`` (simulator only, else
+    None), ``targets``, ``summary()`` (the ``result.json`` fields), ``pulses()`` (every pulse
+    and read), ``export(path, format)``, ``resume()``, ``save(path)``.
+    """
+
+    def __init__(self, path: str | Path, _temporary: tempfile.TemporaryDirectory | None = None):
+        self.path = Path(path)
+        if not (self.path / CONFIG_NAME).is_file() or not (self.path / STORE_NAME).is_file():
+            raise ResumeError(f"{self.path}: not a run directory (no {CONFIG_NAME} and "
+                              f"{STORE_NAME})")
+        self._temporary = _temporary  # removes an in-memory run's directory with this object
+
+    @property
+    def config(self) -> RunConfig:
+        """The configuration the run was made with (``config.toml``)."""
+        return load_run_config(self.path)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The target map (S, NaN where no cell was programmed)."""
+        return np.load(self.path / TARGETS_NAME, allow_pickle=False)
+
+    @property
+    def conductance(self) -> np.ndarray:
+        """The last verify read per cell (S), shaped like ``targets``."""
+        return self._result_map("conductance.npy")
+
+    @property
+    def true_conductance(self) -> np.ndarray | None:
+        """The devices' noise-free conductance at the end (S); None on a rig."""
+        if not (self.path / "true_conductance.npy").is_file():
+            return None
+        return self._result_map("true_conductance.npy")
+
+    def summary(self) -> dict:
+        """The figures of ``result.json`` (success, pulses, rounds, time, energy, ...)."""
+        return json.loads(self._result_file("result.json").read_text())
+
+    def pulses(self):
+        """Every pulse and read, one row each (see ``hilctl.api.pulses``): a pandas DataFrame
+        if pandas is installed, else a dict of numpy columns. Holds the whole history in
+        memory; ``export`` streams instead."""
+        return pulse_table(self.path)
+
+    def export(self, path: str | Path, format: str = "csv") -> list[Path]:
+        """Write every pulse to ``path`` (``csv`` or ``hdf5``), round by round; returns the
+        files written (a weights run adds the cell-to-weight map)."""
+        return export_pulses(self.path, Path(path), format)
+
+    def resume(self, progress: bool = False) -> Run:
+        """Continue an interrupted run from its last stored round (a finished one is left)."""
+        with RunStore(self.path / STORE_NAME) as store:
+            if store.meta().get("status") == "complete":
+                return self
+        with round_progress(f"resuming {self.path}", progress) as hook:
+            resume_run(self.path, progress=hook, retarget=compensation_for_run(self.path))
+        return self
+
+    def save(self, path: str | Path) -> Run:
+        """A copy of this run's directory at ``path`` (complete: it resumes and loads there)."""
+        if Path(path).exists():
+            raise DataError(f"{path} exists; save a run to a new path")
+        shutil.copytree(self.path, path, ignore=shutil.ignore_patterns("run.lock"))
+        return Run(path)
+
+    def _result_file(self, name: str) -> Path:
+        path = self.path / name
+        if not path.is_file():
+            raise ResumeError(f"{self.path}: the run has not finished (no {name}); "
+                              f"continue it with hilctl.load_run({str(self.path)!r}).resume()")
+        return path
+
+    def _result_map(self, name: str) -> np.ndarray:
+        return np.load(self._result_file(name), allow_pickle=False)
+
+    def __repr__(self) -> str:
+        where = "in memory" if self._temporary else str(self.path)
+        try:
+            s = self.summary()
+        except ResumeError:
+            return f"<hilctl.Run {where}: not finished>"
+        return (f"<hilctl.Run {where}: {s['protocol']} on {s['cells']} cells, "
+                f"{s['success_rate']:.1%} in band ({s['tolerance']}), "
+                f"{s['pulses_mean']:.2f} pulses per cell>")
+
+
+def _check_planner(config: RunConfig) -> None:
+    """A planned protocol without what its planner needs, said in ``program``'s parameters."""
+    p = config.protocol
+    if protocol_entry(p.name).needs_planner and p.planner in ("neural", "lookup") and \
+            p.predictor is None:
+        what = "a pulse-response table" if p.planner == "lookup" else "a trained predictor"
+        raise ConfigError(f"program(): protocol={p.name!r} with planner={p.planner!r} needs "
+                          f"predictor= ({what}, see hilctl.train_predictor and "
+                          "hilctl.characterize), or planner='oracle' on a simulator")
+
+
+def load_run(path: str | Path) -> Run:
+    """The run stored in directory ``path`` (made by ``hilctl program`` or ``hilctl.program``)."""
+    return Run(path)
+
+
+def program(array: Array | str, targets: object = None, *, protocol: str | None = None,
+            tolerance: float | str | None = None, max_pulses: int | None = None,
+            planner: str | None = None, predictor: str | Path | None = None,
+            weights: str | Path | None = None, out: str | Path | None = None,
+            settings: dict | None = None, progress: bool = False) -> Run:
+    """Program ``array`` and return the stored ``Run``.
+
+    ``targets``: conductances in siemens shaped like the array (NaN: leave the cell), or a
+    pattern name (``"random"``, ``"checkerboard"``, ``"gradient"``); or ``weights``: a trained
+    model directory whose layers become the targets. ``tolerance``: ``0.05``, ``"5%"`` or
+    ``"0.5uS"``. ``predictor``: a trained predictor directory (or a pulse-response table for
+    ``planner="lookup"``). ``out``: the run directory to create; None keeps the run in a
+    temporary directory for as long as the ``Run`` object lives. ``settings``: any further
+    tables of a TOML configuration, e.g. ``{"protocol": {"gate_V": 1.6}}``. A setting left as
+    None keeps the array's configuration (a TOML's ``[protocol]``), else hilctl's default.
+    """
+    array = array if isinstance(array, Array) else open_array(array)
+    if weights is not None and targets is not None:
+        raise ConfigError("program(): give targets or weights, not both")
+    pattern = targets if isinstance(targets, str) else None
+    base = merge(array.config.model_dump(mode="json"), settings or {})
+    config = build_config(merge(base, {
+        "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
+                     "predictor": predictor and str(Path(predictor).resolve()),
+                     **tolerance_settings(tolerance)},
+        "targets": {"pattern": pattern},
+        "weights": {"model": weights and str(Path(weights).resolve())},
+    }), "hilctl.program()")
+    _check_planner(config)
+    values = None if targets is None or pattern else check_targets(targets, config)
+    temporary = None
+    if out is None:
+        temporary = tempfile.TemporaryDirectory(prefix="hilctl-run-")
+    run_dir = Path(out or temporary.name)
+    if (run_dir / STORE_NAME).exists():
+        raise ResumeError(f"out={str(run_dir)!r} already holds a run; load it with "
+                          f"hilctl.load_run({str(run_dir)!r}) or choose another out")
+    with round_progress(config.protocol.name, progress) as hook:
+        start_run(config, run_dir, values, hook)
+    return Run(run_dir, temporary)
