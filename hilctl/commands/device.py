@@ -16,7 +16,7 @@ from hilctl.simulated_backend.fit import (
     quality_summary,
     simulate_table,
 )
-from hilctl.simulated_backend.presets import DEFAULT_PRESET, load_preset, write_preset
+from hilctl.simulated_backend.presets import ONE_R, load_preset, write_preset
 
 from ..units import Quantity
 
@@ -33,7 +33,7 @@ def device() -> None:
               help="Pulse-response table (CSV, e.g. from hilctl data import).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Preset file to write (TOML, loads with --preset PATH).")
-@click.option("--base", default=DEFAULT_PRESET, show_default=True,
+@click.option("--base", default=ONE_R, show_default=True,
               help="Preset (name or .toml) whose values fill what the data cannot decide.")
 @click.option("--read-voltage", type=Quantity("V"), default=0.2, help=_READ_HELP)
 @click.option("--bins", type=click.IntRange(1, 20), default=6, show_default=True,
