@@ -35,23 +35,41 @@ GATE_KNOB = "set=gate,reset=amplitude"
 def train_on_sibling_array(config: RunConfig, pulses: int = TRAINING_PULSES,
                            say: Callable[[str], None] = print) -> tuple[Predictor, dict]:
     """A predictor for the configured preset, and a note of how it was made."""
+    table, info = sibling_table(config, pulses, say)
+    started = time.perf_counter()
+    predictor = train_for_array(config, table, info["training_array_seed"])
+    return predictor, {**info, "training_seconds": round(time.perf_counter() - started, 2)}
+
+
+def sibling_table(config: RunConfig, pulses: int = TRAINING_PULSES,
+                  say: Callable[[str], None] = print) -> tuple[PulseTable, dict]:
+    """The pulse-response table of a separate array of the configured preset (the training
+    data of a predictor and of a lookup planner), and a note of how it was made."""
     seed = config.array.seed + TRAINING_SEED_OFFSET
     sibling = config.model_copy(update={"array": config.array.model_copy(update={"seed": seed})})
-    gated = isinstance(device_model(config), AccessTransistor)
+    gated = _gated(config)
     kind = "gate-sweep" if gated else "random"
-    say(f"characterizing a separate array (seed {seed}) with {pulses} {kind} pulses and "
-        "training a predictor on it")
+    say(f"characterizing a separate array (seed {seed}) with {pulses} {kind} pulses to "
+        "train on")
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     with open_crossbar(sibling) as crossbar:
         table = (gate_sweep(crossbar, pulses, rng, config) if gated
                  else characterize(crossbar, pulses, rng))
-    predictor = train_predictor(table, knob=GATE_KNOB if gated else "width", seed=seed,
-                                source=f"characterized array seed {seed}")
     info = {"source": "trained on a separate array", "training_array_seed": seed,
             "training_pulses": pulses, "table": kind,
-            "seconds": round(time.perf_counter() - started, 2)}
-    return predictor, info
+            "characterize_seconds": round(time.perf_counter() - started, 2)}
+    return table, info
+
+
+def train_for_array(config: RunConfig, table: PulseTable, seed: int) -> Predictor:
+    """A predictor of the knob that suits the configured array (the gate on 1T1R)."""
+    return train_predictor(table, knob=GATE_KNOB if _gated(config) else "width", seed=seed,
+                           source=f"characterized array seed {seed}")
+
+
+def _gated(config: RunConfig) -> bool:
+    return isinstance(device_model(config), AccessTransistor)
 
 
 def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator,

@@ -1,5 +1,5 @@
-"""The 1T1R preset from the command line: gate-less protocols are refused in one line, the gate
-ISPP programs multi-level bands."""
+"""The 1T1R preset from the command line: write-verify is the gate ISPP there (and the amplitude
+ramp on 1R), every pulse carries a gate, the gate ISPP programs multi-level bands."""
 
 import numpy as np
 
@@ -28,11 +28,22 @@ reset_start_V = 0.6
 """
 
 
-def test_a_pulse_without_a_gate_is_refused_on_a_1t1r_array(tmp_path):
-    (tmp_path / "run.toml").write_text('[array]\npreset = "hfox-1t1r"\n')
-    done = run_hilctl("program", "--config", "run.toml", "--rows", 4, "--cols", 4,
-                      "--out", "r", "--quiet", cwd=tmp_path)
-    assert_one_line_error(done, "1T1R", "gate")
+def test_write_verify_is_the_variant_that_suits_the_array(tmp_path):
+    (tmp_path / "1r.toml").write_text('[array]\npreset = "hfox-1r"\n')
+    on_1t1r = run_json("program", "--rows", 8, "--cols", 8, "--out", "a", "--quiet",
+                       cwd=tmp_path)  # the default preset
+    on_1r = run_json("program", "--config", "1r.toml", "--rows", 8, "--cols", 8, "--out", "b",
+                     "--quiet", cwd=tmp_path)
+    assert on_1t1r["protocol"] == "write-verify-wl" and on_1r["protocol"] == "write-verify"
+    assert on_1t1r["success_rate"] > 0.85 and on_1r["success_rate"] > 0.85
+
+
+def test_protocols_that_plan_no_gate_send_the_configured_one(tmp_path):
+    (tmp_path / "run.toml").write_text('[array]\npreset = "hfox-1t1r"\n[protocol]\n'
+                                       'gate_V = 9.0\n')
+    done = run_hilctl("program", "--config", "run.toml", "--protocol", "write-verify-adaptive",
+                      "--rows", 4, "--cols", 4, "--out", "r", "--quiet", cwd=tmp_path)
+    assert_one_line_error(done, "gate_V", "9")
 
 
 def test_gate_ispp_programs_two_levels_on_the_1t1r_preset(tmp_path):
