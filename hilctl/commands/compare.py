@@ -59,7 +59,7 @@ def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses
         return Predictor.load(predictor_dir), table, {"source": str(predictor_dir)}
     say("no --predictor given:", end=" ")
     table, info = sibling_table(config, pulses, say)
-    predictor = train_for_array(config, table, info["training_array_seed"])
+    predictor = train_for_array(table, info["training_array_seed"])
     return predictor, PulseTable.read_csv(table_file) if table_file else table, info
 
 

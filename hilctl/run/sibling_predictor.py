@@ -5,9 +5,10 @@ devices it learned from.
 On bare (1R) devices the table is random pulses over every setting and the predictor plans the
 width. Behind an access transistor (1T1R) it is a gate sweep, as labs measure such arrays:
 each round RESETs the cells (the configured block RESET), SETs each at a random gate over the
-write-verify-wl ramp (its bit-line amplitude and width), then RESETs each at a random
-source-line amplitude over that protocol's RESET range (its RESET gate); the predictor plans the
-gate for SET and the source-line amplitude for RESET.
+write-verify-wl ramp (its bit-line amplitude and width), RESETs each at a random source-line
+amplitude over that protocol's RESET range (its RESET gate), and SETs each again at a random
+gate from where that left it (a SET from an intermediate state may not switch: the predictor
+must see it); the predictor plans the gate for SET and the source-line amplitude for RESET.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from hilctl.protocols.characterize import characterize
 from ..assemble import AccessTransistor, device_model, open_crossbar
 from ..config import RunConfig
 from ..predictor.model import Predictor
-from ..predictor.training import train_predictor
+from ..predictor.training import default_knob, train_predictor
 from ..registry import block_reset_pulse
 
 TRAINING_PULSES = 50_000
 TRAINING_SEED_OFFSET = 1000
-GATE_KNOB = "set=gate,reset=amplitude"
 
 
 def train_on_sibling_array(config: RunConfig, pulses: int = TRAINING_PULSES,
@@ -37,7 +37,7 @@ def train_on_sibling_array(config: RunConfig, pulses: int = TRAINING_PULSES,
     """A predictor for the configured preset, and a note of how it was made."""
     table, info = sibling_table(config, pulses, say)
     started = time.perf_counter()
-    predictor = train_for_array(config, table, info["training_array_seed"])
+    predictor = train_for_array(table, info["training_array_seed"])
     return predictor, {**info, "training_seconds": round(time.perf_counter() - started, 2)}
 
 
@@ -47,7 +47,7 @@ def sibling_table(config: RunConfig, pulses: int = TRAINING_PULSES,
     data of a predictor and of a lookup planner), and a note of how it was made."""
     seed = config.array.seed + TRAINING_SEED_OFFSET
     sibling = config.model_copy(update={"array": config.array.model_copy(update={"seed": seed})})
-    gated = _gated(config)
+    gated = isinstance(device_model(config), AccessTransistor)
     kind = "gate-sweep" if gated else "random"
     say(f"characterizing a separate array (seed {seed}) with {pulses} {kind} pulses to "
         "train on")
@@ -62,24 +62,20 @@ def sibling_table(config: RunConfig, pulses: int = TRAINING_PULSES,
     return table, info
 
 
-def train_for_array(config: RunConfig, table: PulseTable, seed: int) -> Predictor:
-    """A predictor of the knob that suits the configured array (the gate on 1T1R)."""
-    return train_predictor(table, knob=GATE_KNOB if _gated(config) else "width", seed=seed,
+def train_for_array(table: PulseTable, seed: int) -> Predictor:
+    """A predictor of the knob the table teaches (the gate on a 1T1R gate sweep)."""
+    return train_predictor(table, knob=default_knob(table), seed=seed,
                            source=f"characterized array seed {seed}")
-
-
-def _gated(config: RunConfig) -> bool:
-    return isinstance(device_model(config), AccessTransistor)
 
 
 def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator,
                config: RunConfig) -> PulseTable:
-    """About ``pulses`` table rows (half SET, half RESET) of the 1T1R gate sweep above."""
+    """About ``pulses`` table rows of the 1T1R gate sweep above (two thirds SET)."""
     wl, reset = config.protocol.wl, config.protocol.block_reset
     cells = Cells.all(crossbar.shape)
     n = len(cells)
     tables = []
-    for _ in range(max(1, -(-pulses // (2 * n)))):
+    for _ in range(max(1, -(-pulses // (3 * n)))):
         crossbar.apply(block_reset_pulse(config).batch(cells))
         before = crossbar.read(cells).conductance
         gate = rng.uniform(wl.gate_start_V, min(wl.gate_max_V, wl.gate_start_V + 0.6), n)
@@ -89,6 +85,9 @@ def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator,
         tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.RESET, amplitude, wl.width_s,
                                                   np.full(n, wl.reset_gate_V)),
                              tables[-1].g_after))
+        gate = rng.uniform(wl.gate_start_V, min(wl.gate_max_V, wl.gate_start_V + 0.6), n)
+        tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.SET, wl.set_V, wl.width_s,
+                                                  gate), tables[-1].g_after))
     return PulseTable.concat(tables)
 
 
