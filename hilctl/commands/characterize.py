@@ -14,8 +14,9 @@ import numpy as np
 
 from hilctl.protocols.characterize import characterize as run_characterization
 
-from ..assemble import open_crossbar
+from ..assemble import AccessTransistor, device_model, open_crossbar
 from ..config import assemble_config
+from ..run.sibling_predictor import gate_sweep
 
 
 @click.command()
@@ -29,16 +30,22 @@ from ..config import assemble_config
 @click.option("--cols", type=click.IntRange(1), help="Columns of the simulated array [64].")
 @click.option("--seed", type=click.IntRange(0),
               help="Seed of the simulated array and of the random pulses [0].")
-@click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
+@click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1t1r].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def characterize(pulses, out, config_file, rows, cols, seed, preset_name, as_json) -> None:
     """Apply random pulses (polarity, amplitude, log-uniform width over the safe ranges)
-    across the array, read before and after, and write the pulse-response table."""
+    across the array, read before and after, and write the pulse-response table. On a 1T1R
+    array: a gate sweep (block RESET, SET at a random gate, RESET at a random source-line
+    amplitude, SET again) with the write-verify-wl settings."""
     config = assemble_config(config_file, {}, {
         "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name}})
     started = time.perf_counter()
+    rng = np.random.default_rng(config.array.seed)
     with open_crossbar(config) as crossbar:
-        table = run_characterization(crossbar, pulses, np.random.default_rng(config.array.seed))
+        # Cells behind an access transistor: a gate sweep, so the gate_V column is filled.
+        table = (gate_sweep(crossbar, pulses, rng, config)
+                 if isinstance(device_model(config), AccessTransistor)
+                 else run_characterization(crossbar, pulses, rng))
         shape = crossbar.shape
     table.write_csv(out)
     summary = {

@@ -84,7 +84,9 @@ def print_story(rows: list[dict], network: str, preset: str, console: Console) -
                    "software", "ideal targets", "measured"):
         table.add_column(column, justify="right")
     for r in rows:
-        ran = r["protocol"] if r["variant"] == r["protocol"] else f"{r['variant']} (default)"
+        ran = r["protocol"]
+        if r["variant"] != ran:  # the name ran the variant that suits the array
+            ran = f"{ran} ({r['variant']})"
         table.add_row(ran, str(r["cells"]), f"{r['success_rate']:.1%}",
                       f"{r['pulses_mean']:.2f}", f"{r['program_time_s'] * 1e3:.1f}",
                       f"{r['energy_J'] * 1e9:.0f}", f"{r['accuracy_software']:.1%}",

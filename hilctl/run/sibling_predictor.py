@@ -70,7 +70,8 @@ def train_for_array(table: PulseTable, seed: int) -> Predictor:
 
 def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator,
                config: RunConfig) -> PulseTable:
-    """About ``pulses`` table rows of the 1T1R gate sweep above (two thirds SET)."""
+    """``pulses`` table rows of the 1T1R gate sweep above, two thirds SET (fewer where a read
+    was at or below 0 S, as ``characterize`` leaves those out)."""
     wl, reset = config.protocol.wl, config.protocol.block_reset
     cells = Cells.all(crossbar.shape)
     n = len(cells)
@@ -88,7 +89,8 @@ def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator,
         gate = rng.uniform(wl.gate_start_V, min(wl.gate_max_V, wl.gate_start_V + 0.6), n)
         tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.SET, wl.set_V, wl.width_s,
                                                   gate), tables[-1].g_after))
-    return PulseTable.concat(tables)
+    table = PulseTable.concat(tables)
+    return table.subset(np.arange(len(table)) < pulses)  # the last round's surplus
 
 
 def _pulse(crossbar: Crossbar, pulses: PulseBatch, before: np.ndarray) -> PulseTable:

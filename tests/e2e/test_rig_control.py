@@ -36,8 +36,10 @@ def ask(port: int, request: dict) -> dict:
 @pytest.fixture(params=["2600", "2400"])
 def emulator(request, tmp_path):
     port = free_port()
+    # 1R cells: these runs are the amplitude ramp, with no block RESET before the first round.
     server = subprocess.Popen(hilctl_command("emulate", "--rows", "4", "--cols", "4", "--smu",
-                                             request.param, "--latency", "5ms",
+                                             request.param, "--preset", "hfox-1r",
+                                             "--latency", "5ms",
                                              "--control-port", port, "--write-config",
                                              "rig.toml", "--wire-log", "wire.log"),
                               cwd=tmp_path, env=hilctl_env(), stdout=subprocess.DEVNULL,
