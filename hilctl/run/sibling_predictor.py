@@ -49,8 +49,8 @@ def sibling_table(config: RunConfig, pulses: int = TRAINING_PULSES,
     sibling = config.model_copy(update={"array": config.array.model_copy(update={"seed": seed})})
     gated = isinstance(device_model(config), AccessTransistor)
     kind = "gate-sweep" if gated else "random"
-    say(f"characterizing a separate array (seed {seed}) with {pulses} {kind} pulses to "
-        "train on")
+    say(f"characterizing a separate array (seed {seed}) with {pulses} {kind} pulses and "
+        "training a predictor on it")
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     with open_crossbar(sibling) as crossbar:
