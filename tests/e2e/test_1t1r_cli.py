@@ -60,3 +60,16 @@ def test_gate_ispp_programs_two_levels_on_the_1t1r_preset(tmp_path):
     final = np.load(tmp_path / "r" / "conductance.npy")
     l2 = final[np.arange(256).reshape(16, 16) % 2 == 1]
     assert np.median(l2) > 100e-6
+
+
+def test_characterize_sweeps_the_gate_and_the_predictor_plans_it(tmp_path):
+    summary = run_json("characterize", "--pulses", 3000, "--rows", 16, "--cols", 16,
+                       "--out", "t.csv", cwd=tmp_path)  # the default preset
+    assert summary["preset"] == "hfox-1t1r" and summary["rows"] == 3000
+    table = np.genfromtxt(tmp_path / "t.csv", delimiter=",", names=True, dtype=None,
+                          encoding="utf-8")
+    set_gates = table["gate_V"][table["polarity"] == "SET"]
+    assert np.isfinite(table["gate_V"]).all() and np.unique(set_gates).size > 100
+    trained = run_json("predictor", "train", "--data", "t.csv", "--out", "p", "--epochs", 2,
+                       cwd=tmp_path)
+    assert trained["knob"] == {"SET": "gate", "RESET": "amplitude"}
