@@ -37,6 +37,25 @@ class KnowsDevices(Protocol):
     population: object
 
 
+@runtime_checkable
+class AccessTransistor(Protocol):
+    """A device model whose cells sit behind an access transistor (1T1R): the gate, not the
+    pulse, sets where a SET lands, every pulse must carry one, and protocols that plan none
+    send the gate that turns the transistor fully on."""
+
+    @property
+    def full_gate_V(self) -> float: ...
+
+
+def default_gate(config: RunConfig) -> float | None:
+    """The gate every pulse carries where a protocol plans none: ``protocol.gate_V``, else the
+    fully-on gate of a 1T1R array's devices, else none (1R)."""
+    if config.protocol.gate_V is not None:
+        return config.protocol.gate_V
+    model = device_model(config)
+    return model.full_gate_V if isinstance(model, AccessTransistor) else None
+
+
 def device_params(config: RunConfig) -> CellParams:
     """The configured preset (a name or a fitted ``.toml``) with ``[device]`` overrides."""
     return load_preset(config.array.preset).replace(**config.device)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hilctl.drivers import ConfigError, SafetyLimits
 from hilctl.drivers.toml_file import read_toml
+from hilctl.simulated_backend.presets import DEFAULT_PRESET
 
 
 class StricterLimits(UserWarning):
@@ -36,7 +37,7 @@ class ArrayConfig(Strict):
     rows: int = Field(64, ge=1, le=8192)
     cols: int = Field(64, ge=1, le=8192)
     seed: int = Field(0, ge=0)
-    preset: str = "hfox-1r"
+    preset: str = DEFAULT_PRESET
     # A measured pulse-response table (CSV): devices answer pulses as the measured ones did.
     empirical_table: str | None = None
     empirical_out_of_range: Literal["raise", "clamp"] = "raise"

@@ -18,11 +18,12 @@ from hilctl.protocols import (
 )
 from hilctl.protocols.fallback import FixedPulse, PolarityFallback
 from hilctl.protocols.fppv import FixedPulseVerify, LevelGates
+from hilctl.protocols.heuristic import GateSpan
 from hilctl.protocols.planner import PulsePlanner
 from hilctl.protocols.settings import ResetPulse
 from hilctl.protocols.write_verify_wl import GateIspp
 
-from .assemble import KnowsDevices, device_model
+from .assemble import AccessTransistor, KnowsDevices, default_gate, device_model
 from .config import RunConfig
 from .targets import nominal_window
 
@@ -49,45 +50,55 @@ class ProtocolEntry:
         return self.planner is not None
 
 
-def _block_reset(config: RunConfig) -> ResetPulse:
+def block_reset_pulse(config: RunConfig) -> ResetPulse:
+    """The configured full RESET, with the default gate where it names none."""
     p = config.protocol
-    gate = p.block_reset.gate_V if p.block_reset.gate_V is not None else p.gate_V
+    gate = p.block_reset.gate_V if p.block_reset.gate_V is not None else default_gate(config)
     return ResetPulse(p.block_reset.amplitude_V, p.block_reset.width_s, gate)
 
 
 def _fppv(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
     p = config.protocol
-    return FixedPulseVerify(planner, _block_reset(config), p.fppv.max_tries, p.gate_V,
-                            p.fppv.nudge_V, p.fppv.reset_on_undershoot)
+    return FixedPulseVerify(planner, block_reset_pulse(config), p.fppv.max_tries,
+                            default_gate(config), p.fppv.nudge_V, p.fppv.reset_on_undershoot)
 
 
-def _wl(config: RunConfig, _: PulsePlanner | None) -> ProgrammingProtocol:
+def _gate_ispp(config: RunConfig) -> ProgrammingProtocol:
     settings = config.protocol.wl.model_dump()
     starts = settings.pop("start_gates_V")
     start_gates = None if starts is None else _level_gates(config, starts, "wl.start_gates_V")
-    return GateIspp(**settings, reset=_block_reset(config), start_gates=start_gates)
+    return GateIspp(**settings, reset=block_reset_pulse(config), start_gates=start_gates)
+
+
+def _write_verify(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+    """The ramp that suits the array: on the gate (write-verify-wl) where the devices sit
+    behind an access transistor, since there the gate sets where a SET lands; on the amplitude
+    at a fixed width on bare devices. The result names the variant that ran."""
+    if isinstance(device_model(config), AccessTransistor):
+        return _gate_ispp(config)
+    return IncrementalStep(**config.protocol.ispp.model_dump(), gate_V=config.protocol.gate_V)
 
 
 PROTOCOLS: dict[str, ProtocolEntry] = {
     "write-verify": ProtocolEntry(
-        "incremental-step voltage ramp (ISPP-style), fixed width", True, "write-verify-planned",
-        lambda c, _: IncrementalStep(**c.protocol.ispp.model_dump(), gate_V=c.protocol.gate_V)),
+        "the ramp that suits the array: write-verify-wl on 1T1R, on 1R an incremental-step "
+        "voltage ramp (ISPP-style) at a fixed width", True, "write-verify-planned",
+        _write_verify),
     "write-verify-adaptive": ProtocolEntry(
         "adaptive pulse-width search at fixed amplitudes", True, "write-verify-planned",
         lambda c, _: AdaptiveWidth(**c.protocol.adaptive.model_dump(),
-                                   gate_V=c.protocol.gate_V)),
+                                   gate_V=default_gate(c))),
     "write-verify-planned": ProtocolEntry(
         "every pulse from the planner, adapting per device", True, "write-verify-planned",
-        lambda c, planner: PlannedWriteVerify(planner, gate_V=c.protocol.gate_V),
+        lambda c, planner: PlannedWriteVerify(planner, gate_V=default_gate(c)),
         planner=lambda c, xb: build_planner(c, xb)),
     "one-shot": ProtocolEntry(
         "one planned pulse per cell after a block RESET, no correction", False, "one-shot",
-        lambda c, planner: OneShot(planner, reset=_block_reset(c), gate_V=c.protocol.gate_V),
+        lambda c, planner: OneShot(planner, reset=block_reset_pulse(c), gate_V=default_gate(c)),
         planner=lambda c, xb: build_planner(c, xb)),
     "write-verify-wl": ProtocolEntry(
         "1T1R: RESET, then SET pulses with the gate stepped up (ISPP on the gate)", True,
-        "write-verify-planned",
-        _wl),
+        "write-verify-planned", lambda c, _: _gate_ispp(c)),
     "fppv": ProtocolEntry(
         "1T1R: RESET, one SET at the level's gate, verify; RESET and retry on a miss", True,
         "write-verify-planned", _fppv, planner=lambda c, xb: _fppv_planner(c, xb)),
@@ -126,8 +137,10 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
                               "simulator knows its devices' true parameters")
         return OraclePlanner(crossbar)
     if kind == "heuristic":
-        window = nominal_window(device_model(config), crossbar.limits.read_V)
-        return HeuristicPlanner(crossbar.shape, crossbar.limits, window)
+        model = device_model(config)
+        window = nominal_window(model, crossbar.limits.read_V)
+        span = _gate_span(config) if isinstance(model, AccessTransistor) else None
+        return HeuristicPlanner(crossbar.shape, crossbar.limits, window, gate=span)
     if kind == "lookup":
         from .predictor.lookup import LookupPlanner
 
@@ -150,11 +163,19 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
                             _fallback(config, crossbar))
 
 
+def _gate_span(config: RunConfig) -> GateSpan:
+    """The heuristic's span on a 1T1R array: the gate ramp and RESET amplitudes of
+    write-verify-wl, the user's statement of the gates and amplitudes the devices answer to."""
+    wl, reset = config.protocol.wl, config.protocol.block_reset
+    return GateSpan((wl.gate_start_V, wl.gate_max_V), (wl.reset_start_V, reset.amplitude_V),
+                    wl.set_V, wl.reset_gate_V, wl.width_s)
+
+
 def _fallback(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The planner of the polarity a trained predictor does not know (protocol.fallback)."""
     f = config.protocol.fallback
     if f.kind == "fixed":
-        return FixedPulse(f.set_V, f.reset_V, f.width_s, config.protocol.gate_V)
+        return FixedPulse(f.set_V, f.reset_V, f.width_s, default_gate(config))
     return build_planner(config.model_copy(update={"protocol": config.protocol.model_copy(
         update={"planner": "heuristic"})}), crossbar)
 

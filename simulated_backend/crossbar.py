@@ -21,9 +21,10 @@ from hilctl.drivers import (
     SafetyLimits,
 )
 
-from .device_model import DeviceModel, ParametricDevice
+from .device_model import DeviceModel
 from .drift import drift, drifting_arrays, restore_drifting
 from .physics import DeviceParams
+from .presets import device_for
 
 
 class SimulatedCrossbar(Crossbar):
@@ -32,13 +33,13 @@ class SimulatedCrossbar(Crossbar):
     Parameters
     ----------
     shape : (rows, cols)
-    params : DeviceParams
-        The preset (nominal values and spreads).
+    params : CellParams
+        The preset (nominal values and spreads), of either kind of cell (1R or 1T1R).
     limits : SafetyLimits
     seed : int
         Makes the devices, their starting states and every noise draw reproducible.
     model : DeviceModel, optional
-        The device model (one object per array); default ``ParametricDevice(params)``. Give
+        The device model (one object per array); default the model of ``params``' kind. Give
         ``params`` or ``model``, not both: a model carries its own read and relaxation params.
     """
 
@@ -48,7 +49,7 @@ class SimulatedCrossbar(Crossbar):
         super().__init__(shape, limits or SafetyLimits())
         if model is not None and params is not None:
             raise ConfigError("SimulatedCrossbar: give params or a device model, not both")
-        self.model = model or ParametricDevice(params)
+        self.model = model or device_for(params or DeviceParams())
         self.params = self.model.params
         # A fourth stream for drift, so that drift off leaves the first three untouched.
         population_rng, state_rng, self._noise, self._drift = (

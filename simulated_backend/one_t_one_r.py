@@ -263,6 +263,12 @@ class OneTOneRDevice(DeviceModel):
     def __init__(self, params: OneTOneRParams | None = None) -> None:
         self.params = params or OneTOneRParams()
 
+    @property
+    def full_gate_V(self) -> float:
+        """The gate in V that turns the access transistor fully on (the read gate): what a
+        pulse carries when its protocol plans no gate, so it acts as on a bare device."""
+        return self.params.read_gate_V
+
     def start(self, n: int, population_rng: np.random.Generator,
               state_rng: np.random.Generator) -> np.ndarray:
         p = self.params

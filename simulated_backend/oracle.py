@@ -9,6 +9,9 @@ generator), so its result is the floor that noise leaves for any planner.
 It plans from the device's present TRUE state, not from the read handed to it: a planner with
 perfect knowledge of the device would know its state too, and read noise is part of what the
 other planners must cope with, not a limit of the physics.
+
+On a 1T1R array (``one_t_one_r``) the knob is the gate: ``oracle_1t1r`` inverts the SET level
+the gate's compliance allows and the RESET divider; width and amplitude knobs are for 1R cells.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from hilctl.drivers import Cells, ConfigError, DataError, Polarity
 from hilctl.protocols.planner import PlannedPulses, PulsePlanner
 
 from .crossbar import SimulatedCrossbar
+from .one_t_one_r import OneTOneRPopulation
+from .oracle_1t1r import GateKnob, device_conductance, plan_gate
 from .physics import DevicePopulation, switching_rate, window_kt
 
 # Fixed amplitudes of the default width knob. For the default preset, moves range from a
@@ -41,6 +46,7 @@ DEFAULT_RESET_V = 1.4
 DEFAULT_WIDTH_S = 1e-6
 
 KNOBS = ("width", "amplitude")
+GATE_KNOB = "gate"
 
 
 class OraclePlanner(PulsePlanner):
@@ -50,24 +56,33 @@ class OraclePlanner(PulsePlanner):
     ----------
     crossbar : SimulatedCrossbar
         The array whose devices, parameters and true states the oracle reads.
-    knob : {"width", "amplitude"}
-        Width at a fixed amplitude per polarity, or amplitude at a fixed width.
+    knob : {"width", "amplitude", "gate"}, optional
+        Width at a fixed amplitude per polarity, or amplitude at a fixed width (1R cells); the
+        gate (1T1R cells, settings in ``gate_knob``). Default: the gate on a 1T1R array, the
+        width otherwise.
     set_V, reset_V : float
         Fixed pulse magnitudes in volts for the width knob.
     width_s : float
         Fixed pulse width in seconds for the amplitude knob.
+    gate_knob : GateKnob, optional
+        Fixed settings of the gate knob.
     """
 
     name = "oracle"
 
-    def __init__(self, crossbar: SimulatedCrossbar, knob: str = "width",
+    def __init__(self, crossbar: SimulatedCrossbar, knob: str | None = None,
                  set_V: float = DEFAULT_SET_V, reset_V: float = DEFAULT_RESET_V,
-                 width_s: float = DEFAULT_WIDTH_S) -> None:
-        if knob not in KNOBS:
-            raise ConfigError(f"oracle knob {knob!r} is unknown; expected one of {KNOBS}")
+                 width_s: float = DEFAULT_WIDTH_S, gate_knob: GateKnob | None = None) -> None:
         if crossbar.population is None:
             raise ConfigError("the oracle planner needs a parametric device model; this "
                               "array's model has no closed-form response to invert")
+        gated = isinstance(crossbar.population, OneTOneRPopulation)
+        knob = _knob_for(gated, knob)
+        self.crossbar, self.knob = crossbar, knob
+        self.gate_knob = gate_knob or GateKnob()
+        if gated:
+            self.gate_knob.check(crossbar.limits)
+            return
         limits = crossbar.limits
         if not (0 < set_V <= limits.set_max_V and 0 < reset_V <= limits.reset_max_V):
             raise ConfigError(
@@ -77,7 +92,6 @@ class OraclePlanner(PulsePlanner):
         if not limits.width_min_s <= width_s <= limits.width_max_s:
             raise ConfigError(f"oracle width {width_s:.3e} s is outside the width limits "
                               f"[{limits.width_min_s:.3e}, {limits.width_max_s:.3e}] s")
-        self.crossbar, self.knob = crossbar, knob
         self.set_V, self.reset_V, self.width_s = set_V, reset_V, width_s
 
     def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
@@ -95,6 +109,9 @@ class OraclePlanner(PulsePlanner):
         flat = cells.flat(xb.shape)
         pop = xb.population.take(flat)
         x = xb.sim_state()[flat]
+        if self.knob == GATE_KNOB:
+            return plan_gate(self.gate_knob, xb.model.params, pop, device_conductance(x),
+                             target, xb.model.read_factor(xb.limits.read_V), xb.limits)
         goal = pop.state_of(target / xb.model.read_factor(xb.limits.read_V))
         reachable = (goal > 0) & (goal < 1) & (pop.stuck == 0)
         goal = np.clip(goal, 0.0, 1.0)
@@ -127,6 +144,20 @@ class OraclePlanner(PulsePlanner):
         top = limits.max_amplitude(polarity)
         clipped = amplitude > top
         return np.minimum(amplitude, top), np.full(kt.size, self.width_s), clipped
+
+
+def _knob_for(gated: bool, knob: str | None) -> str:
+    """The knob asked for, or the cell's own; a knob of the other kind of cell is refused."""
+    if knob is None:
+        return GATE_KNOB if gated else "width"
+    if knob not in (*KNOBS, GATE_KNOB):
+        raise ConfigError(f"oracle knob {knob!r} is unknown; expected one of "
+                          f"{(*KNOBS, GATE_KNOB)}")
+    if gated != (knob == GATE_KNOB):
+        raise ConfigError(f"oracle knob {knob!r} does not fit this array: the gate is the knob "
+                          "of 1T1R cells (it sets a SET's level), width or amplitude that of "
+                          "1R cells")
+    return knob
 
 
 def _rate(pop: DevicePopulation, amplitude: np.ndarray, is_set: np.ndarray) -> np.ndarray:

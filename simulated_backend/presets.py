@@ -1,19 +1,20 @@
 """Named device presets, the published weight-update presets built from their tables, and preset
 files (TOML) written by ``hilctl device fit``.
 
-``hfox-1t1r`` is a 1T1R array (``one_t_one_r``: the access transistor's gate sets the SET
-compliance) calibrated against the measured statistics of Le et al., "RADAR", IEEE TED 2021
-(``bench/bench_1t1r.py`` prints the calibration table): HRS near 10 uS, SET levels up to about
-220 uS set by the gate, gradual RESET in the source-line voltage. Every pulse to it carries a
-gate.
+``hfox-1t1r``, the default preset, is a 1T1R array (``one_t_one_r``: the access transistor's
+gate sets the SET compliance) calibrated against the measured statistics of Le et al., "RADAR",
+IEEE TED 2021 (``bench/bench_1t1r.py`` prints the calibration table): HRS near 10 uS, SET levels
+up to about 220 uS set by the gate, gradual RESET in the source-line voltage. Every pulse to it
+carries a gate; protocols that plan none send the gate fully on (its read gate, 3.3 V).
 
-``hfox-1r`` is the default this release: the transistor-less cell model (state x in [0, 1],
-``physics``) that earlier results were produced with, a HfOx array with a 1-40 uS window, SET at
-+0.8..2.0 V and RESET at -0.8..-2.5 V, 10 ns - 100 us pulses, a full-range SET in about 1 us at 1.5
-V, ~15 % cycle-to-cycle noise plus 0.2 uS, 1 % read noise plus a 0.05 uS floor, and 1 % stuck
-devices. The figures are typical of published HfOx 1T1R characterisations (for example Yu et al.,
-"HfOx-based RRAM" review, Proc. IEEE 2012; Prezioso et al., Nature 521, 2015 for window and noise
-magnitudes); the rates are calibrated so that the closed-form response of ``physics`` meets them.
+``hfox-1r`` is the transistor-less cell model (state x in [0, 1], ``physics``) that results
+before the 1T1R default were produced with, kept so they can be reproduced: a HfOx device with a
+1-40 uS window, SET at +0.8..2.0 V and RESET at -0.8..-2.5 V, 10 ns - 100 us pulses, a full-range
+SET in about 1 us at 1.5 V, ~15 % cycle-to-cycle noise plus 0.2 uS, 1 % read noise plus a 0.05 uS
+floor, and 1 % stuck devices. The figures are typical of published HfOx characterisations (for
+example Yu et al., "HfOx-based RRAM" review, Proc. IEEE 2012; Prezioso et al., Nature 521, 2015
+for window and noise magnitudes); the rates are calibrated so that the closed-form response of
+``physics`` meets them. The published presets below are 1R cells too.
 
 The published presets reproduce, at the tabulated write pulse, the weight-update numbers that
 NeuroSim-based benchmarks use for these devices: on-state conductance and on/off ratio, the
@@ -41,8 +42,9 @@ from .device_model import DeviceModel, ParametricDevice
 from .one_t_one_r import OneTOneRDevice, OneTOneRParams
 from .physics import CellParams, DeviceParams
 
-DEFAULT_PRESET = "hfox-1r"
 ONE_T_ONE_R = "hfox-1t1r"
+ONE_R = "hfox-1r"
+DEFAULT_PRESET = ONE_T_ONE_R
 
 # The nonlinearity label of NeuroSim is defined through the exponential update curve; its
 # table of the curve parameter (getParamA in NeuroSim's formula.cpp) corresponds to a maximum
@@ -175,8 +177,8 @@ def calibrate(table: WeightUpdateTable) -> DeviceParams:
 
 
 PRESETS: dict[str, CellParams] = {
-    DEFAULT_PRESET: DeviceParams(),
     ONE_T_ONE_R: OneTOneRParams(),
+    ONE_R: DeviceParams(),
     **{name: calibrate(table) for name, table in PUBLISHED.items()},
 }
 

@@ -45,7 +45,7 @@ _DRAW_FLAGS = ("--sampling", "--grid-points", "--start", "--repeats", "--set-amp
 @click.option("--cols", type=click.IntRange(1), help="Columns of the simulated array [64].")
 @click.option("--seed", type=click.IntRange(0),
               help="Seed of the simulated array and of the random pulses [0].")
-@click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
+@click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1t1r].")
 @click.option("--sampling", type=click.Choice(["random", "grid"]),
               help="Pulse settings drawn at random or walked on a grid [random].")
 @click.option("--grid-points", type=click.IntRange(1), help="Grid values per axis [5].")

@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from hilctl.drivers.atomic_file import write_atomic
+from hilctl.drivers.pulse_table import PulseTable
 
 from ..config import ProtocolConfig, assemble_config
+from ..predictor.lookup import LookupPlanner, LookupTable
 from ..predictor.model import Predictor
 from ..predictor.planner import NeuralPlanner
 from ..registry import PLANNED, PROTOCOLS
@@ -20,13 +22,15 @@ from ..report import plots
 from ..report.console import report_console
 from ..run.book_link import seeded_from_book
 from ..run.compare import check_protocols, run_comparison
-from ..run.sibling_predictor import TRAINING_PULSES, train_on_sibling_array
+from ..run.sibling_predictor import TRAINING_PULSES, sibling_table, train_for_array
 from ..targets import targets_for
 
 
 def print_comparison(report: dict, console: Console) -> None:
-    rows = [(name, entry, False) for name, entry in report["protocols"].items()]
-    rows += [(name, entry, True) for name, entry in report["oracle"].items()]
+    rows = [(name, entry, "neural" if name in PLANNED else "-")
+            for name, entry in report["protocols"].items()]
+    for planner in (*report.get("baselines", ()), "oracle"):
+        rows += [(name, entry, planner) for name, entry in report[planner].items()]
     table = Table(title=f"{report['cells']} cells, tolerance {report['tolerance']:.3g}; "
                         "relative difference |G - G_target| / G_target")
     table.add_column("protocol", no_wrap=True)
@@ -34,10 +38,10 @@ def print_comparison(report: dict, console: Console) -> None:
                    "final in tol", "true final", "pulses mean", "median", "p95", "time ms",
                    "energy nJ", "x oracle pulses", "x oracle <=10%"):
         table.add_column(column, justify="right")
-    for name, e, is_oracle in rows:
+    for name, e, planner in rows:
         ratio = e.get("ratio_to_oracle", {})
         table.add_row(
-            name, "oracle" if is_oracle else ("neural" if name in PLANNED else "-"),
+            name, planner,
             f"{e['success_1pulse']:.1%}", f"{e['success_1pulse_10pct']:.1%}",
             f"{e['success_1pulse_50pct']:.1%}", f"{e['success_final']:.1%}",
             f"{e.get('true_success_final', float('nan')):.1%}", f"{e['pulses_mean']:.2f}",
@@ -45,6 +49,19 @@ def print_comparison(report: dict, console: Console) -> None:
             f"{e['program_time_s'] * 1e3:.2f}", f"{e['energy_J'] * 1e9:.1f}",
             _times(ratio.get("pulses_mean")), _times(ratio.get("success_1pulse_10pct")))
     console.print(table)
+
+
+def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses: int,
+                         say) -> tuple[Predictor, PulseTable | None, dict]:
+    """The neural planner's predictor and the lookup planner's table: given, or both made from
+    one separate array of the same preset."""
+    if predictor_dir:
+        table = PulseTable.read_csv(table_file) if table_file and lookup else None
+        return Predictor.load(predictor_dir), table, {"source": str(predictor_dir)}
+    say("no --predictor given:", end=" ")
+    table, info = sibling_table(config, pulses, say)
+    predictor = train_for_array(table, info["training_array_seed"])
+    return predictor, PulseTable.read_csv(table_file) if table_file else table, info
 
 
 def _times(value: float | None) -> str:
@@ -56,6 +73,11 @@ def _times(value: float | None) -> str:
               show_default=True, help=f"Comma-separated, from: {', '.join(PROTOCOLS)}.")
 @click.option("--oracle/--no-oracle", default=True, show_default=True,
               help="Also run the planned protocols with the oracle planner (the physical limit).")
+@click.option("--lookup/--no-lookup", default=True, show_default=True,
+              help="Also run the planned protocols with the lookup planner (the baseline).")
+@click.option("--table", "table_file", type=click.Path(dir_okay=False),
+              help="Pulse-response table of the lookup planner (with --predictor; without "
+                   "--predictor the lookup uses the separate array's table).")
 @click.option("--tolerance", default="5%",
               show_default=True, help="Relative tolerance band (0.05 or 5%).")
 @click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
@@ -73,8 +95,8 @@ def _times(value: float | None) -> str:
               help="Device book every neural planner starts from (read only: the copies the "
                    "protocols program are not the array).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, cols, seed,
-            config_file, out_dir, device_book, as_json):
+def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, training_pulses,
+            rows, cols, seed, config_file, out_dir, device_book, as_json):
     """Program identical copies of one simulated array with each protocol and the oracle."""
     console = Console(stderr=True)
     names = [p.strip() for p in protocols.split(",") if p.strip()]
@@ -84,21 +106,22 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
         "protocol": {"tolerance": tolerance},
         "device_book": {"path": device_book and str(Path(device_book).resolve())}})
     targets = targets_for(config)
-    predictor_info = None
-    planner_for = None
+    predictor_info, planner_for, baselines = None, None, {}
     if any(n in PLANNED for n in names):
-        if predictor_dir:
-            predictor = Predictor.load(predictor_dir)
-            predictor_info = {"source": str(predictor_dir)}
-        else:
-            console.print("no --predictor given:", end=" ")
-            predictor, predictor_info = train_on_sibling_array(config, training_pulses,
-                                                               console.print)
+        predictor, table, predictor_info = _predictor_and_table(
+            config, predictor_dir, table_file, lookup, training_pulses, console.print)
 
         def planner_for(name, crossbar):
             return seeded_from_book(config, crossbar, NeuralPlanner(predictor, crossbar.shape))
 
-    comparison = run_comparison(config, names, targets, planner_for, oracle, console.print)
+        if lookup and table is not None:
+            lookup_table = LookupTable(table)
+            baselines["lookup"] = lambda name, crossbar: LookupPlanner(lookup_table)
+        elif lookup:
+            console.print("no lookup planner: give its pulse-response table with --table")
+
+    comparison = run_comparison(config, names, targets, planner_for, oracle, console.print,
+                                baselines)
     report = comparison.report()
     report["predictor"] = predictor_info
     out = Path(out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -15,7 +15,7 @@ from ..predictor.evaluation import TOLERANCES, evaluate
 from ..predictor.knobs import KNOBS, parse_knobs
 from ..predictor.lookup import LookupTable
 from ..predictor.model import Predictor
-from ..predictor.training import train_predictor
+from ..predictor.training import default_knob, train_predictor
 from ..units import parse_quantity
 
 _UNITS = {"amplitude_V": "V", "width_s": "s", "gate_V": "V"}
@@ -48,7 +48,8 @@ def predictor() -> None:
               help="Pulse-response table (CSV) to train on.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Predictor directory to write (weights.npz + predictor.json).")
-@click.option("--knob", default="width", show_default=True, help=_KNOB_HELP)
+@click.option("--knob", help=_KNOB_HELP + " [the gate for SET and the source-line amplitude "
+              "for RESET on a gate sweep, else width]")
 @click.option("--epochs", type=click.IntRange(1), help="Passes over the data [about 1.5M "
               "samples seen].")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
@@ -61,10 +62,12 @@ def predictor() -> None:
 def train(data_file, out, knob, epochs, seed, fixed_values, polarities, as_json) -> None:
     """Train a predictor on a pulse-response table and save it."""
     chosen = ("SET", "RESET") if polarities == "both" else (polarities,)
-    knobs = parse_knobs(knob, chosen)
-    units = {name: _UNITS[KNOBS[k].searched] for name, k in knobs.items()}
-    fixed = parse_fixed(fixed_values, units, "--fixed")
+    if knob is not None:
+        parse_knobs(knob, chosen)  # a bad --knob is refused before the table is read
     table = PulseTable.read_csv(data_file)
+    knob = knob or default_knob(table)
+    units = {name: _UNITS[KNOBS[k].searched] for name, k in parse_knobs(knob, chosen).items()}
+    fixed = parse_fixed(fixed_values, units, "--fixed")
     trained = train_predictor(table, knob=knob, epochs=epochs, seed=seed, polarities=chosen,
                               fixed=fixed, source=str(data_file))
     trained.save(out)

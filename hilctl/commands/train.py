@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from hilctl.drivers import ConfigError
-from hilctl.simulated_backend import DeviceParams
+from hilctl.simulated_backend import DEFAULT_PRESET, preset
 
 from ..units import Quantity
 from ..weights.datasets import load_dataset
@@ -92,7 +92,7 @@ def train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_no
                          epochs=epochs, seed=seed, iv_aware=iv_aware,
                          conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
                          input_voltage_V=read_voltage,
-                         iv_v0_V=DeviceParams().iv_v0_V if iv_v0 is None else iv_v0)
+                         iv_v0_V=preset(DEFAULT_PRESET).iv_v0_V if iv_v0 is None else iv_v0)
     return train_model(config, data)
 
 

@@ -12,7 +12,7 @@ from hilctl.drivers import ConfigError, DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
 from .inverse import landing_score
-from .knobs import KNOBS, Knob, parse_knobs, settings_of
+from .knobs import AMPLITUDE, GATE, KNOBS, WIDTH, Knob, parse_knobs, settings_of
 from .model import (
     MIN_ROWS_PER_POLARITY,
     Predictor,
@@ -50,9 +50,29 @@ def check_table(table: PulseTable, knobs: dict[str, str]) -> bool:
     return bool(gate_given.all())
 
 
-def _check_varied(knob: Knob, name: str, values: np.ndarray) -> None:
+def default_knob(table: PulseTable) -> str:
+    """The knob a table teaches: on a gate sweep (its SET rows vary the gate) the gate for SET
+    and, for RESET, the setting its RESET rows vary (the source-line amplitude as labs program
+    1T1R cells, else the gate); the width on any other table."""
+    settings = settings_of(table.amplitude, table.width, table.gate)
+    set_rows, reset_rows = table.polarity == Polarity.SET, table.polarity == Polarity.RESET
+    if not (np.isfinite(table.gate).all() and _varies(GATE, settings["gate_V"][set_rows])):
+        return WIDTH.name
+    for knob in (AMPLITUDE, GATE):
+        if _varies(knob, settings[knob.setting][reset_rows]):
+            return f"set={GATE.name},reset={knob.name}"
+    return GATE.name
+
+
+def _varies(knob: Knob, values: np.ndarray) -> bool:
+    if np.unique(values).size < 5:
+        return False
     u = knob.coordinate(values)
-    if np.unique(values).size < 5 or u.max() - u.min() < knob.least_spread:
+    return bool(u.max() - u.min() >= knob.least_spread)
+
+
+def _check_varied(knob: Knob, name: str, values: np.ndarray) -> None:
+    if not _varies(knob, values):
         raise DataError(
             f"pulse table: the {name} rows barely vary the {knob.name} "
             f"({np.unique(values).size} distinct values from {values.min():.3e} to "

@@ -1,5 +1,9 @@
-"""One-shot vs write-verify vs planned write-verify on identical copies of one simulated array,
-each also run with the oracle planner, the physical limit every figure is reported against.
+"""One-shot vs write-verify vs planned write-verify on identical copies of one simulated array.
+
+The planned protocols run with the neural planner, with each baseline planner given (the lookup
+planner: the setting whose median measured outcome is closest to the target, the baseline a
+learned planner must beat) and with the oracle planner, the physical limit every figure is
+reported against.
 
 Relative difference everywhere: |G - G_target| / G_target, with G the verify read (what a rig
 knows); ``true_success_final`` uses the simulator's noise-free conductance instead.
@@ -8,7 +12,7 @@ knows); ``true_success_final`` uses the simulator's noise-free conductance inste
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,17 +32,29 @@ PlannerFactory = Callable[[str, SimulatedCrossbar], PulsePlanner]
 
 @dataclass
 class Comparison:
-    """Per-protocol results and figures, for the predictor's planner and for the oracle."""
+    """Per-protocol results and figures: with the predictor's planner, with each baseline
+    planner (planned protocols only, by planner name) and with the oracle."""
 
     tolerance: float
     cells: int
     results: dict[str, ProgramResult]
     oracle_results: dict[str, ProgramResult]
+    baseline_results: dict[str, dict[str, ProgramResult]] = field(default_factory=dict)
 
     def report(self) -> dict:
-        protocols = {name: figures(r, self.tolerance) for name, r in self.results.items()}
         oracle = {name: figures(r, self.tolerance) for name, r in self.oracle_results.items()}
-        for name, entry in protocols.items():
+        protocols = self._against(self.results, oracle)
+        baselines = {planner: self._against(results, oracle)
+                     for planner, results in self.baseline_results.items()}
+        return {"tolerance": self.tolerance, "cells": self.cells,
+                "relative_difference": "|G - G_target| / G_target (G: verify read)",
+                "protocols": protocols, "baselines": list(baselines), **baselines,
+                "oracle": oracle}
+
+    def _against(self, results: dict[str, ProgramResult], oracle: dict) -> dict:
+        """Figures of ``results``, each with its ratio to its oracle reference."""
+        out = {name: figures(r, self.tolerance) for name, r in results.items()}
+        for name, entry in out.items():
             reference = PROTOCOLS[name].oracle_reference
             if reference in oracle:
                 entry["oracle_reference"] = reference
@@ -47,9 +63,7 @@ class Comparison:
                     for key in ("pulses_mean", "success_1pulse_10pct", "success_1pulse",
                                 "success_final")
                 }
-        return {"tolerance": self.tolerance, "cells": self.cells,
-                "relative_difference": "|G - G_target| / G_target (G: verify read)",
-                "protocols": protocols, "oracle": oracle}
+        return out
 
 
 def figures(result: ProgramResult, tolerance: float) -> dict:
@@ -93,8 +107,10 @@ def check_protocols(protocols: list[str]) -> None:
 
 def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
                    planner_for: PlannerFactory | None, with_oracle: bool,
-                   progress: Callable[[str], None] | None = None) -> Comparison:
-    """Program identical copies of the configured simulated array, one per protocol."""
+                   progress: Callable[[str], None] | None = None,
+                   baselines: dict[str, PlannerFactory] | None = None) -> Comparison:
+    """Program identical copies of the configured simulated array, one per protocol, and one
+    per planned protocol and baseline planner (``baselines``: factory by planner name)."""
     check_protocols(protocols)
     if config.rig is not None:
         raise ConfigError("compare runs on identical simulated arrays; drop the [rig] table")
@@ -107,6 +123,10 @@ def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
     results = {}
     for name in protocols:
         results[name] = _program_copy(config, name, targets, planner_for, progress, "")
+    baseline_results = {
+        planner: {name: _program_copy(config, name, targets, factory, progress, f" ({planner})")
+                  for name in protocols if name in PLANNED}
+        for planner, factory in (baselines or {}).items()}
     oracle_results = {}
     if with_oracle:
         wanted = {PROTOCOLS[p].oracle_reference for p in protocols}
@@ -114,7 +134,8 @@ def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
             oracle_results[name] = _program_copy(config, name, targets, oracle, progress,
                                                  " (oracle)")
     tolerance = stop_rules(config).tolerance.relative
-    return Comparison(tolerance, int(np.isfinite(targets).sum()), results, oracle_results)
+    return Comparison(tolerance, int(np.isfinite(targets).sum()), results, oracle_results,
+                      {planner: r for planner, r in baseline_results.items() if r})
 
 
 def _program_copy(config: RunConfig, name: str, targets: np.ndarray,

@@ -1,6 +1,15 @@
 """A predictor trained on the spot: characterize a separate, differently seeded array of the
 same device type and train on its pulse-response table, so a planner is never evaluated on the
-devices it learned from."""
+devices it learned from.
+
+On bare (1R) devices the table is random pulses over every setting and the predictor plans the
+width. Behind an access transistor (1T1R) it is a gate sweep, as labs measure such arrays:
+each round RESETs the cells (the configured block RESET), SETs each at a random gate over the
+write-verify-wl ramp (its bit-line amplitude and width), RESETs each at a random source-line
+amplitude over that protocol's RESET range (its RESET gate), and SETs each again at a random
+gate from where that left it (a SET from an intermediate state may not switch: the predictor
+must see it); the predictor plans the gate for SET and the source-line amplitude for RESET.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +18,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hilctl.drivers import Cells, Crossbar, Polarity, PulseBatch
+from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols.characterize import characterize
 
-from ..assemble import open_crossbar
+from ..assemble import AccessTransistor, device_model, open_crossbar
 from ..config import RunConfig
 from ..predictor.model import Predictor
-from ..predictor.training import train_predictor
+from ..predictor.training import default_knob, train_predictor
+from ..registry import block_reset_pulse
 
 TRAINING_PULSES = 50_000
 TRAINING_SEED_OFFSET = 1000
@@ -23,14 +35,69 @@ TRAINING_SEED_OFFSET = 1000
 def train_on_sibling_array(config: RunConfig, pulses: int = TRAINING_PULSES,
                            say: Callable[[str], None] = print) -> tuple[Predictor, dict]:
     """A predictor for the configured preset, and a note of how it was made."""
+    table, info = sibling_table(config, pulses, say)
+    started = time.perf_counter()
+    predictor = train_for_array(table, info["training_array_seed"])
+    return predictor, {**info, "training_seconds": round(time.perf_counter() - started, 2)}
+
+
+def sibling_table(config: RunConfig, pulses: int = TRAINING_PULSES,
+                  say: Callable[[str], None] = print) -> tuple[PulseTable, dict]:
+    """The pulse-response table of a separate array of the configured preset (the training
+    data of a predictor and of a lookup planner), and a note of how it was made."""
     seed = config.array.seed + TRAINING_SEED_OFFSET
     sibling = config.model_copy(update={"array": config.array.model_copy(update={"seed": seed})})
-    say(f"characterizing a separate array (seed {seed}) with {pulses} random pulses and "
+    gated = isinstance(device_model(config), AccessTransistor)
+    kind = "gate-sweep" if gated else "random"
+    say(f"characterizing a separate array (seed {seed}) with {pulses} {kind} pulses and "
         "training a predictor on it")
     started = time.perf_counter()
+    rng = np.random.default_rng(seed)
     with open_crossbar(sibling) as crossbar:
-        table = characterize(crossbar, pulses, np.random.default_rng(seed))
-    predictor = train_predictor(table, seed=seed, source=f"characterized array seed {seed}")
+        table = (gate_sweep(crossbar, pulses, rng, config) if gated
+                 else characterize(crossbar, pulses, rng))
     info = {"source": "trained on a separate array", "training_array_seed": seed,
-            "training_pulses": pulses, "seconds": round(time.perf_counter() - started, 2)}
-    return predictor, info
+            "training_pulses": pulses, "table": kind,
+            "characterize_seconds": round(time.perf_counter() - started, 2)}
+    return table, info
+
+
+def train_for_array(table: PulseTable, seed: int) -> Predictor:
+    """A predictor of the knob the table teaches (the gate on a 1T1R gate sweep)."""
+    return train_predictor(table, knob=default_knob(table), seed=seed,
+                           source=f"characterized array seed {seed}")
+
+
+def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator,
+               config: RunConfig) -> PulseTable:
+    """``pulses`` table rows of the 1T1R gate sweep above, two thirds SET (fewer where a read
+    was at or below 0 S, as ``characterize`` leaves those out)."""
+    wl, reset = config.protocol.wl, config.protocol.block_reset
+    cells = Cells.all(crossbar.shape)
+    n = len(cells)
+    tables = []
+    for _ in range(max(1, -(-pulses // (3 * n)))):
+        crossbar.apply(block_reset_pulse(config).batch(cells))
+        before = crossbar.read(cells).conductance
+        gate = rng.uniform(wl.gate_start_V, min(wl.gate_max_V, wl.gate_start_V + 0.6), n)
+        tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.SET, wl.set_V, wl.width_s,
+                                                  gate), before))
+        amplitude = rng.uniform(wl.reset_start_V, reset.amplitude_V, n)
+        tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.RESET, amplitude, wl.width_s,
+                                                  np.full(n, wl.reset_gate_V)),
+                             tables[-1].g_after))
+        gate = rng.uniform(wl.gate_start_V, min(wl.gate_max_V, wl.gate_start_V + 0.6), n)
+        tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.SET, wl.set_V, wl.width_s,
+                                                  gate), tables[-1].g_after))
+    table = PulseTable.concat(tables)
+    return table.subset(np.arange(len(table)) < pulses)  # the last round's surplus
+
+
+def _pulse(crossbar: Crossbar, pulses: PulseBatch, before: np.ndarray) -> PulseTable:
+    crossbar.apply(pulses)
+    after = crossbar.read(pulses.cells).conductance
+    names = np.char.add(np.char.add(pulses.cells.rows.astype(str), ":"),
+                        pulses.cells.cols.astype(str))
+    keep = (before > 0) & (after > 0)  # as characterize: no table row for a read at 0 S
+    return PulseTable(names[keep], before[keep], pulses.polarity[keep], pulses.amplitude[keep],
+                      pulses.width[keep], pulses.gate[keep], after[keep])

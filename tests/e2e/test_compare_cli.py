@@ -34,8 +34,13 @@ def test_report_has_every_figure_for_protocols_and_oracle(comparison):
         reference = report["oracle"][entry["oracle_reference"]]
         assert ratio["pulses_mean"] == pytest.approx(entry["pulses_mean"] /
                                                      reference["pulses_mean"])
-    assert "training a predictor" in stderr
+    assert "gate-sweep pulses and training a predictor" in stderr  # the 1T1R default
     assert report["predictor"]["source"] == "trained on a separate array"
+    # The lookup planner beside the neural one, measured against the same oracle.
+    assert report["baselines"] == ["lookup"]
+    assert set(report["lookup"]) == {"one-shot", "write-verify-planned"}
+    for entry in report["lookup"].values():
+        assert FIGURES <= entry.keys() and "ratio_to_oracle" in entry
 
 
 def test_one_shot_pulses_once_and_write_verify_corrects(comparison):

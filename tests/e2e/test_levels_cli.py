@@ -5,9 +5,8 @@ import numpy as np
 from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
 
 CONFIG = """
-[device]
-g_min_S = 2e-6
-g_max_S = 260e-6
+[array]
+preset = "hfox-1t1r"
 [protocol]
 gate_V = 3.0
 """
@@ -41,7 +40,7 @@ def test_write_verify_wl_reports_every_level_in_its_own_band(tmp_path):
 
 def test_bad_levels_are_one_line_and_store_nothing(tmp_path):
     args = _files(tmp_path, levels=LEVELS.replace('"166.4uS"', '"160uS"').replace(
-        '"173.3uS"', '"250uS"'))
+        '"173.3uS"', '"230uS"'))
     assert_one_line_error(run_hilctl("program", *args, "--out", "run", cwd=tmp_path),
                           "overlap")
     args = _files(tmp_path, names=("L0", "L7"))

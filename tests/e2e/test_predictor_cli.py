@@ -12,14 +12,15 @@ from tests.hilctl.gate_sweep import gate_sweep_table
 
 @pytest.mark.slow
 def test_characterize_train_eval_journey(tmp_path):
+    # 1R cells: random pulses, the width knob.
     summary = run_json("characterize", "--pulses", 4000, "--rows", 24, "--cols", 24,
-                       "--out", "t.csv", cwd=tmp_path)
+                       "--preset", "hfox-1r", "--out", "t.csv", cwd=tmp_path)
     assert summary["rows"] == 4000 and summary["set_rows"] + summary["reset_rows"] == 4000
     lines = (tmp_path / "t.csv").read_text().splitlines()
     assert lines[0] == "cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S"
     assert len(lines) == 4001
     run_json("characterize", "--pulses", 1500, "--rows", 16, "--cols", 16, "--seed", 7,
-             "--out", "held.csv", cwd=tmp_path)
+             "--preset", "hfox-1r", "--out", "held.csv", cwd=tmp_path)
     run_json("predictor", "train", "--data", "t.csv", "--out", "pred", "--epochs", 40,
              "--fixed", "SET=1.1V", "--fixed", "RESET=1.5V", cwd=tmp_path)
     meta = json.loads((tmp_path / "pred" / "predictor.json").read_text())

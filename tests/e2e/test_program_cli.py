@@ -16,6 +16,14 @@ SUMMARY_KEYS = {"protocol", "cells", "success_rate", "pulses_mean", "pulses_medi
                 "pulses_p95", "rounds", "program_time_s", "energy_J", "wall_s", "run_dir"}
 
 
+ONE_R = '[array]\npreset = "hfox-1r"\n'  # tests of the 1R cells' protocols name their preset
+
+
+def one_r_config(tmp_path) -> str:
+    (tmp_path / "1r.toml").write_text(ONE_R)
+    return "1r.toml"
+
+
 def snapshot(directory):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(directory.iterdir()) if p.is_file()}
@@ -25,7 +33,8 @@ def test_program_writes_a_complete_run_directory(tmp_path):
     summary = run_json("program", "--rows", 16, "--cols", 16, "--seed", 3, "--out", "run",
                        cwd=tmp_path)
     assert SUMMARY_KEYS <= summary.keys()
-    assert summary["protocol"] == "write-verify" and summary["cells"] == 256
+    # On the default (1T1R) preset, write-verify is the gate ramp, and the result says so.
+    assert summary["protocol"] == "write-verify-wl" and summary["cells"] == 256
     assert summary["success_rate"] >= 0.95 and summary["energy_J"] > 0
     run = tmp_path / "run"
     for name in ("config.toml", "store.sqlite", "targets.npy", "conductance.npy",
@@ -46,7 +55,8 @@ def test_program_writes_a_complete_run_directory(tmp_path):
 @pytest.mark.parametrize("protocol", ["write-verify", "write-verify-adaptive"])
 @pytest.mark.parametrize("pattern", ["checkerboard", "gradient"])
 def test_patterns_and_protocols(tmp_path, protocol, pattern):
-    summary = run_json("program", "--rows", 12, "--cols", 12, "--pattern", pattern,
+    summary = run_json("program", "--config", one_r_config(tmp_path), "--rows", 12, "--cols",
+                       12, "--pattern", pattern,
                        "--protocol", protocol, "--tolerance", "5%", "--out", "run", cwd=tmp_path)
     assert summary["protocol"] == protocol and summary["success_rate"] >= 0.9
     targets = np.load(tmp_path / "run" / "targets.npy")
@@ -61,7 +71,8 @@ def test_targets_from_a_file_and_an_absolute_tolerance(tmp_path, suffix):
         np.save(path, targets)
     else:
         np.savetxt(path, targets, delimiter=",")
-    summary = run_json("program", "--rows", 8, "--cols", 10, "--targets", path.name,
+    summary = run_json("program", "--config", one_r_config(tmp_path), "--rows", 8, "--cols",
+                       10, "--targets", path.name,
                        "--tolerance", "0.5uS", "--out", "run", cwd=tmp_path)
     assert np.allclose(np.load(tmp_path / "run" / "targets.npy"), targets)
     assert "absolute" in summary["tolerance"] and summary["success_rate"] >= 0.9
@@ -105,8 +116,8 @@ def write_bad_targets(tmp_path, kind):
 ])
 def test_bad_targets_get_one_clear_line(tmp_path, kind, words):
     name = write_bad_targets(tmp_path, kind)
-    done = run_hilctl("program", "--rows", 8, "--cols", 8, "--targets", name, "--out", "run",
-                      cwd=tmp_path)
+    done = run_hilctl("program", "--config", one_r_config(tmp_path), "--rows", 8, "--cols", 8,
+                      "--targets", name, "--out", "run", cwd=tmp_path)
     assert_one_line_error(done, name, *words)
     assert not (tmp_path / "run").exists()
 
@@ -120,7 +131,7 @@ def test_bad_targets_get_one_clear_line(tmp_path, kind, words):
     ("[protocol.ispp]\nset_max_V = 3.0\n", ["ispp.set_max_V"]),
 ])
 def test_bad_config_gets_one_line_naming_the_key(tmp_path, toml, words):
-    (tmp_path / "run.toml").write_text(toml)
+    (tmp_path / "run.toml").write_text(toml + ONE_R)
     done = run_hilctl("program", "--config", "run.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(done, *words)
 

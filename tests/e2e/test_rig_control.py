@@ -40,9 +40,11 @@ def running_emulator(cwd, smu: str, *args) -> Iterator[int]:
     """``hilctl emulate`` of a 4x4 array with ``smu`` in another process, its ``rig.toml`` in
     ``cwd`` (with short timeouts); yields the control port, stops it on exit."""
     port = free_port()
+    # 1R cells: these runs are the amplitude ramp, with no block RESET before the first round.
     server = subprocess.Popen(hilctl_command("emulate", "--rows", "4", "--cols", "4", "--smu",
-                                             smu, "--latency", "5ms", "--control-port", port,
-                                             "--write-config", "rig.toml", *args),
+                                             smu, "--preset", "hfox-1r", "--latency", "5ms",
+                                             "--control-port", port, "--write-config",
+                                             "rig.toml", *args),
                               cwd=cwd, env=hilctl_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     try:

@@ -15,8 +15,9 @@ from tests.e2e.cli import assert_one_line_error, emulator, run_hilctl
 
 @pytest.fixture
 def emulated(tmp_path):
-    """The ``rig.toml`` of ``hilctl emulate --write-config`` running in another process."""
-    with emulator(tmp_path, "--rows", "8", "--cols", "8"):
+    """The ``rig.toml`` of ``hilctl emulate --write-config`` running in another process (1R
+    cells: the limits checked are the amplitude ramp's)."""
+    with emulator(tmp_path, "--rows", "8", "--cols", "8", "--preset", "hfox-1r"):
         yield tmp_path / "rig.toml"
 
 

@@ -25,7 +25,7 @@ def job(tmp_path):
     lo, hi = usable_window(DeviceParams())
     layout = plan_layout(model, (16, 16), lo, hi)
     targets = layout.targets()
-    config = build_config({"array": {"rows": 16, "cols": 16, "seed": 5},
+    config = build_config({"array": {"rows": 16, "cols": 16, "seed": 5, "preset": "hfox-1r"},
                            "device": {"stuck_fraction": 0.15}})
     return config, layout, targets, tmp_path
 

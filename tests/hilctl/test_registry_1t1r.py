@@ -6,7 +6,7 @@ import pytest
 from hilctl.assemble import open_crossbar
 from hilctl.config import build_config
 from hilctl.drivers import Cells, ConfigError, Polarity
-from hilctl.protocols import FixedPulseVerify, GateIspp, LevelGates, OneShot
+from hilctl.protocols import FixedPulseVerify, GateIspp, IncrementalStep, LevelGates, OneShot
 from hilctl.registry import build_protocol
 
 LEVELS = {"L0": {"lower": "30uS"}, "L1": {"lower": "10uS", "upper": "12uS"}}
@@ -51,3 +51,20 @@ def test_level_gates_without_levels_is_a_clear_error():
         _build({"name": "fppv", "fppv": {"gates_V": [2.0]}})
     with pytest.raises(ConfigError, match="wl.start_gates_V .* needs \\[levels\\]"):
         _build({"name": "write-verify-wl", "wl": {"start_gates_V": [2.0]}})
+
+
+def test_write_verify_is_the_gate_ramp_on_1t1r_and_the_amplitude_ramp_on_1r():
+    on_1t1r, _ = _build({"name": "write-verify"})  # the default preset is 1T1R
+    config = build_config({"array": {"rows": 4, "cols": 4, "preset": "hfox-1r"},
+                           "protocol": {"name": "write-verify"}})
+    on_1r = build_protocol(config, open_crossbar(config))
+    assert isinstance(on_1t1r, GateIspp) and on_1t1r.name == "write-verify-wl"
+    assert isinstance(on_1r, IncrementalStep) and on_1r.gate_V is None
+
+
+def test_protocols_that_plan_no_gate_send_the_fully_on_gate_on_1t1r():
+    adaptive, crossbar = _build({"name": "write-verify-adaptive"})
+    assert adaptive.gate_V == 3.3  # hfox-1t1r's read gate: the transistor fully on
+    one_shot, _ = _build({"name": "one-shot", "planner": "heuristic"})
+    reset = one_shot.preparation(Cells.all((4, 4)), crossbar.limits)
+    assert np.allclose(reset.gate, 3.3)

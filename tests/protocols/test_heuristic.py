@@ -7,8 +7,10 @@ from hypothesis import strategies as st
 
 from hilctl.drivers import Cells, ConfigError, DataError, Polarity, PulseBatch, SafetyLimits
 from hilctl.protocols import HeuristicPlanner, PlannedWriteVerify, StopRules, Tolerance, program
+from hilctl.protocols.heuristic import GateSpan
 from hilctl.protocols.planner import PlannedPulses
 from hilctl.simulated_backend import SimulatedCrossbar
+from hilctl.simulated_backend.one_t_one_r import OneTOneRDevice
 
 LIMITS = SafetyLimits()
 WINDOW = (1e-6, 41e-6)  # 40 uS wide
@@ -102,3 +104,51 @@ def test_every_plan_is_inside_the_limits_whatever_the_reads_and_answers(rows):
 def test_a_non_finite_conductance_is_a_data_error():
     with pytest.raises(DataError, match="not a finite number"):
         _planner().plan(_cells(), np.full(4, 1e-5), np.array([1e-5, np.nan, 1e-5, 1e-5]))
+
+
+SPAN = GateSpan(set_gates_V=(1.55, 2.0), reset_amplitudes_V=(0.8, 2.0), set_V=1.2,
+                reset_gate_V=3.5, width_s=1e-6)
+
+
+def test_gate_rule_spans_the_window_over_the_stated_gates_and_amplitudes():
+    planner = _planner(gate=SPAN)
+    present = np.array([1e-6, 1e-6, 41e-6, 41e-6])
+    target = np.array([21e-6, 41e-6, 1e-6 * np.sqrt(41), 1e-6])
+    planned = planner.plan(_cells(), present, target)
+    assert planned.polarity.tolist() == [Polarity.SET] * 2 + [Polarity.RESET] * 2
+    np.testing.assert_allclose(planned.gate, [1.775, 2.0, 3.5, 3.5])
+    np.testing.assert_allclose(planned.amplitude, [1.2, 1.2, 1.4, 2.0])
+    assert np.all(planned.width == 1e-6) and not planned.clamped.any()
+
+
+def test_gate_rule_learns_each_cell_from_its_answer():
+    planner = _planner(gate=SPAN)
+    cells = _cells()
+    before = np.full(4, 1e-6)
+    first = planner.plan(cells, before, np.full(4, 21e-6))
+    # Cells 0, 1 landed higher / lower than aimed; 2 did not switch; 3 landed on target.
+    after = np.array([41e-6, 11e-6, 1e-6, 21e-6])
+    planner.observe(cells, first, before, after)
+    again = planner.plan(cells, before, np.full(4, 21e-6))
+    assert again.gate[0] < first.gate[0] < again.gate[1]
+    assert again.gate[2] > first.gate[2]  # no answer: a stronger gate
+    assert again.gate[3] == pytest.approx(first.gate[3])
+
+
+def test_planned_write_verify_with_the_gate_rule_converges_on_a_1t1r_array():
+    crossbar = SimulatedCrossbar((16, 16), model=OneTOneRDevice(), seed=6)
+    p = crossbar.params
+    rf = p.read_factor(crossbar.limits.read_V)
+    window = (p.g_min_S * rf, p.g_max_S * rf)
+    planner = HeuristicPlanner(crossbar.shape, crossbar.limits, window, gate=SPAN)
+    targets = np.random.default_rng(2).uniform(35e-6, 210e-6, 256)
+    result = program(PlannedWriteVerify(planner, gate_V=3.3), crossbar,
+                     Cells.all(crossbar.shape), targets, StopRules(Tolerance(0.05)))
+    healthy = crossbar.population.stuck == 0
+    assert result.success[healthy].mean() > 0.97
+    assert result.pulses[healthy].mean() < 20
+
+
+def test_an_empty_gate_span_is_refused():
+    with pytest.raises(ConfigError, match="gate span"):
+        _planner(gate=GateSpan((2.0, 1.5), (0.8, 2.0), 1.2, 3.5, 1e-6))

@@ -97,9 +97,9 @@ def test_cycle_to_cycle_sigma_is_the_tabulated_fraction_of_the_range(name):
     assert spread == pytest.approx(table.c2c_sigma, rel=0.05)
 
 
-def test_default_preset_is_unchanged():
-    assert preset(DEFAULT_PRESET) == DeviceParams()
-    assert DEFAULT_PRESET == "hfox-1r"
+def test_the_default_is_the_1t1r_preset_and_the_1r_one_reproducible():
+    assert DEFAULT_PRESET == "hfox-1t1r" and preset(DEFAULT_PRESET).cell == "1T1R"
+    assert preset("hfox-1r") == DeviceParams()
 
 
 def test_load_preset_by_name_and_from_a_written_toml(tmp_path):
