@@ -29,6 +29,7 @@ width_s = 1e-6
 set_V = 2.0
 gate_start_V = 1.5
 gate_step_V = 0.04
+reset_gate_V = 3.0
 """
 
 

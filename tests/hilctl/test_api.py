@@ -100,6 +100,7 @@ def test_the_pulse_table_ends_each_cell_at_its_conductance(stored_run):
 
 def test_a_1t1r_run_exports_the_gate_of_every_pulse():
     run = hilctl.program("sim://?rows=4&cols=4&seed=1&preset=hfox-1t1r", "random",
+                         protocol="write-verify-adaptive",
                          settings={"protocol": {"gate_V": 1.8}}, max_pulses=5)
     applied = run.pulses().query("polarity != 0")
     assert len(applied) > 0 and (applied.gate_V == np.float32(1.8)).all()

@@ -24,7 +24,7 @@ PROTOCOL = {
     "adaptive": {"set_V": 2.0, "reset_V": 1.5, "start_width_s": 2e-7, "min_width_s": 2e-7,
                  "max_width_s": 1e-6},
     "wl": {"set_V": 2.0, "gate_start_V": 1.5, "gate_step_V": 0.04, "gate_max_V": 2.0,
-           "width_s": 1e-6},
+           "width_s": 1e-6, "reset_gate_V": 3.0},
     "fppv": {"max_tries": 3},
 }
 

@@ -118,7 +118,7 @@ def test_gate_rule_spans_the_window_over_the_stated_gates_and_amplitudes():
     assert planned.polarity.tolist() == [Polarity.SET] * 2 + [Polarity.RESET] * 2
     np.testing.assert_allclose(planned.gate, [1.775, 2.0, 3.5, 3.5])
     np.testing.assert_allclose(planned.amplitude, [1.2, 1.2, 1.4, 2.0])
-    assert np.all(planned.width == 1e-6) and not planned.clamped.any()
+    assert np.all(planned.width == 1e-6) and not planned.at_limit.any()
 
 
 def test_gate_rule_learns_each_cell_from_its_answer():

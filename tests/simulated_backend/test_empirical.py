@@ -316,7 +316,8 @@ def test_a_characterization_table_of_random_settings_is_binned_not_refused():
     lab = SimulatedCrossbar((32, 32), model=OneTOneRDevice(), seed=4)
     table = characterize(lab, 12_000, np.random.default_rng(5),
                          ranges=PulseRanges(set_V=(1.0, 2.0), reset_V=(0.8, 2.0),
-                                            width_s=(1e-7, 1e-5), gate_V=1.7))
+                                            width_s=(1e-7, 1e-5), set_gate_V=(1.7, 1.7),
+                                            reset_gate_V=(1.7, 1.7)))
     model = EmpiricalDevice(table)
     assert model.grids[1].axes[0].levels.size > 1  # amplitudes cut into levels
     fresh = SimulatedCrossbar((32, 32), model=OneTOneRDevice(), seed=6)

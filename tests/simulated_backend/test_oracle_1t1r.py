@@ -39,15 +39,15 @@ def test_noise_free_cells_land_exactly_on_target_with_the_gate(reset_knob):
     assert planner.knob == "gate"  # the 1T1R array's own knob by default
     targets = _targets(crossbar)
     planned, after = _pulse(crossbar, planner, targets)  # from the high-resistance state
-    assert np.all(planned.polarity[~planned.clamped] == Polarity.SET)
+    assert np.all(planned.polarity[~planned.at_limit] == Polarity.SET)
     healthy = crossbar.population.stuck == 0
-    assert np.all(planned.clamped[~healthy]) and planned.clamped.mean() < 0.05
-    exact = ~planned.clamped
+    assert np.all(planned.at_limit[~healthy]) and planned.at_limit.mean() < 0.05
+    exact = ~planned.at_limit
     np.testing.assert_array_less(np.abs(after - targets)[exact] / targets[exact], 1e-9)
     # From the states it left, down (RESET through the divider) and up alike.
     targets = _targets(crossbar, seed=2)
     planned, after = _pulse(crossbar, planner, targets)
-    exact = ~planned.clamped
+    exact = ~planned.at_limit
     assert {Polarity.SET, Polarity.RESET} <= set(planned.polarity[exact].tolist())
     assert exact.mean() > 0.8
     np.testing.assert_array_less(np.abs(after - targets)[exact] / targets[exact], 1e-9)
@@ -63,7 +63,7 @@ def test_a_small_set_step_is_reached_through_a_reset_first():
     planned, _ = _pulse(crossbar, planner, targets * 1.05)
     healthy = crossbar.population.stuck == 0
     rescued = healthy & (planned.polarity == Polarity.RESET)
-    assert rescued.mean() > 0.5 and np.all(planned.clamped[rescued])
+    assert rescued.mean() > 0.5 and np.all(planned.at_limit[rescued])
     planned, after = _pulse(crossbar, planner, targets * 1.05)
     np.testing.assert_array_less(np.abs(after / (targets * 1.05) - 1)[rescued], 1e-9)
 
@@ -72,7 +72,7 @@ def test_targets_beyond_the_plateau_are_reported_unreachable():
     crossbar = _array()
     targets = _targets(crossbar, 1.2, 1.5)
     planned, after = _pulse(crossbar, OraclePlanner(crossbar), targets)
-    assert np.all(planned.clamped)
+    assert np.all(planned.at_limit)
     assert np.all(after < targets)
 
 
@@ -80,7 +80,7 @@ def test_with_noise_the_error_is_the_cycle_to_cycle_spread():
     crossbar = _array(OneTOneRParams(), seed=4)
     targets = _targets(crossbar)
     planned, after = _pulse(crossbar, OraclePlanner(crossbar), targets)
-    error = np.abs(after - targets)[~planned.clamped] / targets[~planned.clamped]
+    error = np.abs(after - targets)[~planned.at_limit] / targets[~planned.at_limit]
     assert 0.005 < np.median(error) < 0.1
 
 
