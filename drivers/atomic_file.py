@@ -33,21 +33,37 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
         fh.write(data)
 
 
-def check_output_directory(directory: str | os.PathLike, marker: str, what: str) -> Path:
+def check_output_directory(directory: str | os.PathLike, marker: str | None, what: str,
+                           create: bool = True) -> Path:
     """Make ``directory`` ready to hold a ``what`` whose files include ``marker``.
 
-    A new or empty directory, or one that already holds a ``what`` (it has ``marker``), is
-    fine; a directory holding anything else is refused, so that saving never overwrites files
-    of another kind (a model's weights, a run).
+    A new or empty directory, or one that already holds a ``what`` (it has ``marker``; never
+    with ``marker=None``), is fine; a directory holding anything else is refused, so that
+    saving never overwrites files of another kind (a user's targets, a model's weights, a run).
+    ``create=False`` leaves making the directory to the caller.
     """
     path = Path(directory)
     refuse_links(path)
     if path.exists() and not path.is_dir():
         raise DataError(f"{path} is a file; expected a directory for the {what}")
-    if path.is_dir() and any(path.iterdir()) and not (path / marker).exists():
-        raise DataError(f"{path} already holds other files (no {marker}); write the {what} "
-                        "to a new or empty directory")
-    path.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and any(path.iterdir()) and not (marker and (path / marker).exists()):
+        held = f" (no {marker})" if marker else ""
+        raise DataError(f"{path} already holds other files{held}; write the {what} to a new "
+                        "or empty directory")
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_output_file(path: str | os.PathLike, force: bool, flag: str = "--out") -> Path:
+    """Refuse to replace an existing file unless ``force`` (the user's ``--force``), and
+    anything that is not a regular file whatever ``force`` says (a link would write elsewhere,
+    a FIFO would hang)."""
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise DataError(f"{flag} {path} is not a regular file; refusing to write it")
+    if path.exists() and not force:
+        raise DataError(f"{flag} {path} exists; refusing to overwrite it (use --force)")
     return path
 
 

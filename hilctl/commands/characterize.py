@@ -12,6 +12,7 @@ import time
 import click
 import numpy as np
 
+from hilctl.drivers.atomic_file import check_output_file
 from hilctl.protocols.characterize import characterize as run_characterization
 
 from ..assemble import open_crossbar
@@ -23,6 +24,7 @@ from ..config import assemble_config
               help="Pulses to apply (rows of the table).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Pulse-response table to write (CSV).")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML configuration (array, device, limits, rig) as for hilctl program.")
 @click.option("--rows", type=click.IntRange(1), help="Rows of the simulated array [64].")
@@ -31,9 +33,10 @@ from ..config import assemble_config
               help="Seed of the simulated array and of the random pulses [0].")
 @click.option("--preset", "preset_name", help="Device preset (name or .toml) [hfox-1r].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def characterize(pulses, out, config_file, rows, cols, seed, preset_name, as_json) -> None:
+def characterize(pulses, out, force, config_file, rows, cols, seed, preset_name, as_json) -> None:
     """Apply random pulses (polarity, amplitude, log-uniform width over the safe ranges)
     across the array, read before and after, and write the pulse-response table."""
+    check_output_file(out, force)
     config = assemble_config(config_file, {}, {
         "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name}})
     started = time.perf_counter()

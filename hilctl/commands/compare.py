@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from hilctl.drivers.atomic_file import write_atomic
+from hilctl.drivers.atomic_file import check_output_directory, write_atomic
 
 from ..config import ProtocolConfig, assemble_config
 from ..predictor.model import Predictor
@@ -79,6 +78,8 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
         "array": {"rows": rows, "cols": cols, "seed": seed},
         "protocol": {"tolerance": tolerance}})
     targets = targets_for(config)
+    out = check_output_directory(out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}",
+                                 None, "comparison", create=False)
     predictor_info = None
     planner_for = None
     if any(n in PLANNED for n in names):
@@ -96,7 +97,6 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
     comparison = run_comparison(config, names, targets, planner_for, oracle, console.print)
     report = comparison.report()
     report["predictor"] = predictor_info
-    out = Path(out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "compare.json", json.dumps(report, indent=2) + "\n")
     labelled = {**comparison.results,

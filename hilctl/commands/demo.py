@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hilctl.drivers import ConfigError
+from hilctl.drivers.atomic_file import check_output_directory
 from hilctl.simulated_backend import DeviceParams
 
 from ..config import ProtocolConfig, build_config
@@ -106,10 +107,8 @@ def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet):
     """Train on digits, program three ways, infer with what each run measured."""
     console = Console(stderr=True, quiet=quiet)
     build_config({"protocol": {"tolerance": tolerance}}, "--tolerance")  # refused before work
-    out = Path(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.is_dir() and any(out.iterdir()):
-        raise ConfigError(f"{out} is not empty; give the demo a new --out directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_directory(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}",
+                                 None, "demo")
     model, data = train_network(mode, kind, out, console.print)
     base = {"array": {"seed": seed},
             "weights": {"model": str((out / "model").resolve()), "rescale": True},

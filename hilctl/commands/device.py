@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hilctl.drivers.atomic_file import check_output_file
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.simulated_backend.fit import (
     compare,
@@ -21,6 +22,7 @@ from hilctl.simulated_backend.presets import DEFAULT_PRESET, load_preset, write_
 from ..units import Quantity
 
 _READ_HELP = "Read voltage at which the table's conductances were measured [0.2V]."
+_FORCE_HELP = "Overwrite the files to write if they exist."
 
 
 @click.group()
@@ -40,8 +42,12 @@ def device() -> None:
               help="G_before bins per pulse setting in the quality report.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also plot the fit (PNG).")
-def fit(data_file, out, base, read_voltage, bins, seed, plot) -> None:
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+def fit(data_file, out, base, read_voltage, bins, seed, plot, force) -> None:
     """Fit the parametric model's parameters to a measured table and report fit quality."""
+    check_output_file(out, force)
+    if plot:
+        check_output_file(plot, force, "--plot")
     table = PulseTable.read_csv(data_file)
     result = fit_device(table, load_preset(base), read_V=read_voltage, seed=seed, bins=bins)
     for line in result.notes:
@@ -70,14 +76,16 @@ def fit(data_file, out, base, read_voltage, bins, seed, plot) -> None:
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="PNG to write [<data>-vs-<preset>.png beside the data].")
-def compare_(data_file, preset_name, read_voltage, bins, seed, plot) -> None:
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+def compare_(data_file, preset_name, read_voltage, bins, seed, plot, force) -> None:
     """Print and plot measured vs simulated G_after per G_before bin and pulse setting."""
+    data_path = Path(data_file)
+    plot = plot or data_path.with_name(f"{data_path.stem}-vs-{Path(preset_name).stem}.png")
+    check_output_file(plot, force, "--plot")
     table = PulseTable.read_csv(data_file)
     params = load_preset(preset_name)
     simulated = simulate_table(table, params, read_voltage, seed)
     for line in quality_lines(compare(table, params, read_voltage, bins, seed, simulated)):
         click.echo(line)
-    data_path = Path(data_file)
-    plot = plot or data_path.with_name(f"{data_path.stem}-vs-{Path(preset_name).stem}.png")
     plot_comparison(table, simulated, plot, f"{data_path.name} vs {preset_name}", bins=bins)
     click.echo(f"plotted {plot}")

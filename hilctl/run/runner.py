@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import Cells, Checkpointable, Crossbar, PulseBatch, ResumeError
-from hilctl.drivers.atomic_file import refuse_links, write_atomic
+from hilctl.drivers.atomic_file import check_output_directory, refuse_links, write_atomic
 from hilctl.protocols import (
     CostModel,
     ProgramResult,
@@ -78,7 +78,7 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     ``retarget`` may give cells new targets once the protocol is done (pair compensation).
     """
     run_dir = Path(run_dir)
-    refuse_links(run_dir)
+    check_output_directory(run_dir, STORE_NAME, "run", create=False)
     # Checked before anything is made, so a run refused here leaves no directory behind.
     stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
     made = not run_dir.exists()
