@@ -26,7 +26,7 @@ from .config import RigConfig, RunConfig, StricterLimits, stricter
 class Relaxable(Protocol):
     """A crossbar whose time can be advanced on request (a simulator; a rig just waits)."""
 
-    def sim_relax(self, seconds: float) -> None: ...
+    def sim_relax(self, seconds: float) -> bool: ...
 
 
 @runtime_checkable

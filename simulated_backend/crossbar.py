@@ -101,15 +101,17 @@ class SimulatedCrossbar(Crossbar):
             raise DataError(f"state must be {self._x.size} finite values in [0, 1]")
         self._x = np.where(self._healthy, np.clip(x, 0.0, 1.0), self._x)
 
-    def sim_relax(self, seconds: float) -> None:
+    def sim_relax(self, seconds: float) -> bool:
         """Let programmed states drift for ``seconds``: a random walk whose spread grows with
-        log time (off unless ``params.relaxation_sigma`` > 0)."""
+        log time (off unless ``params.relaxation_sigma`` > 0). False when nothing can drift,
+        so a caller can say the relaxation it asked for did nothing."""
         p = self.params
         if p.relaxation_sigma <= 0 or seconds <= 0:
-            return
+            return False
         sigma = p.relaxation_sigma * np.sqrt(np.log1p(seconds / p.relaxation_t0_s))
         drift = sigma * self._noise.standard_normal(self._x.size)
         self._x = np.where(self._healthy, np.clip(self._x + drift, 0.0, 1.0), self._x)
+        return True
 
     def sim_snapshot(self, cells: Cells | None = None) -> dict[str, np.ndarray]:
         """Device states (of ``cells`` only, if given) and the noise generator's position.
