@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +13,18 @@ from typing import IO
 
 from .errors import DataError
 
+# Temporaries are hidden (a leading dot) and carry this suffix, so no file of a user's matches.
+TMP_SUFFIX = ".hilctl-tmp"
+ORPHAN_AGE_S = 60.0
+
 
 @contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "w", **open_args) -> Iterator[IO]:
     """A file handle on a temporary beside ``path`` that replaces ``path`` once closed cleanly."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    remove_orphans(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, mode, **open_args) as fh:
             yield fh
@@ -26,6 +32,19 @@ def atomic_output(path: str | os.PathLike, mode: str = "w", **open_args) -> Iter
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_orphans(directory: Path) -> None:
+    """Delete the temporaries that killed writers left in ``directory`` (a kill skips the
+    clean-up above; a model's weights can leave tens of MB). One untouched for
+    ``ORPHAN_AGE_S`` has no writer left: a live writer keeps its temporary's time fresh."""
+    now = time.time()
+    for orphan in directory.glob(f".*{TMP_SUFFIX}"):
+        try:
+            if orphan.is_file() and now - orphan.stat().st_mtime > ORPHAN_AGE_S:
+                orphan.unlink()
+        except OSError:
+            pass  # gone already, or not ours to delete: the write goes on
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:

@@ -10,13 +10,20 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .atomic_file import atomic_output
 from .errors import DataError
+from .input_files import check_regular_file
 from .vocabulary import Polarity
+
+# What a measured pulse can be: conductances from 1 fS (10^15 ohm, below any SMU's floor) to
+# 1 S (1 ohm, a short), pulses up to the 20 V and 1 s that any hilctl config allows. A value
+# beyond is a unit slip or a corrupt file, and would overflow the predictor's arithmetic.
+G_RANGE_S = (1e-15, 1.0)
+MAX_VOLTS = 20.0
+MAX_WIDTH_S = 1.0
 
 COLUMNS = ("cell", "g_before_S", "polarity", "amplitude_V", "width_s", "gate_V", "g_after_S")
 _POLARITY_WORDS = {"SET": 1, "+1": 1, "1": 1, "RESET": -1, "-1": -1}
@@ -47,14 +54,18 @@ class PulseTable:
 
     def validate(self, where: str = "pulse table") -> None:
         """Raise ``DataError`` naming the first bad row (1-based, header excluded)."""
+        g_range = f"in [{G_RANGE_S[0]:g}, {G_RANGE_S[1]:g}] S"
         checks = [
             (~np.isin(self.polarity, (Polarity.SET, Polarity.RESET)),
              "polarity must be SET or RESET"),
-            (~np.isfinite(self.g_before) | (self.g_before <= 0), "g_before_S must be > 0"),
-            (~np.isfinite(self.g_after) | (self.g_after <= 0), "g_after_S must be > 0"),
-            (~np.isfinite(self.amplitude) | (self.amplitude < 0), "amplitude_V must be >= 0"),
-            (~np.isfinite(self.width) | (self.width <= 0), "width_s must be > 0"),
-            (np.isinf(self.gate), "gate_V must be finite or empty"),
+            (~_within(self.g_before, *G_RANGE_S), f"g_before_S must be {g_range}"),
+            (~_within(self.g_after, *G_RANGE_S), f"g_after_S must be {g_range}"),
+            (~_within(self.amplitude, 0.0, MAX_VOLTS),
+             f"amplitude_V must be in [0, {MAX_VOLTS:g}] V"),
+            (~_within(self.width, 0.0, MAX_WIDTH_S) | (self.width <= 0),
+             f"width_s must be > 0 and at most {MAX_WIDTH_S:g} s"),
+            (np.isinf(self.gate) | (np.abs(self.gate) > MAX_VOLTS),
+             f"gate_V must be empty or within {MAX_VOLTS:g} V"),
         ]
         for bad, message in checks:
             if bad.any():
@@ -85,9 +96,9 @@ class PulseTable:
 
     @classmethod
     def read_csv(cls, path: str | os.PathLike) -> PulseTable:
-        path = Path(path)
-        try:
-            with open(path, newline="") as fh:
+        path = check_regular_file(path, "pulse-response table")
+        try:  # utf-8-sig: a spreadsheet's export starts with a byte-order mark
+            with open(path, newline="", encoding="utf-8-sig") as fh:
                 rows = list(csv.reader(fh))
         except (OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: cannot read pulse table ({exc})") from None
@@ -132,6 +143,11 @@ class PulseTable:
 
 
 _FIELDS = ("cell", "g_before", "polarity", "amplitude", "width", "gate", "g_after")
+
+
+def _within(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """True where a value is a finite number in [low, high] (NaN and inf are not)."""
+    return np.isfinite(values) & (values >= low) & (values <= high)
 
 
 def _is_number(text: str) -> bool:

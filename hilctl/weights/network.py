@@ -27,7 +27,7 @@ from torch import nn
 from hilctl.drivers import ConfigError
 
 from .datasets import Dataset
-from .model_files import TrainedModel
+from .model_files import MODEL_RANGES, TrainedModel
 from .modes import MODES, CurrentMode, VoltageMode, current_mode_weights
 
 DEFAULT_HIDDEN = {"digits": 32, "mnist5k": 128}
@@ -72,8 +72,11 @@ class TrainConfig:
                 and 0 <= self.common_mode <= 1):
             raise ConfigError("conductance noise and stuck fraction must be in [0, 1), the "
                               "common mode in [0, 1]")
-        if not (self.input_voltage_V > 0 and self.iv_v0_V > 0):
-            raise ConfigError("--read-voltage and V0 must be positive")
+        for name, flag in (("input_voltage_V", "--read-voltage"), ("iv_v0_V", "--iv-v0")):
+            low, high = MODEL_RANGES[name]
+            if not low < getattr(self, name) <= high:
+                raise ConfigError(f"{flag} = {getattr(self, name):g} V: expected more than "
+                                  f"{low:g} V and at most {high:g} V")
 
     @property
     def weight_mode(self) -> VoltageMode | CurrentMode:
