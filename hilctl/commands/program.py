@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from hilctl.drivers import ConfigError
 
+from ..assemble import device_params
 from ..cli import say_after_interrupt
-from ..config import assemble_config
+from ..config import RunConfig, assemble_config
 from ..levels import levels_table
-from ..registry import PLANNERS, PROTOCOLS
+from ..registry import PLANNERS, PROTOCOLS, stop_rules
 from ..report.console import report_console
 from ..report.progress import round_progress
 from ..run.runner import STORE_NAME, RunOutcome, load_run_config, new_run, resume_run
-from ..targets import targets_for
+from ..targets import programmed_cells, targets_for
 from ..units import parse_quantity
 from ..weights.job import pair_compensation, weights_job
 
@@ -137,6 +140,7 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
             retarget = pair_compensation(layout, targets)
         else:
             targets = targets_for(config)
+        warn_if_band_below_read_noise(config, targets)
         run_dir = Path(out_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-"
                                   f"{config.protocol.name}")
         with round_progress(config.protocol.name, not quiet) as hook, resume_hint(run_dir):
@@ -146,6 +150,30 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
             outcome.summary["layout"] = layout.describe()
             outcome.summary["arrays"] = layout.n_arrays
     report(outcome, as_json, console)
+
+
+class BandBelowReadNoise(UserWarning):
+    """A tolerance band narrower than the array's read noise."""
+
+
+def warn_if_band_below_read_noise(config: RunConfig, targets: np.ndarray) -> None:
+    """Warn when the median target's band is narrower than one sigma of the simulated read
+    noise, sqrt((relative * G)^2 + floor^2): verify reads then land in the band by chance
+    only, and a cell can spend its whole pulse budget bouncing around its target."""
+    if config.rig is not None or config.array.empirical_table is not None:
+        return  # the noise of a rig or a measured table is not known here
+    params = device_params(config)
+    g = targets.ravel()[programmed_cells(targets)]
+    if g.size == 0:
+        return
+    half = float(np.median(stop_rules(config).tolerance.half_width(g)))
+    g_mid = float(np.median(g))
+    sigma = float(np.hypot(params.read_noise_relative * g_mid, params.read_noise_floor_S))
+    if half < sigma:
+        warnings.warn(f"the tolerance band (+-{half:.3g} S at the median target {g_mid:.3g} S) "
+                      f"is narrower than the read noise (sigma {sigma:.3g} S): reads land in it "
+                      f"by chance, and cells may use all {config.protocol.max_pulses} pulses",
+                      BandBelowReadNoise, stacklevel=2)
 
 
 @contextmanager

@@ -67,3 +67,14 @@ def test_current_mode_train_programs_without_rescale_and_relax_says_when_it_cann
                       cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "no relaxation" in done.stderr and "relaxation_sigma" in done.stderr
+
+
+def test_a_band_narrower_than_the_read_noise_warns_before_the_run(tmp_path):
+    (tmp_path / "one_r.toml").write_text(ONE_R.format(n=4))
+    narrow = run_hilctl("program", "--config", "one_r.toml", "--tolerance", "0.2%",
+                        "--max-pulses", 5, "--out", "narrow", "--quiet", cwd=tmp_path)
+    assert narrow.returncode in (0, 3), narrow.stderr
+    assert "narrower than the read noise" in narrow.stderr and "all 5 pulses" in narrow.stderr
+    usual = run_hilctl("program", "--config", "one_r.toml", "--out", "usual", "--quiet",
+                       cwd=tmp_path)
+    assert "read noise" not in usual.stderr
