@@ -7,7 +7,6 @@ import time
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from hilctl.drivers.atomic_file import check_output_directory, write_atomic
 
@@ -16,37 +15,14 @@ from ..predictor.model import Predictor
 from ..predictor.planner import NeuralPlanner
 from ..registry import PLANNED, PROTOCOLS
 from ..report import plots
-from ..report.console import report_console
+from ..report.console import comparison_table, report_console
 from ..run.compare import check_protocols, run_comparison
 from ..run.sibling_predictor import TRAINING_PULSES, train_on_sibling_array
 from ..targets import targets_for
 
 
-def print_comparison(report: dict, console: Console) -> None:
-    rows = [(name, entry, False) for name, entry in report["protocols"].items()]
-    rows += [(name, entry, True) for name, entry in report["oracle"].items()]
-    table = Table(title=f"{report['cells']} cells, tolerance {report['tolerance']:.3g}; "
-                        "relative difference |G - G_target| / G_target")
-    table.add_column("protocol", no_wrap=True)
-    for column in ("planner", "1 pulse in tol", "1 pulse <=10%", "1 pulse <=50%",
-                   "final in tol", "true final", "pulses mean", "median", "p95", "time ms",
-                   "energy nJ", "x oracle pulses", "x oracle <=10%"):
-        table.add_column(column, justify="right")
-    for name, e, is_oracle in rows:
-        ratio = e.get("ratio_to_oracle", {})
-        table.add_row(
-            name, "oracle" if is_oracle else ("neural" if name in PLANNED else "-"),
-            f"{e['success_1pulse']:.1%}", f"{e['success_1pulse_10pct']:.1%}",
-            f"{e['success_1pulse_50pct']:.1%}", f"{e['success_final']:.1%}",
-            f"{e.get('true_success_final', float('nan')):.1%}", f"{e['pulses_mean']:.2f}",
-            f"{e['pulses_median']:g}", f"{e['pulses_p95']:g}",
-            f"{e['program_time_s'] * 1e3:.2f}", f"{e['energy_J'] * 1e9:.1f}",
-            _times(ratio.get("pulses_mean")), _times(ratio.get("success_1pulse_10pct")))
-    console.print(table)
-
-
-def _times(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
+def print_comparison(report: dict, console: Console, wide: bool = False) -> None:
+    console.print(comparison_table(report, PLANNED, wide))
 
 
 @click.command()
@@ -68,8 +44,9 @@ def _times(value: float | None) -> str:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Directory for compare.json and the PNGs [runs/compare-<time>].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--wide", is_flag=True, help="Every column of the table, at full width.")
 def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, cols, seed,
-            config_file, out_dir, as_json):
+            config_file, out_dir, as_json, wide):
     """Program identical copies of one simulated array with each protocol and the oracle."""
     console = Console(stderr=True)
     names = [p.strip() for p in protocols.split(",") if p.strip()]
@@ -105,5 +82,5 @@ def compare(protocols, oracle, tolerance, predictor_dir, training_pulses, rows, 
     if as_json:
         click.echo(json.dumps(report))
     else:
-        print_comparison(report, report_console())
-        report_console().print(f"compare.json and PNGs in {out}")
+        print_comparison(report, report_console(wide), wide)
+        report_console(wide).print(f"compare.json and PNGs in {out}")

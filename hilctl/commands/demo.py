@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from hilctl.drivers import ConfigError
 from hilctl.drivers.atomic_file import check_output_directory
@@ -22,7 +21,15 @@ from hilctl.simulated_backend import DeviceParams
 
 from ..config import ProtocolConfig, build_config
 from ..registry import PLANNED
-from ..report.console import report_console
+from ..report.console import (
+    PROTOCOL_LEGEND,
+    Column,
+    percent,
+    report_console,
+    report_table,
+    scaled,
+    short_protocol,
+)
 from ..report.progress import round_progress
 from ..run.runner import new_run
 from ..run.sibling_predictor import train_on_sibling_array
@@ -76,17 +83,23 @@ def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -
             "accuracy_measured": report["accuracy_measured"], "run_dir": s["run_dir"]}
 
 
+STORY_COLUMNS = [
+    Column("cells", lambda r: str(r["cells"])),
+    Column("in band %", percent("success_rate")),
+    Column("pulses /cell", scaled("pulses_mean", 1.0)),
+    Column("time ms", scaled("program_time_s", 1e3, ".1f")),
+    Column("energy nJ", scaled("energy_J", 1e9, ".0f")),
+    Column("software %", percent("accuracy_software")),
+    Column("ideal targets %", percent("accuracy_ideal")),
+    Column("measured %", percent("accuracy_measured")),
+]
+
+
 def print_story(rows: list[dict], network: str, console: Console) -> None:
-    table = Table(title=f"digits {network} on the simulated HfOx array: software vs programmed")
-    for column in ("programming", "cells", "in band", "pulses/cell", "time ms", "energy nJ",
-                   "software", "ideal targets", "measured"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        table.add_row(r["protocol"], str(r["cells"]), f"{r['success_rate']:.1%}",
-                      f"{r['pulses_mean']:.2f}", f"{r['program_time_s'] * 1e3:.1f}",
-                      f"{r['energy_J'] * 1e9:.0f}", f"{r['accuracy_software']:.1%}",
-                      f"{r['accuracy_ideal']:.1%}", f"{r['accuracy_measured']:.1%}")
-    console.print(table)
+    title = (f"digits {network} on the simulated HfOx array: software vs programmed "
+             f"({PROTOCOL_LEGEND})")
+    console.print(report_table(title, "programming", STORY_COLUMNS,
+                               [(short_protocol(r["protocol"]), r) for r in rows]))
 
 
 @click.command()
