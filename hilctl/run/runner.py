@@ -306,6 +306,7 @@ def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,
     if result.true_final is not None:
         save_npy(run_dir / "true_conductance.npy", as_map(result.true_final))
     error = as_map(np.abs(result.final_read - result.targets) / result.targets)
-    plots.error_heatmap(error.reshape(-1, shape[-1]), run_dir / "error_map.png",
-                        f"{result.protocol}: final verify-read error")
+    plots.error_heatmap(error, run_dir / "error_map.png",
+                        f"{result.protocol}: final verify-read error",
+                        float(np.median(result.band / result.targets)))
     write_atomic(run_dir / "result.json", json.dumps(summary, indent=2) + "\n")
