@@ -13,6 +13,7 @@ from hilctl.drivers import ConfigError
 from hilctl.simulated_backend import DeviceParams
 
 from ..config import build_config
+from ..report.progress import epoch_progress
 from ..units import Quantity
 from ..weights.datasets import load_dataset
 from ..weights.job import window_of
@@ -60,9 +61,10 @@ from ..weights.model_files import save_model
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Model directory to write (weights.npz + model.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage, iv_v0,
           conductance_noise, stuck_fraction, hidden, epochs, seed, preset_name, out_dir,
-          as_json):
+          as_json, quiet):
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
     data = load_dataset(dataset)
     start = time.perf_counter()
@@ -74,8 +76,10 @@ def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage,
     else:
         g_lo, g_hi = window_of(build_config({"array": {"preset": preset_name}} if preset_name
                                             else {}, "--preset"))
-        model = train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise,
-                          stuck_fraction, hidden, epochs or 60, seed, g_lo / g_hi)
+        with epoch_progress(f"training a {mode}-mode network", not quiet) as on_epoch:
+            model = train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0,
+                              conductance_noise, stuck_fraction, hidden, epochs or 60, seed,
+                              g_lo / g_hi, on_epoch)
     save_model(model, out_dir)
     summary = {"model": str(out_dir), "kind": model.kind, "dataset": model.dataset, "mode": mode,
                "layer_sizes": list(model.layer_sizes), "iv_aware": iv_aware,
@@ -93,7 +97,7 @@ def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage,
 
 
 def train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise,
-              stuck_fraction, hidden, epochs, seed, g_ratio):
+              stuck_fraction, hidden, epochs, seed, g_ratio, on_epoch):
     from ..weights.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
 
     config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
@@ -101,7 +105,7 @@ def train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_no
                          conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
                          input_voltage_V=read_voltage, g_ratio=g_ratio,
                          iv_v0_V=DeviceParams().iv_v0_V if iv_v0 is None else iv_v0)
-    return train_model(config, data)
+    return train_model(config, data, on_epoch)
 
 
 def train_msnn(data, steps, encoding, readout, hidden, epochs, seed, quiet):
