@@ -347,6 +347,9 @@ def import_table(inputs: list[tuple[str | Path, int | None]], mapping: Mapping,
         for reason, where in lost.items():
             dropped.setdefault(reason, []).extend(f"{Path(path).name} {w}" for w in where)
     table = PulseTable.concat(tables)
+    if mapping.read_voltage_V is not None:  # carried into the table for hilctl device fit
+        table.read_V = mapping.read_voltage_V
+        table.validate(", ".join(str(p) for p, _ in inputs))
     check_enough_rows(table, min_rows, ", ".join(str(p) for p, _ in inputs))
     warn_if_implausible(table)
     return ImportReport(table, [str(p) for p, _ in inputs], dropped)

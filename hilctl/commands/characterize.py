@@ -42,6 +42,7 @@ def characterize(pulses, out, force, config_file, rows, cols, seed, preset_name,
     started = time.perf_counter()
     with open_crossbar(config) as crossbar:
         table = run_characterization(crossbar, pulses, np.random.default_rng(config.array.seed))
+        table.read_V = crossbar.limits.read_V
         shape = crossbar.shape
     table.write_csv(out)
     summary = {

@@ -3,10 +3,12 @@ measured pulse-response table."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
 
+from hilctl.drivers import ConfigError
 from hilctl.drivers.atomic_file import check_output_file
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.simulated_backend.fit import (
@@ -21,7 +23,20 @@ from hilctl.simulated_backend.presets import DEFAULT_PRESET, load_preset, write_
 
 from ..units import Quantity
 
-_READ_HELP = "Read voltage at which the table's conductances were measured [0.2V]."
+_READ_HELP = ("Read voltage at which the table's conductances were measured [the table's "
+              "read_V, from hilctl data import or characterize; else 0.2V].")
+DEFAULT_READ_V = 0.2
+
+
+def read_voltage_of(table: PulseTable, given: float | None, where: str) -> float:
+    """The read voltage of ``table``'s conductances: the one it carries, or ``given``; both
+    and different is a mistake (the fit would model another read)."""
+    if given is None:
+        return table.read_V if table.read_V is not None else DEFAULT_READ_V
+    if table.read_V is not None and not math.isclose(given, table.read_V, rel_tol=1e-9):
+        raise ConfigError(f"--read-voltage {given:g} V, but {where} was read at "
+                          f"{table.read_V:g} V; drop --read-voltage or import the data again")
+    return given
 _FORCE_HELP = "Overwrite the files to write if they exist."
 
 
@@ -37,7 +52,7 @@ def device() -> None:
               help="Preset file to write (TOML, loads with --preset PATH).")
 @click.option("--base", default=DEFAULT_PRESET, show_default=True,
               help="Preset (name or .toml) whose values fill what the data cannot decide.")
-@click.option("--read-voltage", type=Quantity("V"), default=0.2, help=_READ_HELP)
+@click.option("--read-voltage", type=Quantity("V"), default=None, help=_READ_HELP)
 @click.option("--bins", type=click.IntRange(1, 20), default=6, show_default=True,
               help="G_before bins per pulse setting in the quality report.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
@@ -49,6 +64,7 @@ def fit(data_file, out, base, read_voltage, bins, seed, plot, force) -> None:
     if plot:
         check_output_file(plot, force, "--plot")
     table = PulseTable.read_csv(data_file)
+    read_voltage = read_voltage_of(table, read_voltage, data_file)
     result = fit_device(table, load_preset(base), read_V=read_voltage, seed=seed, bins=bins)
     for line in result.notes:
         click.echo(f"note: {line}")
@@ -71,7 +87,7 @@ def fit(data_file, out, base, read_voltage, bins, seed, plot, force) -> None:
               help="Pulse-response table (CSV).")
 @click.option("--preset", "preset_name", required=True,
               help="Preset name or a .toml written by hilctl device fit.")
-@click.option("--read-voltage", type=Quantity("V"), default=0.2, help=_READ_HELP)
+@click.option("--read-voltage", type=Quantity("V"), default=None, help=_READ_HELP)
 @click.option("--bins", type=click.IntRange(1, 20), default=6, show_default=True)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False),
@@ -83,6 +99,7 @@ def compare_(data_file, preset_name, read_voltage, bins, seed, plot, force) -> N
     plot = plot or data_path.with_name(f"{data_path.stem}-vs-{Path(preset_name).stem}.png")
     check_output_file(plot, force, "--plot")
     table = PulseTable.read_csv(data_file)
+    read_voltage = read_voltage_of(table, read_voltage, data_file)
     params = load_preset(preset_name)
     simulated = simulate_table(table, params, read_voltage, seed)
     for line in quality_lines(compare(table, params, read_voltage, bins, seed, simulated)):

@@ -34,6 +34,7 @@ def test_the_epoch_bar_shows_epochs_done_of_all_on_a_terminal():
         for done in (1, 2, 3):
             on_epoch(done, 3)
     drawn = out.getvalue()
-    assert "training" in drawn and "3/3" in drawn and "epochs" in drawn  # drawn, then cleared (transient) at the end
+    # drawn, then cleared at the end (transient)
+    assert "training" in drawn and "3/3" in drawn and "epochs" in drawn
     with epoch_progress("training", enabled=False) as hook:
         assert hook is None
