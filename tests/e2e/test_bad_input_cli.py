@@ -188,3 +188,13 @@ def test_ctrl_c_names_the_command_that_resumes(tmp_path):
     assert done.returncode == 130, line
     resumed = run_hilctl("program", "--resume", "run", "--quiet", cwd=tmp_path)
     assert resumed.returncode in (0, 3), resumed.stderr
+
+
+def test_an_input_ending_early_anywhere_is_not_taken_for_ctrl_c(tmp_path):
+    done = _patched(tmp_path, "import hilctl.commands.program as p\n"
+                              "def short(config):\n"
+                              "    raise EOFError('No data left in file')\n"
+                              "p.targets_for = short",
+                    "program", "--rows", "4", "--cols", "4", "--out", "run")
+    line = assert_one_line_error(done, "ended early")
+    assert "interrupted" not in line and done.returncode == 3

@@ -48,3 +48,13 @@ def test_an_infinite_read_time_is_one_line_and_no_run(tmp_path):
     done = run_hilctl("program", "--config", "c.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(done, "cost.read_time_s = inf", "finite")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", [["program", "--out", "run"],
+                                     ["characterize", "--out", "t.csv"]])
+def test_a_bad_rig_value_is_one_line_under_every_command(tmp_path, command):
+    (tmp_path / "rig.toml").write_text(
+        '[rig.smu]\nmodel = "2600"\nresource = "TCPIP0::127.0.0.1::1::SOCKET"\nnplc = "x"\n'
+        '[rig.board]\nurl = "socket://127.0.0.1:1"\n[rig.timeouts]\nconnect_s = inf\n')
+    done = run_hilctl(*command, "--config", "rig.toml", cwd=tmp_path)
+    assert_one_line_error(done, "rig.smu.nplc = 'x'", "(and 1 more problem)")
