@@ -215,7 +215,7 @@ def open_instrument_crossbar(*, smu_model: str, smu_resource: str, board_url: st
                              limits: SafetyLimits, visa_library: str = "@py", channel: str = "a",
                              aperture_s: float = 2e-4, baudrate: int = 115200,
                              connect_timeout_s: float = 5.0, margin_s: float = 2.0,
-                             factor: float = 2.0,
+                             factor: float = 2.0, line_frequency_Hz: float = 50.0,
                              shape: tuple[int, int] | None = None) -> InstrumentCrossbar:
     """Connect, identify and configure an SMU and a board; nothing is pulsed."""
     from .keithley2400 import Keithley2400
@@ -223,9 +223,11 @@ def open_instrument_crossbar(*, smu_model: str, smu_resource: str, board_url: st
 
     timing = {"connect_timeout_s": connect_timeout_s, "margin_s": margin_s, "factor": factor}
     if smu_model == "2600":
-        smu = Keithley2600.open(smu_resource, limits, visa_library, channel, aperture_s, **timing)
+        smu = Keithley2600.open(smu_resource, limits, visa_library, channel, aperture_s,
+                                line_frequency_Hz=line_frequency_Hz, **timing)
     elif smu_model == "2400":
-        smu = Keithley2400.open(smu_resource, limits, visa_library, aperture_s, **timing)
+        smu = Keithley2400.open(smu_resource, limits, visa_library, aperture_s,
+                                line_frequency_Hz=line_frequency_Hz, **timing)
     else:
         raise ConfigError(f"rig.smu.model = {smu_model!r}: expected '2600' or '2400'")
     try:

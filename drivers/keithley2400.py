@@ -27,24 +27,28 @@ class Keithley2400:
         Re-checked on every sourcing call, before anything is sent.
     aperture_s : float
         Measurement aperture in seconds (NPLC / line frequency).
+    line_frequency_Hz : float
+        Mains frequency the instrument counts power-line cycles of, in Hz; the NPLC sent is
+        ``aperture_s * line_frequency_Hz``.
     """
 
     model = "2400"
 
-    def __init__(self, io: InstrumentIO, limits: SafetyLimits, aperture_s: float = 2e-4) -> None:
+    def __init__(self, io: InstrumentIO, limits: SafetyLimits, aperture_s: float = 2e-4,
+                 line_frequency_Hz: float = 50.0) -> None:
         self.io = io
         self.limits = limits
         self.aperture_s = aperture_s
-        self.line_frequency_Hz = 50.0
+        self.line_frequency_Hz = line_frequency_Hz
         self._output_on = False
 
     @classmethod
     def open(cls, resource: str, limits: SafetyLimits, visa_library: str = "@py",
              aperture_s: float = 2e-4, connect_timeout_s: float = 5.0, margin_s: float = 2.0,
-             factor: float = 2.0) -> Keithley2400:
+             factor: float = 2.0, line_frequency_Hz: float = 50.0) -> Keithley2400:
         transport = VisaTransport(resource, visa_library, connect_timeout_s)
         io = InstrumentIO(f"Keithley 2400 at {resource}", transport, margin_s, factor)
-        return cls(io, limits, aperture_s)
+        return cls(io, limits, aperture_s, line_frequency_Hz)
 
     @property
     def name(self) -> str:

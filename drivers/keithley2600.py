@@ -61,27 +61,31 @@ class Keithley2600:
     channel : "a" or "b"
     aperture_s : float
         Measurement aperture in seconds (NPLC / line frequency).
+    line_frequency_Hz : float
+        Mains frequency the instrument counts power-line cycles of, in Hz; the NPLC sent is
+        ``aperture_s * line_frequency_Hz``.
     """
 
     model = "2600"
 
     def __init__(self, io: InstrumentIO, limits: SafetyLimits, channel: str = "a",
-                 aperture_s: float = 2e-4) -> None:
+                 aperture_s: float = 2e-4, line_frequency_Hz: float = 50.0) -> None:
         if channel not in ("a", "b"):
             raise ValueError(f"2600 channel must be 'a' or 'b', not {channel!r}")
         self.io = io
         self.limits = limits
         self.smu = f"smu{channel}"
         self.aperture_s = aperture_s
-        self.line_frequency_Hz = 50.0
+        self.line_frequency_Hz = line_frequency_Hz
 
     @classmethod
     def open(cls, resource: str, limits: SafetyLimits, visa_library: str = "@py",
              channel: str = "a", aperture_s: float = 2e-4, connect_timeout_s: float = 5.0,
-             margin_s: float = 2.0, factor: float = 2.0) -> Keithley2600:
+             margin_s: float = 2.0, factor: float = 2.0,
+             line_frequency_Hz: float = 50.0) -> Keithley2600:
         transport = VisaTransport(resource, visa_library, connect_timeout_s)
         io = InstrumentIO(f"Keithley 2600 at {resource}", transport, margin_s, factor)
-        return cls(io, limits, channel, aperture_s)
+        return cls(io, limits, channel, aperture_s, line_frequency_Hz)
 
     @property
     def name(self) -> str:

@@ -26,7 +26,7 @@ from .config import RigConfig, RunConfig, StricterLimits, stricter
 class Relaxable(Protocol):
     """A crossbar whose time can be advanced on request (a simulator; a rig just waits)."""
 
-    def sim_relax(self, seconds: float) -> None: ...
+    def sim_relax(self, seconds: float) -> bool: ...
 
 
 @runtime_checkable
@@ -100,8 +100,36 @@ def open_crossbar(config: RunConfig, n_arrays: int = 1) -> Crossbar:
                               f"{config.array.rows}x{config.array.cols}; a rig drives one")
         return open_rig(config.rig, config.limits_in_force())
     shape = (config.array.rows * n_arrays, config.array.cols)
+    check_memory(shape[0] * shape[1])
     return SimulatedCrossbar(shape, limits=config.limits_in_force(), seed=config.array.seed,
                              model=device_model(config))
+
+
+# Peak memory of a simulated run per cell: 630 B measured (peak RSS of hilctl program at 256x256
+# and 768x768, hfox-1r), for the devices' parameters, the program state, the rounds in flight
+# to the store and the result maps; rounded up.
+BYTES_PER_SIMULATED_CELL = 640
+
+
+def check_memory(cells: int) -> None:
+    """Refuse, before anything is allocated, a simulated array this machine cannot hold."""
+    needed = cells * BYTES_PER_SIMULATED_CELL
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ConfigError(f"a simulated array of {cells} cells needs about {needed / 2**30:.1f} "
+                          f"GiB of memory, this machine has {available / 2**30:.1f} GiB "
+                          "available; use fewer rows or columns")
+
+
+def available_memory() -> int | None:
+    """Bytes the system can give without swapping (Linux ``MemAvailable``), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def open_rig(cfg: RigConfig, limits: SafetyLimits | None = None,
@@ -127,6 +155,7 @@ def open_rig(cfg: RigConfig, limits: SafetyLimits | None = None,
         smu_model=cfg.smu.model, smu_resource=cfg.smu.resource,
         visa_library=visa_library or cfg.smu.visa_library, channel=cfg.smu.channel,
         aperture_s=cfg.smu.nplc / cfg.smu.line_frequency_Hz,
+        line_frequency_Hz=cfg.smu.line_frequency_Hz,
         board_url=cfg.board.url, baudrate=cfg.board.baudrate,
         limits=limits, connect_timeout_s=cfg.timeouts.connect_s,
         margin_s=cfg.timeouts.margin_s, factor=cfg.timeouts.factor,

@@ -7,15 +7,17 @@ and a non-zero exit; any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import signal
+import sqlite3
 import sys
 import warnings
 
 import click
 
-from hilctl.drivers import HilctlError
+from hilctl.drivers import DataError, HilctlError
 
 # name -> (module, attribute, one-line help shown by ``hilctl --help``)
 COMMANDS = {
@@ -107,6 +109,30 @@ def _stop_on_termination_signals() -> None:
             signal.signal(getattr(signal, name), _raise_terminated)
 
 
+_after_interrupt: list[str] = []
+
+
+def say_after_interrupt(text: str) -> None:
+    """Add ``text`` (how to go on, e.g. the resume command) to the one line an interrupted
+    command ends with."""
+    _after_interrupt.append(text)
+
+
+def _disk_full(exc: BaseException) -> str | None:
+    """The one line for a full disk, or None: an ``OSError`` ENOSPC/EDQUOT, or SQLite's
+    "database or disk is full", also where a failed rollback was raised on top of it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" writing {seen.filename}" if seen.filename else ""
+            return f"no space left on the device{where}; free some and run again"
+        if isinstance(seen, sqlite3.Error) and "disk is full" in str(seen):
+            return ("no space left on the device for the run store; free some and resume "
+                    "with hilctl program --resume DIR")
+        seen = seen.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     warnings.showwarning = _warning_line
     _stop_on_termination_signals()
@@ -115,12 +141,23 @@ def main(argv: list[str] | None = None) -> None:
     except HilctlError as exc:
         click.echo(f"hilctl: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except (OSError, sqlite3.Error) as exc:
+        full = _disk_full(exc)
+        if full is None:
+            raise
+        click.echo(f"hilctl: error: {full}", err=True)
+        sys.exit(DataError.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         signalled = exc if isinstance(exc, Terminated) else exc.__cause__  # click wraps it
+        if isinstance(signalled, EOFError):  # click turns EOFError into Abort, as Ctrl-C
+            click.echo("hilctl: error: an input ended early (an empty or truncated file?)",
+                       err=True)
+            sys.exit(DataError.exit_code)
+        then = "".join(f"; {text}" for text in _after_interrupt)
         if isinstance(signalled, Terminated):
-            click.echo(f"hilctl: stopped by {signalled}; outputs are off", err=True)
+            click.echo(f"hilctl: stopped by {signalled}; outputs are off{then}", err=True)
             sys.exit(128 + signalled.signum)
-        click.echo("hilctl: interrupted; outputs are off", err=True)
+        click.echo(f"hilctl: interrupted; outputs are off{then}", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

@@ -26,9 +26,11 @@ class StricterLimits(UserWarning):
 
 
 class Strict(BaseModel):
-    """Every config table: an unknown key is an error, never ignored; values never change."""
+    """Every config table: an unknown key is an error, never ignored; values never change;
+    infinity and NaN are refused (they would run forever or write ``Infinity`` into
+    ``result.json``, which is not JSON)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ArrayConfig(Strict):
@@ -161,7 +163,7 @@ class ProtocolConfig(Strict):
     # The gate every pulse carries where a protocol plans none (1T1R arrays); None: no gate.
     gate_V: float | None = Field(None, gt=0)
     predictor: str | None = None
-    tolerance: float | None = Field(0.05, gt=0, lt=1)
+    tolerance: float | None = Field(0.05, gt=0)
     tolerance_abs_S: float | None = Field(None, gt=0)
     max_pulses: int = Field(100, ge=1, le=100_000)
     stall_pulses: int = Field(5, ge=1)
@@ -172,6 +174,17 @@ class ProtocolConfig(Strict):
     wl: WlConfig = WlConfig()
     fppv: FppvConfig = FppvConfig()
     fallback: FallbackConfig = FallbackConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_band(cls, data: object) -> object:
+        """An absolute band replaces the default relative one; both given is a mistake (one
+        of them would be silently ignored)."""
+        if isinstance(data, dict) and data.get("tolerance_abs_S") is not None:
+            if data.get("tolerance") is not None:
+                raise ValueError("tolerance and tolerance_abs_S are both set; give one band")
+            data = {**data, "tolerance": None}
+        return data
 
     @field_validator("tolerance", mode="before")
     @classmethod
@@ -192,6 +205,9 @@ class ProtocolConfig(Strict):
         if value is not None and value < MIN_RELATIVE_TOLERANCE:
             raise ValueError(f"a relative band of {value:g} is below {MIN_RELATIVE_TOLERANCE:g}; "
                              f"did you mean {value * 1e6:g}uS?")
+        if value is not None and value >= 1:
+            raise ValueError(f"a relative band of {value:g} is wider than the target itself; "
+                             f"did you mean {value:g}%?")
         return value
 
 
@@ -295,9 +311,9 @@ class TimeoutsConfig(Strict):
     ``factor`` plus ``margin_s``; ``connect_s`` bounds opening a connection.
     """
 
-    connect_s: float = Field(default=5.0, gt=0)
-    margin_s: float = Field(default=2.0, gt=0)
-    factor: float = Field(default=2.0, ge=1)
+    connect_s: float = Field(default=5.0, gt=0, le=600)
+    margin_s: float = Field(default=2.0, gt=0, le=600)
+    factor: float = Field(default=2.0, ge=1, le=100)
 
 
 class RigConfig(Strict):
@@ -461,17 +477,25 @@ def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConf
     return build_config(merge(data, flags), source)
 
 
+# Names pydantic puts into an error's location for the member of a union it tried
+# (``device.read_noise_relative.float``); they are no key of the user's.
+_UNION_MEMBERS = ("float", "bool", "int", "str")
+
+
 def describe_validation_error(exc: ValidationError, where: str = "") -> str:
     """``rig.limits.set_max_V = -1.0: Input should be greater than 0`` (first error, + count)."""
     first = exc.errors()[0]
-    key = ".".join([*([where] if where else []), *(str(part) for part in first["loc"])])
+    key = ".".join([*([where] if where else []),
+                    *(str(part) for part in first["loc"] if part not in _UNION_MEMBERS)])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         text = f"{key}: unknown key"
     elif first["type"] == "missing":
         text = f"{key}: missing"
-    elif message.startswith(f"{key}.") or isinstance(first.get("input"), dict):
-        text = message if message.startswith(f"{key}.") else f"{key}: {message}"
+    elif not key or message.startswith(f"{key}."):
+        text = message
+    elif isinstance(first.get("input"), dict):
+        text = f"{key}: {message}"
     else:
         text = f"{key} = {first.get('input')!r}: {message}"
     more = len(exc.errors()) - 1

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import ConfigError, DataError
+from hilctl.drivers.input_files import check_regular_file
 
 from .units import PREFIX_CLASS, SI_PREFIX
 
@@ -105,7 +106,7 @@ def _split(lines: list[str]) -> list[list[str]]:
 
 def read_text_table(path: str | Path, header: bool = True) -> TextTable:
     """A delimited file; every row must have the same number of fields as the first."""
-    path = Path(path)
+    path = check_regular_file(path, "data file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:

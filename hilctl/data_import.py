@@ -19,6 +19,7 @@ The file-level reading (separators, units, conductances) is in ``data_formats``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -45,6 +46,13 @@ __all__ = ["LAYOUTS", "MEASURES", "Mapping", "header_unit", "import_table", "loa
            "parse_unit"]
 
 LAYOUTS = ("rows", "pulse-train", "pulse-table")
+# The devices hilctl knows (its presets) hold 2.5 nS (epiram, ag-asi) to 0.3 mS (taox-hfox);
+# a table more than a decade beyond either was most likely read in the wrong unit.
+PLAUSIBLE_G_S = (2.5e-10, 3e-3)
+
+
+class ImplausibleConductance(UserWarning):
+    """An imported table's conductances lie far outside every device hilctl knows."""
 ROLES = ("cell", "before", "after", "amplitude", "width", "polarity", "gate")
 
 
@@ -338,8 +346,24 @@ def import_table(inputs: list[tuple[str | Path, int | None]], mapping: Mapping,
         for reason, where in lost.items():
             dropped.setdefault(reason, []).extend(f"{Path(path).name} {w}" for w in where)
     table = PulseTable.concat(tables)
+    if mapping.read_voltage_V is not None:  # carried into the table for hilctl device fit
+        table.read_V = mapping.read_voltage_V
+        table.validate(", ".join(str(p) for p, _ in inputs))
     check_enough_rows(table, min_rows, ", ".join(str(p) for p, _ in inputs))
+    warn_if_implausible(table)
     return ImportReport(table, [str(p) for p, _ in inputs], dropped)
+
+
+def warn_if_implausible(table: PulseTable) -> None:
+    """Warn, with the range produced, when the conductances lie beyond ``PLAUSIBLE_G_S``: a
+    current recorded in amperes and imported as microamperes gives picosiemens."""
+    g = np.concatenate([table.g_before, table.g_after])
+    lo, hi = float(g.min()), float(g.max())
+    if lo < PLAUSIBLE_G_S[0] or hi > PLAUSIBLE_G_S[1]:
+        warnings.warn(f"the imported conductances span {lo:.3g}..{hi:.3g} S, far outside the "
+                      f"{PLAUSIBLE_G_S[0]:.2g}..{PLAUSIBLE_G_S[1]:.2g} S of any device hilctl "
+                      "knows; check --measure-unit and --read-voltage", ImplausibleConductance,
+                      stacklevel=2)
 
 
 def check_enough_rows(table: PulseTable, min_rows: int, where: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import ConfigError, DataError
+from hilctl.drivers.input_files import load_npy, load_npz
 from hilctl.protocols.tolerance import Bands, CellBands
 
 from .config import read_toml
@@ -67,13 +68,7 @@ def _bound(level: str, key: str, value) -> float | None:
 def level_targets(path: str | Path, bands: Bands, shape: tuple[int, int]) -> np.ndarray:
     """Each cell's target (its band's centre, S) from a level map; NaN where not programmed."""
     path = Path(path)
-    try:
-        levels = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such level map") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: unreadable level map ({exc}); expected a .npy of level "
-                        "indices or names") from None
+    levels = load_npy(path, "level map (.npy of level indices or names)")
     if levels.shape != tuple(shape):
         raise DataError(f"{path}: level map has shape {levels.shape}, the array is "
                         f"{shape[0]}x{shape[1]}")
@@ -106,14 +101,8 @@ def bounds_targets(path: str | Path, shape: tuple[int, int],
     an .npz with ``lower_S`` and ``upper_S`` shaped like the array, NaN for an open side (closed
     at the devices' range as for levels), both NaN for a cell not programmed."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            lower, upper = data["lower_S"].astype(float), data["upper_S"].astype(float)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such bounds file") from None
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise DataError(f"{path}: expected an .npz with lower_S and upper_S arrays "
-                        f"({exc})") from None
+    data = load_npz(path, ["lower_S", "upper_S"], "bounds file (.npz of lower_S and upper_S)")
+    lower, upper = data["lower_S"].astype(float), data["upper_S"].astype(float)
     if lower.shape != tuple(shape) or upper.shape != tuple(shape):
         raise DataError(f"{path}: bounds have shapes {lower.shape} and {upper.shape}, the array "
                         f"is {shape[0]}x{shape[1]}")

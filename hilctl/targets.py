@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import ConfigError, DataError
+from hilctl.drivers.input_files import check_regular_file, load_npy
 from hilctl.protocols.tolerance import Bands, CellBands
 from hilctl.simulated_backend.device_model import DeviceModel
 
-from .assemble import device_model
+from .assemble import check_memory, device_model
 from .config import RunConfig
 from .levels import bounds_targets, level_targets, parse_levels
 
@@ -57,19 +58,18 @@ def programmed_cells(targets: np.ndarray) -> np.ndarray:
 def load_targets(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """Read a .npy or .csv target map in siemens; shape and finiteness are checked here."""
     path = Path(path)
-    try:
-        if path.suffix == ".npy":
-            targets = np.load(path, allow_pickle=False)
-        elif path.suffix == ".csv":
+    if path.suffix not in (".npy", ".csv"):
+        raise DataError(f"{path}: targets must be a .npy or .csv file (siemens)")
+    check_regular_file(path, "targets file")
+    if path.suffix == ".npy":
+        targets = load_npy(path, "targets file")
+    else:
+        try:
             targets = np.loadtxt(path, delimiter=",", ndmin=2)
-        else:
-            raise DataError(f"{path}: targets must be a .npy or .csv file (siemens)")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such targets file") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: unreadable or truncated targets file ({exc})") from None
-    if not np.issubdtype(targets.dtype, np.number):
-        raise DataError(f"{path}: targets must be numbers, found dtype {targets.dtype}")
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: unreadable targets file ({exc})") from None
+    if targets.dtype.kind not in "iuf":
+        raise DataError(f"{path}: targets must be real numbers, found dtype {targets.dtype}")
     targets = targets.astype(np.float64)
     if targets.shape != tuple(shape):
         raise DataError(f"{path}: targets have shape {targets.shape}, the array is "
@@ -99,6 +99,8 @@ def targets_for(config: RunConfig) -> np.ndarray:
     """The run's target map: the configured file (checked against what the devices reach), or
     the configured pattern over the devices' window."""
     shape = (config.array.rows, config.array.cols)
+    if config.rig is None:
+        check_memory(shape[0] * shape[1])  # before the first per-cell array is made
     window = nominal_window(device_model(config), config.limits_in_force().read_V)
     if config.levels is not None:
         if not config.targets.level_map:

@@ -93,7 +93,7 @@ class ProgramResult:
             "protocol": self.protocol,
             "cells": int(len(self.cells)),
             "success_rate": float(self.success.mean()),
-            "failed_cells": int(self.failed.sum()),
+            **self._outcome_counts(),
             "pulses_mean": float(pulses.mean()),
             "pulses_median": float(np.median(pulses)),
             "pulses_p95": float(np.percentile(pulses, 95)),
@@ -114,6 +114,13 @@ class ProgramResult:
             out["true_error_median"] = float(np.median(true_error))
             out["true_error_p95"] = float(np.percentile(true_error, 95))
         return out
+
+    def _outcome_counts(self) -> dict[str, int]:
+        """Each cell once: in band, failed (stalled or stuck) or out of its pulse budget (the
+        engine stopped before either), so the three add up to the cells."""
+        failed = self.failed & ~self.success
+        return {"in_band_cells": int(self.success.sum()), "failed_cells": int(failed.sum()),
+                "out_of_budget_cells": int((~self.success & ~failed).sum())}
 
     def per_level(self, bands: Bands) -> dict[str, dict]:
         """Per band: cells, share in band (verify read, and true conductance on a simulator),

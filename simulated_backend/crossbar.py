@@ -122,18 +122,20 @@ class SimulatedCrossbar(Crossbar):
             raise DataError(f"state must be {self._x.size} finite values in [0, 1]")
         self._x = np.where(self._healthy, np.clip(x, 0.0, 1.0), self._x)
 
-    def sim_relax(self, seconds: float) -> None:
+    def sim_relax(self, seconds: float) -> bool:
         """Let programmed states drift for ``seconds``: a random walk whose spread grows with
         log time (off unless ``params.relaxation_sigma`` > 0); device parameters drift with
-        the time too if ``params.drift_per_hour`` > 0 (``drift``)."""
+        the time too if ``params.drift_per_hour`` > 0 (``drift``). False when nothing can
+        change, so a caller can say the relaxation it asked for did nothing."""
         p = self.params
         if seconds > 0:
             self._drift_by(np.arange(self._x.size), pulses=0.0, hours=seconds / 3600)
         if p.relaxation_sigma <= 0 or seconds <= 0:
-            return
+            return seconds > 0 and p.drift_per_hour > 0
         sigma = p.relaxation_sigma * np.sqrt(np.log1p(seconds / p.relaxation_t0_s))
         drift = sigma * self._noise.standard_normal(self._x.size)
         self._x = np.where(self._healthy, np.clip(self._x + drift, 0.0, 1.0), self._x)
+        return True
 
     def sim_snapshot(self, cells: Cells | None = None) -> dict[str, np.ndarray]:
         """Device states (of ``cells`` only, if given) and the noise generator's position.

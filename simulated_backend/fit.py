@@ -381,6 +381,8 @@ def plot_comparison(table: PulseTable, simulated: np.ndarray, path, title: str,
             ax.tick_params(labelsize=6)
             if r == len(settings) - 1:
                 ax.set_xlabel("dG (uS)", fontsize=7)
+            if c == 0:
+                ax.set_ylabel("density (1/uS)", fontsize=7)
     axes[0, 0].legend(fontsize=6)
     fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.08, top=0.86, hspace=0.9, wspace=0.3)

@@ -23,6 +23,16 @@ import numpy as np
 
 from hilctl.drivers import ConfigError
 
+# Plausible ceilings by name: a relative noise beyond 100 % of G, or a log-normal spread or
+# relaxation sigma beyond 5 (a factor e^5 = 150 between neighbours), describes no device that
+# could be programmed; such a value is a typing slip, not a preset.
+_CEILINGS = (("_relative", 1.0), ("_spread", 5.0), ("_sigma", 5.0))
+
+
+def _ceiling(name: str) -> float:
+    return next((limit for suffix, limit in _CEILINGS if name.endswith(suffix)), np.inf)
+
+
 # Below this, a state variable is treated as sitting on its bound (avoids 0 ** negative).
 _STATE_FLOOR = 1e-12
 
@@ -45,6 +55,10 @@ class CellParams:
                 continue
             if not np.isfinite(value) or value < 0:
                 raise ConfigError(f"device.{f.name} = {value!r}: expected a finite number >= 0")
+            ceiling = _ceiling(f.name)
+            if value > ceiling:
+                raise ConfigError(f"device.{f.name} = {value!r}: expected at most {ceiling:g} "
+                                  "(no device programs with more)")
 
     def replace(self, **overrides):
         """A copy with some parameters changed; an unknown name is a ``ConfigError``."""

@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from hilctl.drivers import ConfigError, DataError, ResumeError
 
-from ..assemble import device_model
+from ..assemble import device_model, device_params
 from ..config import RunConfig, build_config, merge
-from ..registry import protocol_entry
+from ..registry import protocol_entry, stop_rules
 from ..report.progress import round_progress
 from ..run.inputs import copy_inputs, remove_inputs
 from ..run.runner import (
@@ -32,7 +33,7 @@ from ..run.runner import (
     resume_run,
 )
 from ..run.store import RunStore
-from ..targets import check_reachable, nominal_window, targets_for
+from ..targets import check_reachable, nominal_window, programmed_cells, targets_for
 from ..units import parse_quantity
 from ..weights.job import compensation_for_run, pair_compensation, weights_job
 from .backends import Array, open_array
@@ -68,6 +69,7 @@ def start_run(config: RunConfig, run_dir: Path, targets: np.ndarray | None = Non
         retarget = pair_compensation(layout, targets)
     elif targets is None:
         targets = targets_for(config)
+    warn_if_band_below_read_noise(config, targets)
     made = not run_dir.exists()
     try:
         outcome = new_run(copy_inputs(config, run_dir), run_dir, targets, progress=progress,
@@ -257,3 +259,27 @@ def program(array: Array | str, targets: object = None, *, protocol: str | None 
     with round_progress(config.protocol.name, progress) as hook:
         start_run(config, run_dir, values, hook)
     return Run(run_dir, temporary)
+
+
+class BandBelowReadNoise(UserWarning):
+    """A tolerance band narrower than the array's read noise."""
+
+
+def warn_if_band_below_read_noise(config: RunConfig, targets: np.ndarray) -> None:
+    """Warn when the median target's band is narrower than one sigma of the simulated read
+    noise, sqrt((relative * G)^2 + floor^2): verify reads then land in the band by chance
+    only, and a cell can spend its whole pulse budget bouncing around its target."""
+    if config.rig is not None or config.array.empirical_table is not None:
+        return  # the noise of a rig or a measured table is not known here
+    params = device_params(config)
+    g = targets.ravel()[programmed_cells(targets)]
+    if g.size == 0:
+        return
+    half = float(np.median(stop_rules(config).tolerance.half_width(g)))
+    g_mid = float(np.median(g))
+    sigma = float(np.hypot(params.read_noise_relative * g_mid, params.read_noise_floor_S))
+    if half < sigma:
+        warnings.warn(f"the tolerance band (+-{half:.3g} S at the median target {g_mid:.3g} S) "
+                      f"is narrower than the read noise (sigma {sigma:.3g} S): reads land in it "
+                      f"by chance, and cells may use all {config.protocol.max_pulses} pulses",
+                      BandBelowReadNoise, stacklevel=2)

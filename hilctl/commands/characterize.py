@@ -17,6 +17,7 @@ import click
 import numpy as np
 
 from hilctl.drivers import ConfigError
+from hilctl.drivers.atomic_file import check_output_file
 
 from ..config import assemble_config
 from ..report.progress import round_progress
@@ -39,6 +40,7 @@ _DRAW_FLAGS = ("--sampling", "--grid-points", "--start", "--repeats", "--set-amp
               help="Run directory that stores the run [runs/<time>-characterize[-n]].")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue the stopped characterization stored in this run directory.")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML configuration (array, device, limits, rig, [characterize]).")
 @click.option("--rows", type=click.IntRange(1), help="Rows of the simulated array [64].")
@@ -71,8 +73,8 @@ _DRAW_FLAGS = ("--sampling", "--grid-points", "--start", "--repeats", "--set-amp
               help="Trained predictor that plans the --device-book pulses.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def characterize(pulses, out, run_dir, resume_dir, config_file, rows, cols, seed, preset_name,
-                 sampling, grid_points, start, repeats, set_amplitude, width, set_gate,
+def characterize(pulses, out, force, run_dir, resume_dir, config_file, rows, cols, seed,
+                 preset_name, sampling, grid_points, start, repeats, set_amplitude, width, set_gate,
                  reset_gate, device_book, pulses_per_cell, predictor_dir, quiet,
                  as_json) -> None:
     """Apply pulses (polarity, amplitude, log-uniform width, gate over the safe ranges)
@@ -94,6 +96,7 @@ def characterize(pulses, out, run_dir, resume_dir, config_file, rows, cols, seed
     else:
         if out is None:
             raise ConfigError("--out TABLE.csv is needed (the pulse-response table to write)")
+        check_output_file(out, force)
         if (device_book is None) != (pulses_per_cell is None):
             raise ConfigError("--device-book and --pulses-per-cell go together")
         config = assemble_config(config_file, {}, {

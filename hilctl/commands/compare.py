@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from hilctl.drivers.atomic_file import write_atomic
+from hilctl.drivers.atomic_file import check_output_directory, write_atomic
 from hilctl.drivers.pulse_table import PulseTable
 
 from ..config import ProtocolConfig, assemble_config
@@ -19,36 +18,15 @@ from ..predictor.model import Predictor
 from ..predictor.planner import NeuralPlanner
 from ..registry import PLANNED, PROTOCOLS
 from ..report import plots
-from ..report.console import report_console
+from ..report.console import comparison_table, report_console
 from ..run.book_link import seeded_from_book
 from ..run.compare import check_protocols, run_comparison
 from ..run.sibling_predictor import TRAINING_PULSES, sibling_table, train_for_array
 from ..targets import targets_for
 
 
-def print_comparison(report: dict, console: Console) -> None:
-    rows = [(name, entry, "neural" if name in PLANNED else "-")
-            for name, entry in report["protocols"].items()]
-    for planner in (*report.get("baselines", ()), "oracle"):
-        rows += [(name, entry, planner) for name, entry in report[planner].items()]
-    table = Table(title=f"{report['cells']} cells, tolerance {report['tolerance']:.3g}; "
-                        "relative difference |G - G_target| / G_target")
-    table.add_column("protocol", no_wrap=True)
-    for column in ("planner", "1 pulse in tol", "1 pulse <=10%", "1 pulse <=50%",
-                   "final in tol", "true final", "pulses mean", "median", "p95", "time ms",
-                   "energy nJ", "x oracle pulses", "x oracle <=10%"):
-        table.add_column(column, justify="right")
-    for name, e, planner in rows:
-        ratio = e.get("ratio_to_oracle", {})
-        table.add_row(
-            name, planner,
-            f"{e['success_1pulse']:.1%}", f"{e['success_1pulse_10pct']:.1%}",
-            f"{e['success_1pulse_50pct']:.1%}", f"{e['success_final']:.1%}",
-            f"{e.get('true_success_final', float('nan')):.1%}", f"{e['pulses_mean']:.2f}",
-            f"{e['pulses_median']:g}", f"{e['pulses_p95']:g}",
-            f"{e['program_time_s'] * 1e3:.2f}", f"{e['energy_J'] * 1e9:.1f}",
-            _times(ratio.get("pulses_mean")), _times(ratio.get("success_1pulse_10pct")))
-    console.print(table)
+def print_comparison(report: dict, console: Console, wide: bool = False) -> None:
+    console.print(comparison_table(report, PLANNED, wide))
 
 
 def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses: int,
@@ -62,10 +40,6 @@ def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses
     table, info = sibling_table(config, pulses, say)
     predictor = train_for_array(table, info["training_array_seed"])
     return predictor, PulseTable.read_csv(table_file) if table_file else table, info
-
-
-def _times(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
 
 
 @click.command()
@@ -95,8 +69,9 @@ def _times(value: float | None) -> str:
               help="Device book every neural planner starts from (read only: the copies the "
                    "protocols program are not the array).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--wide", is_flag=True, help="Every column of the table, at full width.")
 def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, training_pulses,
-            rows, cols, seed, config_file, out_dir, device_book, as_json):
+            rows, cols, seed, config_file, out_dir, device_book, as_json, wide):
     """Program identical copies of one simulated array with each protocol and the oracle."""
     console = Console(stderr=True)
     names = [p.strip() for p in protocols.split(",") if p.strip()]
@@ -106,6 +81,8 @@ def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, tra
         "protocol": {"tolerance": tolerance},
         "device_book": {"path": device_book and str(Path(device_book).resolve())}})
     targets = targets_for(config)
+    out = check_output_directory(out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}",
+                                 None, "comparison", create=False)
     predictor_info, planner_for, baselines = None, None, {}
     if any(n in PLANNED for n in names):
         predictor, table, predictor_info = _predictor_and_table(
@@ -124,7 +101,6 @@ def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, tra
                                 baselines)
     report = comparison.report()
     report["predictor"] = predictor_info
-    out = Path(out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "compare.json", json.dumps(report, indent=2) + "\n")
     labelled = {**comparison.results,
@@ -133,5 +109,5 @@ def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, tra
     if as_json:
         click.echo(json.dumps(report))
     else:
-        print_comparison(report, report_console())
-        report_console().print(f"compare.json and PNGs in {out}")
+        print_comparison(report, report_console(wide), wide)
+        report_console(wide).print(f"compare.json and PNGs in {out}")

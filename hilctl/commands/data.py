@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from hilctl.drivers import ConfigError, Polarity
+from hilctl.drivers.atomic_file import check_output_file
 
 from ..data_import import LAYOUTS, MEASURES, Mapping, import_table, load_mapping
 from ..units import parse_quantity
@@ -81,8 +80,7 @@ def import_(inputs, out, force, mapping_file, layout, no_header, columns, measur
             width_unit, gate_unit, read_voltage, amplitudes, widths, gate, polarities,
             min_rows) -> None:
     """Read INPUTS into the pulse-response table at --out and report what was read."""
-    if Path(out).exists() and not force:
-        raise ConfigError(f"--out {out} exists; refusing to overwrite it (use --force)")
+    check_output_file(out, force)
     base = load_mapping(mapping_file) if mapping_file else Mapping()
     units = {k: v for k, v in (("measure", measure_unit), ("width", width_unit),
                                ("gate", gate_unit)) if v}

@@ -15,14 +15,22 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from hilctl.drivers import ConfigError
+from hilctl.drivers.atomic_file import check_output_directory
 
 from ..assemble import device_params
 from ..config import ProtocolConfig, build_config
 from ..registry import PLANNED
-from ..report.console import report_console
+from ..report.console import (
+    PROTOCOL_LEGEND,
+    Column,
+    percent,
+    report_console,
+    report_table,
+    scaled,
+    short_protocol,
+)
 from ..report.progress import round_progress
 from ..run.runner import new_run
 from ..run.sibling_predictor import train_on_sibling_array
@@ -77,21 +85,31 @@ def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -
             "accuracy_measured": report["accuracy_measured"], "run_dir": s["run_dir"]}
 
 
+STORY_COLUMNS = [
+    Column("cells", lambda r: str(r["cells"])),
+    Column("in band %", percent("success_rate")),
+    Column("pulses /cell", scaled("pulses_mean", 1.0)),
+    Column("time ms", scaled("program_time_s", 1e3, ".1f")),
+    Column("energy nJ", scaled("energy_J", 1e9, ".0f")),
+    Column("software %", percent("accuracy_software")),
+    Column("ideal targets %", percent("accuracy_ideal")),
+    Column("measured %", percent("accuracy_measured")),
+]
+
+
 def print_story(rows: list[dict], network: str, preset: str, console: Console) -> None:
-    table = Table(title=f"digits {network} on the simulated {preset} array: software vs "
-                        "programmed")
-    for column in ("programming", "cells", "in band", "pulses/cell", "time ms", "energy nJ",
-                   "software", "ideal targets", "measured"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        ran = r["protocol"]
-        if r["variant"] != ran:  # the name ran the variant that suits the array
-            ran = f"{ran} ({r['variant']})"
-        table.add_row(ran, str(r["cells"]), f"{r['success_rate']:.1%}",
-                      f"{r['pulses_mean']:.2f}", f"{r['program_time_s'] * 1e3:.1f}",
-                      f"{r['energy_J'] * 1e9:.0f}", f"{r['accuracy_software']:.1%}",
-                      f"{r['accuracy_ideal']:.1%}", f"{r['accuracy_measured']:.1%}")
-    console.print(table)
+    title = (f"digits {network} on the simulated {preset} array: software vs programmed "
+             f"({PROTOCOL_LEGEND})")
+    console.print(report_table(title, "programming", STORY_COLUMNS,
+                               [(_ran(r), r) for r in rows]))
+
+
+def _ran(row: dict) -> str:
+    """The protocol's short name, and the variant it ran where the name picks one."""
+    name = short_protocol(row["protocol"])
+    if row["variant"] == row["protocol"]:
+        return name
+    return f"{name} ({short_protocol(row['variant'])})"
 
 
 @click.command()
@@ -112,10 +130,9 @@ def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet):
     """Train on digits, program three ways, infer with what each run measured."""
     console = Console(stderr=True, quiet=quiet)
     build_config({"protocol": {"tolerance": tolerance}}, "--tolerance")  # refused before work
-    out = Path(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.is_dir() and any(out.iterdir()):
-        raise ConfigError(f"{out} is not empty; give the demo a new --out directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_directory(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}",
+                                 None, "demo")
+    model, data = train_network(mode, kind, out, console.print)
     base = {"array": {"seed": seed},
             "weights": {"model": str((out / "model").resolve()), "rescale": True},
             "protocol": {"tolerance": tolerance, "predictor": str((out / "predictor").resolve())}}

@@ -9,12 +9,14 @@ median and p10-p90 of G after), which ``device compare`` prints for any preset.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
 import numpy as np
 
 from hilctl.drivers import ConfigError
+from hilctl.drivers.atomic_file import check_output_file
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.simulated_backend.fit import (
     compare,
@@ -30,6 +32,21 @@ from hilctl.simulated_backend.presets import ONE_T_ONE_R, load_preset, write_pre
 
 from ..units import Quantity
 
+_READ_HELP = ("Read voltage at which the table's conductances were measured [the table's "
+              "read_V, from hilctl data import or characterize; else 0.2V].")
+DEFAULT_READ_V = 0.2
+
+
+def read_voltage_of(table: PulseTable, given: float | None, where: str) -> float:
+    """The read voltage of ``table``'s conductances: the one it carries, or ``given``; both
+    and different is a mistake (the fit would model another read)."""
+    if given is None:
+        return table.read_V if table.read_V is not None else DEFAULT_READ_V
+    if table.read_V is not None and not math.isclose(given, table.read_V, rel_tol=1e-9):
+        raise ConfigError(f"--read-voltage {given:g} V, but {where} was read at "
+                          f"{table.read_V:g} V; drop --read-voltage or import the data again")
+    return given
+_FORCE_HELP = "Overwrite the files to write if they exist."
 _READ_HELP = "Read voltage at which the table's conductances were measured [0.2V]."
 _BASES = {"1r": "hfox-1r", "1t1r": ONE_T_ONE_R}
 
@@ -75,14 +92,19 @@ _FITS = {"1r": _fit_1r, "1t1r": _fit_1t1r}
               help="Cell model to fit; auto: 1t1r when the table's gate column varies.")
 @click.option("--base", help="Preset (name or .toml) whose values fill what the data cannot "
                              "decide [hfox-1r for 1r, hfox-1t1r for 1t1r].")
-@click.option("--read-voltage", type=Quantity("V"), default=0.2, help=_READ_HELP)
+@click.option("--read-voltage", type=Quantity("V"), default=None, help=_READ_HELP)
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @click.option("--bins", type=click.IntRange(1, 20), default=6, show_default=True,
               help="G_before bins per pulse setting in the 1R model's KS report.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also plot the fit (PNG).")
-def fit(data_file, out, model, base, read_voltage, bins, seed, plot) -> None:
+def fit(data_file, out, model, base, read_voltage, bins, seed, plot, force) -> None:
     """Fit a cell model's parameters to a measured table and report fit quality."""
+    check_output_file(out, force)
+    if plot:
+        check_output_file(plot, force, "--plot")
     table = PulseTable.read_csv(data_file)
+    read_voltage = read_voltage_of(table, read_voltage, data_file)
     model = chosen_model(model, table)
     base = base or _BASES[model]
     base_params = load_preset(base)
@@ -109,15 +131,20 @@ def fit(data_file, out, model, base, read_voltage, bins, seed, plot) -> None:
               help="Pulse-response table (CSV).")
 @click.option("--preset", "preset_name", required=True,
               help="Preset name or a .toml written by hilctl device fit.")
-@click.option("--read-voltage", type=Quantity("V"), default=0.2, help=_READ_HELP)
+@click.option("--read-voltage", type=Quantity("V"), default=None, help=_READ_HELP)
 @click.option("--bins", type=click.IntRange(1, 20), default=6, show_default=True)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="PNG to write [<data>-vs-<preset>.png beside the data].")
-def compare_(data_file, preset_name, read_voltage, bins, seed, plot) -> None:
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+def compare_(data_file, preset_name, read_voltage, bins, seed, plot, force) -> None:
     """Print and plot measured vs simulated G_after per pulse setting (and, for a 1R preset,
     per G_before bin)."""
+    data_path = Path(data_file)
+    plot = plot or data_path.with_name(f"{data_path.stem}-vs-{Path(preset_name).stem}.png")
+    check_output_file(plot, force, "--plot")
     table = PulseTable.read_csv(data_file)
+    read_voltage = read_voltage_of(table, read_voltage, data_file)
     params = load_preset(preset_name)
     simulated = simulate_table(table, params, read_voltage, seed)
     if params.cell == "1R":  # the G_before-binned KS report of the 1R model
@@ -125,7 +152,5 @@ def compare_(data_file, preset_name, read_voltage, bins, seed, plot) -> None:
             click.echo(line)
     for line in setting_lines(*setting_quality(table, simulated)):
         click.echo(line)
-    data_path = Path(data_file)
-    plot = plot or data_path.with_name(f"{data_path.stem}-vs-{Path(preset_name).stem}.png")
     plot_comparison(table, simulated, plot, f"{data_path.name} vs {preset_name}", bins=bins)
     click.echo(f"plotted {plot}")

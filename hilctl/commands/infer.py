@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import click
@@ -129,6 +130,10 @@ def programming_ledger(run_dir: str) -> dict:
             "pulses_mean": result.get("pulses_mean"), "cells": result.get("cells")}
 
 
+class NoRelaxation(UserWarning):
+    """``--relax`` asked of an array whose devices do not relax."""
+
+
 def read_again(run_dir: str, relax_s: float | None) -> np.ndarray:
     """Fresh reads of every programmed cell, shaped like the run's target map."""
     crossbar, cells, targets = reopen_run(run_dir)
@@ -136,7 +141,11 @@ def read_again(run_dir: str, relax_s: float | None) -> np.ndarray:
         if relax_s:
             if not isinstance(crossbar, Relaxable):
                 raise ConfigError("--relax works on a simulated array only; on a rig, wait")
-            crossbar.sim_relax(relax_s)
+            if not crossbar.sim_relax(relax_s):
+                warnings.warn("--relax: this array's preset has no relaxation "
+                              "(relaxation_sigma = 0), so the fresh reads are as without it; "
+                              "set [device] relaxation_sigma to simulate it", NoRelaxation,
+                              stacklevel=2)
         reading = crossbar.read(cells)
     fresh = np.full(targets.size, np.nan)
     fresh[programmed_cells(targets)] = reading.conductance

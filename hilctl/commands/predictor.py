@@ -16,6 +16,7 @@ from ..predictor.knobs import KNOBS, parse_knobs
 from ..predictor.lookup import LookupTable
 from ..predictor.model import Predictor
 from ..predictor.training import default_knob, train_predictor
+from ..report.progress import epoch_progress
 from ..units import parse_quantity
 
 _UNITS = {"amplitude_V": "V", "width_s": "s", "gate_V": "V"}
@@ -59,7 +60,9 @@ def predictor() -> None:
 @click.option("--polarities", type=click.Choice(["both", "SET", "RESET"]), default="both",
               show_default=True, help="Train for one polarity only when the table has one.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def train(data_file, out, knob, epochs, seed, fixed_values, polarities, as_json) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(data_file, out, knob, epochs, seed, fixed_values, polarities, as_json,
+          quiet) -> None:
     """Train a predictor on a pulse-response table and save it."""
     chosen = ("SET", "RESET") if polarities == "both" else (polarities,)
     if knob is not None:
@@ -68,8 +71,10 @@ def train(data_file, out, knob, epochs, seed, fixed_values, polarities, as_json)
     knob = knob or default_knob(table)
     units = {name: _UNITS[KNOBS[k].searched] for name, k in parse_knobs(knob, chosen).items()}
     fixed = parse_fixed(fixed_values, units, "--fixed")
-    trained = train_predictor(table, knob=knob, epochs=epochs, seed=seed, polarities=chosen,
-                              fixed=fixed, source=str(data_file))
+    with epoch_progress("training the predictor", not quiet) as on_epoch:
+        trained = train_predictor(table, knob=knob, epochs=epochs, seed=seed,
+                                  polarities=chosen, fixed=fixed, source=str(data_file),
+                                  on_epoch=on_epoch)
     trained.save(out)
     spec = trained.spec
     summary = {"out": str(out), "knob": spec.knob, "fixed": spec.fixed,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -14,12 +16,13 @@ from hilctl.drivers import ConfigError
 from hilctl.simulated_backend.empirical import usage_line
 
 from ..api.runs import start_run, tolerance_settings
+from ..cli import say_after_interrupt
 from ..config import assemble_config
 from ..levels import levels_table
 from ..registry import PLANNERS, PROTOCOLS
 from ..report.console import report_console
 from ..report.progress import round_progress
-from ..run.runner import RunOutcome, load_run_config, resume_run
+from ..run.runner import STORE_NAME, RunOutcome, load_run_config, resume_run
 from ..weights.job import compensation_for_run
 
 
@@ -117,7 +120,8 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
                               "its own directory")
         stored = load_run_config(Path(resume_dir)).model_dump(mode="json")
         config = assemble_config(config_file, stored, flags)
-        with round_progress(f"resuming {resume_dir}", not quiet) as hook:
+        with round_progress(f"resuming {resume_dir}", not quiet) as hook, \
+                resume_hint(Path(resume_dir)):
             outcome = resume_run(Path(resume_dir), config, progress=hook,
                                  retarget=compensation_for_run(Path(resume_dir)))
     else:
@@ -126,9 +130,21 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
             raise ConfigError("--weights and --targets exclude each other")
         run_dir = Path(out_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-"
                                   f"{config.protocol.name}")
-        with round_progress(config.protocol.name, not quiet) as hook:
+        with round_progress(config.protocol.name, not quiet) as hook, resume_hint(run_dir):
             outcome = start_run(config, run_dir, progress=hook)
     report(outcome, as_json, console)
+
+
+@contextmanager
+def resume_hint(run_dir: Path) -> Iterator[None]:
+    """On Ctrl-C or a termination signal, name the command that goes on (the run is stored up
+    to its last complete round) in the line the interrupted command ends with."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if (run_dir / STORE_NAME).exists():
+            say_after_interrupt(f"continue with hilctl program --resume {run_dir}")
+        raise
 
 
 def report(outcome: RunOutcome, as_json: bool, console: Console) -> None:

@@ -12,8 +12,11 @@ from rich.console import Console
 from hilctl.drivers import ConfigError
 from hilctl.simulated_backend import DEFAULT_PRESET, preset
 
+from ..config import build_config
+from ..report.progress import epoch_progress
 from ..units import Quantity
 from ..weights.datasets import load_dataset
+from ..weights.job import window_of
 from ..weights.model_files import save_model
 
 
@@ -52,11 +55,16 @@ from ..weights.model_files import save_model
 @click.option("--epochs", type=click.IntRange(1), default=None,
               help="Passes over the training set [60 for mlp, 10 for msnn].")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--preset", "preset_name",
+              help="Device preset (name or .toml) whose write-verify window the network is "
+                   "trained for, as hilctl program --weights maps it [the default preset].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Model directory to write (weights.npz + model.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage, iv_v0,
-          conductance_noise, stuck_fraction, hidden, epochs, seed, out_dir, as_json):
+          conductance_noise, stuck_fraction, hidden, epochs, seed, preset_name, out_dir,
+          as_json, quiet):
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
     data = load_dataset(dataset)
     start = time.perf_counter()
@@ -66,8 +74,12 @@ def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage,
                               "--conductance-noise or --stuck-fraction")
         model = train_msnn(data, steps, encoding, readout, hidden, epochs or 10, seed, as_json)
     else:
-        model = train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise,
-                          stuck_fraction, hidden, epochs or 60, seed)
+        g_lo, g_hi = window_of(build_config({"array": {"preset": preset_name}} if preset_name
+                                            else {}, "--preset"))
+        with epoch_progress(f"training a {mode}-mode network", not quiet) as on_epoch:
+            model = train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0,
+                              conductance_noise, stuck_fraction, hidden, epochs or 60, seed,
+                              g_lo / g_hi, on_epoch)
     save_model(model, out_dir)
     summary = {"model": str(out_dir), "kind": model.kind, "dataset": model.dataset, "mode": mode,
                "layer_sizes": list(model.layer_sizes), "iv_aware": iv_aware,
@@ -85,15 +97,15 @@ def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage,
 
 
 def train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise,
-              stuck_fraction, hidden, epochs, seed):
+              stuck_fraction, hidden, epochs, seed, g_ratio, on_epoch):
     from ..weights.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
 
     config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
                          epochs=epochs, seed=seed, iv_aware=iv_aware,
                          conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
-                         input_voltage_V=read_voltage,
+                         input_voltage_V=read_voltage, g_ratio=g_ratio,
                          iv_v0_V=preset(DEFAULT_PRESET).iv_v0_V if iv_v0 is None else iv_v0)
-    return train_model(config, data)
+    return train_model(config, data, on_epoch)
 
 
 def train_msnn(data, steps, encoding, readout, hidden, epochs, seed, quiet):

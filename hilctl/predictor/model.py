@@ -23,6 +23,7 @@ else as JSON.
 from __future__ import annotations
 
 import json
+import math
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -32,6 +33,7 @@ import torch
 
 from hilctl.drivers import DataError, Polarity
 from hilctl.drivers.atomic_file import check_output_directory, write_atomic
+from hilctl.drivers.input_files import load_npz
 from hilctl.drivers.pulse_table import PulseTable
 
 from ..checksums import save_npz, verify
@@ -165,7 +167,40 @@ class PredictorSpec:
         if unknown or set(spec.knob) != set(spec.polarities):
             raise DataError(f"{where}: knob {spec.knob!r} is not one of {', '.join(KNOBS)} "
                             f"for each of {spec.polarities}")
+        _check_numbers(spec, where)
         return spec
+
+
+def _check_numbers(spec: PredictorSpec, where: str) -> None:
+    """Every number a description holds is a finite one of the right sign and order; a
+    hand-edited or corrupt file fails here, by name, instead of deep inside planning."""
+    s = spec.scaling
+    scales = {"scaling.lng_scale": s.lng_scale, "scaling.lnw_scale": s.lnw_scale,
+              "scaling.y_scale": s.y_scale, "scaling.gate_scale": s.gate_scale,
+              **{f"scaling.amp_scale[{i}]": v for i, v in enumerate(s.amp_scale)}}
+    offsets = {"scaling.lng_offset": s.lng_offset, "scaling.lnw_offset": s.lnw_offset,
+               "scaling.gate_offset": s.gate_offset,
+               **{f"scaling.amp_offset[{i}]": v for i, v in enumerate(s.amp_offset)},
+               **{f"fixed.{p}.{k}": v for p, values in spec.fixed.items()
+                  for k, v in values.items()}}
+    for name, value in {**scales, **offsets}.items():
+        optional = name in ("scaling.gate_scale", "scaling.gate_offset") and value is None
+        if not optional and not (_is_finite_number(value) and (name not in scales or value > 0)):
+            need = "a positive finite number" if name in scales else "a finite number"
+            raise DataError(f"{where}: {name} = {value!r}; expected {need}")
+    ranges = {"g_range_S": spec.g_range_S,
+              **{f"knob_range.{p}": r for p, r in spec.knob_range.items()}}
+    for name, pair in ranges.items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_finite_number, pair))
+                and 0 <= pair[0] < pair[1]):
+            raise DataError(f"{where}: {name} = {pair!r}; expected [low, high] with "
+                            "0 <= low < high")
+    if not all(type(n) is int and n > 0 for n in spec.hidden):
+        raise DataError(f"{where}: hidden = {spec.hidden!r}; expected positive whole numbers")
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _upgraded(raw: dict, where: str) -> dict:
@@ -355,19 +390,26 @@ class Predictor:
                             f"but the {knob} knob was asked for")
         verify(weights, spec.weights_sha256, _META)
         net = QuantileNet(_n_inputs(spec.scaling), tuple(spec.hidden))
-        try:
-            with np.load(weights, allow_pickle=False) as stored:
-                state = {k: torch.as_tensor(stored[k]) for k in stored.files}
-        except (ValueError, OSError) as exc:
-            raise DataError(f"{weights}: not a weights archive ({exc})") from None
+        state = {k: torch.as_tensor(v)
+                 for k, v in load_npz(weights, None, "predictor weights").items()}
         bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
         if bad:
             raise DataError(f"{weights}: non-finite values in {', '.join(bad)}")
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
-            raise DataError(f"{weights}: weights do not fit the description ({exc})") from None
+        mismatch = _state_mismatch(net.state_dict(), state)
+        if mismatch:
+            raise DataError(f"{weights}: weights do not fit the description ({mismatch})")
+        net.load_state_dict(state)
         return cls(net, spec)
+
+
+def _state_mismatch(expected: dict, found: dict) -> str:
+    """Missing, extra and wrongly shaped tensors in one line ('' if none): torch's own message
+    for a failed ``load_state_dict`` runs over several lines."""
+    wrong = [f"{k} {tuple(found[k].shape)} not {tuple(v.shape)}" for k, v in expected.items()
+             if k in found and found[k].shape != v.shape]
+    parts = [("missing", sorted(set(expected) - set(found))),
+             ("unexpected", sorted(set(found) - set(expected))), ("wrong shape", wrong)]
+    return "; ".join(f"{what}: {', '.join(names)}" for what, names in parts if names)
 
 
 def _n_inputs(scaling: Scaling) -> int:

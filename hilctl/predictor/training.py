@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -83,7 +84,8 @@ def _check_varied(knob: Knob, name: str, values: np.ndarray) -> None:
 def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | None = None,
                     seed: int = 0, hidden: tuple[int, ...] = (64, 64, 64),
                     polarities: tuple[str, ...] = ("SET", "RESET"),
-                    fixed: dict[str, float] | None = None, source: str = "") -> Predictor:
+                    fixed: dict[str, float] | None = None, source: str = "",
+                    on_epoch: Callable[[int, int], None] | None = None) -> Predictor:
     """Train a predictor on a pulse-response table.
 
     Parameters
@@ -103,6 +105,8 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
         the amplitude in V for the width knob, the width in s for the amplitude and gate
         knobs); chosen from the data when absent. Other fixed settings sit at the table's
         median for that polarity.
+    on_epoch : callable, optional
+        Called with (epochs done, epochs in all) after every epoch (a progress bar).
     """
     polarities = tuple(p.upper() for p in polarities)
     if not polarities or any(p not in ("SET", "RESET") for p in polarities):
@@ -114,7 +118,7 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
     table = table.subset(np.isin(table.polarity, [Polarity[p] for p in polarities]))
     started = time.perf_counter()
     scaling = Scaling.fit(table, has_gate)
-    net, epochs, val_loss = _train_net(table, scaling, tuple(hidden), epochs, seed)
+    net, epochs, val_loss = _train_net(table, scaling, tuple(hidden), epochs, seed, on_epoch)
     lng = np.log(np.concatenate([table.g_before, table.g_after]))
     spec = PredictorSpec(
         knob=knobs, polarities=list(polarities), fixed=_median_settings(table, knobs, has_gate),
@@ -151,7 +155,8 @@ def _given_fixed(predictor: Predictor, fixed: dict[str, float]) -> None:
 
 
 def _train_net(table: PulseTable, scaling: Scaling, hidden: tuple[int, ...],
-               epochs: int | None, seed: int) -> tuple[QuantileNet, int, float]:
+               epochs: int | None, seed: int,
+               on_epoch: Callable[[int, int], None] | None) -> tuple[QuantileNet, int, float]:
     """Fit the quantile net on 90 % of the rows; return it, the epochs run and the pinball
     loss on the held-back 10 %."""
     generator = torch.Generator().manual_seed(seed)
@@ -166,19 +171,20 @@ def _train_net(table: PulseTable, scaling: Scaling, hidden: tuple[int, ...],
     val, train = order[:n_val], order[n_val:]
     epochs = epochs or int(np.clip(1_500_000 // max(train.numel(), 1), 8, 300))
     with _one_thread():
-        _fit(net, x[train], y[train], epochs, generator)
+        _fit(net, x[train], y[train], epochs, generator, on_epoch)
         with torch.no_grad():
             val_loss = float(_pinball(net(x[val]), y[val]))
     return net, epochs, val_loss
 
 
 def _fit(net: QuantileNet, x: torch.Tensor, y: torch.Tensor, epochs: int,
-         generator: torch.Generator, batch: int = 512) -> None:
+         generator: torch.Generator, on_epoch: Callable[[int, int], None] | None = None,
+         batch: int = 512) -> None:
     optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
     steps = epochs * math.ceil(x.shape[0] / batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=3e-3, total_steps=steps)
     net.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
         order = torch.randperm(x.shape[0], generator=generator)
         for start in range(0, x.shape[0], batch):
             index = order[start:start + batch]
@@ -186,6 +192,8 @@ def _fit(net: QuantileNet, x: torch.Tensor, y: torch.Tensor, epochs: int,
             _pinball(net(x[index]), y[index]).backward()
             optimiser.step()
             schedule.step()
+        if on_epoch is not None:
+            on_epoch(epoch + 1, epochs)
     net.eval()
 
 

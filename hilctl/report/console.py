@@ -1,16 +1,104 @@
-"""Where reports are printed: rich consoles sized for tables also when output is piped."""
+"""Where reports are printed, and the tables they print: sized to fit 100 columns (short
+protocol names, units in the headers) also when output is piped; ``--wide`` shows every column
+at full width. ``--json`` always carries every figure."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
-# Wide enough for the widest report table; used when stdout is a file or a pipe, where rich
-# would otherwise assume 80 columns and squeeze every column to an ellipsis.
-PIPED_WIDTH = 170
+# What a report table may take: a terminal of 100 columns, or a file or pipe (where rich would
+# otherwise assume 80 and squeeze every column to an ellipsis).
+TABLE_WIDTH = 100
+# ``--wide``: every column of the widest table (the comparison's) at full width.
+WIDE_WIDTH = 200
 
 
-def report_console() -> Console:
-    """A console on stdout: the terminal's width, or ``PIPED_WIDTH`` when not a terminal."""
-    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+def report_console(wide: bool = False) -> Console:
+    """A console on stdout: ``WIDE_WIDTH`` with ``wide``, else the terminal's width, or
+    ``TABLE_WIDTH`` when not a terminal."""
+    if wide:
+        return Console(width=WIDE_WIDTH)
+    return Console(width=None if sys.stdout.isatty() else TABLE_WIDTH)
+
+
+def short_protocol(name: str) -> str:
+    """``write-verify-planned`` as ``wv-planned``: the verify protocols stay apart in a
+    narrow column (the legend under a table says what ``wv`` stands for)."""
+    return name.replace("write-verify", "wv")
+
+
+PROTOCOL_LEGEND = "wv: write-verify"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One report column: its header (with its unit), how a row's entry shows in it, and
+    whether only ``--wide`` shows it."""
+
+    header: str
+    show: Callable[[dict], str]
+    wide_only: bool = False
+
+
+def report_table(title: str, first: str, columns: list[Column],
+                 rows: list[tuple[str, dict]], wide: bool = False) -> Table:
+    """A table with one labelled row per (label, entry); narrow columns unless ``wide``."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True)
+    table.add_column(first, no_wrap=True)
+    shown = [c for c in columns if wide or not c.wide_only]
+    for column in shown:
+        table.add_column(column.header, justify="right", no_wrap=wide)
+    for label, entry in rows:
+        table.add_row(label, *(column.show(entry) for column in shown))
+    return table
+
+
+def percent(key: str) -> Callable[[dict], str]:
+    """A share in [0, 1] as a percentage without the sign (the header carries it)."""
+    return lambda e: "-" if e.get(key) is None else f"{100 * e[key]:.1f}"
+
+
+def scaled(key: str, scale: float, digits: str = ".2f") -> Callable[[dict], str]:
+    return lambda e: "-" if e.get(key) is None else f"{e[key] * scale:{digits}}"
+
+
+def _times(key: str) -> Callable[[dict], str]:
+    def show(e: dict) -> str:
+        value = e.get("ratio_to_oracle", {}).get(key)
+        return "-" if value is None else f"{value:.2f}x"
+    return show
+
+
+COMPARISON_COLUMNS = [
+    Column("planner", lambda e: e["planner"]),
+    Column("1 pulse in tol %", percent("success_1pulse")),
+    Column("1 pulse <=10% %", percent("success_1pulse_10pct")),
+    Column("1 pulse <=50% %", percent("success_1pulse_50pct"), wide_only=True),
+    Column("final in tol %", percent("success_final")),
+    Column("true final %", percent("true_success_final")),
+    Column("pulses mean", scaled("pulses_mean", 1.0)),
+    Column("pulses median", scaled("pulses_median", 1.0, "g"), wide_only=True),
+    Column("pulses p95", scaled("pulses_p95", 1.0, ".3g")),
+    Column("time ms", scaled("program_time_s", 1e3)),
+    Column("energy nJ", scaled("energy_J", 1e9, ".1f")),
+    Column("x oracle pulses", _times("pulses_mean")),
+    Column("x oracle <=10%", _times("success_1pulse_10pct"), wide_only=True),
+]
+
+
+def comparison_table(report: dict, planned: tuple[str, ...], wide: bool = False) -> Table:
+    """``hilctl compare``'s table: each protocol, then the baseline- and oracle-planned ones."""
+    rows = [(short_protocol(name), {**e, "planner": "neural" if name in planned else "-"})
+            for name, e in report["protocols"].items()]
+    for planner in (*report.get("baselines", ()), "oracle"):  # lookup beside the oracle
+        rows += [(short_protocol(name), {**e, "planner": planner})
+                 for name, e in report[planner].items()]
+    title = (f"{report['cells']} cells, tolerance {report['tolerance']:.3g}; relative "
+             f"difference |G - G_target| / G_target ({PROTOCOL_LEGEND})")
+    return report_table(title, "protocol", COMPARISON_COLUMNS, rows, wide)

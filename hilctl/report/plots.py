@@ -18,18 +18,59 @@ def _pyplot():
     return plt
 
 
-def error_heatmap(relative_error: np.ndarray, path: Path, title: str) -> None:
-    """Per-cell relative error |G - G_target| / G_target as a heat map (NaN: no target)."""
+# The error map's colour scale, fixed so that maps of different runs compare at a glance; a
+# cell beyond it takes the top colour, and the figure says how many did and how far.
+ERROR_SCALE_PCT = 50.0
+
+
+def error_heatmap(relative_error: np.ndarray, path: Path, title: str,
+                  tolerance: float | None = None) -> None:
+    """Per-cell relative error |G - G_target| / G_target as a heat map (NaN: no target).
+
+    ``relative_error`` is (rows, cols) or (n_arrays, rows, cols); each array gets its own
+    panel cropped to the cells it programs, so a small array (a layer's one bias row) is not
+    lost beside large ones. The scale is fixed at ``ERROR_SCALE_PCT``; ``tolerance``
+    (relative) is marked on the colour bar.
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5))
-    shown = relative_error * 100
-    image = ax.imshow(shown, cmap="magma", vmin=0, vmax=max(10.0, np.nanpercentile(shown, 99)),
-                      interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="relative error (%)")
-    ax.set_xlabel("column")
-    ax.set_ylabel("row")
-    ax.set_title(title)
-    save_figure(fig, path, plt)
+    arrays = relative_error.reshape(-1, *relative_error.shape[-2:]) * 100
+    height = 5.0 if len(arrays) == 1 else min(2.0 + 1.4 * len(arrays), 30.0)
+    fig, axes = plt.subplots(len(arrays), 1, figsize=(6, height), squeeze=False)
+    cmap = plt.get_cmap("magma").with_extremes(over="cyan")
+    for k, (ax, shown) in enumerate(zip(axes[:, 0], arrays, strict=True)):
+        rows, cols = _used(shown)
+        image = ax.imshow(shown[rows][:, cols], cmap=cmap, vmin=0, vmax=ERROR_SCALE_PCT,
+                          interpolation="nearest", aspect="auto",
+                          extent=(cols.start - 0.5, cols.stop - 0.5, rows.stop - 0.5,
+                                  rows.start - 0.5))
+        ax.set_ylabel(f"array {k}: row" if len(arrays) > 1 else "row")
+    axes[-1, 0].set_xlabel("column")
+    bar = fig.colorbar(image, ax=axes[:, 0].tolist(), extend="max",
+                       label="relative error (%)" + ("; line: tolerance" if tolerance else ""))
+    if tolerance:
+        bar.ax.axhline(100 * tolerance, color="white", lw=2)
+    axes[0, 0].set_title(f"{title}\n{_clipping(arrays)}", fontsize=9)
+    save_figure(fig, path, plt, layout=False)
+
+
+def _used(shown: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns spanning an array's programmed (finite) cells; all if none."""
+    finite = np.isfinite(shown)
+    if not finite.any():
+        return slice(0, shown.shape[0]), slice(0, shown.shape[1])
+    r = np.flatnonzero(finite.any(axis=1))
+    c = np.flatnonzero(finite.any(axis=0))
+    return slice(r[0], r[-1] + 1), slice(c[0], c[-1] + 1)
+
+
+def _clipping(shown: np.ndarray) -> str:
+    """What the fixed scale leaves out: how many cells lie beyond it, and the largest error."""
+    values = shown[np.isfinite(shown)]
+    over = int((values > ERROR_SCALE_PCT).sum())
+    if not over:
+        return f"scale 0-{ERROR_SCALE_PCT:g} %, no cell beyond it"
+    return (f"scale 0-{ERROR_SCALE_PCT:g} %; {over} of {values.size} cells beyond it (cyan), "
+            f"largest {values.max():.0f} %")
 
 
 def compare_figures(results: dict, directory: Path) -> list[Path]:
@@ -45,9 +86,13 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
     for label, result in results.items():
         error = np.abs(result.after_first_pulse - result.targets) / result.targets
         ax.hist(np.clip(error, bins[0], bins[-1]), bins=bins, histtype="step", label=label)
+    first = next(iter(results.values()))
+    tolerance = float(np.median(first.band / first.targets))
+    ax.axvline(tolerance, color="k", ls="--", lw=1, label=f"tolerance {tolerance:.3g}")
     ax.set_xscale("log")
-    ax.set_xlabel("|G - G_target| / G_target after one pulse")
+    ax.set_xlabel("|G - G_target| / G_target after one pulse (clipped to 1e-4..10)")
     ax.set_ylabel("cells")
+    ax.set_title(f"error after the first pulse, {len(first.targets)} cells per protocol")
     ax.legend(fontsize=8)
     save_figure(fig, paths[0], plt)
 
@@ -59,6 +104,7 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
     ax.set_xlabel("pulses per cell")
     ax.set_ylabel("cells")
     ax.set_yscale("log")
+    ax.set_title(f"pulses per cell to reach the tolerance ({tolerance:.3g}) or stop")
     ax.legend(fontsize=8)
     save_figure(fig, paths[1], plt)
 
@@ -71,7 +117,7 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
                    label="after")
         top = result.targets.max() * scale
         ax.plot([0, top], [0, top], "k--", lw=0.8)
-        ax.set_title(label, fontsize=9)
+        ax.set_title(f"{label} (tolerance {tolerance:.3g})", fontsize=9)
         ax.set_xlabel("target (uS)")
     axes[0][0].set_ylabel("read conductance (uS)")
     axes[0][0].legend(fontsize=8, markerscale=8)
@@ -79,9 +125,11 @@ def compare_figures(results: dict, directory: Path) -> list[Path]:
     return paths
 
 
-def save_figure(fig, path: Path, plt, dpi: int = 100) -> None:
-    """Write the figure atomically, so a killed run never leaves a truncated PNG."""
-    fig.tight_layout()
+def save_figure(fig, path: Path, plt, dpi: int = 100, layout: bool = True) -> None:
+    """Write the figure atomically, so a killed run never leaves a truncated PNG; ``layout``
+    tightens it first (not for figures whose colour bar spans several panels)."""
+    if layout:
+        fig.tight_layout()
     with atomic_output(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=dpi)
     plt.close(fig)

@@ -1,4 +1,5 @@
-"""A rich progress bar on stderr that subscribes to a run's records."""
+"""Rich progress bars on stderr: one that subscribes to a run's rounds, one that training
+calls after every epoch."""
 
 from __future__ import annotations
 
@@ -45,3 +46,28 @@ def round_progress(label: str, enabled: bool = True) -> Iterator[RoundProgress |
         yield progress
     finally:
         progress.close()
+
+
+@contextmanager
+def epoch_progress(label: str, enabled: bool = True,
+                   console: Console | None = None) -> Iterator:
+    """Yields an ``on_epoch(done, total)`` callback drawing a bar on stderr (None when
+    disabled), so a training of many seconds shows that it works and how far it is."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("epochs"), TimeElapsedColumn())
+    bar = Progress(*columns, console=console or Console(stderr=True), transient=True)
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, total=total, completed=done)
+
+    try:
+        yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()

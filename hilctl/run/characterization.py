@@ -127,6 +127,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar, store: RunStore, n_puls
     ranges = pulse_ranges(config)
     run_characterization(engine, n_pulses, rng, cells, ranges, state=state, reread=reread)
     table = rows.table()
+    table.read_V = crossbar.limits.read_V
     out = Path(store.meta()["out"])
     table.write_csv(out)
     applied = n_pulses * (2 if ranges.start == "hrs" else 1)  # an hrs start's RESETs are rows

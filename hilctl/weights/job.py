@@ -25,8 +25,7 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
     model = load_model(model_dir)
     params = device_params(config)
     read_V = config.limits_in_force().read_V
-    g_lo, g_hi = target_window(params, read_V, config.weights.margin,
-                               protocol_entry(config.protocol.name).verifies)
+    g_lo, g_hi = window_of(config)
     layout = plan_layout(model, (config.array.rows, config.array.cols), g_lo, g_hi,
                          common_mode=config.weights.common_mode,
                          rescale=config.weights.rescale,
@@ -35,6 +34,13 @@ def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], 
              f"model/{WEIGHTS_FILE}": (model_dir / WEIGHTS_FILE).read_bytes(),
              f"model/{META_FILE}": (model_dir / META_FILE).read_text()}
     return layout.targets(), files, layout
+
+
+def window_of(config: RunConfig) -> tuple[float, float]:
+    """The window (S) ``weights_job`` maps a model into under ``config``; ``hilctl train``
+    trains for it, so a current-mode model's rows fit the divider's bound without rescaling."""
+    return target_window(device_params(config), config.limits_in_force().read_V,
+                         config.weights.margin, protocol_entry(config.protocol.name).verifies)
 
 
 def target_window(params: DeviceParams, read_V: float, margin: float,

@@ -16,6 +16,7 @@ import numpy as np
 
 from hilctl.drivers import DataError
 from hilctl.drivers.atomic_file import check_output_directory, write_atomic
+from hilctl.drivers.input_files import load_npz
 
 from ..checksums import save_npz, verify
 from .modes import CurrentMode, VoltageMode, weight_mode
@@ -24,6 +25,12 @@ from .spiking_spec import SpikingSpec
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.npz"
 META_FILE = "model.json"
+
+
+# Settings a model file may hold, as (exclusive low, inclusive high): the read voltage stays
+# within the read limit any config allows (1 V; above it inference would reprogram the
+# devices), V0 is a positive voltage of the same order, g_ratio a fraction of the window.
+MODEL_RANGES = {"input_voltage_V": (0.0, 1.0), "iv_v0_V": (0.0, 10.0), "g_ratio": (0.0, 1.0)}
 
 
 @dataclass
@@ -89,6 +96,11 @@ class TrainedModel:
                                 "NaN or infinite weight(s)")
         if not all(math.isfinite(g) and g > 0 for g in self.gains):
             raise DataError(f"{where}: gains {self.gains} must be positive and finite")
+        for name, (low, high) in MODEL_RANGES.items():
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and low < value <= high):
+                raise DataError(f"{where}: {name} = {value!r}; expected a number in "
+                                f"({low:g}, {high:g}]")
         mode.check_weights(self.weights, where)
         if self.spiking is not None:
             try:
@@ -127,21 +139,26 @@ def load_model(directory: str | Path, mode: str | None = None,
     meta = _read_meta(path)
     if (path / WEIGHTS_FILE).is_file():
         verify(path / WEIGHTS_FILE, meta.pop("weights_sha256", None), META_FILE)
-    try:
-        with np.load(path / WEIGHTS_FILE, allow_pickle=False) as npz:
-            weights = [np.array(npz[f"layer{k}"]) for k in range(len(meta["layer_sizes"]) - 1)]
-    except FileNotFoundError:
-        raise DataError(f"{path}: no {WEIGHTS_FILE}; is this a model directory?") from None
-    except (KeyError, ValueError, OSError) as exc:
-        raise DataError(f"{path / WEIGHTS_FILE}: unreadable weights ({exc})") from None
+    if not (path / WEIGHTS_FILE).exists():
+        raise DataError(f"{path}: no {WEIGHTS_FILE}; is this a model directory?")
+    names = [f"layer{k}" for k in range(len(meta["layer_sizes"]) - 1)]
+    stored = load_npz(path / WEIGHTS_FILE, names, "model weights")
+    weights = [stored[name] for name in names]
     try:
         model = TrainedModel(weights=weights, **{k: v for k, v in meta.items()
                                                  if k != "format_version"})
     except TypeError as exc:
         raise DataError(f"{path / META_FILE}: unexpected fields ({exc})") from None
+    except DataError as exc:  # the values the file holds, named with the file
+        raise DataError(f"{path / META_FILE}: {exc}") from None
     _expect(path, "mode", mode, model.mode)
     _expect(path, "layer sizes", layer_sizes and tuple(layer_sizes), model.layer_sizes)
     return model
+
+
+# Widest layer a model file may name: far above any network an array holds, and small enough
+# that the weight shapes it implies are checked before memory runs out.
+MAX_LAYER_SIZE = 1_000_000
 
 
 def _read_meta(path: Path) -> dict:
@@ -155,8 +172,11 @@ def _read_meta(path: Path) -> dict:
         found = meta.get("format_version") if isinstance(meta, dict) else None
         raise DataError(f"{path / META_FILE}: format version {found!r}, "
                         f"expected {FORMAT_VERSION}")
-    if not isinstance(meta.get("layer_sizes"), list) or len(meta["layer_sizes"]) < 2:
-        raise DataError(f"{path / META_FILE}: layer_sizes must list at least two sizes")
+    sizes = meta.get("layer_sizes")
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(type(n) is int and 0 < n <= MAX_LAYER_SIZE for n in sizes)):
+        raise DataError(f"{path / META_FILE}: layer_sizes = {sizes!r}; expected a list of at "
+                        f"least two whole numbers in 1..{MAX_LAYER_SIZE}")
     return meta
 
 

@@ -18,6 +18,7 @@ Every layer carries its bias as an always-on full-scale input row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -27,11 +28,13 @@ from torch import nn
 from hilctl.drivers import ConfigError
 
 from .datasets import Dataset
-from .model_files import TrainedModel
+from .model_files import MODEL_RANGES, TrainedModel
 from .modes import MODES, CurrentMode, VoltageMode, current_mode_weights
 
 DEFAULT_HIDDEN = {"digits": 32, "mnist5k": 128}
 # g_lo / g_hi of the default device (1-40 uS) with a 10 % margin on each side.
+# Called with (epochs done, epochs in all) after every epoch.
+EpochHook = Callable[[int, int], None]
 DEFAULT_G_RATIO = 1.1 / 36.0
 
 
@@ -72,8 +75,11 @@ class TrainConfig:
                 and 0 <= self.common_mode <= 1):
             raise ConfigError("conductance noise and stuck fraction must be in [0, 1), the "
                               "common mode in [0, 1]")
-        if not (self.input_voltage_V > 0 and self.iv_v0_V > 0):
-            raise ConfigError("--read-voltage and V0 must be positive")
+        for name, flag in (("input_voltage_V", "--read-voltage"), ("iv_v0_V", "--iv-v0")):
+            low, high = MODEL_RANGES[name]
+            if not low < getattr(self, name) <= high:
+                raise ConfigError(f"{flag} = {getattr(self, name):g} V: expected more than "
+                                  f"{low:g} V and at most {high:g} V")
 
     @property
     def weight_mode(self) -> VoltageMode | CurrentMode:
@@ -158,21 +164,23 @@ def forward_torch(weights, gains, x: torch.Tensor, transfer=None) -> torch.Tenso
     return a
 
 
-def train_model(config: TrainConfig, data: Dataset) -> TrainedModel:
+def train_model(config: TrainConfig, data: Dataset,
+                on_epoch: EpochHook | None = None) -> TrainedModel:
     """Train on ``data`` (seeded, CPU) and return the model with its software test accuracy.
 
     Runs on one thread: these small matrices gain nothing from more, and lose several-fold
-    when the cores are shared.
+    when the cores are shared. ``on_epoch(done, total)`` is called after every epoch (a
+    progress bar).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(config, data)
+        return _train(config, data, on_epoch)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(config: TrainConfig, data: Dataset) -> TrainedModel:
+def _train(config: TrainConfig, data: Dataset, on_epoch: EpochHook | None) -> TrainedModel:
     torch.manual_seed(config.seed)
     sizes = (data.n_features, *config.hidden, data.n_classes)
     net = CrossbarMLP(sizes, config)
@@ -184,12 +192,14 @@ def _train(config: TrainConfig, data: Dataset) -> TrainedModel:
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs)
     generator = torch.Generator().manual_seed(config.seed)
     loss_fn = nn.CrossEntropyLoss()
-    for _ in range(config.epochs):
+    for epoch in range(config.epochs):
         for batch in torch.randperm(len(y), generator=generator).split(config.batch_size):
             optimiser.zero_grad()
             loss_fn(net(x[batch]), y[batch]).backward()
             optimiser.step()
         schedule.step()
+        if on_epoch is not None:
+            on_epoch(epoch + 1, config.epochs)
     return _to_model(net, sizes, config, data)
 
 

@@ -84,3 +84,10 @@ def test_sourcing_beyond_limits_sends_nothing(transcript):
     driver = smu(transcript(NAME, []))
     with pytest.raises(SafetyLimitError, match=r"refusing to source 2.100000e\+00 V"):
         driver.measure(2.1)
+
+
+def test_the_nplc_sent_counts_cycles_of_the_configured_line_frequency(transcript):
+    at_60_hz = [(line.replace("1.000000e-02", "1.000000e+00")
+                 if "NPLC" in line else line, reply) for line, reply in CONFIG]
+    io = transcript(NAME, [*at_60_hz, (":SYST:ERR?", '0,"No error"')])
+    Keithley2400(io, LIMITS, aperture_s=1 / 60, line_frequency_Hz=60.0).configure()

@@ -129,3 +129,10 @@ def test_unsafe_pulses_are_refused_before_anything_is_sent(transcript):
         driver.pulse_and_read(np.array([1.0]), np.array([1e-3]), 0.2)
     with pytest.raises(SafetyLimitError):
         driver.measure(float("nan"))
+
+
+def test_the_nplc_sent_counts_cycles_of_the_configured_line_frequency(transcript):
+    at_60_hz = [(line.replace("1.000000e-02", "1.000000e+00")
+                 if "nplc" in line else line, reply) for line, reply in CONFIG]
+    io = transcript(NAME, [*at_60_hz, ("print(errorqueue.count)", "0.00000e+00")])
+    Keithley2600(io, LIMITS, "a", aperture_s=1 / 60, line_frequency_Hz=60.0).configure()

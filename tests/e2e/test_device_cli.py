@@ -131,3 +131,14 @@ def test_headerless_import_with_a_bad_width_unit_is_one_line(tmp_path):
                       "--out", "t.csv", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "gate: 1.6 V" in done.stdout
+
+
+def test_the_read_voltage_given_at_import_is_carried_into_the_fit(table_dir):
+    assert PulseTable.read_csv(table_dir / "table.csv").read_V == pytest.approx(0.1)
+    done = run_hilctl("device", "fit", "--data", "table.csv", "--out", "carried.toml",
+                      cwd=table_dir)
+    assert done.returncode == 0, done.stderr
+    assert "read at 0.1 V" in (table_dir / "carried.toml").read_text()
+    other = run_hilctl("device", "fit", "--data", "table.csv", "--out", "other.toml",
+                       "--read-voltage", "0.2V", cwd=table_dir)
+    assert_one_line_error(other, "--read-voltage 0.2 V", "read at 0.1 V")

@@ -69,7 +69,7 @@ def test_a_single_polarity_table_is_refused_unless_asked_for(tmp_path):
     ("cell,g_before_S,polarity,width_s,g_after_S\n0:0,1e-6,SET,1e-6,2e-6\n",
      ("missing column", "amplitude_V")),
     ("cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S\n"
-     "0:0,-1e-6,SET,1.2,1e-6,,2e-6\n", ("row 1", "g_before_S must be > 0")),
+     "0:0,-1e-6,SET,1.2,1e-6,,2e-6\n", ("row 1", "g_before_S must be in [1e-15, 1] S")),
     ("cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S\n"
      + "0:0,1e-6,SET,1.2,1e-6,,2e-6\n" * 50, ("50 SET rows", "at least 100")),
 ])

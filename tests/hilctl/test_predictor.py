@@ -1,6 +1,8 @@
 """The neural pulse predictor: what it plans, what it learns from, what it refuses."""
 
 import json
+import os
+import re
 import warnings
 
 import numpy as np
@@ -184,7 +186,7 @@ def test_single_polarity_is_rejected_or_planned_for_that_polarity_only(table):
     ("partial gate", "gate_V is given on"),
     ("knob", "knob 'voltage' is unknown"),
     ("nan", "row 5: width_s must be > 0"),
-    ("negative", "row 3: g_before_S must be > 0"),
+    ("negative", r"row 3: g_before_S must be in \[1e-15, 1\] S"),
 ])
 def test_tables_that_cannot_train_a_predictor(table, problem, words):
     small = _rows(table, np.arange(len(table)) < 150)
@@ -208,9 +210,11 @@ def test_tables_that_cannot_train_a_predictor(table, problem, words):
 
 
 @pytest.mark.parametrize("column, value, words", [
-    ("g_before_S", "-1e-6", "g_before_S must be > 0"),
+    ("g_before_S", "-1e-6", r"g_before_S must be in \[1e-15, 1\] S"),
+    ("g_before_S", "1e-320", r"g_before_S must be in \[1e-15, 1\] S"),
     ("width_s", "-1e-7", "width_s must be > 0"),
-    ("g_after_S", "nan", "g_after_S must be > 0"),
+    ("g_after_S", "nan", r"g_after_S must be in \[1e-15, 1\] S"),
+    ("amplitude_V", "1e308", r"amplitude_V must be in \[0, 20\] V"),
 ])
 def test_bad_csv_values_are_refused_with_the_row(table, tmp_path, column, value, words):
     path = tmp_path / "t.csv"
@@ -223,6 +227,53 @@ def test_bad_csv_values_are_refused_with_the_row(table, tmp_path, column, value,
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=f"row 3: {words}"):
         PulseTable.read_csv(path)
+
+
+def test_a_table_with_a_byte_order_mark_reads_as_without(table, tmp_path):
+    path = tmp_path / "excel.csv"
+    _rows(table, np.arange(len(table)) < 50).write_csv(path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert len(PulseTable.read_csv(path)) == 50
+
+
+def test_a_fifo_is_refused_without_reading_it(tmp_path):
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(DataError, match="not a regular file"):
+        PulseTable.read_csv(tmp_path / "pipe.csv")
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda m: m["fixed"]["SET"].update(width_s="x"), "fixed.SET.width_s = 'x'"),
+    (lambda m: m.update(g_range_S=m["g_range_S"][::-1]), "g_range_S = "),
+    (lambda m: m["scaling"].update(lng_scale=0), "scaling.lng_scale = 0"),
+    (lambda m: m["scaling"].update(y_scale=float("inf")), "scaling.y_scale = inf"),
+])
+def test_a_corrupt_description_is_refused_by_name(predictor, tmp_path, edit, words):
+    directory = predictor.save(tmp_path / "p")
+    meta = json.loads((directory / "predictor.json").read_text())
+    edit(meta)
+    (directory / "predictor.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=re.escape(words)):
+        Predictor.load(directory)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda arrays: arrays.pop(sorted(arrays)[0]), "missing: "),
+    (lambda arrays: arrays.update(extra=np.zeros(3)), "unexpected: extra"),
+    (lambda arrays: arrays.update({sorted(arrays)[0]: np.zeros(3)}), "wrong shape: "),
+])
+def test_tensors_that_do_not_fit_are_one_line(predictor, tmp_path, change, words):
+    directory = predictor.save(tmp_path / "p")
+    with np.load(directory / "weights.npz") as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    change(arrays)
+    np.savez(directory / "weights.npz", **arrays)
+    meta = json.loads((directory / "predictor.json").read_text())
+    del meta["weights_sha256"]
+    (directory / "predictor.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=re.escape(words)) as raised:
+        Predictor.load(directory)
+    assert "\n" not in str(raised.value)
 
 
 def test_missing_columns_are_refused(tmp_path):
