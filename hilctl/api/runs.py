@@ -72,8 +72,8 @@ def start_run(config: RunConfig, run_dir: Path, targets: np.ndarray | None = Non
     warn_if_band_below_read_noise(config, targets)
     made = not run_dir.exists()
     try:
-        outcome = new_run(copy_inputs(config, run_dir), run_dir, targets, progress=progress,
-                          extra_files=extra_files, retarget=retarget)
+        outcome = new_run(config, run_dir, targets, progress=progress,
+                          extra_files=extra_files, retarget=retarget, inputs=copy_inputs)
     except BaseException:
         remove_inputs(run_dir)
         if made and run_dir.is_dir() and not any(run_dir.iterdir()):

@@ -73,19 +73,23 @@ def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
 def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
             protocol: ProgrammingProtocol | None = None, progress: Subscriber | None = None,
             extra_files: dict[str, bytes | str] | None = None,
-            retarget: Retarget | None = None) -> RunOutcome:
+            retarget: Retarget | None = None,
+            inputs: Callable[[RunConfig, Path], RunConfig] | None = None) -> RunOutcome:
     """Program ``targets`` (S, NaN = leave the cell alone) into a fresh run directory.
 
     ``targets`` is shaped (rows, cols), or (n_arrays, rows, cols) for a job spread over several
     arrays. ``extra_files`` (relative path -> content) are written beside the run's own files.
     ``retarget`` may give cells new targets once the protocol is done (pair compensation);
-    ``progress`` is subscribed to the run's records.
+    ``progress`` is subscribed to the run's records. ``inputs`` copies the files the config
+    names into the checked directory and returns the config naming the copies.
     """
     run_dir = Path(run_dir)
     check_output_directory(run_dir, STORE_NAME, "run", create=False)
     # Checked before anything is made, so a run refused here leaves no directory behind.
     stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
     with fresh_run_dir(run_dir):
+        if inputs is not None:
+            config = inputs(config, run_dir)
         return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
 
 

@@ -191,7 +191,7 @@ def test_ctrl_c_names_the_command_that_resumes(tmp_path):
 
 
 def test_an_input_ending_early_anywhere_is_not_taken_for_ctrl_c(tmp_path):
-    done = _patched(tmp_path, "import hilctl.commands.program as p\n"
+    done = _patched(tmp_path, "import hilctl.api.runs as p\n"
                               "def short(config):\n"
                               "    raise EOFError('No data left in file')\n"
                               "p.targets_for = short",

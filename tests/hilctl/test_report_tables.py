@@ -49,11 +49,12 @@ def test_wide_shows_every_column():
 def test_the_demo_table_tells_the_verify_protocols_apart_in_100_columns():
     rows = [{"protocol": name, "cells": 4096, "success_rate": 0.97, "pulses_mean": 18.5,
              "program_time_s": 0.05, "energy_J": 2e-6, "accuracy_software": 0.95,
-             "accuracy_ideal": 0.94, "accuracy_measured": 0.93}
+             "accuracy_ideal": 0.94, "accuracy_measured": 0.93,
+             "variant": "write-verify-wl" if name == "write-verify" else name}
             for name in ("write-verify", "write-verify-planned", "one-shot")]
     console = Console(width=TABLE_WIDTH, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    print_story(rows, "64-32-10 mlp", console)
+    print_story(rows, "64-32-10 mlp", "hfox-1t1r", console)
     text = console.export_text()
     assert "…" not in text
     assert max(map(len, text.splitlines())) <= TABLE_WIDTH
-    assert "wv-planned" in text and " wv " in text
+    assert "wv-planned" in text and " wv (wv-wl) " in text
