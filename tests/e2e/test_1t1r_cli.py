@@ -2,6 +2,7 @@
 ramp on 1R), every pulse carries a gate, the gate ISPP programs multi-level bands."""
 
 import numpy as np
+import pytest
 
 from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
 
@@ -28,6 +29,7 @@ reset_start_V = 0.6
 """
 
 
+@pytest.mark.slow
 def test_write_verify_is_the_variant_that_suits_the_array(tmp_path):
     (tmp_path / "1r.toml").write_text('[array]\npreset = "hfox-1r"\n')
     on_1t1r = run_json("program", "--rows", 8, "--cols", 8, "--out", "a", "--quiet",
@@ -62,6 +64,7 @@ def test_gate_ispp_programs_two_levels_on_the_1t1r_preset(tmp_path):
     assert np.median(l2) > 100e-6
 
 
+@pytest.mark.slow
 def test_characterize_sweeps_the_gate_and_the_predictor_plans_it(tmp_path):
     summary = run_json("characterize", "--pulses", 3000, "--rows", 16, "--cols", 16,
                        "--out", "t.csv", cwd=tmp_path)  # the default preset

@@ -172,6 +172,7 @@ def test_a_full_disk_is_one_line(tmp_path, patch):
     assert_one_line_error(done, "no space left on the device")
 
 
+@pytest.mark.slow
 def test_ctrl_c_names_the_command_that_resumes(tmp_path):
     # Ctrl-C arrives while the third round is being stored
     done = _patched(tmp_path, "import hilctl.run.store as s\n"

@@ -34,6 +34,7 @@ def test_cost_sweep_writes_a_table_and_a_png(programmed):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_bad_cost_input_is_one_line(programmed, tmp_path):
     where = programmed
     assert_one_line_error(run_hilctl("infer", "--run", "run", "--cost", "--adc", "flash9",

@@ -88,6 +88,7 @@ def test_missing_files_are_one_line_errors(tmp_path):
     assert_one_line_error(done, "nowhere", "not a predictor directory")
 
 
+@pytest.mark.slow
 def test_saving_never_overwrites_a_directory_of_another_kind(tmp_path):
     """A predictor written over a model directory (or the reverse) is refused, files intact."""
     model = tmp_path / "model"

@@ -157,6 +157,7 @@ def test_resume_refuses_non_runs_and_other_configs_without_touching_anything(tmp
     # a planner that learns per device: what it learned must come back on resume too
     (["--protocol", "write-verify-planned", "--planner", "heuristic"], 3),
 ])
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_path, protocol,
                                                                          kill_after):
     args = ["program", "--rows", 200, "--cols", 200, "--seed", 9, "--quiet", *protocol]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from hilctl.run.store import unpack
 from tests.e2e import test_rig_control as control
 from tests.e2e.cli import run_hilctl
@@ -38,6 +40,7 @@ def stop_by_lost_reply(port: int, smu: str, skip: int, cwd, *args: str) -> int:
     return state["pulses_applied"]
 
 
+@pytest.mark.slow
 def test_a_round_cut_off_by_a_lost_reply_is_stored_as_applied(emulator, tmp_path):
     smu, port = emulator
     stop_by_lost_reply(port, smu, SKIP[smu], tmp_path)
@@ -57,6 +60,7 @@ def test_a_resumed_one_shot_run_pulses_no_cell_twice(emulator, tmp_path):
     assert summary["pulses_mean"] == 1.0 and stored_pulses(tmp_path / "run") == 16
 
 
+@pytest.mark.slow
 def test_a_run_stopped_by_its_first_read_is_resumed_not_a_dead_end(emulator, tmp_path):
     smu, port = emulator
     stop_by_lost_reply(port, smu, 0, tmp_path)

@@ -84,6 +84,7 @@ def test_demo_tells_the_whole_story(tmp_path):
     assert runs["write-verify-planned"]["pulses_mean"] < runs["write-verify"]["pulses_mean"]
 
 
+@pytest.mark.slow
 def test_fresh_reads_read_the_array_again_and_see_relaxation(programmed):
     where, _, _ = programmed
     stored = run_json("infer", "--run", "run", cwd=where)
