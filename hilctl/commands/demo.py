@@ -132,7 +132,6 @@ def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet):
     build_config({"protocol": {"tolerance": tolerance}}, "--tolerance")  # refused before work
     out = check_output_directory(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}",
                                  None, "demo")
-    model, data = train_network(mode, kind, out, console.print)
     base = {"array": {"seed": seed},
             "weights": {"model": str((out / "model").resolve()), "rescale": True},
             "protocol": {"tolerance": tolerance, "predictor": str((out / "predictor").resolve())}}
