@@ -17,7 +17,7 @@ def test_characterize_train_eval_journey(tmp_path):
                        "--preset", "hfox-1r", "--out", "t.csv", cwd=tmp_path)
     assert summary["rows"] == 4000 and summary["set_rows"] + summary["reset_rows"] == 4000
     lines = (tmp_path / "t.csv").read_text().splitlines()
-    assert lines[0] == "cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S"
+    assert lines[0] == "cell,g_before_S,polarity,amplitude_V,width_s,gate_V,g_after_S,read_V"
     assert len(lines) == 4001
     run_json("characterize", "--pulses", 1500, "--rows", 16, "--cols", 16, "--seed", 7,
              "--preset", "hfox-1r", "--out", "held.csv", cwd=tmp_path)
