@@ -29,7 +29,7 @@ from hilctl.protocols.characterize import (
 )
 from hilctl.protocols.settings import ResetPulse
 
-from ..assemble import device_params, open_crossbar
+from ..assemble import AccessTransistor, device_model, open_crossbar
 from ..config import RunConfig, dump_toml
 from .lock import run_lock
 from .runner import (
@@ -164,8 +164,9 @@ def pulse_ranges(config: RunConfig) -> PulseRanges:
 
 
 def _is_1t1r(config: RunConfig) -> bool:
+    """A simulated array of cells behind an access transistor (as ``write-verify`` asks)."""
     return (config.rig is None and config.array.empirical_table is None
-            and device_params(config).cell == "1T1R")
+            and isinstance(device_model(config), AccessTransistor))
 
 
 def _span(values: np.ndarray) -> list[float] | None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from hilctl.drivers import Cells, Crossbar, Polarity, PulseBatch
 from hilctl.drivers.pulse_table import PulseTable
-from hilctl.protocols.characterize import characterize
+from hilctl.protocols.characterize import characterize, table_rows
 
 from ..assemble import AccessTransistor, device_model, open_crossbar
 from ..config import RunConfig
@@ -95,9 +95,4 @@ def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator,
 
 def _pulse(crossbar: Crossbar, pulses: PulseBatch, before: np.ndarray) -> PulseTable:
     crossbar.apply(pulses)
-    after = crossbar.read(pulses.cells).conductance
-    names = np.char.add(np.char.add(pulses.cells.rows.astype(str), ":"),
-                        pulses.cells.cols.astype(str))
-    keep = (before > 0) & (after > 0)  # as characterize: no table row for a read at 0 S
-    return PulseTable(names[keep], before[keep], pulses.polarity[keep], pulses.amplitude[keep],
-                      pulses.width[keep], pulses.gate[keep], after[keep])
+    return table_rows(pulses, before, crossbar.read(pulses.cells).conductance)
