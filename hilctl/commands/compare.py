@@ -109,5 +109,6 @@ def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, tra
     if as_json:
         click.echo(json.dumps(report))
     else:
-        print_comparison(report, report_console(wide), wide)
-        report_console(wide).print(f"compare.json and PNGs in {out}")
+        shown = report_console(wide)
+        print_comparison(report, shown, wide)
+        shown.print(f"compare.json and PNGs in {out}")

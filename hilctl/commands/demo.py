@@ -135,14 +135,16 @@ def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet):
     base = {"array": {"seed": seed},
             "weights": {"model": str((out / "model").resolve()), "rescale": True},
             "protocol": {"tolerance": tolerance, "predictor": str((out / "predictor").resolve())}}
-    iv_v0_V = device_params(build_config(base)).iv_v0_V
+    config = build_config(base)
+    iv_v0_V = device_params(config).iv_v0_V
     model, data = train_network(mode, kind, out, iv_v0_V, console.print)
-    predictor, _ = train_on_sibling_array(build_config(base), say=console.print)
+    predictor, _ = train_on_sibling_array(config, say=console.print)
     predictor.save(out / "predictor")
     rows = [program_and_infer(protocol, base, out, data, quiet) for protocol in PROTOCOLS]
     if as_json:
         click.echo(json.dumps({"mode": mode, "model": kind, "dataset": "digits", "runs": rows}))
     else:
         sizes = "-".join(str(n) for n in model.layer_sizes)
-        print_story(rows, f"{sizes} {kind}", build_config(base).array.preset, report_console())
-        report_console().print(f"model, predictor and runs in {out}")
+        shown = report_console()
+        print_story(rows, f"{sizes} {kind}", config.array.preset, shown)
+        shown.print(f"model, predictor and runs in {out}")
