@@ -19,7 +19,8 @@ from hilctl.simulated_backend.empirical import EmpiricalDevice
 from hilctl.simulated_backend.physics import CellParams
 from hilctl.simulated_backend.presets import device_for, load_preset
 
-from .config import RigConfig, RunConfig, StricterLimits, stricter
+from .config import RunConfig
+from .rig_config import RigConfig, StricterLimits, stricter
 
 
 @runtime_checkable

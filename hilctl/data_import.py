@@ -28,8 +28,8 @@ import numpy as np
 from hilctl.drivers import ConfigError, DataError, Polarity
 from hilctl.drivers.pulse_table import COLUMNS as TABLE_COLUMNS
 from hilctl.drivers.pulse_table import PulseTable
+from hilctl.drivers.toml_file import read_toml
 
-from .config import read_toml
 from .data_formats import (
     MEASURES,
     TextTable,

@@ -20,9 +20,9 @@ import numpy as np
 
 from hilctl.drivers import ConfigError, DataError
 from hilctl.drivers.input_files import load_npy, load_npz
+from hilctl.drivers.toml_file import read_toml
 from hilctl.protocols.tolerance import Bands, CellBands
 
-from .config import read_toml
 from .units import parse_quantity
 
 

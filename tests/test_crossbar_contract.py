@@ -6,8 +6,8 @@ import pytest
 
 from hilctl import protocols
 from hilctl.assemble import open_rig
-from hilctl.config import rig_config_from_table
 from hilctl.drivers import Cells, Crossbar, PulseBatch, SafetyLimitError, SafetyLimits
+from hilctl.rig_config import rig_config_from_table
 from hilctl.simulated_backend import SimulatedCrossbar
 from hilctl.simulated_backend.device_model import ParametricDevice
 from hilctl.simulated_backend.emulators import EmulatedRig

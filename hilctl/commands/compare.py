@@ -12,7 +12,8 @@ from rich.console import Console
 from hilctl.drivers.atomic_file import check_output_directory, write_atomic
 from hilctl.drivers.pulse_table import PulseTable
 
-from ..config import ProtocolConfig, assemble_config
+from ..config import assemble_config
+from ..config_tables import ProtocolConfig
 from ..predictor.lookup import LookupPlanner, LookupTable
 from ..predictor.model import Predictor
 from ..predictor.planner import NeuralPlanner

@@ -20,7 +20,8 @@ from hilctl.drivers import ConfigError
 from hilctl.drivers.atomic_file import check_output_directory
 
 from ..assemble import device_params
-from ..config import ProtocolConfig, build_config
+from ..config import build_config
+from ..config_tables import ProtocolConfig
 from ..registry import PLANNED
 from ..report.console import (
     PROTOCOL_LEGEND,

@@ -56,8 +56,10 @@ def list_instruments(visa_library: str) -> None:
               help="A system VISA library to load (a config may only name '@py').")
 def check(config_file: str, visa_library: str | None) -> None:
     """Identify the SMU and the board of a rig and show its limits; applies no pulse."""
+    from hilctl.drivers.toml_file import read_toml
+
     from ..assemble import open_rig
-    from ..config import read_toml, rig_config_from_table
+    from ..rig_config import rig_config_from_table
 
     data = read_toml(config_file)
     if "rig" not in data:

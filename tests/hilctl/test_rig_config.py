@@ -3,8 +3,9 @@
 import pytest
 
 from hilctl.assemble import open_rig
-from hilctl.config import RigConfig, StricterLimits, build_config, rig_config_from_table, stricter
+from hilctl.config import build_config
 from hilctl.drivers import ConfigError, SafetyLimits
+from hilctl.rig_config import RigConfig, StricterLimits, rig_config_from_table, stricter
 from hilctl.simulated_backend.emulators import EmulatedRig
 
 MINIMAL = {"smu": {"model": "2600", "resource": "TCPIP0::10.0.0.5::5025::SOCKET"},

@@ -1,8 +1,8 @@
 """A rig's ``nplc`` reaches the SMU as power-line cycles of its own ``line_frequency_Hz``."""
 
 from hilctl import assemble
-from hilctl.config import rig_config_from_table
 from hilctl.drivers import instrument_crossbar
+from hilctl.rig_config import rig_config_from_table
 
 
 def test_open_rig_hands_the_line_frequency_to_the_smu(monkeypatch):

@@ -8,8 +8,8 @@ import pyvisa
 import serial
 
 from hilctl.assemble import open_rig
-from hilctl.config import rig_config_from_table
 from hilctl.drivers import Cells, ConfigError, PulseBatch, SafetyLimits
+from hilctl.rig_config import rig_config_from_table
 from hilctl.simulated_backend.device_model import ParametricDevice
 from hilctl.simulated_backend.emulators import EmulatedRig, register_board, register_serial_scheme
 
