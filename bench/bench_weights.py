@@ -18,7 +18,7 @@ Nonlinear I-V: inputs are voltages x * V_in applied to the array; they must stay
 SET threshold (0.7 V nominal, 0.03 V spread across devices) or inference reprograms the
 devices. The default device (V0 = 0.3 V) is too linear below threshold for the I-V to cost
 5 points; a more nonlinear device (V0 = 0.15 V) shows the effect at 0.6 V. Run:
-``python bench/bench_weights.py [--quick] [--write-runs DIR]``.
+``python bench/bench_weights.py [--quick] [--plot-dir DIR]``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ from hilctl.weights.inference import (
     evaluate,
     load_run,
     weight_errors,
-    write_weight_files,
 )
 from hilctl.weights.job import pair_compensation, weights_job
 from hilctl.weights.layout import device_range, plan_layout, usable_window
@@ -116,8 +115,7 @@ def noise_aware(data: Dataset, epochs: int, seed: int, conductance_noise: float,
                                    stuck_fraction=stuck_fraction), data)
 
 
-def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int,
-                       runs_dir: pathlib.Path | None) -> None:
+def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int) -> None:
     g_lo, g_hi = usable_window()
     rows, errors = [], []
     for mode, model in models.items():
@@ -129,10 +127,6 @@ def programming_tables(models: dict[str, TrainedModel], data: Dataset, seed: int
             start = time.perf_counter()
             reads, pulses = program_layout(layout.targets(), protocol_for, seed)
             acc = array_accuracy(model, layout, reads, data)
-            if runs_dir is not None:
-                label = mode.replace(", ", "-")
-                write_weight_files(runs_dir / f"{label}-{name.split()[0]}-{name.split()[1]}",
-                                   model, layout, reads)
             rows.append([mode, name, acc, f"{acc - model.accuracy_software:+.2%}",
                          f"{pulses:.1f} pulses/cell, {time.perf_counter() - start:.1f} s"])
             for e in weight_errors(model, layout, reads):
@@ -279,9 +273,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and draws")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--write-runs", type=pathlib.Path, metavar="DIR",
-                        help="also write each programmed network as a run directory that "
-                             "hilctl infer --run reads, and the defect curve of both modes")
+    parser.add_argument("--plot-dir", type=pathlib.Path, metavar="DIR",
+                        help="also draw the defect curve of both modes into DIR")
     args = parser.parse_args()
     epochs, trials = (20, 2) if args.quick else (60, 5)
     data = load_dataset("digits")
@@ -290,7 +283,7 @@ def main() -> None:
     models = {mode: train_model(TrainConfig(mode=mode, epochs=epochs, seed=args.seed), data)
               for mode in MODES}
     models[NOISE_AWARE] = noise_aware(data, 2 * epochs, args.seed, **NOISE_AWARE_CONFIG)
-    programming_tables(models, data, args.seed, args.write_runs)
+    programming_tables(models, data, args.seed)
     seeds = range(args.seed, args.seed + (1 if args.quick else 3))
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-weights-"))
     try:
@@ -306,7 +299,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     common_mode_stuck_table(models["current"], data, trials)
     defect_table({k: models[k] for k in MODES}, data, [0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2],
-                 trials, args.write_runs)
+                 trials, args.plot_dir)
     iv_table(data, epochs, [0.2, 0.5, 0.65, 1.0, 1.2, 1.5], DeviceParams())
     iv_table(data, epochs, [0.4, 0.5, 0.6, 0.65], DeviceParams().replace(iv_v0_V=0.15))
     timing_table(models, data)

@@ -23,7 +23,7 @@ from hilctl.drivers.input_files import load_npy
 from .datasets import Dataset
 from .interface_presets import ReadCostSettings, read_cost_settings
 from .layout import Layout
-from .model_files import TrainedModel, load_model, save_model
+from .model_files import TrainedModel, load_model
 from .read_cost import ColumnReadout, read_path
 
 
@@ -136,20 +136,6 @@ class RunWeights:
     targets: np.ndarray
     conductance: np.ndarray
     true_conductance: np.ndarray | None = None
-
-
-def write_weight_files(run_dir: str | Path, model: TrainedModel, layout: Layout,
-                       conductance: np.ndarray) -> Path:
-    """Write what ``load_run`` reads: ``layout.json``, ``targets.npy``, ``conductance.npy``
-    (last verify read per cell, NaN where no target) and ``model/``."""
-    path = Path(run_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    layout.conductances_to_layers(conductance)  # refuse to store an incomplete map
-    np.save(path / "targets.npy", layout.targets())
-    np.save(path / "conductance.npy", np.asarray(conductance, dtype=np.float64))
-    (path / "layout.json").write_text(layout.to_json())
-    save_model(model, path / "model")
-    return path
 
 
 def load_run(run_dir: str | Path) -> RunWeights:

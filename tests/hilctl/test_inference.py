@@ -15,7 +15,6 @@ from hilctl.weights.inference import (
     load_run,
     software_accuracy,
     weight_errors,
-    write_weight_files,
 )
 from hilctl.weights.layout import plan_layout, usable_window
 from hilctl.weights.model_files import save_model
@@ -41,7 +40,12 @@ def write_run(path, model, noise=0.03, seed=1, shape=(64, 64)):
     targets = layout.targets()
     rng = np.random.default_rng(seed)
     measured = targets * (1 + noise * rng.standard_normal(targets.shape))
-    return write_weight_files(path, model, layout, measured)
+    path.mkdir(parents=True, exist_ok=True)
+    np.save(path / "targets.npy", targets)
+    np.save(path / "conductance.npy", measured)
+    (path / "layout.json").write_text(layout.to_json())
+    save_model(model, path / "model")
+    return path
 
 
 def test_current_mode_ideal_targets_reproduce_software_accuracy(models, digits):
