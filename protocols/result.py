@@ -26,12 +26,19 @@ class CostModel:
     compliance_A : float or None
         Current compliance in amperes: the access transistor or the SMU limits the pulse
         current to it, so no pulse draws more.
+    pulse_setup_s : float
+        Time each pulse costs beyond its width (instrument set-up), in seconds.
     """
 
     read_time_s: float = 1e-6
     read_V: float = 0.2
     iv_v0_V: float | None = 0.3
     compliance_A: float | None = None
+    pulse_setup_s: float = 0.0
+
+    def pulse_time(self, width: np.ndarray) -> np.ndarray:
+        """Seconds each pulse costs: its width plus the set-up."""
+        return np.asarray(width) + self.pulse_setup_s
 
     def pulse_energy(self, g_read: np.ndarray, volts: np.ndarray, width: np.ndarray) -> np.ndarray:
         """V * I * t per pulse in joules, with I from the last read conductance and the I-V."""
