@@ -118,12 +118,12 @@ def targets_for(config: RunConfig) -> np.ndarray:
 
 def bands_for(config: RunConfig) -> Bands:
     """The bands of the configured ``[levels]``, open sides closed at the devices' window."""
-    window = nominal_window(device_model(config), config.limits.read_V)
+    window = nominal_window(device_model(config), config.limits_in_force().read_V)
     return parse_levels(config.levels or {}, window)
 
 
 def cell_bands_for(config: RunConfig) -> tuple[np.ndarray, CellBands]:
     """Targets and per-cell bands of the configured bounds file (``targets.bounds_file``)."""
-    window = nominal_window(device_model(config), config.limits.read_V)
+    window = nominal_window(device_model(config), config.limits_in_force().read_V)
     shape = (config.array.rows, config.array.cols)
     return bounds_targets(config.targets.bounds_file, shape, window)

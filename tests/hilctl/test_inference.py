@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from hilctl.drivers import DataError
+from hilctl.drivers.atomic_file import write_atomic
+from hilctl.run.runner import save_npy
 from hilctl.weights.datasets import load_dataset
 from hilctl.weights.inference import (
     array_accuracy,
@@ -41,9 +43,9 @@ def write_run(path, model, noise=0.03, seed=1, shape=(64, 64)):
     rng = np.random.default_rng(seed)
     measured = targets * (1 + noise * rng.standard_normal(targets.shape))
     path.mkdir(parents=True, exist_ok=True)
-    np.save(path / "targets.npy", targets)
-    np.save(path / "conductance.npy", measured)
-    (path / "layout.json").write_text(layout.to_json())
+    save_npy(path / "targets.npy", targets)
+    save_npy(path / "conductance.npy", measured)
+    write_atomic(path / "layout.json", layout.to_json().encode())
     save_model(model, path / "model")
     return path
 
