@@ -84,8 +84,31 @@ class SafetyLimits:
                 np.where(is_set, self.gate_set_max_V, self.gate_reset_max_V))
 
     def check_pulses(self, pulses: PulseBatch, shape: tuple[int, int]) -> None:
-        """Raise ``SafetyLimitError`` naming the first pulse outside the limits."""
+        """Raise ``SafetyLimitError`` naming the first pulse outside the limits.
+
+        A batch that passes is sealed (``PulseBatch.seal``), so handing the same batch on to
+        another driver call checks it once, not again on every hop.
+        """
+        if pulses.checked_for(self, shape):
+            return
         check_cells(pulses.cells, shape)
+        if self._all_inside(pulses):
+            pulses.seal(self, shape)
+            return
+        self._name_first_unsafe(pulses)
+
+    def _all_inside(self, pulses: PulseBatch) -> bool:
+        """One pass per setting (NaN fails every comparison, so it is refused too)."""
+        is_set = pulses.polarity == Polarity.SET
+        amplitude, width, gate = pulses.amplitude, pulses.width, pulses.gate
+        safe = ((amplitude >= 0) & (amplitude <= np.where(is_set, self.set_max_V, self.reset_max_V))
+                & (width >= self.width_min_s) & (width <= self.width_max_s))
+        if gate is not None:
+            low, high = self.gate_range(pulses.polarity)
+            safe &= (gate >= low) & (gate <= high)
+        return bool(safe.all())
+
+    def _name_first_unsafe(self, pulses: PulseBatch) -> None:
         amplitude, width = pulses.amplitude, pulses.width
         limit = self.max_amplitude(pulses.polarity)
         # (bad, values, complaint, per-pulse limit shown as {lim})
@@ -123,7 +146,10 @@ class SafetyLimits:
 
 
 def check_cells(cells: Cells, shape: tuple[int, int]) -> None:
-    """Raise ``SafetyLimitError`` if any address lies outside an array of ``shape``."""
+    """Raise ``SafetyLimitError`` if any address lies outside an array of ``shape``; cells
+    that pass are sealed (``Cells.seal_inside``), and so are their subsets."""
+    if cells.inside(shape):
+        return
     rows, cols = shape
     bad = (cells.rows < 0) | (cells.rows >= rows) | (cells.cols < 0) | (cells.cols >= cols)
     if bad.any():
@@ -131,3 +157,4 @@ def check_cells(cells: Cells, shape: tuple[int, int]) -> None:
         raise SafetyLimitError(
             f"{cells.describe(i)} is outside the {rows}x{cols} array"
         )
+    cells.seal_inside(shape)

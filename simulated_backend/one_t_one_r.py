@@ -49,7 +49,7 @@ import numpy as np
 from hilctl.drivers import ConfigError, SafetyLimitError
 
 from .device_model import DeviceModel
-from .physics import CellParams
+from .physics import SIM_FLOAT, CellParams, standard_normals
 
 G_SCALE_S = 1e-3
 SET_REF_WIDTH_S = 1e-6
@@ -150,11 +150,32 @@ class OneTOneRPopulation:
     reset_onset: np.ndarray
     stuck: np.ndarray  # int8: 0 healthy, -1 stuck in HRS, +1 stuck on the SET plateau
     drifting: ClassVar[tuple[str, ...]] = ("k", "g_sat")  # see ``drift``
+    # The columns of ``table``, in order.
+    columns: ClassVar[tuple[str, ...]] = ("vt", "k", "set_v", "g_sat", "hrs", "reset_onset")
+
+    def __post_init__(self) -> None:
+        """Pack the parameters as one float32 table [device, column] that a pulse gathers in
+        one step; the named fields become views of it, so changing a field in place (drift,
+        a snapshot's restore) changes the table too."""
+        self.table = np.stack([getattr(self, name) for name in self.columns],
+                              axis=1).astype(SIM_FLOAT)
+        for column, name in enumerate(self.columns):
+            setattr(self, name, self.table[:, column])
+
+    def gather(self, flat: np.ndarray) -> OneTOneRPopulation:
+        """The parameters of devices ``flat`` as views of one gathered table (no copies of
+        their own, unlike ``take``): what a pulse batch computes with."""
+        gathered = object.__new__(OneTOneRPopulation)
+        gathered.table = self.table[flat]
+        for column, name in enumerate(self.columns):
+            setattr(gathered, name, gathered.table[:, column])
+        gathered.stuck = self.stuck[flat]
+        return gathered
 
     @classmethod
     def sample(cls, p: OneTOneRParams, n: int, rng: np.random.Generator) -> OneTOneRPopulation:
         def lognormal(nominal: float, sigma: float) -> np.ndarray:
-            return nominal * np.exp(sigma * rng.standard_normal(n))
+            return (nominal * np.exp(sigma * rng.standard_normal(n))).astype(SIM_FLOAT)
 
         stuck = np.zeros(n, dtype=np.int8)
         is_stuck = rng.random(n) < p.stuck_fraction
@@ -275,7 +296,7 @@ class OneTOneRDevice(DeviceModel):
         self.population = OneTOneRPopulation.sample(p, n, population_rng)
         pop = self.population
         self.healthy = pop.stuck == 0
-        g = pop.hrs * np.exp(p.hrs_c2c * state_rng.standard_normal(n))
+        g = pop.hrs * np.exp(p.hrs_c2c * state_rng.standard_normal(n)).astype(SIM_FLOAT)
         g = np.where(pop.stuck == 1, 0.95 * pop.g_sat, g)
         return np.minimum(g, G_SCALE_S) / G_SCALE_S
 
@@ -284,36 +305,42 @@ class OneTOneRDevice(DeviceModel):
         if gate is None:
             raise SafetyLimitError("a pulse to a 1T1R array needs a gate voltage; the protocol "
                                    "must say the gate (word line) of every pulse")
-        g = x * G_SCALE_S
+        g = x * SIM_FLOAT(G_SCALE_S)
         is_set = volts > 0
-        g_new = g.copy()
-        for mask, response in ((is_set, self._set), (~is_set, self._reset)):
-            if mask.any():
-                g_new[mask] = response(self.population.take(flat[mask]), g[mask],
-                                       np.abs(volts[mask]), width[mask], gate[mask], noise)
-        return np.clip(g_new / G_SCALE_S, 0.0, 1.0)
+        if is_set.all() or not is_set.any():  # one polarity (most rounds): no masks
+            response = self._set if is_set.all() else self._reset
+            g_new = response(self.population.gather(flat), g, np.abs(volts), width, gate, noise)
+        else:
+            g_new = g.copy()
+            for mask, response in ((is_set, self._set), (~is_set, self._reset)):
+                if mask.any():
+                    g_new[mask] = response(self.population.gather(flat[mask]), g[mask],
+                                           np.abs(volts[mask]), width[mask], gate[mask], noise)
+        return np.clip(g_new * SIM_FLOAT(1 / G_SCALE_S), 0.0, 1.0)
 
     def _set(self, pop, g, v_bl, width, gate, noise) -> np.ndarray:
-        p, n = self.params, g.size
-        vt = pop.vt + p.transistor_threshold_c2c_V * noise.standard_normal(n)
+        p = self.params
+        vt_jitter, threshold_jitter, level_jitter = standard_normals(noise, 3, g.size)
+        vt = pop.vt + p.transistor_threshold_c2c_V * vt_jitter
         current = saturation_current(gate, vt, pop.k, p)
         with np.errstate(divide="ignore"):
             v_cell = np.minimum(v_bl, current / g)
-        jitter = np.exp(p.set_threshold_c2c * noise.standard_normal(n))
+        jitter = np.exp(p.set_threshold_c2c * threshold_jitter)
         switched = v_cell >= set_voltage(pop.set_v, width, p) * jitter
         level = set_level(current, pop.g_sat, p)
-        level = level * np.exp(p.set_c2c * noise.standard_normal(n))
+        level = level * np.exp(p.set_c2c * level_jitter)
         return np.where(switched, np.maximum(g, level), g)
 
     def _reset(self, pop, g, v_sl, width, gate, noise) -> np.ndarray:
-        p, n = self.params, g.size
-        onset = pop.reset_onset + p.reset_onset_c2c_V * noise.standard_normal(n)
-        jitter = np.exp(p.reset_c2c * noise.standard_normal(n))
+        p = self.params
+        onset_jitter, level_jitter = standard_normals(noise, 2, g.size)
+        onset = pop.reset_onset + p.reset_onset_c2c_V * onset_jitter
+        jitter = np.exp(p.reset_c2c * level_jitter)
         return reset_response(g, v_sl, gate, width, pop.vt, onset, p, jitter)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """The conductance a read sees: the device in series with the transistor's read gate."""
-        g = x * G_SCALE_S
+        g = x * SIM_FLOAT(G_SCALE_S)
         g_t = transistor_on(self.params.read_gate_V, self.population.vt[flat], self.params)
         return g * g_t / (g + g_t)
 
