@@ -74,7 +74,8 @@ class ParametricDevice(DeviceModel):
                gate: np.ndarray | None, noise: np.random.Generator) -> np.ndarray:
         x_new, switching = noise_free_response(self.population, flat, x, volts, width)
         p = self.params
-        g_min, g_max = self.population.window_S[flat].T
+        pop = self.population
+        g_min, g_max = pop.g_min[flat], pop.g_max[flat]
         relative, additive = standard_normals(noise, 2, flat.size)
         jitter = ((x_new - x) * (p.c2c_relative * relative)
                   + (p.c2c_additive_S / (g_max - g_min)) * additive)

@@ -150,28 +150,6 @@ class OneTOneRPopulation:
     reset_onset: np.ndarray
     stuck: np.ndarray  # int8: 0 healthy, -1 stuck in HRS, +1 stuck on the SET plateau
     drifting: ClassVar[tuple[str, ...]] = ("k", "g_sat")  # see ``drift``
-    # The columns of ``table``, in order.
-    columns: ClassVar[tuple[str, ...]] = ("vt", "k", "set_v", "g_sat", "hrs", "reset_onset")
-
-    def __post_init__(self) -> None:
-        """Pack the parameters as one float32 table [device, column] that a pulse gathers in
-        one step; the named fields become views of it, so changing a field in place (drift,
-        a snapshot's restore) changes the table too."""
-        self.table = np.stack([getattr(self, name) for name in self.columns],
-                              axis=1).astype(SIM_FLOAT)
-        for column, name in enumerate(self.columns):
-            setattr(self, name, self.table[:, column])
-
-    def gather(self, flat: np.ndarray) -> OneTOneRPopulation:
-        """The parameters of devices ``flat`` as views of one gathered table (no copies of
-        their own, unlike ``take``): what a pulse batch computes with."""
-        gathered = object.__new__(OneTOneRPopulation)
-        gathered.table = self.table[flat]
-        for column, name in enumerate(self.columns):
-            setattr(gathered, name, gathered.table[:, column])
-        gathered.stuck = self.stuck[flat]
-        return gathered
-
     @classmethod
     def sample(cls, p: OneTOneRParams, n: int, rng: np.random.Generator) -> OneTOneRPopulation:
         def lognormal(nominal: float, sigma: float) -> np.ndarray:
@@ -181,12 +159,14 @@ class OneTOneRPopulation:
         is_stuck = rng.random(n) < p.stuck_fraction
         stuck[is_stuck] = np.where(rng.random(int(is_stuck.sum())) < 0.5, -1, 1)
         return cls(
-            vt=p.transistor_threshold_V + p.transistor_threshold_spread_V * rng.standard_normal(n),
+            vt=(p.transistor_threshold_V
+                + p.transistor_threshold_spread_V * rng.standard_normal(n)).astype(SIM_FLOAT),
             k=lognormal(p.transistor_k_A, p.transistor_k_spread),
             set_v=lognormal(p.set_threshold_V, p.set_threshold_spread),
             g_sat=np.minimum(lognormal(p.g_sat_S, p.g_sat_spread), 0.99 * G_SCALE_S),
             hrs=lognormal(p.hrs_S, p.hrs_spread),
-            reset_onset=p.reset_onset_V + p.reset_onset_spread_V * rng.standard_normal(n),
+            reset_onset=(p.reset_onset_V
+                         + p.reset_onset_spread_V * rng.standard_normal(n)).astype(SIM_FLOAT),
             stuck=stuck,
         )
 
@@ -309,34 +289,34 @@ class OneTOneRDevice(DeviceModel):
         is_set = volts > 0
         if is_set.all() or not is_set.any():  # one polarity (most rounds): no masks
             response = self._set if is_set.all() else self._reset
-            g_new = response(self.population.gather(flat), g, np.abs(volts), width, gate, noise)
+            g_new = response(flat, g, np.abs(volts), width, gate, noise)
         else:
             g_new = g.copy()
             for mask, response in ((is_set, self._set), (~is_set, self._reset)):
                 if mask.any():
-                    g_new[mask] = response(self.population.gather(flat[mask]), g[mask],
-                                           np.abs(volts[mask]), width[mask], gate[mask], noise)
+                    g_new[mask] = response(flat[mask], g[mask], np.abs(volts[mask]),
+                                           width[mask], gate[mask], noise)
         return np.clip(g_new * SIM_FLOAT(1 / G_SCALE_S), 0.0, 1.0)
 
-    def _set(self, pop, g, v_bl, width, gate, noise) -> np.ndarray:
-        p = self.params
+    def _set(self, flat, g, v_bl, width, gate, noise) -> np.ndarray:
+        p, pop = self.params, self.population
         vt_jitter, threshold_jitter, level_jitter = standard_normals(noise, 3, g.size)
-        vt = pop.vt + p.transistor_threshold_c2c_V * vt_jitter
-        current = saturation_current(gate, vt, pop.k, p)
+        vt = pop.vt[flat] + p.transistor_threshold_c2c_V * vt_jitter
+        current = saturation_current(gate, vt, pop.k[flat], p)
         with np.errstate(divide="ignore"):
             v_cell = np.minimum(v_bl, current / g)
         jitter = np.exp(p.set_threshold_c2c * threshold_jitter)
-        switched = v_cell >= set_voltage(pop.set_v, width, p) * jitter
-        level = set_level(current, pop.g_sat, p)
+        switched = v_cell >= set_voltage(pop.set_v[flat], width, p) * jitter
+        level = set_level(current, pop.g_sat[flat], p)
         level = level * np.exp(p.set_c2c * level_jitter)
         return np.where(switched, np.maximum(g, level), g)
 
-    def _reset(self, pop, g, v_sl, width, gate, noise) -> np.ndarray:
-        p = self.params
+    def _reset(self, flat, g, v_sl, width, gate, noise) -> np.ndarray:
+        p, pop = self.params, self.population
         onset_jitter, level_jitter = standard_normals(noise, 2, g.size)
-        onset = pop.reset_onset + p.reset_onset_c2c_V * onset_jitter
+        onset = pop.reset_onset[flat] + p.reset_onset_c2c_V * onset_jitter
         jitter = np.exp(p.reset_c2c * level_jitter)
-        return reset_response(g, v_sl, gate, width, pop.vt, onset, p, jitter)
+        return reset_response(g, v_sl, gate, width, pop.vt[flat], onset, p, jitter)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """The conductance a read sees: the device in series with the transistor's read gate."""

@@ -43,7 +43,7 @@ def _ceiling(name: str) -> float:
 _STATE_FLOOR = 1e-12
 # The simulator's arithmetic and per-device storage (see the module docstring).
 SIM_FLOAT = np.float32
-# Per polarity, the columns of ``DevicePopulation.switching``.
+# The switching parameters a pulse gathers for its polarity (``DevicePopulation.by_polarity``).
 _SWITCHING_COLUMNS = ("rate", "threshold", "slope", "window")
 
 
@@ -164,18 +164,20 @@ class DevicePopulation:
     drifting: ClassVar[tuple[str, ...]] = ("set_rate", "reset_rate")  # see ``drift``
 
     def __post_init__(self) -> None:
-        """Pack the parameters as float32 tables a pulse gathers in one step: ``switching``
-        [polarity (0 RESET, 1 SET), device, (rate, threshold, slope, window)] and ``window_S``
-        [device, (G_min, G_max)]. The named fields become views of them, so changing a field
-        in place (drift, a snapshot's restore) changes the tables too."""
+        """Keep each switching parameter of both polarities in one float32 array of 2 n
+        (``by_polarity``: RESET's n, then SET's n), so a pulse finds its polarity's value
+        at ``flat + n * is_set`` in one gather; the named fields are its halves (views), so
+        changing a field in place (drift, a snapshot's restore) changes it too."""
         n = np.asarray(self.g_min).size
-        self.switching = np.empty((2, n, len(_SWITCHING_COLUMNS)), SIM_FLOAT)
-        for side, prefix in enumerate(("reset", "set")):
-            for column, name in enumerate(_SWITCHING_COLUMNS):
-                self.switching[side, :, column] = getattr(self, f"{prefix}_{name}")
-                setattr(self, f"{prefix}_{name}", self.switching[side, :, column])
-        self.window_S = np.stack([self.g_min, self.g_max], axis=1).astype(SIM_FLOAT)
-        self.g_min, self.g_max = self.window_S[:, 0], self.window_S[:, 1]
+        self.by_polarity = {}
+        for name in _SWITCHING_COLUMNS:
+            both = np.concatenate([self.__dict__[f"reset_{name}"],
+                                   self.__dict__[f"set_{name}"]]).astype(SIM_FLOAT)
+            self.by_polarity[name] = both
+            setattr(self, f"reset_{name}", both[:n])
+            setattr(self, f"set_{name}", both[n:])
+        self.g_min = np.asarray(self.g_min, SIM_FLOAT)
+        self.g_max = np.asarray(self.g_max, SIM_FLOAT)
 
     @classmethod
     def sample(cls, params: DeviceParams, n: int, rng: np.random.Generator) -> DevicePopulation:
@@ -263,12 +265,14 @@ def noise_free_response(pop: DevicePopulation, flat: np.ndarray, x: np.ndarray,
     """New states of devices ``flat`` (states ``x``) after pulses of signed ``volts`` and
     ``width`` without noise, and which pulses were above threshold (switching events).
 
-    This is the simulator's hot path: one gather fetches each device's parameters for its
+    This is the simulator's hot path: one gather per parameter fetches each device's value for its
     pulse's polarity, and both polarities run through the same arithmetic (a SET drives
     u = 1 - x to zero, a RESET u = x).
     """
     is_set = volts > 0
-    rate, threshold, slope, window = pop.switching[is_set.view(np.int8), flat].T
+    at = flat + pop.g_min.size * is_set
+    rate, threshold, slope, window = (np.take(pop.by_polarity[name], at)
+                                      for name in _SWITCHING_COLUMNS)
     switching = np.abs(volts) > threshold
     kt = switching_rate(volts, rate, threshold, slope) * width
     u_new = window_decay(np.where(is_set, 1.0 - x, x), window, kt)
