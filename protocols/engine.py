@@ -28,6 +28,7 @@ from hilctl.drivers import (
     SafetyLimits,
 )
 
+from .allocator import reuse_large_temporaries
 from .planner import PlannedPulses
 from .result import CostModel, ProgramResult
 from .state import ProgramState
@@ -243,6 +244,7 @@ class Engine:
         if targets.shape != (len(cells),):
             raise DataError(f"{targets.size} targets for {len(cells)} cells")
         protocol.check(limits)
+        reuse_large_temporaries()
         protocol.begin(cells)
         if state is not None:
             protocol.resume(state)
