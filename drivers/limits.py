@@ -98,15 +98,22 @@ class SafetyLimits:
         self._name_first_unsafe(pulses)
 
     def _all_inside(self, pulses: PulseBatch) -> bool:
-        """One pass per setting (NaN fails every comparison, so it is refused too)."""
+        """Whether every pulse is inside the limits, from one reduction per setting and
+        polarity (no per-pulse temporaries); a NaN makes its reduction NaN, which fails."""
         is_set = pulses.polarity == Polarity.SET
-        amplitude, width, gate = pulses.amplitude, pulses.width, pulses.gate
-        safe = ((amplitude >= 0) & (amplitude <= np.where(is_set, self.set_max_V, self.reset_max_V))
-                & (width >= self.width_min_s) & (width <= self.width_max_s))
-        if gate is not None:
-            low, high = self.gate_range(pulses.polarity)
-            safe &= (gate >= low) & (gate <= high)
-        return bool(safe.all())
+        is_reset = ~is_set
+        ranges = [(pulses.amplitude, is_set, 0.0, self.set_max_V),
+                  (pulses.amplitude, is_reset, 0.0, self.reset_max_V),
+                  (pulses.width, None, self.width_min_s, self.width_max_s)]
+        if pulses.gate is not None:
+            ranges += [(pulses.gate, is_set, self.gate_set_min_V, self.gate_set_max_V),
+                       (pulses.gate, is_reset, self.gate_reset_min_V, self.gate_reset_max_V)]
+        for values, where, low, high in ranges:
+            mask = True if where is None else where
+            if not (values.min(where=mask, initial=np.inf) >= low
+                    and values.max(where=mask, initial=-np.inf) <= high):
+                return False
+        return True
 
     def _name_first_unsafe(self, pulses: PulseBatch) -> None:
         amplitude, width = pulses.amplitude, pulses.width

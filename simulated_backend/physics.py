@@ -16,8 +16,11 @@ reads carry relative noise plus a floor and see the nonlinear I-V I = G V0 sinh(
 The simulator computes in float32 (``SIM_FLOAT``): its seven digits sit far below the 1 % read
 noise and the 15 % cycle-to-cycle noise of every event, and half the bytes per device make the
 hot path about twice as fast. Only the state's distance to a bound, u = 1 - x, loses digits
-near x = 1 (float32 resolves u down to 6e-8, a few pS of a 40 uS window); planners, fits and
-cost sums that invert or accumulate stay in float64.
+near x = 1 (float32 resolves u down to 6e-8, a few pS of a 40 uS window), a train of hundreds
+of pulses drifts by up to ~1e-4 of G from the float64 curve, and a 1T1R SET just above the
+transistor's threshold loses digits in V_G - V_T (levels of ~0.1 uS off by 1e-4 of
+themselves); all far below the noise (``tests/simulated_backend/test_float32.py``). Planners,
+fits and cost sums that invert or accumulate stay in float64.
 """
 
 from __future__ import annotations
