@@ -84,8 +84,38 @@ class SafetyLimits:
                 np.where(is_set, self.gate_set_max_V, self.gate_reset_max_V))
 
     def check_pulses(self, pulses: PulseBatch, shape: tuple[int, int]) -> None:
-        """Raise ``SafetyLimitError`` naming the first pulse outside the limits."""
+        """Raise ``SafetyLimitError`` naming the first pulse outside the limits.
+
+        A batch that passes is sealed (``PulseBatch.seal``), so handing the same batch on to
+        another driver call checks it once, not again on every hop.
+        """
+        if pulses.checked_for(self, shape):
+            return
         check_cells(pulses.cells, shape)
+        if self._all_inside(pulses):
+            pulses.seal(self, shape)
+            return
+        self._name_first_unsafe(pulses)
+
+    def _all_inside(self, pulses: PulseBatch) -> bool:
+        """Whether every pulse is inside the limits, from one reduction per setting and
+        polarity (no per-pulse temporaries); a NaN makes its reduction NaN, which fails."""
+        is_set = pulses.polarity == Polarity.SET
+        is_reset = ~is_set
+        ranges = [(pulses.amplitude, is_set, 0.0, self.set_max_V),
+                  (pulses.amplitude, is_reset, 0.0, self.reset_max_V),
+                  (pulses.width, None, self.width_min_s, self.width_max_s)]
+        if pulses.gate is not None:
+            ranges += [(pulses.gate, is_set, self.gate_set_min_V, self.gate_set_max_V),
+                       (pulses.gate, is_reset, self.gate_reset_min_V, self.gate_reset_max_V)]
+        for values, where, low, high in ranges:
+            mask = True if where is None else where
+            if not (values.min(where=mask, initial=np.inf) >= low
+                    and values.max(where=mask, initial=-np.inf) <= high):
+                return False
+        return True
+
+    def _name_first_unsafe(self, pulses: PulseBatch) -> None:
         amplitude, width = pulses.amplitude, pulses.width
         limit = self.max_amplitude(pulses.polarity)
         # (bad, values, complaint, per-pulse limit shown as {lim})
@@ -123,7 +153,10 @@ class SafetyLimits:
 
 
 def check_cells(cells: Cells, shape: tuple[int, int]) -> None:
-    """Raise ``SafetyLimitError`` if any address lies outside an array of ``shape``."""
+    """Raise ``SafetyLimitError`` if any address lies outside an array of ``shape``; cells
+    that pass are sealed (``Cells.seal_inside``), and so are their subsets."""
+    if cells.inside(shape):
+        return
     rows, cols = shape
     bad = (cells.rows < 0) | (cells.rows >= rows) | (cells.cols < 0) | (cells.cols >= cols)
     if bad.any():
@@ -131,3 +164,4 @@ def check_cells(cells: Cells, shape: tuple[int, int]) -> None:
         raise SafetyLimitError(
             f"{cells.describe(i)} is outside the {rows}x{cols} array"
         )
+    cells.seal_inside(shape)

@@ -43,8 +43,8 @@ def _int_array(values, name: str) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
-def _float_array(values, name: str, size: int) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
+def _float_array(values, name: str, size: int, dtype: type = np.float64) -> np.ndarray:
+    array = np.asarray(values, dtype=dtype)
     if array.ndim == 0:
         array = np.full(size, float(array))
     if array.shape != (size,):
@@ -54,18 +54,26 @@ def _float_array(values, name: str, size: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Cells:
-    """A batch of (row, col) addresses, 0-indexed."""
+    """A batch of (row, col) addresses, 0-indexed.
+
+    A batch remembers its row-major flat indices for the array shape they were computed for,
+    and whether ``check_cells`` found every address inside an array of a shape; a subset
+    inherits both (its addresses are among the parent's), so a run's cells are turned into
+    flat indices and bounds-checked once, not every round.
+    """
 
     rows: np.ndarray
     cols: np.ndarray
 
     def __post_init__(self) -> None:
-        rows = _int_array(self.rows, "Cells.rows")
-        cols = _int_array(self.cols, "Cells.cols")
+        rows = _int_array(self.rows, "Cells.rows").view()
+        cols = _int_array(self.cols, "Cells.cols").view()
         if rows.shape != cols.shape:
             raise DataError(f"Cells.rows {rows.shape} and Cells.cols {cols.shape} differ in shape")
         object.__setattr__(self, "rows", rows)
         object.__setattr__(self, "cols", cols)
+        object.__setattr__(self, "_flat", None)  # (shape, flat indices) once computed
+        object.__setattr__(self, "_inside", None)  # the shape check_cells found them inside
 
     def __len__(self) -> int:
         return int(self.rows.size)
@@ -73,20 +81,40 @@ class Cells:
     @classmethod
     def all(cls, shape: tuple[int, int]) -> Cells:
         """Every cell of an array, row-major."""
-        rows, cols = np.indices(shape)
-        return cls(rows.ravel(), cols.ravel())
+        return cls.from_flat(np.arange(shape[0] * shape[1]), shape)
 
     @classmethod
     def from_flat(cls, flat: np.ndarray, shape: tuple[int, int]) -> Cells:
-        rows, cols = np.unravel_index(np.asarray(flat, dtype=np.int64), shape)
-        return cls(rows, cols)
+        flat = np.asarray(flat, dtype=np.int64)
+        rows, cols = np.unravel_index(flat, shape)
+        cells = cls(rows, cols)
+        object.__setattr__(cells, "_flat", (tuple(shape), flat))
+        return cells
 
     def flat(self, shape: tuple[int, int]) -> np.ndarray:
         """Row-major flat indices into an array of ``shape``."""
-        return np.ravel_multi_index((self.rows, self.cols), shape)
+        shape = tuple(shape)
+        if self._flat is None or self._flat[0] != shape:
+            object.__setattr__(self, "_flat",
+                               (shape, np.ravel_multi_index((self.rows, self.cols), shape)))
+        return self._flat[1]
 
     def subset(self, mask_or_index) -> Cells:
-        return Cells(self.rows[mask_or_index], self.cols[mask_or_index])
+        cells = Cells(self.rows[mask_or_index], self.cols[mask_or_index])
+        if self._flat is not None:
+            object.__setattr__(cells, "_flat", (self._flat[0], self._flat[1][mask_or_index]))
+        object.__setattr__(cells, "_inside", self._inside)
+        return cells
+
+    def inside(self, shape: tuple[int, int]) -> bool:
+        """Whether ``check_cells`` already found every address inside an array of ``shape``."""
+        return self._inside == tuple(shape)
+
+    def seal_inside(self, shape: tuple[int, int]) -> None:
+        """Record that every address lies inside ``shape``; only ``check_cells`` calls this.
+        The addresses become read-only, so the record cannot outlive a change to them."""
+        self.rows.flags.writeable = self.cols.flags.writeable = False
+        object.__setattr__(self, "_inside", tuple(shape))
 
     def describe(self, i: int) -> str:
         return f"cell ({int(self.rows[i])}, {int(self.cols[i])})"
@@ -124,13 +152,33 @@ class PulseBatch:
         polarity = polarity.astype(np.int8)
         if polarity.shape != (n,):
             raise DataError(f"PulseBatch.polarity must have one value per cell ({n})")
-        if not np.isin(polarity, (Polarity.SET, Polarity.RESET)).all():
+        if not ((polarity == Polarity.SET) | (polarity == Polarity.RESET)).all():
             raise DataError("PulseBatch.polarity must be +1 (SET) or -1 (RESET)")
         object.__setattr__(self, "polarity", polarity)
-        object.__setattr__(self, "amplitude", _float_array(self.amplitude, "amplitude", n))
-        object.__setattr__(self, "width", _float_array(self.width, "width", n))
+        object.__setattr__(self, "amplitude", _float_array(self.amplitude, "amplitude", n).view())
+        object.__setattr__(self, "width", _float_array(self.width, "width", n).view())
         if self.gate is not None:
-            object.__setattr__(self, "gate", _float_array(self.gate, "gate", n))
+            object.__setattr__(self, "gate", _float_array(self.gate, "gate", n).view())
+        object.__setattr__(self, "_seal", None)
+
+    def _parts(self) -> tuple:
+        return (self.cells, self.polarity, self.amplitude, self.width, self.gate)
+
+    def checked_for(self, limits, shape: tuple[int, int]) -> bool:
+        """Whether ``SafetyLimits.check_pulses`` passed this very batch for ``limits`` and
+        ``shape``: false for a batch never checked, or one whose parts were swapped since."""
+        seal = self._seal
+        return (seal is not None and seal[0] is limits and seal[1] == tuple(shape)
+                and all(a is b for a, b in zip(seal[2], self._parts(), strict=True)))
+
+    def seal(self, limits, shape: tuple[int, int]) -> None:
+        """Record that ``limits`` passed this batch on ``shape``; only
+        ``SafetyLimits.check_pulses`` calls this. The pulse arrays become read-only, so a
+        batch cannot be changed in place after its check."""
+        for part in self._parts()[1:]:
+            if part is not None:
+                part.flags.writeable = False
+        object.__setattr__(self, "_seal", (limits, tuple(shape), self._parts()))
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -153,7 +201,11 @@ class PulseBatch:
 
 @dataclass(frozen=True)
 class Reading:
-    """Measured conductance per cell (siemens) and whether the read hit current compliance."""
+    """Measured conductance per cell (siemens) and whether the read hit current compliance.
+
+    Conductances are float64, or float32 as the simulator reads them (seven digits, far
+    below any read's noise), kept as given rather than doubled in size.
+    """
 
     cells: Cells
     conductance: np.ndarray
@@ -161,9 +213,9 @@ class Reading:
 
     def __post_init__(self) -> None:
         n = len(self.cells)
-        object.__setattr__(
-            self, "conductance", _float_array(self.conductance, "conductance", n)
-        )
+        single = np.asarray(self.conductance).dtype == np.float32
+        object.__setattr__(self, "conductance", _float_array(
+            self.conductance, "conductance", n, np.float32 if single else np.float64))
         compliance = np.asarray(self.compliance, dtype=bool)
         if compliance.ndim == 0:
             compliance = np.full(n, bool(compliance))

@@ -28,6 +28,7 @@ from hilctl.drivers import (
     SafetyLimits,
 )
 
+from .allocator import reuse_large_temporaries
 from .planner import PlannedPulses
 from .result import CostModel, ProgramResult
 from .state import ProgramState
@@ -243,6 +244,7 @@ class Engine:
         if targets.shape != (len(cells),):
             raise DataError(f"{targets.size} targets for {len(cells)} cells")
         protocol.check(limits)
+        reuse_large_temporaries()
         protocol.begin(cells)
         if state is not None:
             protocol.resume(state)
@@ -273,10 +275,12 @@ class Engine:
     def _loop(self, protocol: ProgrammingProtocol, cells: Cells, state: ProgramState,
               rules: StopRules, cost: CostModel, retarget: Retarget | None) -> None:
         budget = min(rules.max_pulses, protocol.max_pulses or rules.max_pulses)
+        active = _still_active(state, np.arange(state.targets.size), budget)
         while True:
-            active = np.flatnonzero(~state.done & ~state.failed & (state.pulses < budget))
             if active.size:
                 self._round(protocol, cells, state, active, rules, cost)
+                # Only a pulsed cell changes between rounds: the active set only shrinks.
+                active = _still_active(state, active, budget)
                 continue
             change = retarget(state) if retarget else None
             if change is None:
@@ -284,6 +288,7 @@ class Engine:
             positions, targets = change
             state.retarget(positions, targets, rules.tolerance.half_width(targets))
             self.emit(state.rounds, positions, None, None, state.read[positions], state)
+            active = _still_active(state, np.arange(state.targets.size), budget)
 
     def _round(self, protocol: ProgrammingProtocol, cells: Cells, state: ProgramState,
                active: np.ndarray, rules: StopRules, cost: CostModel) -> None:
@@ -320,18 +325,35 @@ class Engine:
         self.emit(state.rounds, index, pulses, before, after, state)
 
 
+def _still_active(state: ProgramState, positions: np.ndarray, budget: int) -> np.ndarray:
+    """The cells at ``positions`` (in increasing order) not yet in band, not failed and
+    within their pulse budget, in the same order."""
+    return positions[~state.done[positions] & ~state.failed[positions]
+                     & (state.pulses[positions] < budget)]
+
+
 def _count_stalls(state: ProgramState, active: np.ndarray, at_limit: np.ndarray,
                   before: np.ndarray, after: np.ndarray, rules: StopRules) -> None:
-    """Count unanswered pulses at the strongest setting; fail cells past ``stall_pulses``."""
-    targets = state.targets[active]
-    streak = state.stalled[active]
-    reference = np.where(streak == 0, before, state.stall_ref[active])
-    progress = (after - reference) * np.sign(targets - reference)
-    scale = np.maximum(reference, targets)
-    unanswered = at_limit & (progress < rules.stall_response * scale)
-    state.stalled[active] = np.where(unanswered, streak + 1, 0)
-    state.stall_ref[active] = reference
-    state.failed[active] |= (state.stalled[active] >= rules.stall_pulses) & ~state.done[active]
+    """Count unanswered pulses at the strongest setting; fail cells past ``stall_pulses``.
+
+    Only cells pulsed at the limit can extend a streak, so only they are judged; every other
+    pulsed cell's streak ends (its ``stall_ref`` is read again only when a new streak starts,
+    which takes the read before that streak's first pulse).
+    """
+    limited = np.flatnonzero(at_limit)
+    cells = active[limited]
+    streak = state.stalled[cells]
+    state.stalled[active] = 0
+    if not limited.size:
+        return
+    targets = state.targets[cells]
+    reference = np.where(streak == 0, before[limited], state.stall_ref[cells])
+    progress = (after[limited] - reference) * np.sign(targets - reference)
+    unanswered = progress < rules.stall_response * np.maximum(reference, targets)
+    stalled = np.where(unanswered, streak + 1, 0)
+    state.stalled[cells] = stalled
+    state.stall_ref[cells] = reference
+    state.failed[cells] |= (stalled >= rules.stall_pulses) & ~state.done[cells]
 
 
 def program(protocol: ProgrammingProtocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,

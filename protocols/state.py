@@ -97,9 +97,10 @@ class ProgramState:
     def record_reads(self, active: np.ndarray, after: np.ndarray) -> None:
         """Book one pulse and its verify read for the cells at ``active``: everything here
         follows from the reads alone, so replaying stored reads through it rebuilds it."""
-        first = self.pulses[active] == 0
+        counts = self.pulses[active]
+        first = counts == 0
         self.after_first_pulse[active[first]] = after[first]
-        self.pulses[active] += 1
+        self.pulses[active] = counts + 1
         self.read[active] = after
         self.done[active] = np.abs(after - self.targets[active]) <= self.band[active]
 

@@ -115,12 +115,14 @@ class GateIspp(ProgrammingProtocol):
     def plan(self, state: ProgramState, active: np.ndarray) -> PlannedPulses:
         is_set = state.read[active] < state.targets[active]
         gate = np.where(is_set, state.memory["gate"][active], self._reset_gate)
-        amplitude = np.where(is_set, self.set_V, self._reset_amplitude(state, active))
+        reset_amplitude = self._reset_amplitude(state, active)
+        amplitude = np.where(is_set, self.set_V, reset_amplitude)
         width = np.where(is_set, self.width_s,
                          self._correction_width if self._corrects else self.reset.width_s)
-        at_limit = np.where(is_set, gate >= self.gate_max_V - 1e-12,
-                             self._corrects & (amplitude >= self.reset.amplitude_V))
-        polarity = np.where(is_set, Polarity.SET, Polarity.RESET)
+        at_limit = is_set & (gate >= self.gate_max_V - 1e-12)
+        if self._corrects:
+            at_limit |= ~is_set & (amplitude >= self.reset.amplitude_V)
+        polarity = np.where(is_set, np.int8(Polarity.SET), np.int8(Polarity.RESET))
         return PlannedPulses(polarity, amplitude, width, at_limit, gate)
 
     @property
@@ -135,9 +137,9 @@ class GateIspp(ProgrammingProtocol):
     def _reset_gate(self) -> float:
         return self.reset_gate_V if self._corrects else self.reset.gate_V
 
-    def _reset_amplitude(self, state: ProgramState, active: np.ndarray) -> np.ndarray:
+    def _reset_amplitude(self, state: ProgramState, active: np.ndarray) -> np.ndarray | float:
         if not self._corrects:
-            return np.full(active.size, self.reset.amplitude_V)
+            return self.reset.amplitude_V
         last = state.memory["reset_amplitude"][active]
         ramped = np.where(last > 0, last + self.reset_step_V, self.reset_start_V)
         return np.minimum(ramped, self.reset.amplitude_V)
@@ -151,9 +153,11 @@ class GateIspp(ProgrammingProtocol):
         elif self.restart_back_V is not None:
             after_overshoot = pulses.gate - self.restart_back_V
         else:
-            after_overshoot = np.full(active.size, -np.inf)
+            after_overshoot = -np.inf
         memory = state.memory
         next_gate = np.maximum(np.where(overshot, after_overshoot, stepped),
                                memory["start"][active])
         memory["gate"][active[is_set]] = next_gate[is_set]
-        memory["reset_amplitude"][active] = np.where(is_set | ~overshot, 0.0, pulses.amplitude)
+        if self._corrects:  # only a correction's ramp reads the last RESET amplitude
+            memory["reset_amplitude"][active] = np.where(is_set | ~overshot, 0.0,
+                                                         pulses.amplitude)

@@ -3,6 +3,12 @@
 Randomness comes from one seed split into independent streams (device parameters, initial
 states, switching/read noise), so the same seed and the same calls give the same run.
 Methods only a simulator can offer start with ``sim_``.
+
+Pulses and reads are computed in chunks of ``CHUNK`` cells in float32 (``physics.SIM_FLOAT``):
+a chunk's temporaries stay in cache and are reused from the allocator's free lists, where one
+temporary per array-sized batch costs a page fault per 4 KiB. Noise is drawn chunk by chunk,
+so results depend on the seed and ``CHUNK``, never on the machine (a batch of at most
+``CHUNK`` cells draws what it drew before chunks).
 """
 
 from __future__ import annotations
@@ -23,8 +29,11 @@ from hilctl.drivers import (
 
 from .device_model import DeviceModel
 from .drift import drift, drifting_arrays, restore_drifting
-from .physics import DeviceParams
+from .physics import SIM_FLOAT, DeviceParams, standard_normals
 from .presets import device_for
+
+# Cells per chunk of a pulse or read batch: 64 Ki cells of float32 are 256 KiB a temporary.
+CHUNK = 1 << 16
 
 
 class SimulatedCrossbar(Crossbar):
@@ -55,7 +64,7 @@ class SimulatedCrossbar(Crossbar):
         population_rng, state_rng, self._noise, self._drift = (
             np.random.default_rng(seed).spawn(4))
         n = self.shape[0] * self.shape[1]
-        self._x = self.model.start(n, population_rng, state_rng)
+        self._x = np.asarray(self.model.start(n, population_rng, state_rng), SIM_FLOAT)
         self.population = self.model.population
         self._healthy = self.model.healthy
         self._pulses_applied = 0
@@ -69,17 +78,18 @@ class SimulatedCrossbar(Crossbar):
     # -- Crossbar ---------------------------------------------------------------------------
     def _apply(self, pulses: PulseBatch) -> None:
         flat = pulses.cells.flat(self.shape)
-        volts, width, gate = pulses.signed_voltage, pulses.width, pulses.gate
         for layer in _occurrence_layers(flat):
-            self._switch(flat[layer], volts[layer], width[layer],
-                         None if gate is None else gate[layer])
+            for part in _chunks(layer):
+                self._switch(flat[part], pulses.polarity[part] * pulses.amplitude[part],
+                             pulses.width[part], None if pulses.gate is None else pulses.gate[part])
             self._drift_by(flat[layer], pulses=1.0, hours=0.0)
         self._pulses_applied += len(pulses)
 
     def _switch(self, flat: np.ndarray, volts: np.ndarray, width: np.ndarray,
                 gate: np.ndarray | None) -> None:
         x = self._x[flat]
-        new = self.model.switch(flat, x, volts, width, gate, self._noise)
+        new = self.model.switch(flat, x, volts.astype(SIM_FLOAT), width.astype(SIM_FLOAT),
+                                None if gate is None else gate.astype(SIM_FLOAT), self._noise)
         self._x[flat] = np.where(self._healthy[flat], new, x)
 
     def _drift_by(self, flat: np.ndarray, pulses: float, hours: float) -> None:
@@ -93,11 +103,14 @@ class SimulatedCrossbar(Crossbar):
         return self.population is not None and (p.drift_per_cycle > 0 or p.drift_per_hour > 0)
 
     def _read(self, cells: Cells) -> Reading:
-        g = self.sim_true_conductance(cells)
+        flat = cells.flat(self.shape)
+        measured = np.empty(flat.size, SIM_FLOAT)
         p = self.params
-        n = len(cells)
-        measured = (g * (1.0 + p.read_noise_relative * self._noise.standard_normal(n))
-                    + p.read_noise_floor_S * self._noise.standard_normal(n))
+        for part in _chunks(np.arange(flat.size)):
+            g = self._true_conductance(flat[part])
+            relative, floor = standard_normals(self._noise, 2, g.size)
+            measured[part] = (g * (1.0 + p.read_noise_relative * relative)
+                              + p.read_noise_floor_S * floor)
         current = measured * self.limits.read_V
         return Reading(cells, measured, current > self.limits.compliance_A)
 
@@ -107,9 +120,11 @@ class SimulatedCrossbar(Crossbar):
     # -- simulator-only controls ------------------------------------------------------------
     def sim_true_conductance(self, cells: Cells) -> np.ndarray:
         """Noise-free conductance (S) as a read at ``limits.read_V`` would see it."""
-        flat = cells.flat(self.shape)
+        return self._true_conductance(cells.flat(self.shape))
+
+    def _true_conductance(self, flat: np.ndarray) -> np.ndarray:
         g = self.model.conductance(self._x[flat], flat)
-        return g * self.model.read_factor(self.limits.read_V)
+        return g * SIM_FLOAT(self.model.read_factor(self.limits.read_V))
 
     def sim_state(self) -> np.ndarray:
         """The state x in [0, 1] of every device, flat row-major (a copy)."""
@@ -117,7 +132,7 @@ class SimulatedCrossbar(Crossbar):
 
     def sim_set_state(self, x: np.ndarray) -> None:
         """Force device states (stuck devices keep theirs); for experiments and tests."""
-        x = np.asarray(x, dtype=np.float64).ravel()
+        x = np.asarray(x, dtype=SIM_FLOAT).ravel()
         if x.shape != self._x.shape or not np.isfinite(x).all():
             raise DataError(f"state must be {self._x.size} finite values in [0, 1]")
         self._x = np.where(self._healthy, np.clip(x, 0.0, 1.0), self._x)
@@ -132,8 +147,8 @@ class SimulatedCrossbar(Crossbar):
             self._drift_by(np.arange(self._x.size), pulses=0.0, hours=seconds / 3600)
         if p.relaxation_sigma <= 0 or seconds <= 0:
             return seconds > 0 and p.drift_per_hour > 0
-        sigma = p.relaxation_sigma * np.sqrt(np.log1p(seconds / p.relaxation_t0_s))
-        drift = sigma * self._noise.standard_normal(self._x.size)
+        sigma = float(p.relaxation_sigma * np.sqrt(np.log1p(seconds / p.relaxation_t0_s)))
+        drift = sigma * standard_normals(self._noise, 1, self._x.size)[0]
         self._x = np.where(self._healthy, np.clip(self._x + drift, 0.0, 1.0), self._x)
         return True
 
@@ -158,7 +173,7 @@ class SimulatedCrossbar(Crossbar):
         return snapshot
 
     def sim_restore(self, snapshot: dict[str, np.ndarray]) -> None:
-        x = np.asarray(snapshot["x"], dtype=np.float64)
+        x = np.asarray(snapshot["x"], dtype=SIM_FLOAT)
         if "index" in snapshot:
             self._x[np.asarray(snapshot["index"])] = x
         elif x.shape != self._x.shape:
@@ -173,12 +188,23 @@ class SimulatedCrossbar(Crossbar):
         self._pulses_applied = int(snapshot["pulses_applied"])
 
 
+def _chunks(index: np.ndarray) -> list[np.ndarray | slice]:
+    """``index`` (positions into a batch) in pieces of at most ``CHUNK``; slices where the
+    positions run on one by one (the common case), which index without a copy."""
+    if index.size and index[-1] - index[0] == index.size - 1:
+        start = int(index[0])
+        return [slice(i, min(i + CHUNK, start + index.size))
+                for i in range(start, start + index.size, CHUNK)]
+    return [index[i:i + CHUNK] for i in range(0, index.size, CHUNK)]
+
+
 def _occurrence_layers(flat: np.ndarray) -> list[np.ndarray]:
     """Split a batch so that no cell appears twice in a layer; layers run in batch order.
 
-    A rig pulses a repeated cell twice in sequence, so the simulator must too.
+    A rig pulses a repeated cell twice in sequence, so the simulator must too. A batch in
+    increasing cell order (every batch the engine builds) is one layer, seen in one pass.
     """
-    if flat.size == 0 or np.bincount(flat).max() <= 1:
+    if flat.size < 2 or (flat[1:] > flat[:-1]).all():
         return [np.arange(flat.size)]
     order = np.argsort(flat, kind="stable")
     sorted_flat = flat[order]

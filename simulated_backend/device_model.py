@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from .physics import DeviceParams, DevicePopulation, noise_free_response
+from .physics import DeviceParams, DevicePopulation, noise_free_response, standard_normals
 
 
 class DeviceModel(ABC):
@@ -72,14 +72,14 @@ class ParametricDevice(DeviceModel):
 
     def switch(self, flat: np.ndarray, x: np.ndarray, volts: np.ndarray, width: np.ndarray,
                gate: np.ndarray | None, noise: np.random.Generator) -> np.ndarray:
-        pop = self.population
-        x_new, switching = noise_free_response(pop, flat, x, volts, width)
-        step = x_new - x
+        x_new, switching = noise_free_response(self.population, flat, x, volts, width)
         p = self.params
-        additive = p.c2c_additive_S / (pop.g_max[flat] - pop.g_min[flat])
-        jitter = (step * p.c2c_relative * noise.standard_normal(flat.size)
-                  + additive * noise.standard_normal(flat.size))
-        return np.where(switching, np.clip(x + step + jitter, 0.0, 1.0), x)
+        pop = self.population
+        g_min, g_max = pop.g_min[flat], pop.g_max[flat]
+        relative, additive = standard_normals(noise, 2, flat.size)
+        jitter = ((x_new - x) * (p.c2c_relative * relative)
+                  + (p.c2c_additive_S / (g_max - g_min)) * additive)
+        return np.where(switching, np.clip(x_new + jitter, 0.0, 1.0), x)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
         return self.population.conductance(x, flat)

@@ -49,7 +49,7 @@ import numpy as np
 from hilctl.drivers import ConfigError, SafetyLimitError
 
 from .device_model import DeviceModel
-from .physics import CellParams
+from .physics import SIM_FLOAT, CellParams, standard_normals
 
 G_SCALE_S = 1e-3
 SET_REF_WIDTH_S = 1e-6
@@ -150,22 +150,23 @@ class OneTOneRPopulation:
     reset_onset: np.ndarray
     stuck: np.ndarray  # int8: 0 healthy, -1 stuck in HRS, +1 stuck on the SET plateau
     drifting: ClassVar[tuple[str, ...]] = ("k", "g_sat")  # see ``drift``
-
     @classmethod
     def sample(cls, p: OneTOneRParams, n: int, rng: np.random.Generator) -> OneTOneRPopulation:
         def lognormal(nominal: float, sigma: float) -> np.ndarray:
-            return nominal * np.exp(sigma * rng.standard_normal(n))
+            return (nominal * np.exp(sigma * rng.standard_normal(n))).astype(SIM_FLOAT)
 
         stuck = np.zeros(n, dtype=np.int8)
         is_stuck = rng.random(n) < p.stuck_fraction
         stuck[is_stuck] = np.where(rng.random(int(is_stuck.sum())) < 0.5, -1, 1)
         return cls(
-            vt=p.transistor_threshold_V + p.transistor_threshold_spread_V * rng.standard_normal(n),
+            vt=(p.transistor_threshold_V
+                + p.transistor_threshold_spread_V * rng.standard_normal(n)).astype(SIM_FLOAT),
             k=lognormal(p.transistor_k_A, p.transistor_k_spread),
             set_v=lognormal(p.set_threshold_V, p.set_threshold_spread),
             g_sat=np.minimum(lognormal(p.g_sat_S, p.g_sat_spread), 0.99 * G_SCALE_S),
             hrs=lognormal(p.hrs_S, p.hrs_spread),
-            reset_onset=p.reset_onset_V + p.reset_onset_spread_V * rng.standard_normal(n),
+            reset_onset=(p.reset_onset_V
+                         + p.reset_onset_spread_V * rng.standard_normal(n)).astype(SIM_FLOAT),
             stuck=stuck,
         )
 
@@ -275,7 +276,7 @@ class OneTOneRDevice(DeviceModel):
         self.population = OneTOneRPopulation.sample(p, n, population_rng)
         pop = self.population
         self.healthy = pop.stuck == 0
-        g = pop.hrs * np.exp(p.hrs_c2c * state_rng.standard_normal(n))
+        g = pop.hrs * np.exp(p.hrs_c2c * state_rng.standard_normal(n)).astype(SIM_FLOAT)
         g = np.where(pop.stuck == 1, 0.95 * pop.g_sat, g)
         return np.minimum(g, G_SCALE_S) / G_SCALE_S
 
@@ -284,36 +285,42 @@ class OneTOneRDevice(DeviceModel):
         if gate is None:
             raise SafetyLimitError("a pulse to a 1T1R array needs a gate voltage; the protocol "
                                    "must say the gate (word line) of every pulse")
-        g = x * G_SCALE_S
+        g = x * SIM_FLOAT(G_SCALE_S)
         is_set = volts > 0
-        g_new = g.copy()
-        for mask, response in ((is_set, self._set), (~is_set, self._reset)):
-            if mask.any():
-                g_new[mask] = response(self.population.take(flat[mask]), g[mask],
-                                       np.abs(volts[mask]), width[mask], gate[mask], noise)
-        return np.clip(g_new / G_SCALE_S, 0.0, 1.0)
+        if is_set.all() or not is_set.any():  # one polarity (most rounds): no masks
+            response = self._set if is_set.all() else self._reset
+            g_new = response(flat, g, np.abs(volts), width, gate, noise)
+        else:
+            g_new = g.copy()
+            for mask, response in ((is_set, self._set), (~is_set, self._reset)):
+                if mask.any():
+                    g_new[mask] = response(flat[mask], g[mask], np.abs(volts[mask]),
+                                           width[mask], gate[mask], noise)
+        return np.clip(g_new * SIM_FLOAT(1 / G_SCALE_S), 0.0, 1.0)
 
-    def _set(self, pop, g, v_bl, width, gate, noise) -> np.ndarray:
-        p, n = self.params, g.size
-        vt = pop.vt + p.transistor_threshold_c2c_V * noise.standard_normal(n)
-        current = saturation_current(gate, vt, pop.k, p)
+    def _set(self, flat, g, v_bl, width, gate, noise) -> np.ndarray:
+        p, pop = self.params, self.population
+        vt_jitter, threshold_jitter, level_jitter = standard_normals(noise, 3, g.size)
+        vt = pop.vt[flat] + p.transistor_threshold_c2c_V * vt_jitter
+        current = saturation_current(gate, vt, pop.k[flat], p)
         with np.errstate(divide="ignore"):
             v_cell = np.minimum(v_bl, current / g)
-        jitter = np.exp(p.set_threshold_c2c * noise.standard_normal(n))
-        switched = v_cell >= set_voltage(pop.set_v, width, p) * jitter
-        level = set_level(current, pop.g_sat, p)
-        level = level * np.exp(p.set_c2c * noise.standard_normal(n))
+        jitter = np.exp(p.set_threshold_c2c * threshold_jitter)
+        switched = v_cell >= set_voltage(pop.set_v[flat], width, p) * jitter
+        level = set_level(current, pop.g_sat[flat], p)
+        level = level * np.exp(p.set_c2c * level_jitter)
         return np.where(switched, np.maximum(g, level), g)
 
-    def _reset(self, pop, g, v_sl, width, gate, noise) -> np.ndarray:
-        p, n = self.params, g.size
-        onset = pop.reset_onset + p.reset_onset_c2c_V * noise.standard_normal(n)
-        jitter = np.exp(p.reset_c2c * noise.standard_normal(n))
-        return reset_response(g, v_sl, gate, width, pop.vt, onset, p, jitter)
+    def _reset(self, flat, g, v_sl, width, gate, noise) -> np.ndarray:
+        p, pop = self.params, self.population
+        onset_jitter, level_jitter = standard_normals(noise, 2, g.size)
+        onset = pop.reset_onset[flat] + p.reset_onset_c2c_V * onset_jitter
+        jitter = np.exp(p.reset_c2c * level_jitter)
+        return reset_response(g, v_sl, gate, width, pop.vt[flat], onset, p, jitter)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """The conductance a read sees: the device in series with the transistor's read gate."""
-        g = x * G_SCALE_S
+        g = x * SIM_FLOAT(G_SCALE_S)
         g_t = transistor_on(self.params.read_gate_V, self.population.vt[flat], self.params)
         return g * g_t / (g + g_t)
 

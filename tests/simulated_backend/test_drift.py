@@ -23,7 +23,7 @@ def test_without_drift_the_seed_still_means_the_same_devices_and_noise():
     xb = SimulatedCrossbar(SHAPE, seed=11)
     population_rng, state_rng, noise = np.random.default_rng(11).spawn(3)
     model = ParametricDevice(DeviceParams())
-    x = model.start(SHAPE[0] * SHAPE[1], population_rng, state_rng)
+    x = model.start(SHAPE[0] * SHAPE[1], population_rng, state_rng).astype(np.float32)
     cells = Cells.all(SHAPE)
     flat = cells.flat(SHAPE)
     np.testing.assert_array_equal(xb.sim_state(), x)
@@ -31,7 +31,8 @@ def test_without_drift_the_seed_still_means_the_same_devices_and_noise():
     for k in range(5):
         batch = pulses(cells, k)
         xb.apply(batch)
-        new = model.switch(flat, x[flat], batch.signed_voltage, batch.width, None, noise)
+        new = model.switch(flat, x[flat], batch.signed_voltage.astype(np.float32),
+                           batch.width.astype(np.float32), None, noise)
         x[flat] = np.where(model.healthy[flat], new, x[flat])
     np.testing.assert_array_equal(xb.sim_state(), x)
     np.testing.assert_array_equal(xb.population.set_rate, before)

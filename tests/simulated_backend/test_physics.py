@@ -41,8 +41,9 @@ def test_conductance_stays_within_each_devices_bounds_under_any_pulse():
     x = xb.sim_state()
     assert x.min() >= 0 and x.max() <= 1
     g = xb.sim_true_conductance(cells) / xb.params.read_factor(0.2)
-    assert np.all(g >= xb.population.g_min * (1 - 1e-12))
-    assert np.all(g <= xb.population.g_max * (1 + 1e-12))
+    float32 = 1e-6  # the simulator's rounding (it computes in float32)
+    assert np.all(g >= xb.population.g_min * (1 - float32))
+    assert np.all(g <= xb.population.g_max * (1 + float32))
 
 
 def test_full_range_set_takes_about_a_microsecond_at_1v5():

@@ -16,6 +16,10 @@ from hilctl.simulated_backend.presets import (
     write_preset,
 )
 
+# A train of float32 pulses (the simulator's arithmetic) ends within ~1e-7 per pulse of the
+# float64 curve the presets were built on: up to 1.2e-4 over the longest trains (hundreds of
+# pulses), three orders below the cycle-to-cycle noise.
+TRAIN = 5e-4
 LIMITS = SafetyLimits(set_max_V=6.0, reset_max_V=4.0, width_min_s=1e-9, width_max_s=1e-3,
                       read_V=0.01)
 
@@ -54,9 +58,9 @@ def _label(curve: np.ndarray) -> float:
 def test_set_train_covers_the_range_in_the_tabulated_levels_with_its_nonlinearity(name):
     table = PUBLISHED[name]
     curve = _pulse_train(name, +1)
-    assert curve[0] == pytest.approx(table.g_off_S, rel=1e-6)
-    assert curve[-1] == pytest.approx(table.g_on_S, rel=1e-6)
-    assert curve[-1] / curve[0] == pytest.approx(table.on_off, rel=1e-6)
+    assert curve[0] == pytest.approx(table.g_off_S, rel=TRAIN)
+    assert curve[-1] == pytest.approx(table.g_on_S, rel=TRAIN)
+    assert curve[-1] / curve[0] == pytest.approx(table.on_off, rel=TRAIN)
     assert np.all(np.diff(curve) > 0)
     assert _label(curve) == pytest.approx(table.nonlinearity_set, rel=0.03, abs=0.01)
 
@@ -66,8 +70,8 @@ def test_reset_train_covers_the_range_back_in_the_tabulated_levels(name):
     table, params = PUBLISHED[name], PRESETS[name]
     top = (table.g_on_S - params.g_min_S) / (params.g_max_S - params.g_min_S)
     curve = _pulse_train(name, -1, start_state=top)
-    assert curve[0] == pytest.approx(table.g_on_S, rel=1e-6)
-    assert curve[-1] == pytest.approx(table.g_off_S, rel=1e-6)
+    assert curve[0] == pytest.approx(table.g_on_S, rel=TRAIN)
+    assert curve[-1] == pytest.approx(table.g_off_S, rel=TRAIN)
     # Depression: the normalised drop, measured like the potentiation curve.
     reached = _label(curve[0] - curve)
     floor = curve_deviation(table.on_off * 1.01, params.reset_window) / DEVIATION_PER_LABEL
