@@ -157,14 +157,15 @@ def _program_copy(config: RunConfig, name: str, targets: np.ndarray,
         progress(f"programming with {name}{label}")
     crossbar = open_crossbar(config)
     with crossbar:
-        protocol = _protocol(config, name, crossbar, planner_for)
+        protocol = protocol_named(config, name, crossbar, planner_for)
         flat = programmed_cells(targets)
         cells = Cells.from_flat(flat, crossbar.shape)
         return program(protocol, crossbar, cells, targets.ravel()[flat],
                        stop_rules(config), cost_model(config, crossbar))
 
 
-def _protocol(config: RunConfig, name: str, crossbar, planner_for) -> ProgrammingProtocol:
+def protocol_named(config: RunConfig, name: str, crossbar, planner_for) -> ProgrammingProtocol:
+    """Protocol ``name`` of ``config``, with the planner ``planner_for`` makes if it plans."""
     planner = planner_for(name, crossbar) if PROTOCOLS[name].needs_planner else None
     return build_protocol(config.model_copy(update={
         "protocol": config.protocol.model_copy(update={"name": name})}), crossbar, planner)
