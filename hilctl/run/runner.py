@@ -90,7 +90,9 @@ def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
 def device_iv(config: RunConfig, crossbar: Crossbar) -> tuple[float | None, str]:
     """V0 of the devices' sinh I-V (None: ohmic) and where it comes from: ``[cost] iv_v0_V``,
     else a simulated array's own parameters, else (a rig) the preset its array was
-    characterised with if the config names one."""
+    characterised with if the config names one. No SMU driver returns a pulse's own current
+    (the 2600 script measures at the read voltage, the 2400 path pulses from the board's
+    generator), so a rig's energy always comes from its reads and this I-V."""
     if config.cost.iv_v0_V is not None:
         return config.cost.iv_v0_V, "[cost] iv_v0_V"
     if config.rig is None:
@@ -369,7 +371,8 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     summary = {**result.summary(), **booked, "wall_s": wall, "run_dir": str(run_dir),
                "retargeted_cells": int(np.sum(result.targets != asked)),
                "tolerance": rules.tolerance.describe(),
-               "array_shape": list(crossbar.shape), **device_usage(crossbar)}
+               "array_shape": list(crossbar.shape), **device_usage(crossbar),
+               "program_time_per_array_s": result.program_time_s / arrays_in(targets)}
     if isinstance(rules.tolerance, Bands):
         summary["levels"] = result.per_level(rules.tolerance)
     _write_outputs(run_dir, targets.shape, flat, result, summary)
