@@ -98,7 +98,7 @@ STORY_COLUMNS = [
     Column("pulses /cell", scaled("pulses_mean", 1.0)),
     Column("time ms", lambda r: compact(r["program_time_s"] * 1e3)),
     Column("energy nJ", lambda r: compact(r["energy_J"] * 1e9)),
-    Column("x ISPP p/t/E", ratios("ratio_to_ispp"), min_width=12),
+    Column("x ISPP p/t/E", ratios("ratio_to_ispp"), min_width=14),
     Column("software %", percent("accuracy_software"), min_width=8),
     Column("ideal targets %", percent("accuracy_ideal"), min_width=7),
     Column("measured %", percent("accuracy_measured"), min_width=8),

@@ -101,7 +101,7 @@ def _term(name: str) -> Callable[[dict], str]:
 
 COMPARISON_COLUMNS = [
     Column("planner", lambda e: e["planner"], min_width=7),
-    Column("1 pulse in tol %", percent("success_1pulse")),
+    Column("1 pulse in tol %", percent("success_1pulse"), wide_only=True),
     Column("1 pulse <=10% %", percent("success_1pulse_10pct"), wide_only=True),
     Column("1 pulse <=50% %", percent("success_1pulse_50pct"), wide_only=True),
     Column("final in tol %", percent("success_final")),
@@ -116,8 +116,8 @@ COMPARISON_COLUMNS = [
     Column("round trips ms", _term("round_trips_s"), wide_only=True),
     Column("settling ms", _term("settling_s"), wide_only=True),
     Column("energy nJ", lambda e: compact(e["energy_J"] * 1e9)),
-    Column("x ISPP p/t/E", ratios("ratio_to_ispp"), min_width=12),
-    Column("x oracle p/t/E", ratios("ratio_to_oracle"), min_width=12),
+    Column("x ISPP p/t/E", ratios("ratio_to_ispp"), min_width=14),
+    Column("x oracle p/t/E", ratios("ratio_to_oracle"), min_width=14),
 ]
 
 
