@@ -28,6 +28,7 @@ def _configs(rig, name, tmp_path, extra: str = "") -> None:
     (tmp_path / "sim.toml").write_text(text.split("[rig]")[0] + extra)
 
 
+@pytest.mark.slow
 def test_rig_and_simulator_agree_on_the_energy_of_the_same_pulses(rig_and_preset, tmp_path):
     rig, name = rig_and_preset
     _configs(rig, name, tmp_path)
