@@ -26,6 +26,7 @@ from .config_tables import (
     DeviceBookConfig,
     LimitsConfig,
     ProtocolConfig,
+    ScheduleConfig,
     Strict,
     TargetsConfig,
     WeightsConfig,
@@ -44,6 +45,7 @@ class RunConfig(Strict):
     targets: TargetsConfig = TargetsConfig()
     weights: WeightsConfig = WeightsConfig()
     cost: CostConfig = CostConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     device_book: DeviceBookConfig = DeviceBookConfig()
     characterize: CharacterizeConfig = CharacterizeConfig()
     rig: RigConfig | None = None

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hilctl.drivers import SafetyLimits
+from hilctl.protocols import SCHEDULES
 from hilctl.simulated_backend.presets import DEFAULT_PRESET
 
 
@@ -224,7 +225,28 @@ class WeightsConfig(Strict):
 
 
 class CostConfig(Strict):
+    """What the modelled time and energy count (see ``hilctl.protocols.result``): seconds,
+    volts. ``round_trip_s`` is what ``hilctl instruments check`` measures on a rig;
+    ``iv_v0_V`` gives a rig's device I-V when no preset describes its array."""
+
     read_time_s: float = Field(1e-6, gt=0)
+    pulse_setup_s: float = Field(0.0, ge=0)
+    round_trip_s: float = Field(0.0, ge=0)
+    settle_s: float = Field(0.0, ge=0)
+    iv_v0_V: float | None = Field(None, gt=0, le=10)
+
+
+class ScheduleConfig(Strict):
+    """Which cells may be pulsed together (``hilctl.protocols.schedule``)."""
+
+    mode: str = "none"
+
+    @field_validator("mode")
+    @classmethod
+    def _known(cls, mode: str) -> str:
+        if mode not in SCHEDULES:
+            raise ValueError(f"expected one of {', '.join(SCHEDULES)}")
+        return mode
 
 
 class DeviceBookConfig(Strict):

@@ -19,6 +19,7 @@ from .fppv import FixedPulseVerify, LevelGates
 from .heuristic import HeuristicPlanner
 from .planned import OneShot, PlannedWriteVerify
 from .result import CostModel, ProgramResult
+from .schedule import SCHEDULES, Schedule
 from .settings import ResetPulse, check_settings
 from .state import ProgramState, Totals
 from .tolerance import Bands, CellBands, Tolerance, relative_error
@@ -45,6 +46,8 @@ __all__ = [
     "ProgramState",
     "ProgrammingProtocol",
     "ResetPulse",
+    "SCHEDULES",
+    "Schedule",
     "RoundRecord",
     "StartRecord",
     "StopRecord",

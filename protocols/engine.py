@@ -266,8 +266,7 @@ class Engine:
         state = ProgramState.fresh(targets, rules.tolerance.half_width(targets), initial)
         if prep is not None:
             # Energy of the preparation, estimated from the conductance it left behind.
-            state.totals.add(prep.width.sum(),
-                             cost.pulse_energy(initial, prep.amplitude, prep.width).sum())
+            _book(state, cost, initial, prep, round_trips=1)
         state.memory = protocol.init_memory(state)
         self.emit(0, np.arange(len(cells)), None, None, initial, state)
         return state
@@ -298,9 +297,7 @@ class Engine:
         after = self.pulse_and_read(state.rounds + 1, active, pulses)
         state.record_reads(active, after)
         _count_stalls(state, active, plan.at_limit, before, after, rules)
-        state.totals.add(plan.width.sum(),
-                         cost.pulse_energy(before, plan.amplitude, plan.width).sum(),
-                         active.size, 1)
+        _book(state, cost, before, pulses, reads=active.size, rounds=1)
         protocol.learn(state, active, plan, before, after)
         self.emit(state.rounds, active, pulses, before, after, state)
 
@@ -319,9 +316,7 @@ class Engine:
         state.record_reads(index, after)
         state.stalled[index] = 0
         state.stall_ref[index] = after
-        state.totals.add(pulses.width.sum(),
-                         cost.pulse_energy(before, pulses.amplitude, pulses.width).sum(),
-                         index.size, 1)
+        _book(state, cost, before, pulses, reads=index.size, rounds=1)
         self.emit(state.rounds, index, pulses, before, after, state)
 
 
@@ -330,6 +325,14 @@ def _still_active(state: ProgramState, positions: np.ndarray, budget: int) -> np
     within their pulse budget, in the same order."""
     return positions[~state.done[positions] & ~state.failed[positions]
                      & (state.pulses[positions] < budget)]
+
+
+def _book(state: ProgramState, cost: CostModel, before: np.ndarray, pulses: PulseBatch,
+          reads: int = 0, rounds: int = 0, round_trips: int = 2) -> None:
+    """Count one batch (pulses on cells last read at ``before``) and the reads verifying it
+    into the run's totals: its batch and its read are a round trip each."""
+    spent = cost.batch(before, pulses)
+    state.totals.add(spent.width_s, spent.energy_J, reads, rounds, spent.groups, 1, round_trips)
 
 
 def _count_stalls(state: ProgramState, active: np.ndarray, at_limit: np.ndarray,
@@ -381,5 +384,6 @@ def _result(protocol: ProgrammingProtocol, crossbar: Crossbar, cells: Cells,
         final_read=state.read.copy(), true_final=true_final, success=state.done.copy(),
         failed=state.failed.copy(), pulses=state.pulses.copy(), rounds=state.rounds,
         pulse_time_s=totals.pulse_time_s, reads=totals.reads, energy_J=totals.energy_J,
-        cost_model=cost, block_reset=protocol.block_reset,
+        cost_model=cost, block_reset=protocol.block_reset, pulse_groups=totals.pulse_groups,
+        batches=totals.batches, round_trips=totals.round_trips,
     )

@@ -1,14 +1,40 @@
-"""What a programming run returns, and the cost model behind its time and energy figures."""
+"""What a programming run returns, and the cost model behind its time and energy figures.
+
+Usage::
+
+    cost = CostModel(read_time_s=1e-6, iv_v0_V=0.3, iv_source="device parameters",
+                     round_trip_s=1e-4, schedule=Schedule.named("row-parallel"))
+    result = program(protocol, crossbar, cells, targets, cost=cost)
+    result.time_terms()  # pulses, set-up, reads, round trips, settling (s)
+    result.summary()["energy_model"]  # "sinh I-V, V0 = 0.3 V (device parameters), ..."
+
+Time of a run = pulse widths (each parallel group's longest, see ``schedule``) + one set-up per
+group + one read time per cell read + one host round trip per batch sent and per read asked
++ one settling time per batch (between its pulses and their verify read). Energy per pulse is
+V I t with I = G_low V0 sinh(V / V0) from the last read conductance (ohmic without a V0),
+capped at the compliance current.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from hilctl.drivers import Cells
+from hilctl.drivers import Cells, ConfigError, PulseBatch
 
+from .schedule import Schedule
 from .tolerance import Bands
+
+
+@dataclass(frozen=True)
+class BatchCost:
+    """What one batch of pulses costs: its pulse time under the schedule (s, set-up apart),
+    its parallel groups, and its energy (J)."""
+
+    width_s: float
+    groups: int
+    energy_J: float
 
 
 @dataclass(frozen=True)
@@ -27,7 +53,17 @@ class CostModel:
         Current compliance in amperes: the access transistor or the SMU limits the pulse
         current to it, so no pulse draws more.
     pulse_setup_s : float
-        Time each pulse costs beyond its width (instrument set-up), in seconds.
+        Time each pulse (each parallel group of pulses) costs beyond its width (instrument
+        set-up), in seconds.
+    round_trip_s : float
+        Host overhead of one round trip to the rig (a batch sent, a read asked), in seconds.
+    settle_s : float
+        Settling time between a batch's pulses and their verify read, in seconds.
+    schedule : Schedule
+        Which pulses of a batch go together (see ``schedule``).
+    iv_source : str
+        Where ``iv_v0_V`` comes from (``"device parameters"``, a preset, a config key), so the
+        result can name the energy model it used.
     """
 
     read_time_s: float = 1e-6
@@ -35,6 +71,18 @@ class CostModel:
     iv_v0_V: float | None = 0.3
     compliance_A: float | None = None
     pulse_setup_s: float = 0.0
+    round_trip_s: float = 0.0
+    settle_s: float = 0.0
+    schedule: Schedule = field(default_factory=Schedule)
+    iv_source: str = "assumed"
+
+    def __post_init__(self) -> None:
+        for name in ("read_time_s", "pulse_setup_s", "round_trip_s", "settle_s"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise ConfigError(f"cost.{name} = {value!r}: expected a time of 0 s or more")
+        if self.iv_v0_V is not None and not self.iv_v0_V > 0:
+            raise ConfigError(f"cost.iv_v0_V = {self.iv_v0_V!r}: expected a voltage above 0 V")
 
     def pulse_time(self, width: np.ndarray) -> np.ndarray:
         """Seconds each pulse costs: its width plus the set-up."""
@@ -52,6 +100,36 @@ class CostModel:
         if self.compliance_A is not None:
             current = np.minimum(current, self.compliance_A)
         return volts * current * width
+
+    def batch(self, g_read: np.ndarray, pulses: PulseBatch) -> BatchCost:
+        """The cost of ``pulses`` on cells last read at ``g_read`` (S)."""
+        timing = self.schedule.timing(pulses)
+        energy = self.pulse_energy(g_read, pulses.amplitude, pulses.width).sum()
+        return BatchCost(timing.width_s, timing.groups, float(energy))
+
+    def time_terms(self, width_s: float, groups: int, reads: int, round_trips: int,
+                   batches: int) -> dict[str, float]:
+        """Each term of the modelled time (s) of a run with these counts."""
+        return {"pulses_s": float(width_s), "set_up_s": groups * self.pulse_setup_s,
+                "reads_s": reads * self.read_time_s,
+                "round_trips_s": round_trips * self.round_trip_s,
+                "settling_s": batches * self.settle_s}
+
+    def describe_energy(self) -> str:
+        """The energy model in words, e.g. ``sinh I-V, V0 = 0.3 V (device parameters)``."""
+        if self.iv_v0_V is None:
+            text = f"ohmic ({self.iv_source})"
+        else:
+            text = f"sinh I-V, V0 = {self.iv_v0_V:.3g} V ({self.iv_source})"
+        if self.compliance_A is not None:
+            text += f", capped at the {self.compliance_A:.3g} A compliance"
+        return text
+
+    def settings(self) -> dict[str, float | str]:
+        """The time settings and the schedule, as ``result.json`` states them."""
+        return {"schedule": self.schedule.name, "read_time_s": self.read_time_s,
+                "pulse_setup_s": self.pulse_setup_s, "round_trip_s": self.round_trip_s,
+                "settle_s": self.settle_s}
 
 
 @dataclass
@@ -81,10 +159,18 @@ class ProgramResult:
     energy_J: float
     cost_model: CostModel
     block_reset: bool = False
+    pulse_groups: int = 0
+    batches: int = 0
+    round_trips: int = 0
+
+    def time_terms(self) -> dict[str, float]:
+        """Pulses, set-up, reads, round trips and settling (s), as the cost model counts them."""
+        return self.cost_model.time_terms(self.pulse_time_s, self.pulse_groups, self.reads,
+                                          self.round_trips, self.batches)
 
     @property
     def program_time_s(self) -> float:
-        return self.pulse_time_s + self.reads * self.cost_model.read_time_s
+        return sum(self.time_terms().values())
 
     def true_success(self) -> np.ndarray | None:
         if self.true_final is None:
@@ -109,7 +195,12 @@ class ProgramResult:
             "pulse_time_s": float(self.pulse_time_s),
             "reads": int(self.reads),
             "read_time_per_cell_s": float(self.cost_model.read_time_s),
+            "time_terms_s": self.time_terms(),
+            "cost_settings": self.cost_model.settings(),
+            "pulse_groups": int(self.pulse_groups),
+            "round_trips": int(self.round_trips),
             "energy_J": float(self.energy_J),
+            "energy_model": self.cost_model.describe_energy(),
             "block_reset": bool(self.block_reset),
             "verify_error_median": float(np.median(verify_error)),
             "verify_error_p95": float(np.percentile(verify_error, 95)),

@@ -20,32 +20,42 @@ from hilctl.drivers import DataError
 # Prefix of the protocol's own per-cell arrays among the state's stored arrays.
 _MEMORY = "memory."
 # Name of the running totals among the stored arrays (as [pulse_time_s, energy_J, reads,
-# rounds], the form older run stores hold).
+# rounds, pulse_groups, batches, round_trips]; older run stores hold the first four).
 _TOTALS = "totals"
 
 
 @dataclass
 class Totals:
-    """Running cost counters of a run: pulse time (s), pulse energy (J), cell reads, rounds."""
+    """Running cost counters of a run: pulse time (s), pulse energy (J), cell reads, rounds,
+    and what the time model counts beyond them: parallel pulse groups (one set-up each),
+    batches sent (one settling each) and round trips to the rig."""
 
     pulse_time_s: float = 0.0
     energy_J: float = 0.0
     reads: int = 0
     rounds: int = 0
+    pulse_groups: int = 0
+    batches: int = 0
+    round_trips: int = 0
 
-    def add(self, pulse_time_s: float, energy_J: float, reads: int = 0, rounds: int = 0) -> None:
+    def add(self, pulse_time_s: float, energy_J: float, reads: int = 0, rounds: int = 0,
+            pulse_groups: int = 0, batches: int = 0, round_trips: int = 0) -> None:
         self.pulse_time_s += float(pulse_time_s)
         self.energy_J += float(energy_J)
         self.reads += int(reads)
         self.rounds += int(rounds)
+        self.pulse_groups += int(pulse_groups)
+        self.batches += int(batches)
+        self.round_trips += int(round_trips)
 
     def to_array(self) -> np.ndarray:
-        return np.array([self.pulse_time_s, self.energy_J, self.reads, self.rounds])
+        return np.array([self.pulse_time_s, self.energy_J, self.reads, self.rounds,
+                         self.pulse_groups, self.batches, self.round_trips])
 
     @classmethod
     def from_array(cls, values: np.ndarray) -> Totals:
-        pulse_time_s, energy_J, reads, rounds = (float(v) for v in np.asarray(values))
-        return cls(pulse_time_s, energy_J, int(reads), int(rounds))
+        pulse_time_s, energy_J, *counts = (float(v) for v in np.asarray(values))
+        return cls(pulse_time_s, energy_J, *(int(c) for c in counts))
 
 
 @dataclass
@@ -79,7 +89,8 @@ class ProgramState:
         return cls(targets=targets.copy(), band=band, initial=initial.copy(), read=initial.copy(),
                    after_first_pulse=initial.copy(), pulses=np.zeros(n, np.int32),
                    done=np.abs(initial - targets) <= band, failed=np.zeros(n, bool),
-                   stalled=np.zeros(n, np.int32), stall_ref=initial.copy(), totals=Totals(reads=n))
+                   stalled=np.zeros(n, np.int32), stall_ref=initial.copy(),
+                   totals=Totals(reads=n, round_trips=1))
 
     @property
     def rounds(self) -> int:

@@ -19,7 +19,7 @@ from ..predictor.model import Predictor
 from ..predictor.planner import NeuralPlanner
 from ..registry import PLANNED, PROTOCOLS
 from ..report import plots
-from ..report.console import comparison_table, report_console
+from ..report.console import comparison_table, cost_caption, report_console
 from ..run.book_link import seeded_from_book
 from ..run.compare import check_protocols, run_comparison
 from ..run.sibling_predictor import TRAINING_PULSES, sibling_table, train_for_array
@@ -28,6 +28,7 @@ from ..targets import targets_for
 
 def print_comparison(report: dict, console: Console, wide: bool = False) -> None:
     console.print(comparison_table(report, PLANNED, wide))
+    console.print(cost_caption(report))
 
 
 def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses: int,

@@ -24,9 +24,13 @@ from ..config import build_config
 from ..config_tables import ProtocolConfig
 from ..registry import PLANNED
 from ..report.console import (
+    COST_AXES,
     PROTOCOL_LEGEND,
     Column,
+    compact,
+    cost_caption,
     percent,
+    ratios,
     report_console,
     report_table,
     scaled,
@@ -80,7 +84,9 @@ def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -
     return {"protocol": protocol, "variant": s["protocol"], "arrays": layout.n_arrays,
             "cells": s["cells"],
             "success_rate": s["success_rate"], "pulses_mean": s["pulses_mean"],
-            "program_time_s": s["program_time_s"], "energy_J": s["energy_J"],
+            "program_time_s": s["program_time_s"], "time_terms_s": s["time_terms_s"],
+            "energy_J": s["energy_J"], "energy_model": s["energy_model"],
+            "cost_settings": s["cost_settings"],
             "accuracy_software": report["accuracy_software"],
             "accuracy_ideal": report["accuracy_ideal"],
             "accuracy_measured": report["accuracy_measured"], "run_dir": s["run_dir"]}
@@ -90,19 +96,28 @@ STORY_COLUMNS = [
     Column("cells", lambda r: str(r["cells"])),
     Column("in band %", percent("success_rate")),
     Column("pulses /cell", scaled("pulses_mean", 1.0)),
-    Column("time ms", scaled("program_time_s", 1e3, ".1f")),
-    Column("energy nJ", scaled("energy_J", 1e9, ".0f")),
-    Column("software %", percent("accuracy_software")),
-    Column("ideal targets %", percent("accuracy_ideal")),
-    Column("measured %", percent("accuracy_measured")),
+    Column("time ms", lambda r: compact(r["program_time_s"] * 1e3)),
+    Column("energy nJ", lambda r: compact(r["energy_J"] * 1e9)),
+    Column("x ISPP p/t/E", ratios("ratio_to_ispp"), min_width=14),
+    Column("software %", percent("accuracy_software"), min_width=8),
+    Column("ideal targets %", percent("accuracy_ideal"), min_width=7),
+    Column("measured %", percent("accuracy_measured"), min_width=8),
 ]
+
+
+def with_ratios_to_ispp(rows: list[dict]) -> list[dict]:
+    """Each run's pulses, time and energy over the first run's (the classic write-verify)."""
+    ispp = rows[0]
+    return [{**r, "ratio_to_ispp": {axis: r[axis] / ispp[axis] if ispp[axis] else None
+                                    for axis in COST_AXES}} for r in rows]
 
 
 def print_story(rows: list[dict], network: str, preset: str, console: Console) -> None:
     title = (f"digits {network} on the simulated {preset} array: software vs programmed "
-             f"({PROTOCOL_LEGEND})")
+             f"({PROTOCOL_LEGEND}; p/t/E: pulses, modelled time, energy)")
     console.print(report_table(title, "programming", STORY_COLUMNS,
                                [(_ran(r), r) for r in rows]))
+    console.print(cost_caption(rows[0]))
 
 
 def _ran(row: dict) -> str:
@@ -141,7 +156,8 @@ def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet):
     model, data = train_network(mode, kind, out, iv_v0_V, console.print)
     predictor, _ = train_on_sibling_array(config, say=console.print)
     predictor.save(out / "predictor")
-    rows = [program_and_infer(protocol, base, out, data, quiet) for protocol in PROTOCOLS]
+    rows = with_ratios_to_ispp([program_and_infer(protocol, base, out, data, quiet)
+                                for protocol in PROTOCOLS])
     if as_json:
         click.echo(json.dumps({"mode": mode, "model": kind, "dataset": "digits", "runs": rows}))
     else:

@@ -1,13 +1,16 @@
 """``hilctl instruments list|check`` and ``hilctl emulate``: find, identify and emulate a rig.
 
-``check`` opens the rig of a config, identifies both instruments and shows the limits they
-will be held to; it configures the SMU (output off at 0 V) but never applies a pulse.
+``check`` opens the rig of a config, identifies both instruments, shows the limits they
+will be held to and measures each instrument's round trip (printing the ``[cost]
+round_trip_s`` line to paste into a run config); it configures the SMU (output off at 0 V)
+but never applies a pulse.
 ``emulate`` serves an emulated rig on loopback ports until Ctrl-C, so that ``hilctl program
 --config rig.toml`` in another terminal drives the real driver code.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -69,12 +72,34 @@ def check(config_file: str, visa_library: str | None) -> None:
         identity = rig.identify()
         hardware = rig.board.hardware_limits()
         shape = rig.shape
+        board_s = round_trip_s(rig.board.shape)
+        smu_s = round_trip_s(rig.smu.identify)
     console = Console()
     console.print(f"SMU ({cfg.smu.model}) at {cfg.smu.resource}: {identity['smu']}")
     console.print(f"board at {cfg.board.url}: {identity['board']} "
                   f"(firmware {identity['board_firmware']}), {shape[0]}x{shape[1]} array")
     console.print(_limits_table(cfg.limits.build(), hardware))
+    console.print(f"round trip (median of {ROUND_TRIPS}): board {board_s * 1e3:.3f} ms, "
+                  f"SMU {smu_s * 1e3:.3f} ms; for the modelled time, paste into the run "
+                  "config:")
+    console.print(f"[cost]\nround_trip_s = {(board_s + smu_s) / 2:.3e}", markup=False,
+                  highlight=False)
     console.print("SMU output is off at 0 V; no pulse was applied.")
+
+
+# Queries timed per instrument to measure its round trip.
+ROUND_TRIPS = 20
+
+
+def round_trip_s(query) -> float:
+    """Median wall time of ``ROUND_TRIPS`` calls of ``query`` (a question that sources
+    nothing): the host overhead each batch or read a run sends costs on this rig."""
+    times = []
+    for _ in range(ROUND_TRIPS):
+        start = time.perf_counter()
+        query()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def _limits_table(limits: SafetyLimits, hardware: dict[str, float]) -> Table:

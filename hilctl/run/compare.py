@@ -23,11 +23,16 @@ from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
 
 from ..assemble import open_crossbar
 from ..config import RunConfig
+from ..config_tables import ProtocolConfig
 from ..registry import PLANNED, PROTOCOLS, build_protocol, stop_rules
+from ..report.console import COST_AXES
 from ..targets import programmed_cells
 from .runner import cost_model
 
 PlannerFactory = Callable[[str, SimulatedCrossbar], PulsePlanner]
+# The classic write-verify (ISPP on the gate of 1T1R cells, a voltage ramp on 1R) every
+# protocol's pulses, time and energy are also reported against.
+ISPP = ProtocolConfig().name
 
 
 @dataclass
@@ -46,8 +51,15 @@ class Comparison:
         protocols = self._against(self.results, oracle)
         baselines = {planner: self._against(results, oracle)
                      for planner, results in self.baseline_results.items()}
+        if ISPP in protocols:
+            for entries in (protocols, *baselines.values(), oracle):
+                for entry in entries.values():
+                    entry["ratio_to_ispp"] = _ratios(entry, protocols[ISPP], COST_AXES)
+        cost = next(iter(self.results.values())).cost_model
         return {"tolerance": self.tolerance, "cells": self.cells,
                 "relative_difference": "|G - G_target| / G_target (G: verify read)",
+                "energy_model": cost.describe_energy(), "cost_settings": cost.settings(),
+                "ispp": ISPP if ISPP in protocols else None,
                 "protocols": protocols, "baselines": list(baselines), **baselines,
                 "oracle": oracle}
 
@@ -58,11 +70,8 @@ class Comparison:
             reference = PROTOCOLS[name].oracle_reference
             if reference in oracle:
                 entry["oracle_reference"] = reference
-                entry["ratio_to_oracle"] = {
-                    key: _ratio(entry[key], oracle[reference][key])
-                    for key in ("pulses_mean", "success_1pulse_10pct", "success_1pulse",
-                                "success_final")
-                }
+                entry["ratio_to_oracle"] = _ratios(entry, oracle[reference], (
+                    *COST_AXES, "success_1pulse_10pct", "success_1pulse", "success_final"))
         return out
 
 
@@ -80,6 +89,9 @@ def figures(result: ProgramResult, tolerance: float) -> dict:
         "pulses_median": summary["pulses_median"],
         "pulses_p95": summary["pulses_p95"],
         "program_time_s": summary["program_time_s"],
+        "time_terms_s": summary["time_terms_s"],
+        "pulse_groups": summary["pulse_groups"],
+        "round_trips": summary["round_trips"],
         "energy_J": summary["energy_J"],
         "rounds": summary["rounds"],
         "block_reset": summary["block_reset"],
@@ -94,8 +106,9 @@ def figures(result: ProgramResult, tolerance: float) -> dict:
     return out
 
 
-def _ratio(value: float, reference: float) -> float | None:
-    return None if reference == 0 else value / reference
+def _ratios(entry: dict, reference: dict, keys: tuple[str, ...]) -> dict[str, float | None]:
+    """``entry``'s figures over ``reference``'s (None where the reference is 0)."""
+    return {key: None if reference[key] == 0 else entry[key] / reference[key] for key in keys}
 
 
 def check_protocols(protocols: list[str]) -> None:
@@ -144,14 +157,15 @@ def _program_copy(config: RunConfig, name: str, targets: np.ndarray,
         progress(f"programming with {name}{label}")
     crossbar = open_crossbar(config)
     with crossbar:
-        protocol = _protocol(config, name, crossbar, planner_for)
+        protocol = protocol_named(config, name, crossbar, planner_for)
         flat = programmed_cells(targets)
         cells = Cells.from_flat(flat, crossbar.shape)
         return program(protocol, crossbar, cells, targets.ravel()[flat],
                        stop_rules(config), cost_model(config, crossbar))
 
 
-def _protocol(config: RunConfig, name: str, crossbar, planner_for) -> ProgrammingProtocol:
+def protocol_named(config: RunConfig, name: str, crossbar, planner_for) -> ProgrammingProtocol:
+    """Protocol ``name`` of ``config``, with the planner ``planner_for`` makes if it plans."""
     planner = planner_for(name, crossbar) if PROTOCOLS[name].needs_planner else None
     return build_protocol(config.model_copy(update={
         "protocol": config.protocol.model_copy(update={"name": name})}), crossbar, planner)

@@ -69,3 +69,16 @@ def test_unknown_protocol_is_one_line(tmp_path):
     done = run_hilctl("compare", "--protocols", "one-shot,write-verfy", "--rows", 4, "--cols", 4,
                       "--out", "cmp", cwd=tmp_path)
     assert_one_line_error(done, "write-verfy")
+
+
+def test_every_row_has_all_three_axes_against_ispp_and_the_oracle(comparison):
+    _, report, _ = comparison
+    ispp = report["protocols"][report["ispp"]]
+    for entry in [*report["protocols"].values(), *report["oracle"].values()]:
+        for axis in ("pulses_mean", "program_time_s", "energy_J"):
+            assert entry["ratio_to_ispp"][axis] == pytest.approx(entry[axis] / ispp[axis])
+        assert entry["program_time_s"] == pytest.approx(sum(entry["time_terms_s"].values()))
+    planned = report["protocols"]["write-verify-planned"]
+    assert planned["ratio_to_oracle"]["energy_J"] == pytest.approx(
+        planned["energy_J"] / report["oracle"]["write-verify-planned"]["energy_J"])
+    assert report["energy_model"].startswith("sinh I-V, V0 = 1 V (device parameters)")

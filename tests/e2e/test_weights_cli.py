@@ -82,6 +82,11 @@ def test_demo_tells_the_whole_story(tmp_path):
         assert runs[name]["success_rate"] > 0.9
         assert runs[name]["accuracy_measured"] >= runs["one-shot"]["accuracy_measured"]
     assert runs["write-verify-planned"]["pulses_mean"] < runs["write-verify"]["pulses_mean"]
+    # every run's three cost axes against the classic write-verify, and the model they used
+    for run in runs.values():
+        assert run["ratio_to_ispp"]["energy_J"] == pytest.approx(
+            run["energy_J"] / runs["write-verify"]["energy_J"])
+        assert run["energy_model"].startswith("sinh I-V") and "time_terms_s" in run
 
 
 @pytest.mark.slow
