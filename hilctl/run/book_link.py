@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from hilctl.protocols.fallback import PolarityFallback
 from ..checksums import sha256
 from ..config import RunConfig
 from .device_book import Beliefs, DeviceBook, Discount
+from .lock import book_lock
 
 POLARITY_NAMES = ("RESET", "SET")  # book rows 0, 1
 
@@ -47,6 +49,13 @@ def array_identity(config: RunConfig, crossbar: Crossbar) -> dict:
 def _file_or_name(text: str) -> str:
     path = Path(text)
     return f"sha256:{sha256(path.read_bytes())}" if path.is_file() else text
+
+
+def held_book(config: RunConfig) -> AbstractContextManager:
+    """The lock of ``config``'s device book (if one is configured), held from before a run
+    makes its directory, so a book in use elsewhere refuses the run with nothing made."""
+    path = config.device_book.path
+    return nullcontext() if path is None else book_lock(Path(path))
 
 
 def discount_of(config: RunConfig) -> Discount:

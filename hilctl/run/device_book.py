@@ -36,7 +36,7 @@ import numpy as np
 from hilctl.drivers import DataError
 from hilctl.drivers.atomic_file import refuse_links
 
-from .lock import exclusive_lock
+from .lock import book_lock
 from .store import Transaction, pack, unpack
 
 FORMAT_VERSION = 1
@@ -88,9 +88,7 @@ class DeviceBook:
         refuse_links(self.path)
         if identity is None and not self.path.is_file():
             raise DataError(f"{self.path}: no device book there")
-        self._lock = exclusive_lock(Path(f"{self.path}.lock"),
-                                    f"{self.path}: another hilctl process is using this "
-                                    "device book; wait for it to finish")
+        self._lock = book_lock(self.path)
         self._lock.__enter__()
         try:
             self._db = self._connect(identity)

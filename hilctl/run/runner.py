@@ -40,7 +40,7 @@ from ..config import RunConfig, config_from_toml, dump_toml
 from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
-from .book_link import RunBook, learning_planner
+from .book_link import RunBook, held_book, learning_planner
 from .lock import LOCK_NAME, run_lock
 from .store import RunStore, StoreWriter
 
@@ -87,7 +87,7 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     check_output_directory(run_dir, STORE_NAME, "run", create=False)
     # Checked before anything is made, so a run refused here leaves no directory behind.
     stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
-    with fresh_run_dir(run_dir):
+    with held_book(config), fresh_run_dir(run_dir):
         if inputs is not None:
             config = inputs(config, run_dir)
         return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)

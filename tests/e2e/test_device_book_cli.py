@@ -7,6 +7,7 @@ import pytest
 
 from hilctl.run.device_book import Beliefs, DeviceBook
 from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
+from tests.hilctl.book_holder import holding_book
 
 RUN = '[array]\npreset = "hfox-1r"\nrows = 6\ncols = 5\n'
 
@@ -58,3 +59,12 @@ def test_characterize_into_a_book_needs_its_count_and_a_predictor(tmp_path):
                       "--preset", "hfox-1r", "--rows", 4, "--cols", 4, "--out", "t.csv",
                       cwd=tmp_path)
     assert_one_line_error(done, "predictor")
+
+
+def test_a_book_in_use_refuses_the_run_before_its_directory_is_made(tmp_path):
+    (tmp_path / "run.toml").write_text(RUN)
+    with holding_book(tmp_path / "a.book"):
+        done = run_hilctl("program", "--config", "run.toml", "--device-book", "a.book",
+                          "--out", "r1", "--quiet", cwd=tmp_path)
+    assert_one_line_error(done, "a.book", "another hilctl process is using")
+    assert not (tmp_path / "r1").exists()

@@ -7,6 +7,7 @@ import pytest
 
 from hilctl.drivers import DataError, ResumeError
 from hilctl.run.device_book import Beliefs, DeviceBook, Discount
+from tests.hilctl.book_holder import holding_book
 
 SHAPE = [4, 8]
 IDENTITY = {"kind": "simulated", "preset": "hfox-1r", "device": {}, "empirical_table": None,
@@ -111,10 +112,12 @@ def test_a_damaged_book_is_one_clear_error(tmp_path, damage):
 
 def test_a_second_user_of_a_book_is_refused_while_the_first_holds_it(tmp_path):
     filled(tmp_path / "b.sqlite")
-    with DeviceBook(tmp_path / "b.sqlite", IDENTITY):
+    with holding_book(tmp_path / "b.sqlite"):
         with pytest.raises(ResumeError, match="another hilctl process is using"):
             DeviceBook(tmp_path / "b.sqlite", IDENTITY)
     DeviceBook(tmp_path / "b.sqlite", IDENTITY).close()  # free again once released
+
+
 
 
 def test_a_failed_update_leaves_the_book_as_it_was(tmp_path):
