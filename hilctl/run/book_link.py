@@ -60,7 +60,8 @@ def held_book(config: RunConfig) -> AbstractContextManager:
 
 def discount_of(config: RunConfig) -> Discount:
     book = config.device_book
-    return Discount(book.keep_per_run, book.half_life_s or float("inf"))
+    return Discount(book.keep_per_run, book.half_life_s or float("inf"),
+                    book.half_life_pulses or float("inf"))
 
 
 def learning_planner(protocol):
@@ -100,16 +101,20 @@ class RunBook:
             planner.seed_belief(cells, prior.shift, prior.information, prior.keep)
 
     def finish(self, run: str, pulses: Callable[[], np.ndarray]) -> dict:
-        """Store the planner's posterior of the run's cells and their pulses (2, m, counted
-        only if there is a book); a summary of what the book took (for ``result.json``)."""
+        """Store the planner's posterior of the run's cells (if it learns) and their pulses (2,
+        m, counted only if there is a book); a summary of what the book took (for
+        ``result.json``)."""
         if self.book is None:
             return {}
-        if self.planner is None:
-            return {"device_book": str(self.book.path), "device_book_updated": False}
-        shift, information = self.planner.belief(self.cells)
-        taken = self.book.absorb(run, self.cells.flat(self.book_shape), Beliefs(shift, information),
+        flat = self.cells.flat(self.book_shape)
+        if self.planner is None:  # no looks; the pulses still age the book's looks
+            counted = self.book.absorb(run, flat, None, pulses(), None)
+            return {"device_book": str(self.book.path), "device_book_updated": False,
+                    "device_book_pulses_counted": counted}
+        taken = self.book.absorb(run, flat, Beliefs(*self.planner.belief(self.cells)),
                                  pulses(), knobs_of(self.planner))
-        return {"device_book": str(self.book.path), "device_book_updated": taken}
+        return {"device_book": str(self.book.path), "device_book_updated": taken,
+                "device_book_pulses_counted": taken}
 
     @property
     def book_shape(self) -> tuple[int, int]:
