@@ -40,7 +40,7 @@ from ..config import RunConfig, config_from_toml, dump_toml
 from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
-from .book_link import RunBook, held_book, learning_planner
+from .book_link import RunBook, held_book, planner_of
 from .lock import LOCK_NAME, run_lock
 from .store import RunStore, StoreWriter
 
@@ -328,7 +328,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     engine = stored_engine(crossbar, cells, store, config.array.seed, progress)
     rules = stop_rules(config)
     unconfirmed = _unconfirmed(store, cells) if state is not None else None
-    with RunBook(config, crossbar, learning_planner(protocol), cells) as book:
+    with RunBook(config, crossbar, planner_of(protocol), cells) as book:
         result = engine.program(protocol, cells, asked, rules, cost_model(config, crossbar),
                                 state, retarget, unconfirmed)
         # The device book's update: one call at the end of a finished (or resumed) run.

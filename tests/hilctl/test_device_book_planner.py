@@ -5,6 +5,7 @@ import pytest
 
 from hilctl.config import build_config
 from hilctl.drivers import Cells
+from hilctl.drivers.pulse_table import PulseTable
 from hilctl.predictor.planner import NeuralPlanner
 from hilctl.predictor.training import train_predictor
 from hilctl.protocols.characterize import characterize
@@ -25,10 +26,22 @@ def predictor_dir(tmp_path_factory):
     return directory
 
 
-def config(predictor_dir, protocol: str, book=None, tolerance: float = 0.02):
+@pytest.fixture(scope="module")
+def sibling_table(tmp_path_factory):
+    """The sibling array's characterization as a CSV, the lookup planner's table."""
+    table = characterize(SimulatedCrossbar((24, 24), DeviceParams(), seed=21), 6000,
+                         np.random.default_rng(1))
+    path = tmp_path_factory.mktemp("lookup") / "table.csv"
+    table.write_csv(path)
+    return path
+
+
+def config(predictor_dir, protocol: str, book=None, tolerance: float = 0.02,
+           planner: str = "neural"):
     return build_config({
         "array": {"rows": SHAPE[0], "cols": SHAPE[1], "seed": 5, "preset": "hfox-1r"},
-        "protocol": {"name": protocol, "predictor": str(predictor_dir), "tolerance": tolerance},
+        "protocol": {"name": protocol, "predictor": str(predictor_dir), "tolerance": tolerance,
+                     "planner": planner},
         "targets": {"seed": 3},
         "device_book": {"path": book and str(book)}})
 
@@ -146,3 +159,39 @@ def test_a_pulse_that_switched_nothing_steers_the_run_but_not_the_book(predictor
     assert shift[1, 0] == 0 and information[1, 0] == 0  # ... but the book learns nothing
     assert shift[1, 1] < 0 and information[1, 1] > 0  # a slow device's look is kept
     np.testing.assert_allclose(shift[1, 1], planner.shift()[1, 1])
+
+
+def test_the_lookup_planner_moves_each_devices_setting_by_its_book_shift(sibling_table):
+    from hilctl.predictor.lookup import LookupPlanner
+
+    planner = LookupPlanner.from_csv(sibling_table)
+    cells = Cells.all((1, 3))
+    present, goal = np.full(3, 5e-6), np.full(3, 20e-6)
+    plain = planner.plan(cells, present, goal)
+    # Device 0 answers like twice the width (a fast device), device 1 is unknown, device 2
+    # would need a width far beyond what the table holds.
+    planner.follow_book(cells, (1, 3), np.array([[0.0, 0.0, 0.0], [np.log(2), 0.0, -50.0]]),
+                        1.0, ["width", "width"])
+    booked = planner.plan(cells, present, goal)
+    assert (booked.polarity == plain.polarity).all() and (plain.polarity > 0).all()
+    np.testing.assert_allclose(booked.width[:2], [plain.width[0] / 2, plain.width[1]])
+    np.testing.assert_array_equal(booked.amplitude, plain.amplitude)
+    groups = planner.table.groups  # kept to the longest SET width the table holds
+    assert booked.width[2] == groups.settings[groups.polarity > 0, 1].max()
+    assert booked.width[2] <= PulseTable.read_csv(sibling_table).width.max()
+
+
+def test_a_lookup_one_shot_from_a_book_lands_more_cells(predictor_dir, sibling_table,
+                                                        tmp_path):
+    from hilctl.run.book_link import characterize_into_book
+
+    book = tmp_path / "array.book"
+    characterize_into_book(config(predictor_dir, "one-shot", book), 4,
+                           np.random.default_rng(0))
+    goal = targets(2)
+    lookup = {"planner": "lookup"}
+    for name, path in (("without", None), ("with", book)):
+        cfg = config(sibling_table, "one-shot", path, **lookup)
+        new_run(cfg, tmp_path / name, goal)
+    assert within(tmp_path / "with", goal, 0.5) > within(tmp_path / "without", goal, 0.5) + 0.03
+    assert within(tmp_path / "with", goal, 0.1) > within(tmp_path / "without", goal, 0.1)
