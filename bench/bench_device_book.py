@@ -58,6 +58,7 @@ import numpy as np
 
 from hilctl.drivers import Cells, Polarity, PulseBatch, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
+from hilctl.predictor.lookup import LookupPlanner, LookupTable
 from hilctl.predictor.planner import NeuralPlanner
 from hilctl.predictor.quantiles import PredictorRangeWarning
 from hilctl.predictor.training import train_predictor
@@ -72,6 +73,7 @@ from hilctl.simulated_backend import one_t_one_r as ottr
 from hilctl.simulated_backend.physics import switching_rate
 
 KS = (0, 1, 2, 4, 8)
+HALF_LIFE_PULSES = 100
 TRAIN_SEED, ARRAY_SEED = 21, 0
 
 
@@ -103,13 +105,17 @@ class Preset:
     def oracle(self, xb: SimulatedCrossbar) -> PulsePlanner:
         return OneTOneROracle(xb) if self.one_t_one_r else OraclePlanner(xb)
 
-    def predictor(self):
+    def table(self) -> PulseTable:
+        """The sibling array's characterization (the predictor's and the lookup's table)."""
         xb = self.array(TRAIN_SEED)
         if self.one_t_one_r:
-            table = gate_characterization(xb, 12, np.random.default_rng(0))
+            return gate_characterization(xb, 12, np.random.default_rng(0))
+        return characterize(xb, 12 * xb.shape[0] * xb.shape[1], np.random.default_rng(0))
+
+    def predictor(self, table: PulseTable):
+        if self.one_t_one_r:
             return train_predictor(table, knob="set=gate,reset=amplitude",
                                    fixed={"SET": 1e-6, "RESET": 2e-7}, seed=0)
-        table = characterize(xb, 12 * xb.shape[0] * xb.shape[1], np.random.default_rng(0))
         return train_predictor(table, seed=0)
 
 
@@ -184,11 +190,11 @@ def one_shot(preset: Preset, xb: SimulatedCrossbar, planner: PulsePlanner,
 
 
 def write_verify(xb: SimulatedCrossbar, planner: PulsePlanner, targets: np.ndarray,
-                 tolerance: float) -> float:
-    """Mean pulses per cell of planned write-verify at ``tolerance``."""
+                 tolerance: float) -> np.ndarray:
+    """Pulses per cell of planned write-verify at ``tolerance``."""
     result = program(PlannedWriteVerify(planner), xb, Cells.all(xb.shape), targets,
                      StopRules(Tolerance(tolerance), max_pulses=60))
-    return float(result.pulses.mean())
+    return result.pulses
 
 
 class Book:
@@ -209,16 +215,32 @@ class Book:
             planner.seed_belief(cells, prior.shift, prior.information, prior.keep)
         return planner
 
-    def absorb(self, planner: NeuralPlanner, pulses: np.ndarray) -> None:
-        cells = Cells.all(planner.shape)
-        shift, information = planner.belief(cells)
+    def lookup(self, table: LookupTable, shape) -> LookupPlanner:
+        """The lookup planner following this book, as ``RunBook`` makes it."""
+        planner = LookupPlanner(table)
+        if self.path.exists():
+            cells = Cells.all(shape)
+            with DeviceBook(self.path, self.identity) as book:
+                prior = book.prior(cells.flat(shape), Discount())
+                planner.follow_book(cells, shape, prior.shift, prior.keep, book.meta["knobs"])
+        return planner
+
+    def absorb(self, planner: NeuralPlanner | None, pulses: np.ndarray,
+               shape: tuple[int, int] | None = None) -> None:
+        """A run's looks (None: a run that only counts its pulses, (2, n) or (n,) per cell:
+        counted in the SET row; the age in pulses is their sum)."""
+        shape = shape or planner.shape
+        cells, n = Cells.all(shape), shape[0] * shape[1]
+        counts = pulses if np.ndim(pulses) == 2 else np.stack([np.zeros(n, np.int64), pulses])
+        beliefs = planner and Beliefs(*planner.belief(cells))
         self.runs += 1
         with DeviceBook(self.path, self.identity) as book:
-            book.absorb(f"run-{self.runs}", cells.flat(planner.shape),
-                        Beliefs(shift, information), pulses, knobs_of(planner))
+            book.absorb(f"run-{self.runs}", cells.flat(shape), beliefs, counts,
+                        planner and knobs_of(planner))
 
 
-def k_curve(preset: Preset, predictor, directory: Path) -> list[list[str]]:
+def k_curve(preset: Preset, predictor, lookup: LookupTable,
+            directory: Path) -> list[list[str]]:
     rows = []
     targets = preset.targets(preset.array(ARRAY_SEED), 1)
     xb = preset.array(ARRAY_SEED)
@@ -230,13 +252,17 @@ def k_curve(preset: Preset, predictor, directory: Path) -> list[list[str]]:
             planner = NeuralPlanner(predictor, preset.shape)
             _, counts = probe(xb, planner, Cells.all(preset.shape), k, np.random.default_rng(k))
             book.absorb(planner, counts)
+        snapshot = xb.sim_snapshot()
         rows.append(_row(f"K = {k}", one_shot(preset, xb, book.seeded(predictor, preset.shape),
                                                targets), oracle))
+        if k in (0, 4):
+            xb.sim_restore(snapshot)
+            rows.append(_row(f"lookup planner, K = {k}", one_shot(
+                preset, xb, book.lookup(lookup, preset.shape), targets), oracle))
     xb = preset.array(ARRAY_SEED)
     book = Book(directory, f"{preset.name}-run", preset.shape)
     planner = NeuralPlanner(predictor, preset.shape)
-    write_verify(xb, planner, preset.targets(xb, 2), 0.02)
-    book.absorb(planner, np.zeros((2, xb.shape[0] * xb.shape[1]), np.int64))
+    book.absorb(planner, write_verify(xb, planner, preset.targets(xb, 2), 0.02))
     rows.append(_row("one previous run", one_shot(
         preset, xb, book.seeded(predictor, preset.shape), targets), oracle))
     if not preset.one_t_one_r:
@@ -270,19 +296,20 @@ def _row(label: str, got: tuple[float, float], oracle: tuple[float, float]) -> l
 def write_verify_table(preset: Preset, predictor, directory: Path) -> list[list[str]]:
     targets = preset.targets(preset.array(ARRAY_SEED), 3)
     xb = preset.array(ARRAY_SEED)
-    oracle = write_verify(xb, OraclePlanner(xb), targets, 0.02)
+    oracle = write_verify(xb, OraclePlanner(xb), targets, 0.02).mean()
     xb = preset.array(ARRAY_SEED)
     book = Book(directory, "wv", preset.shape)
     first = NeuralPlanner(predictor, preset.shape)
-    without = write_verify(xb, first, targets, 0.02)
+    used = write_verify(xb, first, targets, 0.02)
+    without = used.mean()
     rows = [["neural, no book", f"{without:.2f}", f"{without / oracle:.2f}x"]]
-    book.absorb(first, np.zeros((2, xb.shape[0] * xb.shape[1]), np.int64))
+    book.absorb(first, used)
     xb = preset.array(ARRAY_SEED)
     seeded = write_verify(xb, book.seeded(predictor, preset.shape),
-                          preset.targets(xb, 4), 0.02)
+                          preset.targets(xb, 4), 0.02).mean()
     rows.append(["neural, book of one previous run", f"{seeded:.2f}", f"{seeded / oracle:.2f}x"])
     xb = preset.array(ARRAY_SEED)
-    from_read = write_verify(xb, ReadOracle(xb, preset), targets, 0.02)
+    from_read = write_verify(xb, ReadOracle(xb, preset), targets, 0.02).mean()
     rows.append(["oracle planning from the read", f"{from_read:.2f}",
                  f"{from_read / oracle:.2f}x"])
     rows.append(["oracle", f"{oracle:.2f}", "1.00x"])
@@ -292,19 +319,20 @@ def write_verify_table(preset: Preset, predictor, directory: Path) -> list[list[
 def drift_table(preset: Preset, predictor, directory: Path, cycles: tuple[int, ...],
                 per_cycle: float) -> list[list[str]]:
     """One array cycled again and again (planned write-verify at 5 % to new targets, each run
-    seeded from the book and absorbed into it), and a stale book absorbed after cycle 0 only;
+    seeded from the book and absorbed into it), and a stale book whose looks are from cycle 0
+    only (later cycles count their pulses into it, as a run that learns nothing does);
     one-shot success after ``cycles``, with the updated book read whole (keep 1.0) or with
-    half its information (keep 0.5)."""
-    shape, n = preset.shape, preset.shape[0] * preset.shape[1]
+    half its information (keep 0.5), and the stale one whole or aged by pulses."""
+    shape = preset.shape
     xb = preset.array(ARRAY_SEED, DeviceParams().replace(drift_per_cycle=per_cycle))
     updated, stale = Book(directory, "drift", shape), Book(directory, "stale", shape)
     start, done, rows = xb.population.set_rate.copy(), 0, []
     for target_cycle in cycles:
         for cycle in range(done, target_cycle):
             planner = updated.seeded(predictor, shape)
-            write_verify(xb, planner, preset.targets(xb, 100 + cycle), 0.05)
-            for book in (updated, stale) if cycle == 0 else (updated,):
-                book.absorb(planner, np.zeros((2, n), np.int64))
+            used = write_verify(xb, planner, preset.targets(xb, 100 + cycle), 0.05)
+            updated.absorb(planner, used)
+            stale.absorb(planner if cycle == 0 else None, used, shape)
         done = target_cycle
         walked = float(np.std(np.log(xb.population.set_rate / start)))
         snapshot, targets = xb.sim_snapshot(), preset.targets(xb, 1)
@@ -312,6 +340,8 @@ def drift_table(preset: Preset, predictor, directory: Path, cycles: tuple[int, .
                    ("updated, keep 1.0", updated.seeded(predictor, shape)),
                    ("updated, keep 0.5", updated.seeded(predictor, shape, Discount(0.5))),
                    ("stale (cycle 0)", stale.seeded(predictor, shape)),
+                   (f"stale, half-life {HALF_LIFE_PULSES} pulses", stale.seeded(
+                       predictor, shape, Discount(half_life_pulses=HALF_LIFE_PULSES))),
                    ("oracle", OraclePlanner(xb))]
         outcomes = {}
         for label, planner in readers:
@@ -363,11 +393,13 @@ def main() -> None:
         for name in ("hfox-1r", "hfox-1t1r"):
             preset = Preset(name, shape)
             started = time.perf_counter()
-            predictor = preset.predictor()
+            characterized = preset.table()
+            predictor = preset.predictor(characterized)
             print(f"\n## {name} ({shape[0]}x{shape[1]}, knob {predictor.knob}; predictor "
                   f"trained in {time.perf_counter() - started:.0f} s)\n")
             print(table(["book before the one-shot", "within 10 %", "within 50 %",
-                         "10 % vs oracle"], k_curve(preset, predictor, directory)))
+                         "10 % vs oracle"],
+                        k_curve(preset, predictor, LookupTable(characterized), directory)))
             if name == "hfox-1r":
                 hfox_1r = (preset, predictor)
         preset, predictor = hfox_1r
