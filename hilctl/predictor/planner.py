@@ -20,7 +20,9 @@ the response barely depends on the knob there: its slope enters the update's wei
 special case. Each update's information is capped by a model floor (the one-number shift does
 not capture everything a device does differently), and older information is discounted a
 little so the belief follows a device whose behaviour depends on its state. Memory is two
-numpy arrays over flat cell indices (information, information-weighted shift).
+numpy arrays over flat cell indices (information, information-weighted shift), twice: the
+run's belief from every look, and the lasting belief a device book keeps, which leaves out
+the looks of pulses that did not switch their device (``_moved``).
 
 What limits the second pulse (default preset, 64x64, ``bench/bench_predictor.py``): about half
 the devices overshoot their first (SET) pulse, so their second pulse is their first RESET, about
