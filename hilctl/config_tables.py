@@ -252,13 +252,15 @@ class ScheduleConfig(Strict):
 class DeviceBookConfig(Strict):
     """The device book a run starts from and updates (see ``hilctl.run.device_book``).
 
-    ``keep_per_run`` and ``half_life_s`` discount a stored look's information by age;
+    ``keep_per_run``, ``half_life_s`` and ``half_life_pulses`` discount a stored look's
+    information by age (runs since, seconds since, pulses the device received since);
     ``array_name`` names a rig's array (a rig's identity is its instruments' and this name).
     """
 
     path: str | None = None
     keep_per_run: float = Field(1.0, gt=0, le=1)
     half_life_s: float | None = Field(None, gt=0)
+    half_life_pulses: float | None = Field(None, gt=0)
     array_name: str | None = Field(None, min_length=1)
 
 

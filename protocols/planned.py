@@ -31,7 +31,8 @@ class _Planned(ProgrammingProtocol):
     ``gate_V`` is the gate a pulse carries when the planner plans none (None: no gate sent);
     ``reset`` the block RESET applied to every cell before the first read (None: none). The
     planner's own record of the round is kept until ``learn``, so ``observe`` gets back
-    exactly what ``plan`` returned (without the default gate filled in).
+    exactly what ``plan`` returned (without the default gate filled in); every planned
+    protocol hands the planner each verify read.
     """
 
     def __init__(self, planner: PulsePlanner, gate_V: float | None = None,
@@ -79,6 +80,10 @@ class _Planned(ProgrammingProtocol):
                                           state.targets[active])
         return self._planned.with_default_gate(self.gate_V)
 
+    def learn(self, state: ProgramState, active: np.ndarray, pulses: PlannedPulses,
+              before: np.ndarray, after: np.ndarray) -> None:
+        self._observe(state, active, slice(None), before, after)
+
     def _observe(self, state: ProgramState, active: np.ndarray, index: np.ndarray | slice,
                  before: np.ndarray, after: np.ndarray,
                  pulses: PlannedPulses | None = None) -> None:
@@ -91,7 +96,9 @@ class _Planned(ProgrammingProtocol):
 
 
 class OneShot(_Planned):
-    """One planned pulse per cell, one verify read, no correction.
+    """One planned pulse per cell, one verify read, no correction. The planner still sees
+    how each cell answered, so a planner that keeps what it learns (a device book) learns
+    from a one-shot run too.
 
     Parameters
     ----------
@@ -123,7 +130,3 @@ class PlannedWriteVerify(_Planned):
     """
 
     name = "write-verify-planned"
-
-    def learn(self, state: ProgramState, active: np.ndarray, pulses: PlannedPulses,
-              before: np.ndarray, after: np.ndarray) -> None:
-        self._observe(state, active, slice(None), before, after)

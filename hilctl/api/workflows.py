@@ -87,13 +87,25 @@ def train(out: str | Path, dataset: str = "digits", mode: str = "voltage",
     return save_model(train_model(config, load_dataset(dataset)), out)
 
 
-def infer(run: Run | str | Path, dataset: str | None = None) -> dict:
+def infer(run: Run | str | Path, dataset: str | None = None, fresh_reads: bool = False,
+          relax_s: float | None = None, device_book: str | Path | None = None) -> dict:
     """Accuracy of a weights run's network in software, with ideal targets and with the
-    conductances the run measured (its last verify reads); the report ``hilctl infer`` prints."""
+    conductances the run measured (its last verify reads), or with ``fresh_reads`` of the
+    array now (after ``relax_s`` seconds of relaxation on a simulated array; with
+    ``device_book``, the book keeps when each device was last read); the report ``hilctl
+    infer`` prints."""
+    from ..run.fresh_reads import conductance_source, read_again
     from ..weights.datasets import load_dataset
     from ..weights.inference import evaluate
     from ..weights.inference import load_run as load_weights  # torch: import late
 
+    if not fresh_reads and (relax_s is not None or device_book is not None):
+        raise ConfigError("infer(): relax_s= and device_book= need fresh_reads=True (only "
+                          "new reads show relaxation or tell a device book anything)")
     path = run.path if isinstance(run, Run) else load_run(run).path
     weights = load_weights(path)
-    return evaluate(weights, load_dataset(dataset or weights.model.dataset))
+    booked = {}
+    if fresh_reads:
+        weights.conductance, booked = read_again(path, relax_s, device_book)
+    return {**evaluate(weights, load_dataset(dataset or weights.model.dataset)), **booked,
+            "conductance_source": conductance_source(fresh_reads, relax_s)}

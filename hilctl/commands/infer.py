@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import click
@@ -13,11 +12,9 @@ from rich.table import Table
 
 from hilctl.drivers import ConfigError
 
-from ..assemble import Relaxable
 from ..report.console import report_console
 from ..report.plots import plot_accuracy_energy, save_figure
-from ..run.runner import reopen_run
-from ..targets import programmed_cells
+from ..run.fresh_reads import conductance_source, read_again
 from ..units import Quantity
 from ..weights.datasets import load_dataset
 from ..weights.inference import defect_sweep, evaluate, load_run, read_cost_report, read_cost_sweep
@@ -61,6 +58,9 @@ def parse_fractions(text: str | None) -> list[float]:
 @click.option("--fresh-reads", is_flag=True,
               help="Read every programmed cell again now instead of using the run's last "
                    "verify reads.")
+@click.option("--device-book", "device_book", type=click.Path(dir_okay=False),
+              help="With --fresh-reads: keep in this device book when each device was last "
+                   "read and what it read (its learned shifts stay as they are).")
 @click.option("--relax", type=Quantity("s"), default=None,
               help="Simulated array only: let states relax this long before the fresh reads "
                    "(e.g. 1000s; the preset's relaxation_sigma sets how much).")
@@ -78,20 +78,23 @@ def parse_fractions(text: str | None) -> list[float]:
 @click.option("--sweep-bits", default="4,6,8", show_default=True,
               help="Converter bits of the sweep.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, relax, cost,
-          cost_config, adc, adc_bits, sweep_levels, sweep_bits, as_json):
+def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, device_book, relax,
+          cost, cost_config, adc, adc_bits, sweep_levels, sweep_bits, as_json):
     """Accuracy in software, with ideal targets and with the measured conductances."""
     fractions = parse_fractions(defects)
     settings = cost_settings(cost_config, adc=adc, adc_bits=adc_bits)
-    run = load_run(run_dir)
-    data = load_dataset(dataset or run.model.dataset)
     if relax is not None and not fresh_reads:
         raise ConfigError("--relax needs --fresh-reads: relaxation shows only in new reads")
+    if device_book is not None and not fresh_reads:
+        raise ConfigError("--device-book needs --fresh-reads: only new reads tell the book "
+                          "anything")
+    run = load_run(run_dir)
+    data = load_dataset(dataset or run.model.dataset)
+    booked = {}
     if fresh_reads:
-        run.conductance = read_again(run_dir, relax)
-    report = evaluate(run, data)
-    report["conductance_source"] = ("fresh reads" + (f" after {relax:g} s" if relax else "")
-                                    if fresh_reads else "last verify reads")
+        run.conductance, booked = read_again(run_dir, relax, device_book)
+    report = {**evaluate(run, data), **booked,
+              "conductance_source": conductance_source(fresh_reads, relax)}
     if fractions:
         report["defects"] = defect_sweep(run.model, run.layout, run.conductance, data,
                                          fractions, seed, trials)
@@ -128,28 +131,6 @@ def programming_ledger(run_dir: str) -> dict:
     return {"recorded": True, "protocol": result.get("protocol"),
             "program_time_s": result.get("program_time_s"), "energy_J": result.get("energy_J"),
             "pulses_mean": result.get("pulses_mean"), "cells": result.get("cells")}
-
-
-class NoRelaxation(UserWarning):
-    """``--relax`` asked of an array whose devices do not relax."""
-
-
-def read_again(run_dir: str, relax_s: float | None) -> np.ndarray:
-    """Fresh reads of every programmed cell, shaped like the run's target map."""
-    crossbar, cells, targets = reopen_run(run_dir)
-    with crossbar:
-        if relax_s:
-            if not isinstance(crossbar, Relaxable):
-                raise ConfigError("--relax works on a simulated array only; on a rig, wait")
-            if not crossbar.sim_relax(relax_s):
-                warnings.warn("--relax: this array's preset has no relaxation "
-                              "(relaxation_sigma = 0), so the fresh reads are as without it; "
-                              "set [device] relaxation_sigma to simulate it", NoRelaxation,
-                              stacklevel=2)
-        reading = crossbar.read(cells)
-    fresh = np.full(targets.size, np.nan)
-    fresh[programmed_cells(targets)] = reading.conductance
-    return fresh.reshape(targets.shape)
 
 
 def plot_defects(reports: list[dict], out_dir: Path) -> Path:

@@ -12,6 +12,16 @@ quantiles of ln G_before, so each holds about as many pulses; a (bin, setting) g
 bins. A table that draws a setting at random (characterization) has no repeated values, so a
 column with more than ``_MAX_VALUES`` distinct values is binned into quantile bins, as many as
 leave about ``_GROUP_ROWS`` pulses per group, and each pulse is counted at its bin's median.
+
+With a device book (``follow_book``) the looked-up setting is moved per device by the book's
+knob shift ``s`` (the device answers a knob ``u`` like the average device answers ``u + s``,
+in the book's knob coordinate: ln width, or volts of the amplitude or gate), discounted by the
+share ``keep`` of its information a run keeps at its age:
+
+    u_device = u*(g, T) - keep * s,
+
+kept inside the range of that setting the table holds for the polarity (values the lab
+characterized); the planner itself still learns nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +33,8 @@ import numpy as np
 from hilctl.drivers import Cells, DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols.planner import PlannedPulses, PulsePlanner
+
+from .knobs import KNOBS, SETTINGS
 
 _MAX_VALUES = 64
 _GROUP_ROWS = 20
@@ -136,6 +148,19 @@ class LookupPlanner(PulsePlanner):
 
     def __init__(self, table: LookupTable) -> None:
         self.table = table
+        # From a device book (``follow_book``): per flat device and polarity row, the shift.
+        self.shifts: np.ndarray | None = None
+        self.book_knobs: list[str] = []
+        self._shape: tuple[int, int] | None = None
+
+    def follow_book(self, cells: Cells, shape: tuple[int, int], shift: np.ndarray,
+                    keep: np.ndarray | float, knobs: list[str]) -> None:
+        """Shift each of ``cells``' looked-up settings by a device book's knob shift (2, m;
+        row 0 RESET, row 1 SET) times ``keep``, in the book's ``knobs`` (see the module
+        docstring)."""
+        self._shape, self.book_knobs = tuple(shape), list(knobs)
+        self.shifts = np.zeros((2, shape[0] * shape[1]))
+        self.shifts[:, cells.flat(shape)] = keep * np.asarray(shift, float)
 
     @classmethod
     def from_csv(cls, path) -> LookupPlanner:
@@ -148,7 +173,25 @@ class LookupPlanner(PulsePlanner):
             raise DataError("lookup planner: present and target conductances must be finite "
                             "and > 0 S")
         choice, clamped = self.table.choose(present, target)
+        polarity = self.table.groups.polarity[choice]
         chosen = self.table.groups.settings[choice]
+        if self._shape is not None:
+            chosen = self._shifted(chosen, polarity, self.shifts[:, cells.flat(self._shape)])
         gate = None if np.isnan(chosen[:, 2]).any() else chosen[:, 2]
-        return PlannedPulses(self.table.groups.polarity[choice], chosen[:, 0], chosen[:, 1],
-                             clamped, gate)
+        return PlannedPulses(polarity, chosen[:, 0], chosen[:, 1], clamped, gate)
+
+    def _shifted(self, chosen: np.ndarray, polarity: np.ndarray,
+                 shift: np.ndarray) -> np.ndarray:
+        """``chosen`` (m, 3) settings moved by each device's book shift (2, m)."""
+        chosen = chosen.copy()
+        for row, name in enumerate(("RESET", "SET")):
+            knob = KNOBS.get(self.book_knobs[row])
+            rows = polarity == Polarity[name]
+            if knob is None or not rows.any():
+                continue
+            column = SETTINGS.index(knob.setting)
+            held = self.table.groups.settings[self.table.groups.polarity == Polarity[name],
+                                              column]
+            u = knob.coordinate(chosen[rows, column]) - shift[row, rows]
+            chosen[rows, column] = np.clip(knob.value(u), np.nanmin(held), np.nanmax(held))
+        return chosen

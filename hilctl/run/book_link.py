@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from hilctl.protocols.fallback import PolarityFallback
 from ..checksums import sha256
 from ..config import RunConfig
 from .device_book import Beliefs, DeviceBook, Discount
+from .lock import book_lock
 
 POLARITY_NAMES = ("RESET", "SET")  # book rows 0, 1
 
@@ -49,23 +51,44 @@ def _file_or_name(text: str) -> str:
     return f"sha256:{sha256(path.read_bytes())}" if path.is_file() else text
 
 
+def held_book(config: RunConfig) -> AbstractContextManager:
+    """The lock of ``config``'s device book (if one is configured), held from before a run
+    makes its directory, so a book in use elsewhere refuses the run with nothing made."""
+    path = config.device_book.path
+    return nullcontext() if path is None else book_lock(Path(path))
+
+
 def discount_of(config: RunConfig) -> Discount:
     book = config.device_book
-    return Discount(book.keep_per_run, book.half_life_s or float("inf"))
+    return Discount(book.keep_per_run, book.half_life_s or float("inf"),
+                    book.half_life_pulses or float("inf"))
 
 
-def learning_planner(protocol):
-    """The neural planner a protocol plans with, or None (the book has nothing to give)."""
-    return neural_of(getattr(protocol, "planner", None))
+def planner_of(protocol):
+    """The planner a protocol plans with, or None (a protocol that plans by itself)."""
+    return getattr(protocol, "planner", None)
 
 
 def neural_of(planner):
-    """``planner`` if it is the neural one (or a fallback's primary), else None."""
+    """``planner`` if it is the neural one (or a fallback's primary), else None: the one that
+    learns per device, so the book takes its posterior."""
     from ..predictor.planner import NeuralPlanner
 
+    return _primary_if(planner, NeuralPlanner)
+
+
+def lookup_of(planner):
+    """``planner`` if it is the lookup one (or a fallback's primary), else None: it follows
+    the book's shifts without learning."""
+    from ..predictor.lookup import LookupPlanner
+
+    return _primary_if(planner, LookupPlanner)
+
+
+def _primary_if(planner, kind):
     if isinstance(planner, PolarityFallback):
         planner = planner.primary
-    return planner if isinstance(planner, NeuralPlanner) else None
+    return planner if isinstance(planner, kind) else None
 
 
 def knobs_of(planner) -> list[str]:
@@ -74,33 +97,44 @@ def knobs_of(planner) -> list[str]:
 
 
 class RunBook:
-    """A run's hold on its book: seeds the planner when made, absorbs the run in ``finish``.
+    """A run's hold on its book: seeds the planner when made (the neural planner's prior, or
+    the lookup planner's per-device shift), absorbs the run in ``finish`` (the neural
+    planner's posterior, and every run's pulses).
 
     Use it as a context manager; without a configured book every method does nothing.
     """
 
     def __init__(self, config: RunConfig, crossbar: Crossbar, planner, cells: Cells) -> None:
-        self.planner, self.cells, self.book = planner, cells, None
+        self.planner, self.cells, self.book = neural_of(planner), cells, None
         if config.device_book.path is None:
             return
         self.book = DeviceBook(config.device_book.path, array_identity(config, crossbar))
-        if planner is not None:
-            self.book.check_knobs(knobs_of(planner))
-            flat = cells.flat(crossbar.shape)
-            prior = self.book.prior(flat, discount_of(config))
-            planner.seed_belief(cells, prior.shift, prior.information, prior.keep)
+        lookup, knobs = lookup_of(planner), self.book.meta.get("knobs")
+        if self.planner is not None:
+            self.book.check_knobs(knobs_of(self.planner))
+        elif lookup is None or knobs is None:
+            return  # a planner the book cannot tell anything, or a book without looks
+        prior = self.book.prior(cells.flat(crossbar.shape), discount_of(config))
+        if self.planner is not None:
+            self.planner.seed_belief(cells, prior.shift, prior.information, prior.keep)
+        else:
+            lookup.follow_book(cells, crossbar.shape, prior.shift, prior.keep, knobs)
 
     def finish(self, run: str, pulses: Callable[[], np.ndarray]) -> dict:
-        """Store the planner's posterior of the run's cells and their pulses (2, m, counted
-        only if there is a book); a summary of what the book took (for ``result.json``)."""
+        """Store the planner's posterior of the run's cells (if it learns) and their pulses (2,
+        m, counted only if there is a book); a summary of what the book took (for
+        ``result.json``)."""
         if self.book is None:
             return {}
-        if self.planner is None:
-            return {"device_book": str(self.book.path), "device_book_updated": False}
-        shift, information = self.planner.belief(self.cells)
-        taken = self.book.absorb(run, self.cells.flat(self.book_shape), Beliefs(shift, information),
+        flat = self.cells.flat(self.book_shape)
+        if self.planner is None:  # no looks; the pulses still age the book's looks
+            counted = self.book.absorb(run, flat, None, pulses(), None)
+            return {"device_book": str(self.book.path), "device_book_updated": False,
+                    "device_book_pulses_counted": counted}
+        taken = self.book.absorb(run, flat, Beliefs(*self.planner.belief(self.cells)),
                                  pulses(), knobs_of(self.planner))
-        return {"device_book": str(self.book.path), "device_book_updated": taken}
+        return {"device_book": str(self.book.path), "device_book_updated": taken,
+                "device_book_pulses_counted": taken}
 
     @property
     def book_shape(self) -> tuple[int, int]:
@@ -117,7 +151,7 @@ class RunBook:
 def seeded_from_book(config: RunConfig, crossbar: Crossbar, planner):
     """``planner`` started from ``config``'s device book (if one is configured), without
     updating the book: for runs on copies of the array (``compare``)."""
-    with RunBook(config, crossbar, neural_of(planner), Cells.all(crossbar.shape)):
+    with RunBook(config, crossbar, planner, Cells.all(crossbar.shape)):
         return planner
 
 

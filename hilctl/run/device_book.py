@@ -7,12 +7,15 @@ posterior knob shift ``s`` (the device answers a knob ``u`` like the average dev
 ``u + s``) and the information of the looks behind it (1 / knob unit^2, the inverse variance
 the looks gave beyond the planner's generic prior), with the pulses the book has seen and when
 it was last updated (Unix seconds). A planner's prior for the next run is that posterior, the
-information of its looks discounted by age:
+information of its looks discounted by age, in time and in the pulses the device received
+since (runs whose planner learns nothing still count their pulses into the book):
 
-    keep = keep_per_run * 0.5 ** (age_s / half_life_s),
+    keep = keep_per_run * 0.5 ** (age_s / half_life_s) * 0.5 ** (pulses_since / half_life_pulses),
 
-so a device the book last saw long ago counts for less, and a book on a drifting array
-follows it.
+so a device the book last saw long ago, or cycled often since, counts for less, and a book on
+a drifting array follows it. A fresh read of the array (``hilctl infer --fresh-reads``) is no
+look at how a device answers a pulse: it leaves the looks and their age alone and keeps only
+when each device was last read and what it read (``read_s``, ``g_read_S``).
 
 The store is one SQLite file: a ``meta`` table (format version, the array's identity, the
 knob coordinate of each polarity), an ``arrays`` table of whole (2, n) arrays as raw bytes with
@@ -36,13 +39,17 @@ import numpy as np
 from hilctl.drivers import DataError
 from hilctl.drivers.atomic_file import refuse_links
 
-from .lock import exclusive_lock
+from .lock import book_lock
 from .store import Transaction, pack, unpack
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: looked_pulses, read_s, g_read_S (a format-1 book reads as 2)
 SIDES = ("reset", "set")  # row 0, row 1
-_ARRAYS = {"shift": np.float64, "information": np.float64, "pulses": np.int64,
-           "updated_s": np.float64}
+# name: (dtype, rows); rows 2 are per polarity (SIDES), 1 per device. ``looked_pulses``: the
+# device's pulses (both polarities) when that polarity's look was last taken.
+_ARRAYS = {"shift": (np.float64, 2), "information": (np.float64, 2), "pulses": (np.int64, 2),
+           "updated_s": (np.float64, 2), "looked_pulses": (np.int64, 2),
+           "read_s": (np.float64, 1), "g_read_S": (np.float64, 1)}
+_NEVER = ("updated_s", "read_s", "g_read_S")  # NaN until set
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS arrays (name TEXT PRIMARY KEY, data BLOB NOT NULL,
@@ -57,9 +64,11 @@ class Discount:
 
     keep_per_run: float = 1.0
     half_life_s: float = float("inf")
+    half_life_pulses: float = float("inf")
 
-    def keep(self, age_s: np.ndarray) -> np.ndarray:
-        return self.keep_per_run * 0.5 ** (np.maximum(age_s, 0.0) / self.half_life_s)
+    def keep(self, age_s: np.ndarray, pulses_since: np.ndarray | float = 0) -> np.ndarray:
+        return (self.keep_per_run * 0.5 ** (np.maximum(age_s, 0.0) / self.half_life_s)
+                * 0.5 ** (np.maximum(pulses_since, 0) / self.half_life_pulses))
 
 
 @dataclass
@@ -88,9 +97,7 @@ class DeviceBook:
         refuse_links(self.path)
         if identity is None and not self.path.is_file():
             raise DataError(f"{self.path}: no device book there")
-        self._lock = exclusive_lock(Path(f"{self.path}.lock"),
-                                    f"{self.path}: another hilctl process is using this "
-                                    "device book; wait for it to finish")
+        self._lock = book_lock(self.path)
         self._lock.__enter__()
         try:
             self._db = self._connect(identity)
@@ -158,14 +165,16 @@ class DeviceBook:
         return int(rows) * int(cols)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The whole book: ``shift``, ``information``, ``pulses``, ``updated_s``, each (2, n)
-        (an empty book: no looks, no pulses, never updated)."""
+        """The whole book: ``shift``, ``information``, ``pulses``, ``updated_s``,
+        ``looked_pulses``, each (2, n), and ``read_s``, ``g_read_S`` (1, n) (an empty book: no
+        looks, no pulses, never updated or read)."""
         try:
             rows = self._db.execute("SELECT name, data, checksum FROM arrays").fetchall()
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{self.path}: the device book is damaged ({exc})") from None
-        out = {name: np.zeros((2, self.size), dtype) for name, dtype in _ARRAYS.items()}
-        out["updated_s"][:] = np.nan
+        out = {name: np.zeros((n, self.size), dtype) for name, (dtype, n) in _ARRAYS.items()}
+        for name in _NEVER:
+            out[name][:] = np.nan
         for name, data, checksum in rows:
             if checksum != hashlib.sha256(data).hexdigest():
                 raise DataError(f"{self.path}: array {name!r} does not match its checksum "
@@ -176,6 +185,8 @@ class DeviceBook:
             else:
                 raise DataError(f"{self.path}: array {name!r} has shape {value.shape}, the "
                                 f"book's array has {self.size} devices")
+        if "looked_pulses" not in {row[0] for row in rows}:  # format 1: no pulse since a look
+            out["looked_pulses"][:] = out["pulses"].sum(axis=0)
         return out
 
     def prior(self, flat: np.ndarray, discount: Discount, now_s: float | None = None) -> Beliefs:
@@ -184,7 +195,8 @@ class DeviceBook:
         arrays = self.arrays()
         now_s = time.time() if now_s is None else now_s
         age = now_s - arrays["updated_s"][:, flat]
-        keep = np.where(np.isfinite(age), discount.keep(np.nan_to_num(age)), 0.0)
+        since = arrays["pulses"][:, flat].sum(axis=0) - arrays["looked_pulses"][:, flat]
+        keep = np.where(np.isfinite(age), discount.keep(np.nan_to_num(age), since), 0.0)
         return Beliefs(arrays["shift"][:, flat], arrays["information"][:, flat], keep)
 
     def check_knobs(self, knobs: list[str]) -> None:
@@ -202,40 +214,59 @@ class DeviceBook:
         return self._db.execute("SELECT 1 FROM runs WHERE run = ?", (run,)).fetchone() is not None
 
     # -- writing ---------------------------------------------------------------------------
-    def absorb(self, run: str, flat: np.ndarray, beliefs: Beliefs, pulses: np.ndarray,
-               knobs: list[str], now_s: float | None = None) -> bool:
+    def absorb(self, run: str, flat: np.ndarray, beliefs: Beliefs | None, pulses: np.ndarray,
+               knobs: list[str] | None, now_s: float | None = None) -> bool:
         """Replace the looks at devices ``flat`` with a run's posterior and add its pulses
-        (2, m), in one transaction. A run already absorbed is skipped (False)."""
-        self.check_knobs(knobs)
+        (2, m), in one transaction; ``beliefs`` None (a run whose planner learns nothing):
+        add the pulses only, so the looks age by them. A run already absorbed is skipped
+        (False)."""
+        if beliefs is not None:
+            self.check_knobs(knobs)
         now_s = time.time() if now_s is None else now_s
         with Transaction(self._db):
             if self.absorbed(run):
                 return False
             arrays = self.arrays()
-            arrays["shift"][:, flat] = beliefs.shift
-            arrays["information"][:, flat] = beliefs.information
             arrays["pulses"][:, flat] += pulses
-            arrays["updated_s"][:, flat] = now_s
+            if beliefs is not None:
+                arrays["shift"][:, flat] = beliefs.shift
+                arrays["information"][:, flat] = beliefs.information
+                arrays["updated_s"][:, flat] = now_s
+                arrays["looked_pulses"][:, flat] = arrays["pulses"][:, flat].sum(axis=0)
+                _write_meta(self._db, {"knobs": knobs})
             self._write_arrays(arrays)
-            _write_meta(self._db, {"knobs": knobs})
             self._db.execute("INSERT INTO runs (run, absorbed_s) VALUES (?, ?)", (run, now_s))
-        self.meta["knobs"] = knobs
+        if beliefs is not None:
+            self.meta["knobs"] = knobs
         return True
+
+    def saw_reads(self, flat: np.ndarray, conductance: np.ndarray,
+                  now_s: float | None = None) -> None:
+        """Keep when devices ``flat`` were last read and what they read (S), in one
+        transaction; the looks and their age stay as they are (a read is no look at how a
+        device answers a pulse)."""
+        now_s = time.time() if now_s is None else now_s
+        with Transaction(self._db):
+            arrays = self.arrays()
+            arrays["read_s"][0, flat] = now_s
+            arrays["g_read_S"][0, flat] = conductance
+            self._write_arrays(arrays)
 
     def forget(self, flat: np.ndarray | None = None) -> None:
         """Drop what the book knows of devices ``flat`` (all of them if None)."""
         with Transaction(self._db):
             arrays = self.arrays()
             index = slice(None) if flat is None else flat
-            for name in ("shift", "information", "pulses"):
+            for name in ("shift", "information", "pulses", "looked_pulses"):
                 arrays[name][:, index] = 0
-            arrays["updated_s"][:, index] = np.nan
+            for name in _NEVER:
+                arrays[name][:, index] = np.nan
             self._write_arrays(arrays)
 
     def _write_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         rows = []
         for name, value in arrays.items():
-            data = pack({"value": value.astype(_ARRAYS[name])})
+            data = pack({"value": value.astype(_ARRAYS[name][0])})
             rows.append((name, data, hashlib.sha256(data).hexdigest()))
         self._db.executemany("INSERT OR REPLACE INTO arrays (name, data, checksum) "
                              "VALUES (?, ?, ?)", rows)

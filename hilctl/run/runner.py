@@ -48,7 +48,7 @@ from ..config import RunConfig, config_from_toml, dump_toml
 from ..registry import build_protocol, stop_rules
 from ..report import plots
 from ..targets import programmed_cells
-from .book_link import RunBook, learning_planner
+from .book_link import RunBook, held_book, planner_of
 from .lock import LOCK_NAME, run_lock
 from .store import RunStore, StoreWriter
 
@@ -120,7 +120,7 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     check_output_directory(run_dir, STORE_NAME, "run", create=False)
     # Checked before anything is made, so a run refused here leaves no directory behind.
     stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
-    with fresh_run_dir(run_dir):
+    with held_book(config), fresh_run_dir(run_dir):
         if inputs is not None:
             config = inputs(config, run_dir)
         return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
@@ -362,7 +362,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
     engine = stored_engine(crossbar, cells, store, config.array.seed, progress)
     rules = stop_rules(config)
     unconfirmed = _unconfirmed(store, cells) if state is not None else None
-    with RunBook(config, crossbar, learning_planner(protocol), cells) as book:
+    with RunBook(config, crossbar, planner_of(protocol), cells) as book:
         result = engine.program(protocol, cells, asked, rules, cost_model(config, crossbar),
                                 state, retarget, unconfirmed)
         # The device book's update: one call at the end of a finished (or resumed) run.

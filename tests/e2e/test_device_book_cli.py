@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from hilctl.drivers import DataError
 from hilctl.run.device_book import Beliefs, DeviceBook
 from tests.e2e.cli import assert_one_line_error, run_hilctl, run_json
+from tests.hilctl.book_holder import holding_book
 
 RUN = '[array]\npreset = "hfox-1r"\nrows = 6\ncols = 5\n'
 
@@ -58,3 +60,37 @@ def test_characterize_into_a_book_needs_its_count_and_a_predictor(tmp_path):
                       "--preset", "hfox-1r", "--rows", 4, "--cols", 4, "--out", "t.csv",
                       cwd=tmp_path)
     assert_one_line_error(done, "predictor")
+
+
+def test_a_book_in_use_refuses_the_run_before_its_directory_is_made(tmp_path):
+    (tmp_path / "run.toml").write_text(RUN)
+    with holding_book(tmp_path / "a.book"):
+        done = run_hilctl("program", "--config", "run.toml", "--device-book", "a.book",
+                          "--out", "r1", "--quiet", cwd=tmp_path)
+    assert_one_line_error(done, "a.book", "another hilctl process is using")
+    assert not (tmp_path / "r1").exists()
+
+
+def test_fresh_reads_tell_the_book_when_each_device_was_seen(tmp_path):
+    from hilctl.run.fresh_reads import read_again
+
+    (tmp_path / "run.toml").write_text(RUN)
+    summary = run_json("program", "--config", "run.toml", "--device-book", "a.book",
+                       "--out", "r1", "--quiet", cwd=tmp_path)
+    assert summary["device_book_pulses_counted"] is True  # write-verify: pulses, no looks
+    with DeviceBook(tmp_path / "a.book") as book:
+        before = book.arrays()
+    conductance, booked = read_again(tmp_path / "r1", device_book=tmp_path / "a.book")
+    assert booked["device_book_reads"] == 30
+    with DeviceBook(tmp_path / "a.book") as book:
+        after = book.arrays()
+    np.testing.assert_array_equal(after["g_read_S"][0], conductance.ravel())
+    assert np.isfinite(after["read_s"]).all() and np.isnan(before["read_s"]).all()
+    for name in ("shift", "information", "pulses", "updated_s"):
+        np.testing.assert_array_equal(after[name], before[name])
+    done = run_hilctl("infer", "--run", "r1", "--device-book", "a.book", cwd=tmp_path)
+    assert_one_line_error(done, "--device-book needs --fresh-reads")
+    (tmp_path / "other.toml").write_text(RUN.replace("cols = 5", "cols = 5\nseed = 9"))
+    run_json("program", "--config", "other.toml", "--out", "r2", "--quiet", cwd=tmp_path)
+    with pytest.raises(DataError, match="another array"):
+        read_again(tmp_path / "r2", device_book=tmp_path / "a.book")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hilctl.drivers import DataError, ResumeError
-from hilctl.run.device_book import Beliefs, DeviceBook, Discount
+from hilctl.run.device_book import FORMAT_VERSION, Beliefs, DeviceBook, Discount
+from tests.hilctl.book_holder import holding_book
 
 SHAPE = [4, 8]
 IDENTITY = {"kind": "simulated", "preset": "hfox-1r", "device": {}, "empirical_table": None,
@@ -63,6 +64,53 @@ def test_old_looks_count_for_less(tmp_path):
     np.testing.assert_array_equal(aged.information, beliefs.information)
 
 
+def test_looks_age_by_the_pulses_their_devices_received_since(tmp_path):
+    flat, beliefs, pulses = filled(tmp_path / "b.sqlite")
+    cycled = flat[:4]
+    with DeviceBook(tmp_path / "b.sqlite", IDENTITY) as book:
+        # A run whose planner learns nothing (write-verify) only counts its pulses: 3 + 5.
+        assert book.absorb("run-wv", cycled, None, np.array([[3] * 4, [5] * 4]), None)
+        aged = book.prior(flat, Discount(half_life_pulses=4.0))
+        arrays = book.arrays()
+    np.testing.assert_allclose(aged.keep[:, :4], 0.25)  # 8 pulses: two half-lives
+    np.testing.assert_allclose(aged.keep[:, 4:], 1.0)
+    np.testing.assert_array_equal(arrays["shift"][:, flat], beliefs.shift)  # looks unchanged
+    np.testing.assert_array_equal(arrays["pulses"][:, cycled], pulses[:, :4] + [[3], [5]])
+    with DeviceBook(tmp_path / "b.sqlite", IDENTITY) as book:  # a new look is young again
+        book.absorb("run-c", cycled, beliefs_of(4), np.ones((2, 4), np.int64), KNOBS)
+        np.testing.assert_allclose(book.prior(cycled, Discount(half_life_pulses=4.0)).keep, 1.0)
+
+
+def beliefs_of(m: int) -> Beliefs:
+    return looks(2, m)[0]
+
+
+def test_a_format_1_book_reads_with_no_pulse_since_its_looks(tmp_path):
+    flat, beliefs, _ = filled(tmp_path / "b.sqlite")
+    with sqlite3.connect(tmp_path / "b.sqlite") as db:
+        db.execute("DELETE FROM arrays WHERE name IN ('looked_pulses', 'read_s', 'g_read_S')")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+    with DeviceBook(tmp_path / "b.sqlite", IDENTITY) as book:
+        prior = book.prior(flat, Discount(half_life_pulses=1.0))
+        arrays = book.arrays()
+    np.testing.assert_allclose(prior.keep, 1.0)
+    np.testing.assert_array_equal(prior.shift, beliefs.shift)
+    assert np.isnan(arrays["read_s"]).all()
+
+
+def test_fresh_reads_keep_when_each_device_was_seen_and_leave_its_looks(tmp_path):
+    flat, beliefs, _ = filled(tmp_path / "b.sqlite", now_s=1000.0)
+    with DeviceBook(tmp_path / "b.sqlite", IDENTITY) as book:
+        book.saw_reads(flat, np.full(flat.size, 42e-6), now_s=5000.0)
+        arrays = book.arrays()
+        prior = book.prior(flat, Discount(half_life_s=1000.0), now_s=5000.0)
+    assert (arrays["read_s"][0, flat] == 5000.0).all()
+    assert (arrays["g_read_S"][0, flat] == 42e-6).all()
+    assert (arrays["updated_s"][:, flat] == 1000.0).all()  # the looks are as old as they were
+    np.testing.assert_allclose(prior.keep, 0.5 ** 4)
+    np.testing.assert_array_equal(prior.shift, beliefs.shift)
+
+
 def test_the_book_of_another_array_is_refused(tmp_path):
     filled(tmp_path / "b.sqlite")
     for other in ({**IDENTITY, "seed": 4}, {**IDENTITY, "shape": [8, 4]},
@@ -81,7 +129,8 @@ def test_looks_of_another_knob_are_refused(tmp_path):
 def test_a_book_from_a_newer_hilctl_is_refused(tmp_path):
     filled(tmp_path / "b.sqlite")
     with sqlite3.connect(tmp_path / "b.sqlite") as db:
-        db.execute("UPDATE meta SET value = '2' WHERE key = 'format_version'")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'format_version'",
+                   (str(FORMAT_VERSION + 1),))
     with pytest.raises(DataError, match="newer hilctl"):
         DeviceBook(tmp_path / "b.sqlite", IDENTITY)
 
@@ -111,10 +160,12 @@ def test_a_damaged_book_is_one_clear_error(tmp_path, damage):
 
 def test_a_second_user_of_a_book_is_refused_while_the_first_holds_it(tmp_path):
     filled(tmp_path / "b.sqlite")
-    with DeviceBook(tmp_path / "b.sqlite", IDENTITY):
+    with holding_book(tmp_path / "b.sqlite"):
         with pytest.raises(ResumeError, match="another hilctl process is using"):
             DeviceBook(tmp_path / "b.sqlite", IDENTITY)
     DeviceBook(tmp_path / "b.sqlite", IDENTITY).close()  # free again once released
+
+
 
 
 def test_a_failed_update_leaves_the_book_as_it_was(tmp_path):
