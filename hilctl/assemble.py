@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from hilctl.drivers import ConfigError, Crossbar, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
+from hilctl.protocols.result import CostModel
 from hilctl.simulated_backend import SimulatedCrossbar
 from hilctl.simulated_backend.device_model import DeviceModel
 from hilctl.simulated_backend.empirical import EmpiricalDevice
@@ -70,6 +71,14 @@ def device_model(config: RunConfig) -> DeviceModel:
     mtime = path.stat().st_mtime_ns if path.exists() else 0
     return EmpiricalDevice(_measured_table(str(path), mtime),
                            out_of_range=config.array.empirical_out_of_range)
+
+
+def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
+    """How the run's pulses and reads turn into time and energy (also what planners price)."""
+    params = getattr(crossbar, "params", None)
+    v0 = getattr(params, "iv_v0_V", None)
+    return CostModel(read_time_s=config.cost.read_time_s, read_V=crossbar.limits.read_V,
+                     iv_v0_V=v0, compliance_A=crossbar.limits.compliance_A)
 
 
 def device_usage(crossbar: Crossbar) -> dict[str, dict]:

@@ -24,7 +24,6 @@ import numpy as np
 from hilctl.drivers import Cells, Checkpointable, Crossbar, PulseBatch, ResumeError
 from hilctl.drivers.atomic_file import check_output_directory, refuse_links, write_atomic
 from hilctl.protocols import (
-    CostModel,
     Engine,
     ProgrammingProtocol,
     ProgramResult,
@@ -34,7 +33,7 @@ from hilctl.protocols import (
 from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
 
-from ..assemble import device_usage, open_crossbar
+from ..assemble import cost_model, device_usage, open_crossbar
 from ..checksums import sha256
 from ..config import RunConfig, config_from_toml, dump_toml
 from ..registry import build_protocol, stop_rules
@@ -61,13 +60,6 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     write_atomic(path, buffer.getvalue())
-
-
-def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
-    params = getattr(crossbar, "params", None)
-    v0 = getattr(params, "iv_v0_V", None)
-    return CostModel(read_time_s=config.cost.read_time_s, read_V=crossbar.limits.read_V,
-                     iv_v0_V=v0, compliance_A=crossbar.limits.compliance_A)
 
 
 def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
