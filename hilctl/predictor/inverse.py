@@ -212,7 +212,8 @@ def fixed_choices(predictor, name: str, count: int = _CHOICES) -> list[dict[str,
     """The fixed settings polarity ``name`` may be planned at: the predictor's own first, then
     ``count`` round values of the searched one (``Knob.searched``: the amplitude of the width
     knob) over the range its training table covered (none for a predictor that did not record
-    it, or whose table held one value)."""
+    it: one trained before, or at a fixed setting the user gave; nor where the table held one
+    value)."""
     fixed, knob = predictor.spec.fixed[name], predictor.knob_of(name)
     seen = predictor.spec.training.get("searched_range", {}).get(name)
     if seen is None or seen[0] >= seen[1]:

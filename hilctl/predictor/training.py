@@ -126,15 +126,15 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
         g_range_S=[float(np.exp(lng.min())), float(np.exp(lng.max()))],
         hidden=list(hidden), scaling=scaling,
         training={"rows": len(table), "epochs": epochs, "seed": seed, "source": source,
-                  "validation_pinball": val_loss, "quantiles": list(QUANTILES),
-                  # what a cost-aware planner may move the fixed setting over
-                  "searched_range": _setting_range(table, knobs, "searched")},
+                  "validation_pinball": val_loss, "quantiles": list(QUANTILES)},
     )
     predictor = Predictor(net, spec)
     if fixed:
-        _given_fixed(predictor, fixed)
+        _given_fixed(predictor, fixed)  # the user's setting: a planner keeps to it
     else:
         choose_fixed(predictor, table)
+        # What a cost-aware planner may move the chosen setting over.
+        spec.training["searched_range"] = _setting_range(table, knobs, "searched")
     _check_fixed(spec, table)
     spec.training["seconds"] = round(time.perf_counter() - started, 2)
     return predictor
