@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from hilctl.drivers import ConfigError, Crossbar, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
+from hilctl.protocols import CostModel, Schedule
 from hilctl.simulated_backend import SimulatedCrossbar
 from hilctl.simulated_backend.device_model import DeviceModel
 from hilctl.simulated_backend.empirical import EmpiricalDevice
@@ -70,6 +71,38 @@ def device_model(config: RunConfig) -> DeviceModel:
     mtime = path.stat().st_mtime_ns if path.exists() else 0
     return EmpiricalDevice(_measured_table(str(path), mtime),
                            out_of_range=config.array.empirical_out_of_range)
+
+
+def cost_model(config: RunConfig, crossbar: Crossbar) -> CostModel:
+    """The run's cost model: ``[cost]`` times, the ``[schedule]`` (refused on a rig whose board
+    cannot pulse cells together), and the best device I-V known (see ``device_iv``)."""
+    schedule = Schedule.named(config.schedule.mode)
+    if config.rig is not None and not schedule.one_at_a_time:
+        raise ConfigError(f"schedule.mode = {schedule.name!r}: the rig's board pulses one cell "
+                          "at a time (BATCH and SEQ in drivers/BOARD_PROTOCOL.md); use "
+                          "mode = \"none\" on a rig")
+    v0, source = device_iv(config, crossbar)
+    cost = config.cost
+    return CostModel(read_time_s=cost.read_time_s, read_V=crossbar.limits.read_V,
+                     iv_v0_V=v0, compliance_A=crossbar.limits.compliance_A,
+                     pulse_setup_s=cost.pulse_setup_s, round_trip_s=cost.round_trip_s,
+                     settle_s=cost.settle_s, schedule=schedule, iv_source=source)
+
+
+def device_iv(config: RunConfig, crossbar: Crossbar) -> tuple[float | None, str]:
+    """V0 of the devices' sinh I-V (None: ohmic) and where it comes from: ``[cost] iv_v0_V``,
+    else a simulated array's own parameters, else (a rig) the preset its array was
+    characterised with if the config names one. No SMU driver returns a pulse's own current
+    (the 2600 script measures at the read voltage, the 2400 path pulses from the board's
+    generator), so a rig's energy always comes from its reads and this I-V."""
+    if config.cost.iv_v0_V is not None:
+        return config.cost.iv_v0_V, "[cost] iv_v0_V"
+    if config.rig is None:
+        v0 = getattr(getattr(crossbar, "params", None), "iv_v0_V", None)
+        return v0, "device parameters" if v0 is not None else "no I-V known"
+    if "preset" in config.array.model_fields_set and config.array.empirical_table is None:
+        return device_params(config).iv_v0_V, f"preset {config.array.preset}"
+    return None, "no I-V known: set [cost] iv_v0_V or the rig's [array] preset"
 
 
 def device_usage(crossbar: Crossbar) -> dict[str, dict]:

@@ -146,12 +146,30 @@ class FallbackConfig(Strict):
     width_s: float = Field(1e-6, gt=0)
 
 
+class ObjectiveWeightsConfig(Strict):
+    """``[protocol.objective_weights]``: what a planner minimises, as the cost of one pulse,
+    one second and one joule (``hilctl.protocols.objective``); replaces ``objective``."""
+
+    pulse: float = Field(0.0, ge=0)
+    time_s: float = Field(0.0, ge=0)
+    energy_J: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ObjectiveWeightsConfig:
+        if self.pulse == self.time_s == self.energy_J == 0:
+            raise ValueError("all weights are 0: give pulse, time_s or energy_J a positive one")
+        return self
+
+
 class ProtocolConfig(Strict):
     name: str = "write-verify"
     planner: Literal["neural", "oracle", "heuristic", "lookup"] = "neural"
     # The gate every pulse carries where a protocol plans none (1T1R arrays); None: no gate.
     gate_V: float | None = Field(None, gt=0)
     predictor: str | None = None
+    # What a planner minimises per cell (hilctl.protocols.objective); weights replace it.
+    objective: Literal["pulses", "time", "energy"] = "time"
+    objective_weights: ObjectiveWeightsConfig | None = None
     tolerance: float | None = Field(0.05, gt=0)
     tolerance_abs_S: float | None = Field(None, gt=0)
     max_pulses: int = Field(100, ge=1, le=100_000)

@@ -19,11 +19,12 @@ from hilctl.protocols import (
 from hilctl.protocols.fallback import FixedPulse, PolarityFallback
 from hilctl.protocols.fppv import FixedPulseVerify, LevelGates
 from hilctl.protocols.heuristic import GateSpan
+from hilctl.protocols.objective import Objective, ObjectiveWeights
 from hilctl.protocols.planner import PulsePlanner
 from hilctl.protocols.settings import ResetPulse
 from hilctl.protocols.write_verify_wl import GateIspp
 
-from .assemble import AccessTransistor, KnowsDevices, default_gate, device_model
+from .assemble import AccessTransistor, KnowsDevices, cost_model, default_gate, device_model
 from .config import RunConfig
 from .targets import nominal_window
 
@@ -128,14 +129,15 @@ def build_protocol(config: RunConfig, crossbar: Crossbar,
 
 def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The configured planner for ``crossbar`` (``protocol.planner``)."""
-    kind = config.protocol.planner
+    kind, objective = config.protocol.planner, planning_objective(config, crossbar)
     if kind == "oracle":
         from hilctl.simulated_backend import OraclePlanner
 
         if not isinstance(crossbar, KnowsDevices):
             raise ConfigError("protocol.planner = 'oracle' needs the simulated array: only a "
                               "simulator knows its devices' true parameters")
-        return OraclePlanner(crossbar)
+        return OraclePlanner(crossbar, attempt_cost=objective.attempt_cost
+                             if objective.prices_settings else None)
     if kind == "heuristic":
         model = device_model(config)
         window = nominal_window(model, crossbar.limits.read_V)
@@ -152,15 +154,28 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
         raise ConfigError(f"protocol {config.protocol.name!r} with the neural planner needs a "
                           "trained predictor: --predictor DIR (see hilctl predictor train), "
                           "or --planner oracle|heuristic")
+    from .predictor.inverse import offers_choices
     from .predictor.model import Predictor
     from .predictor.planner import NeuralPlanner
 
     predictor = Predictor.load(config.protocol.predictor)
-    planner = NeuralPlanner(predictor, crossbar.shape)
+    if objective.prices_settings and offers_choices(predictor):
+        planner = NeuralPlanner(predictor, crossbar.shape, bands=stop_rules(config).tolerance,
+                                objective=objective)
+    else:
+        planner = NeuralPlanner(predictor, crossbar.shape)
     if len(predictor.spec.polarities) == 2:
         return planner
     return PolarityFallback(planner, Polarity[predictor.spec.polarities[0]],
                             _fallback(config, crossbar))
+
+
+def planning_objective(config: RunConfig, crossbar: Crossbar) -> Objective:
+    """What the configured planner minimises (``protocol.objective`` or its weights), priced
+    by the run's cost model."""
+    p = config.protocol
+    weights = p.objective_weights and ObjectiveWeights(**p.objective_weights.model_dump())
+    return Objective.named(p.objective, cost_model(config, crossbar), weights)
 
 
 def _gate_span(config: RunConfig) -> GateSpan:

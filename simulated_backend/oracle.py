@@ -10,11 +10,20 @@ It plans from the device's present TRUE state, not from the read handed to it: a
 perfect knowledge of the device would know its state too, and read noise is part of what the
 other planners must cope with, not a limit of the physics.
 
+Given ``attempt_cost`` (a callable (read G, volts, width) -> cost per pulse, such as a
+planning objective's), the width knob may also move its fixed amplitude, and the amplitude knob
+its fixed width, over ``_ALTERNATIVES`` round values inside the limits: every setting that needs
+no clipping lands a noise-free device exactly, so the oracle takes the cheapest of them (the
+default setting unless another is strictly cheaper). That keeps ratios to the oracle fair when
+planners are told to save time or energy.
+
 On a 1T1R array (``one_t_one_r``) the knob is the gate: ``oracle_1t1r`` inverts the SET level
 the gate's compliance allows and the RESET divider; width and amplitude knobs are for 1R cells.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -46,6 +55,8 @@ DEFAULT_RESET_V = 1.4
 DEFAULT_WIDTH_S = 1e-6
 
 KNOBS = ("width", "amplitude")
+_ALTERNATIVES = 100  # fixed settings a cost-aware oracle tries besides its default (2 % steps)
+AttemptCost = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 GATE_KNOB = "gate"
 
 
@@ -66,19 +77,23 @@ class OraclePlanner(PulsePlanner):
         Fixed pulse width in seconds for the amplitude knob.
     gate_knob : GateKnob, optional
         Fixed settings of the gate knob.
+    attempt_cost : callable, optional
+        Cost of one pulse from (read G in S, volts, width in s), arrays; the oracle then plans
+        the cheapest exact setting (module docstring). None: the fixed setting above.
     """
 
     name = "oracle"
 
     def __init__(self, crossbar: SimulatedCrossbar, knob: str | None = None,
                  set_V: float = DEFAULT_SET_V, reset_V: float = DEFAULT_RESET_V,
-                 width_s: float = DEFAULT_WIDTH_S, gate_knob: GateKnob | None = None) -> None:
+                 width_s: float = DEFAULT_WIDTH_S, gate_knob: GateKnob | None = None,
+                 attempt_cost: AttemptCost | None = None) -> None:
         if crossbar.population is None:
             raise ConfigError("the oracle planner needs a parametric device model; this "
                               "array's model has no closed-form response to invert")
         gated = isinstance(crossbar.population, OneTOneRPopulation)
         knob = _knob_for(gated, knob)
-        self.crossbar, self.knob = crossbar, knob
+        self.crossbar, self.knob, self.attempt_cost = crossbar, knob, attempt_cost
         self.gate_knob = gate_knob or GateKnob()
         if gated:
             self.gate_knob.check(crossbar.limits)
@@ -117,33 +132,61 @@ class OraclePlanner(PulsePlanner):
         goal = np.clip(goal, 0.0, 1.0)
         polarity = np.where(goal > x, Polarity.SET, Polarity.RESET).astype(np.int8)
         kt = _needed_kt(pop, x, goal, polarity)
-        if self.knob == "width":
-            amplitude, width, clipped = self._widths(pop, polarity, kt)
-        else:
-            amplitude, width, clipped = self._amplitudes(pop, polarity, kt)
+        amplitude, width, clipped = self._cheapest(pop, polarity, kt, np.asarray(present))
         return PlannedPulses(polarity, amplitude, width, clipped | ~reachable)
 
-    def _widths(self, pop: DevicePopulation, polarity: np.ndarray, kt: np.ndarray):
+    def _cheapest(self, pop: DevicePopulation, polarity: np.ndarray, kt: np.ndarray,
+                  present: np.ndarray):
+        """(amplitude, width, clipped) of the default fixed setting or, with
+        ``attempt_cost``, of the cheapest alternative that needs no clipping."""
+        limits = self.crossbar.limits
+        if self.knob == "width":
+            settle, default = self._widths, np.where(polarity == Polarity.SET, self.set_V,
+                                                     self.reset_V)
+            alternatives = [limits.max_amplitude(polarity) * share
+                            for share in np.linspace(0.01, 1.0, _ALTERNATIVES)]
+        else:
+            settle, default = self._amplitudes, np.full(kt.size, self.width_s)
+            alternatives = [np.full(kt.size, w) for w in np.geomspace(
+                limits.width_min_s, limits.width_max_s, _ALTERNATIVES)]
+        best = settle(pop, polarity, kt, default)
+        if self.attempt_cost is None:
+            return best
+        cost = np.where(best[2], np.inf, self.attempt_cost(present, best[0], best[1]))
+        for fixed in alternatives:
+            amplitude, width, clipped = settle(pop, polarity, kt, fixed)
+            with np.errstate(invalid="ignore", over="ignore"):
+                price = np.where(clipped, np.inf, self.attempt_cost(present, amplitude, width))
+            cheaper = price < cost
+            best = tuple(np.where(cheaper, new, old)
+                         for new, old in zip((amplitude, width, clipped), best, strict=True))
+            cost = np.where(cheaper, price, cost)
+        return best
+
+    def _widths(self, pop: DevicePopulation, polarity: np.ndarray, kt: np.ndarray,
+                amplitude: np.ndarray):
+        """Widths that give ``kt`` at ``amplitude`` (V, per pulse)."""
         limits = self.crossbar.limits
         is_set = polarity == Polarity.SET
-        amplitude = np.where(is_set, self.set_V, self.reset_V)
         rate = _rate(pop, amplitude, is_set)
         with np.errstate(divide="ignore", invalid="ignore"):
             width = np.where(rate > 0, kt / rate, np.inf)
         clipped = (width < limits.width_min_s) | (width > limits.width_max_s)
         return amplitude, np.clip(width, limits.width_min_s, limits.width_max_s), clipped
 
-    def _amplitudes(self, pop: DevicePopulation, polarity: np.ndarray, kt: np.ndarray):
+    def _amplitudes(self, pop: DevicePopulation, polarity: np.ndarray, kt: np.ndarray,
+                    width: np.ndarray):
+        """Amplitudes that give ``kt`` in ``width`` (s, per pulse)."""
         limits = self.crossbar.limits
         is_set = polarity == Polarity.SET
         base = np.where(is_set, pop.set_rate, pop.reset_rate)
         threshold = np.where(is_set, pop.set_threshold, pop.reset_threshold)
         slope = np.where(is_set, pop.set_slope, pop.reset_slope)
         # Inverse of switching_rate: k = rate (exp((V - V_th) / V_s) - 1).
-        amplitude = threshold + slope * np.log1p(kt / self.width_s / base)
+        amplitude = threshold + slope * np.log1p(kt / width / base)
         top = limits.max_amplitude(polarity)
         clipped = amplitude > top
-        return np.minimum(amplitude, top), np.full(kt.size, self.width_s), clipped
+        return np.minimum(amplitude, top), width, clipped
 
 
 def _knob_for(gated: bool, knob: str | None) -> str:

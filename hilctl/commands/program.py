@@ -82,6 +82,8 @@ def print_levels(levels: dict[str, dict], console: Console) -> None:
 @click.option("--predictor", "predictor_dir", type=click.Path(),
               help="Trained predictor directory (neural planner), or a pulse-response table "
                    "(lookup planner).")
+@click.option("--objective", help="What the planner minimises per cell: pulses, time or "
+              "energy [time].")
 @click.option("--weights", "weights_dir", type=click.Path(file_okay=False),
               help="Trained model directory (hilctl train): its layers become the targets.")
 @click.option("--rescale", is_flag=True, default=None,
@@ -97,7 +99,7 @@ def print_levels(levels: dict[str, dict], console: Console) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, level_map,
-            bounds_file, protocol, planner,
+            bounds_file, protocol, planner, objective,
             predictor_dir, weights_dir, rescale, tolerance, max_pulses, out_dir, resume_dir,
             device_book, as_json, quiet):
     """Program an array with write-verify and store every round in a run directory."""
@@ -109,6 +111,7 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
         "weights": {"model": weights_dir and str(Path(weights_dir).resolve()),
                     "rescale": rescale},
         "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
+                     "objective": objective,
                      "predictor": predictor_dir and str(Path(predictor_dir).resolve()),
                      **parse_tolerance(tolerance)},
         "device_book": {"path": device_book and str(Path(device_book).resolve())},

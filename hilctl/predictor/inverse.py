@@ -18,11 +18,13 @@ import numpy as np
 
 from hilctl.drivers import ConfigError, DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
+from hilctl.protocols.objective import TIE_SLACK, Objective
 
 from .quantiles import MEDIAN, QUANTILES, PredictorRangeWarning
 
 _G_POINTS, _U_POINTS, _T_POINTS = 160, 256, 256
-IN_BAND_SLACK = 0.02  # chances of landing in band closer than this are a tie
+IN_BAND_SLACK = TIE_SLACK
+_CHOICES = 7  # fixed settings a priced objective may choose among, besides the default
 
 
 @dataclass(frozen=True)
@@ -191,22 +193,48 @@ def predictor_inverse(predictor, name: str, overshoot: float = 0.5) -> InverseTa
     return cache[key]
 
 
-def predictor_forward(predictor, name: str, quantile: int = MEDIAN) -> ForwardTable:
-    """The forward table of polarity ``name`` at the predictor's fixed setting, of its median
-    or the ``QUANTILES[quantile]`` outcome (cached)."""
+def predictor_forward(predictor, name: str, quantile: int = MEDIAN,
+                      fixed: dict[str, float] | None = None) -> ForwardTable:
+    """The forward table of polarity ``name`` at the ``fixed`` settings (default: the
+    predictor's own), of its median or the ``QUANTILES[quantile]`` outcome (cached)."""
     if name not in predictor.spec.polarities:
         raise DataError(f"the predictor was trained for {'/'.join(predictor.spec.polarities)} "
                         f"pulses only; some cells need a {name} pulse")
-    key = ("forward", name, quantile)
+    fixed = predictor.spec.fixed[name] if fixed is None else fixed
+    key = ("forward", name, quantile, tuple(sorted(fixed.items())))
     cache = predictor.tables
     if key not in cache:
-        cache[key] = build_forward(predictor, name, predictor.spec.fixed[name], quantile)
+        cache[key] = build_forward(predictor, name, fixed, quantile)
     return cache[key]
 
 
-def plan_in_band(predictor, present, target, half_width, shift=0.0) -> KnobPlan:
+def fixed_choices(predictor, name: str, count: int = _CHOICES) -> list[dict[str, float]]:
+    """The fixed settings polarity ``name`` may be planned at: the predictor's own first, then
+    ``count`` round values of the searched one (``Knob.searched``: the amplitude of the width
+    knob) over the range its training table covered (none for a predictor that did not record
+    it: one trained before, or at a fixed setting the user gave; nor where the table held one
+    value)."""
+    fixed, knob = predictor.spec.fixed[name], predictor.knob_of(name)
+    seen = predictor.spec.training.get("searched_range", {}).get(name)
+    if seen is None or seen[0] >= seen[1]:
+        return [fixed]
+    values = knob.candidates(knob.searched, seen[0], seen[1], count)
+    return [fixed, *({**fixed, knob.searched: float(v)} for v in values
+                     if not np.isclose(v, fixed[knob.searched], rtol=1e-6))]
+
+
+def offers_choices(predictor) -> bool:
+    """Whether some polarity may be planned at more than its one fixed setting; with one, the
+    knob alone sets the landing, so there is no cheaper way to the same landing to choose."""
+    return any(len(fixed_choices(predictor, name)) > 1 for name in predictor.spec.polarities)
+
+
+def plan_in_band(predictor, present, target, half_width, shift=0.0,
+                 objective: Objective | None = None,
+                 choices: dict[str, list[dict[str, float]]] | None = None) -> KnobPlan:
     """One pulse per cell chosen for the largest predicted chance of landing in its band
-    ``target ± half_width`` (S), not for a median on the target.
+    ``target ± half_width`` (S), not for a median on the target; or, with an ``objective``
+    that prices settings, for the least expected cost of getting there.
 
     Near an abrupt, probabilistic threshold (a 1T1R SET) the median outcome says little: a
     gate whose median lands on the target may switch only half the cells, while a slightly
@@ -215,27 +243,71 @@ def plan_in_band(predictor, present, target, half_width, shift=0.0) -> KnobPlan:
     piecewise-linear CDF of ``in_band_probability``; the best knob wins, near-ties going to the
     one whose median lies nearest the target (``most_likely_in_band``). ``shift`` is the
     per-device knob shift as in ``plan_knob`` (shape (2, n) or broadcastable).
+
+    ``objective`` (``hilctl.protocols.objective``) weighs each knob of each fixed setting in
+    ``choices`` (per polarity name, ``fixed_choices``; default: the predictor's own) by its
+    expected cost, E[attempts] x cost of an attempt, priced at the knob the device is sent.
     """
     present, target = np.asarray(present, float), np.asarray(target, float)
     plan = plan_knob(predictor, present, target, shift)  # polarity, range checks, fallbacks
     half = np.broadcast_to(np.asarray(half_width, float), target.shape)
     shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (2, present.size))
-    g_lo, g_hi = predictor.spec.g_range_S
-    lng = np.log(np.clip(present, g_lo, g_hi))
     u_plan, clamped = plan.u - _shift_of(plan.polarity, shift), plan.clamped.copy()
+    chosen = np.zeros(present.size, dtype=np.int64)
+    choices = choices or {name: [predictor.spec.fixed[name]]
+                          for name in predictor.spec.polarities}
     for name in predictor.spec.polarities:
         rows = np.flatnonzero(plan.polarity == Polarity[name])
         if rows.size == 0:
             continue
-        best, reachable = _best_in_band(predictor, name, lng[rows], target[rows], half[rows])
+        side = int(Polarity[name] > 0)
+        best, which, reachable = _cheapest_in_band(
+            predictor, name, _Cells(present[rows], target[rows], half[rows], shift[side, rows]),
+            objective, choices[name])
         lo, hi = predictor.u_range(name)
-        wanted = best - shift[int(Polarity[name] > 0), rows]
+        wanted = best - shift[side, rows]
         u_plan[rows] = np.where(reachable, np.clip(wanted, lo, hi), u_plan[rows])
+        chosen[rows] = np.where(reachable, which, 0)
         clamped[rows] = np.where(reachable, plan.out_of_range[rows] | (wanted < lo)
                                  | (wanted > hi), clamped[rows])
-    amplitude, width, gate = predictor.settings(plan.polarity, _inside_range(
-        predictor, plan.polarity, np.clip(u_plan, *_u_limits(predictor, plan.polarity))))
+    if objective is not None and objective.prices_settings:
+        # A cell beyond what its fixed setting reaches keeps that mark wherever it is sent, so
+        # that the engine's stall rule still fails a stuck device instead of letting another
+        # setting pulse it to the end of its budget (measured: 40 % of the energy and time).
+        clamped |= plan.clamped
+    u_inside = _inside_range(predictor, plan.polarity,
+                             np.clip(u_plan, *_u_limits(predictor, plan.polarity)))
+    amplitude, width, gate = _settings_at(predictor, plan.polarity, u_inside, chosen, choices)
     return KnobPlan(plan.polarity, amplitude, width, gate, plan.u, clamped, plan.out_of_range)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """What choosing a pulse needs of each cell: read G and target (S), the band's
+    half-width (S) and the device's knob shift."""
+
+    present: np.ndarray
+    target: np.ndarray
+    half: np.ndarray
+    shift: np.ndarray
+
+    def part(self, index: slice) -> _Cells:
+        return _Cells(self.present[index], self.target[index], self.half[index],
+                      self.shift[index])
+
+
+def _settings_at(predictor, polarity, u, chosen, choices):
+    """(amplitude, width, gate) of each pulse at knob ``u`` and fixed setting
+    ``choices[polarity][chosen]``."""
+    amplitude, width, gate = predictor.settings(polarity, u)
+    for name in predictor.spec.polarities:
+        for index, fixed in enumerate(choices[name][1:], start=1):
+            rows = (polarity == Polarity[name]) & (chosen == index)
+            built = predictor.knob_of(name).pulse(u[rows], fixed)
+            amplitude[rows], width[rows] = built["amplitude_V"], built["width_s"]
+            if gate is not None:
+                gate[rows] = built["gate_V"]
+    return amplitude, width, gate
 
 
 def _shift_of(polarity: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -250,23 +322,52 @@ def _u_limits(predictor, polarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _best_in_band(predictor, name: str, lng, target, half, chunk: int = 1024):
-    """(knob coordinate of the average device with the largest P(in band), whether any knob
-    gives a chance above nil) per cell, from the quantile forward tables."""
-    tables = [predictor_forward(predictor, name, k) for k in range(len(QUANTILES))]
-    u = tables[0].u
-    response = np.stack([t.response for t in tables], axis=-1)  # (G, U, 5) ln G after
-    best, chance = np.empty(lng.size), np.empty(lng.size)
-    for start in range(0, lng.size, chunk):
+def _cheapest_in_band(predictor, name: str, cells: _Cells, objective: Objective | None,
+                      choices: list[dict[str, float]], chunk: int = 128):
+    """(knob coordinate of the average device, index into ``choices``, whether any knob gives
+    a chance above nil) per cell: the largest P(in band), or with a pricing ``objective`` the
+    least expected cost, over every knob of the forward grid at every fixed setting."""
+    tables = [[predictor_forward(predictor, name, k, fixed) for k in range(len(QUANTILES))]
+              for fixed in choices]
+    lng_grid, u = tables[0][0].lng, tables[0][0].u
+    # (choices, G, U, 5): ln G after, per fixed setting, present G and knob
+    response = np.stack([np.stack([t.response for t in ts], axis=-1) for ts in tables])
+    g_lo, g_hi = predictor.spec.g_range_S
+    priced = objective is not None and objective.prices_settings
+    n = cells.present.size
+    best, which, chance = np.empty(n), np.zeros(n, dtype=np.int64), np.empty(n)
+    for start in range(0, n, chunk):
         part = slice(start, start + chunk)
-        i, a = _cell_of(tables[0].lng, lng[part])
-        q = (1 - a)[:, None, None] * response[i] + a[:, None, None] * response[i + 1]
-        low = np.maximum(target[part] - half[part], 1e-300)[:, None]
-        p = (_log_cdf(q, np.log(target[part] + half[part])[:, None]) - _log_cdf(q, np.log(low)))
-        miss = np.abs(q[..., MEDIAN] - np.log(target[part])[:, None])
-        k = most_likely_in_band(p, miss, axis=1)
-        best[part], chance[part] = u[k], p[np.arange(k.size), k]
-    return best, chance > 1e-6
+        mine = cells.part(part)
+        i, a = _cell_of(lng_grid, np.log(np.clip(mine.present, g_lo, g_hi)))
+        weight = a[None, :, None, None]
+        q = np.moveaxis((1 - weight) * response[:, i] + weight * response[:, i + 1], 0, 1)
+        low = np.maximum(mine.target - mine.half, 1e-300)[:, None, None]
+        p = (_log_cdf(q, np.log(mine.target + mine.half)[:, None, None])
+             - _log_cdf(q, np.log(low))).reshape(q.shape[0], -1)
+        miss = np.abs(q[..., MEDIAN] - np.log(mine.target)[:, None, None]).reshape(p.shape)
+        if priced:
+            cost = _attempt_costs(predictor, name, mine, u, choices, objective)
+            k = objective.choose(p, cost.reshape(p.shape), miss, axis=1)
+        else:
+            k = most_likely_in_band(p, miss, axis=1)
+        which[part], best[part] = np.divmod(k, u.size)
+        best[part], chance[part] = u[best[part].astype(np.int64)], p[np.arange(k.size), k]
+    return best, which, chance > 1e-6
+
+
+def _attempt_costs(predictor, name: str, cells: _Cells, u: np.ndarray,
+                   choices: list[dict[str, float]], objective: Objective) -> np.ndarray:
+    """Cost of one attempt (cells, choices, knobs), at the knob each device is sent (the
+    average device's ``u`` less its shift, inside the safe range)."""
+    knob, (lo, hi) = predictor.knob_of(name), predictor.u_range(name)
+    sent = np.clip(u[None, :] - cells.shift[:, None], lo, hi)
+    costs = []
+    for fixed in choices:
+        pulse = knob.pulse(sent, fixed)
+        costs.append(objective.attempt_cost(cells.present[:, None], pulse["amplitude_V"],
+                                            pulse["width_s"]))
+    return np.stack(costs, axis=1)
 
 
 def most_likely_in_band(p: np.ndarray, miss: np.ndarray, axis: int,

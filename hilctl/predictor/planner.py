@@ -43,9 +43,17 @@ from __future__ import annotations
 import numpy as np
 
 from hilctl.drivers import Cells, ConfigError, DataError, Polarity
+from hilctl.protocols.objective import Objective
 from hilctl.protocols.planner import PlannedPulses, PulsePlanner
 
-from .inverse import plan_in_band, plan_knob, predictor_forward, predictor_inverse
+from .inverse import (
+    ForwardTable,
+    fixed_choices,
+    plan_in_band,
+    plan_knob,
+    predictor_forward,
+    predictor_inverse,
+)
 from .knobs import settings_of
 from .model import Predictor
 
@@ -90,6 +98,11 @@ class NeuralPlanner(PulsePlanner):
         (``inverse.plan_in_band``) instead of the one whose median lands on the target.
         Near the abrupt, probabilistic SET of a 1T1R cell the two differ; ``first_overshoot``
         does not apply then.
+    objective : Objective, optional
+        What a pulse costs (``hilctl.protocols.objective``). One that prices time or energy
+        plans, with ``bands``, the knob and fixed setting (``inverse.fixed_choices``: the
+        amplitude of the width knob, over its trained range) of least expected cost; the pulse
+        count alone (or None) plans as above, at the predictor's fixed setting.
     """
 
     name = "neural"
@@ -98,9 +111,14 @@ class NeuralPlanner(PulsePlanner):
                  prior_sigma: float | None = None, noise_relative: float = 0.15,
                  read_noise_relative: float = 0.01, noise_floor_S: float | None = None,
                  memory: float = 0.8,
-                 first_overshoot: float = 0.5, bands=None) -> None:
+                 first_overshoot: float = 0.5, bands=None,
+                 objective: Objective | None = None) -> None:
         if not 0 < memory <= 1:
             raise ConfigError(f"neural planner memory = {memory!r}: expected 0 < memory <= 1")
+        priced = objective is not None and objective.prices_settings
+        if priced and bands is None:
+            raise ConfigError(f"the {objective.name} objective weighs each pulse's chance of "
+                              "landing in its band: give the neural planner the run's bands")
         self.predictor, self.shape, self.adapt = predictor, (int(shape[0]), int(shape[1])), adapt
         # One prior per polarity (row 0 RESET, row 1 SET): their knobs may differ in unit.
         self.prior_sigma = (np.full(2, float(prior_sigma)) if prior_sigma
@@ -110,6 +128,10 @@ class NeuralPlanner(PulsePlanner):
         self.noise_relative, self.read_noise_relative = noise_relative, read_noise_relative
         self.noise_floor_S = noise_floor_S or 0.003 * predictor.spec.g_range_S[1]
         self.memory, self.first_overshoot, self.bands = memory, first_overshoot, bands
+        self.objective = objective
+        # The fixed settings each polarity may be planned at (the predictor's own first).
+        self.choices = {name: fixed_choices(predictor, name) if priced
+                        else [predictor.spec.fixed[name]] for name in predictor.spec.polarities}
         n = self.shape[0] * self.shape[1]
         # Row 0: RESET, row 1: SET; pooled precision and precision-weighted shift per device:
         # the run's belief from every look, and the lasting one (``_moved`` looks only)
@@ -167,7 +189,8 @@ class NeuralPlanner(PulsePlanner):
         flat = self._flat(cells)
         if self.bands is not None:
             knob = plan_in_band(self.predictor, present, target,
-                                self.bands.half_width(np.asarray(target)), self.shift(flat))
+                                self.bands.half_width(np.asarray(target)), self.shift(flat),
+                                self.objective, self.choices)
         else:
             knob = plan_knob(self.predictor, present, target, self.shift(flat),
                              cautious=self.precision[:, flat] == 0,
@@ -176,8 +199,8 @@ class NeuralPlanner(PulsePlanner):
 
     def observe(self, cells: Cells, pulses: PlannedPulses, before: np.ndarray,
                 after: np.ndarray) -> None:
-        """Update each pulsed device's shift from its answer (pulses at the predictor's fixed
-        setting only; others carry no comparable look)."""
+        """Update each pulsed device's shift from its answer (pulses at one of the fixed
+        settings it plans at only; others carry no comparable look)."""
         if not self.adapt or len(cells) == 0:
             return
         flat = self._flat(cells)
@@ -188,27 +211,30 @@ class NeuralPlanner(PulsePlanner):
             return  # pulses without a gate are no look at a gate-aware device response
         used = self.predictor.knob_coordinate(polarity, settings)
         valid = np.isfinite(before) & np.isfinite(after) & (before > 0) & (after > 0)
-        valid &= self.predictor.at_fixed(polarity, settings)
         for name in self.predictor.spec.polarities:
-            rows, side = valid & (polarity == Polarity[name]), int(Polarity[name] > 0)
-            if not rows.any():
-                continue
-            self._learn(name, side, rows, flat, used, before, after,
-                        self.precision, self.weighted)
-            rows[rows] = self._moved(name, before[rows], after[rows])
-            self._learn(name, side, rows, flat, used, before, after,
-                        self.lasting_precision, self.lasting_weighted)
+            side = int(Polarity[name] > 0)
+            for fixed in self.choices[name]:
+                rows = valid & (polarity == Polarity[name]) & _at(settings, fixed)
+                if not rows.any():
+                    continue
+                forward = predictor_forward(self.predictor, name, fixed=fixed)
+                self._learn(name, forward, side, rows, flat, used, before, after,
+                            self.precision, self.weighted)
+                rows[rows] = self._moved(name, before[rows], after[rows])
+                self._learn(name, forward, side, rows, flat, used, before, after,
+                            self.lasting_precision, self.lasting_weighted)
 
-    def _learn(self, name: str, side: int, rows: np.ndarray, flat: np.ndarray,
-               used: np.ndarray, before: np.ndarray, after: np.ndarray,
+    def _learn(self, name: str, forward: ForwardTable, side: int, rows: np.ndarray,
+               flat: np.ndarray, used: np.ndarray, before: np.ndarray, after: np.ndarray,
                precisions: np.ndarray, weights: np.ndarray) -> None:
-        """Add the looks at ``rows`` to one belief (``precisions``, ``weights``, in place)."""
+        """Add the looks at ``rows`` (pulses of polarity ``name`` at the fixed setting
+        ``forward`` answers for) to one belief (``precisions``, ``weights``, in place)."""
         if not rows.any():
             return
         index = flat[rows]
         precision = self.memory * precisions[side, index]
         weighted = self.memory * weights[side, index]
-        gain, pull = self._update(name, used[rows], before[rows], after[rows],
+        gain, pull = self._update(name, forward, used[rows], before[rows], after[rows],
                                   precision, weighted)
         precisions[side, index] = precision + gain
         weights[side, index] = weighted + pull
@@ -227,8 +253,9 @@ class NeuralPlanner(PulsePlanner):
         noise = np.sqrt(2 * self.read_noise_relative ** 2 + (self.noise_floor_S / before) ** 2)
         return Polarity[name] * np.log(after / before) >= _NO_SWITCH_SIGMAS * noise
 
-    def _update(self, name: str, used: np.ndarray, before: np.ndarray, after: np.ndarray,
-                precision: np.ndarray, weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _update(self, name: str, forward: ForwardTable, used: np.ndarray, before: np.ndarray,
+                after: np.ndarray, precision: np.ndarray,
+                weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(information, information-weighted shift) one pulse adds to a device's belief.
 
         Gauss-Newton on the posterior of the shift: linearise the median response at the
@@ -239,7 +266,6 @@ class NeuralPlanner(PulsePlanner):
         """
         g_lo, g_hi = self.predictor.spec.g_range_S
         lng, lnt = np.log(np.clip(before, g_lo, g_hi)), np.log(np.clip(after, g_lo, g_hi))
-        forward = predictor_forward(self.predictor, name)
         lo, hi = self.predictor.u_range(name)
         noise = np.sqrt((self.noise_relative * (after - before)) ** 2
                         + (self.read_noise_relative * before) ** 2
@@ -269,6 +295,14 @@ class NeuralPlanner(PulsePlanner):
             raise DataError(f"cells outside the {rows}x{cols} array the neural planner was "
                             f"made for")
         return cells.flat(self.shape)
+
+
+def _at(settings: dict[str, np.ndarray], fixed: dict[str, float]) -> np.ndarray:
+    """True for pulses whose settings named in ``fixed`` are those values."""
+    match = np.ones(next(iter(settings.values())).shape, dtype=bool)
+    for setting, value in fixed.items():
+        match &= np.isclose(settings[setting], value, rtol=1e-6)
+    return match
 
 
 def estimate_prior_sigma(predictor: Predictor, pairs: int = 2000) -> np.ndarray:

@@ -122,7 +122,7 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
     lng = np.log(np.concatenate([table.g_before, table.g_after]))
     spec = PredictorSpec(
         knob=knobs, polarities=list(polarities), fixed=_median_settings(table, knobs, has_gate),
-        knob_range=_knob_range(table, knobs),
+        knob_range=_setting_range(table, knobs, "setting"),
         g_range_S=[float(np.exp(lng.min())), float(np.exp(lng.max()))],
         hidden=list(hidden), scaling=scaling,
         training={"rows": len(table), "epochs": epochs, "seed": seed, "source": source,
@@ -130,9 +130,11 @@ def train_predictor(table: PulseTable, knob: str = "width", *, epochs: int | Non
     )
     predictor = Predictor(net, spec)
     if fixed:
-        _given_fixed(predictor, fixed)
+        _given_fixed(predictor, fixed)  # the user's setting: a planner keeps to it
     else:
         choose_fixed(predictor, table)
+        # What a cost-aware planner may move the chosen setting over.
+        spec.training["searched_range"] = _setting_range(table, knobs, "searched")
     _check_fixed(spec, table)
     spec.training["seconds"] = round(time.perf_counter() - started, 2)
     return predictor
@@ -203,11 +205,14 @@ def _pinball(predicted: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.maximum(q * error, (q - 1) * error).mean()
 
 
-def _knob_range(table: PulseTable, knobs: dict[str, str]) -> dict[str, list[float]]:
+def _setting_range(table: PulseTable, knobs: dict[str, str],
+                   which: str) -> dict[str, list[float]]:
+    """Per polarity, the range the table covers of its knob's ``which`` setting: the knob's
+    own (``"setting"``) or the fixed one it searches (``"searched"``)."""
     settings = settings_of(table.amplitude, table.width, table.gate)
     ranges = {}
     for name, knob in knobs.items():
-        values = settings[KNOBS[knob].setting][table.polarity == Polarity[name]]
+        values = settings[getattr(KNOBS[knob], which)][table.polarity == Polarity[name]]
         ranges[name] = [float(values.min()), float(values.max())]
     return ranges
 

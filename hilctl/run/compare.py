@@ -21,13 +21,12 @@ from hilctl.protocols import ProgrammingProtocol, ProgramResult, program, relati
 from hilctl.protocols.planner import PulsePlanner
 from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
 
-from ..assemble import open_crossbar
+from ..assemble import cost_model, open_crossbar
 from ..config import RunConfig
 from ..config_tables import ProtocolConfig
 from ..registry import PLANNED, PROTOCOLS, build_protocol, stop_rules
 from ..report.console import COST_AXES
 from ..targets import programmed_cells
-from .runner import cost_model
 
 PlannerFactory = Callable[[str, SimulatedCrossbar], PulsePlanner]
 # The classic write-verify (ISPP on the gate of 1T1R cells, a voltage ramp on 1R) every
