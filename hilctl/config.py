@@ -252,6 +252,13 @@ class DeviceBookConfig(Strict):
     array_name: str | None = Field(None, min_length=1)
 
 
+class OutputConfig(Strict):
+    """What a run writes beside its store: ``plots = false`` (``--no-plots``) skips the PNG
+    figures; the numbers (maps, result.json) are written either way."""
+
+    plots: bool = True
+
+
 # The pyvisa backend a config or a run directory may name: pure Python, loads no shared
 # library. Any other VISA library is named on the command line only (``--visa-library``),
 # so a config received from someone else never loads code.
@@ -373,6 +380,7 @@ class RunConfig(Strict):
     cost: CostConfig = CostConfig()
     device_book: DeviceBookConfig = DeviceBookConfig()
     characterize: CharacterizeConfig = CharacterizeConfig()
+    output: OutputConfig = OutputConfig()
     rig: RigConfig | None = None
     # Named bands {name: {lower, upper}} in S or with units (see hilctl.levels).
     levels: dict[str, dict[str, float | str]] | None = None
@@ -407,13 +415,14 @@ class RunConfig(Strict):
         """A hash of everything that changes what a run does (for ``--resume`` checks).
 
         Where the instruments are (VISA resource, board URL) is left out: a rig that comes back
-        at another address after a fault is still the same rig.
+        at another address after a fault is still the same rig; so is ``[output]``, which
+        changes only the figures.
         """
         text = json.dumps(self.what_it_does(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def what_it_does(self) -> dict:
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude={"output"})
         for part, key in INSTRUMENT_ADDRESSES:
             ((data["rig"] or {}).get(part) or {}).pop(key, None)
         return data

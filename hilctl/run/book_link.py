@@ -6,6 +6,7 @@ fallback); a protocol without it leaves the book untouched, and says so in the s
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -61,11 +62,12 @@ def learning_planner(protocol):
 
 def neural_of(planner):
     """``planner`` if it is the neural one (or a fallback's primary), else None."""
-    from ..predictor.planner import NeuralPlanner
-
+    neural = sys.modules.get("hilctl.predictor.planner")
+    if neural is None:  # never imported, so no planner is neural (and torch stays unloaded)
+        return None
     if isinstance(planner, PolarityFallback):
         planner = planner.primary
-    return planner if isinstance(planner, NeuralPlanner) else None
+    return planner if isinstance(planner, neural.NeuralPlanner) else None
 
 
 def knobs_of(planner) -> list[str]:
