@@ -7,12 +7,18 @@ which heavy libraries the command imported. A second table says where ``hilctl p
 import time goes (``python -X importtime``, minimum over the runs): each top-level package
 with what it pulled in, and hilctl's own modules summed.
 
-    python bench/bench_startup.py [--repeat 5] [--size 64] [--top 10]
+Bytecode: an installed package runs from cached ``.pyc`` files; where the environment sets
+``PYTHONDONTWRITEBYTECODE`` every start compiles hilctl's modules from source again. The
+default ``--bytecode cached`` measures the former (caches under a temporary
+``PYTHONPYCACHEPREFIX``, warmed by one run); ``--bytecode as-set`` keeps the environment.
+
+    python bench/bench_startup.py [--repeat 5] [--size 64] [--top 10] [--bytecode as-set]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -44,13 +50,22 @@ def commands(size: int, out: Path) -> dict[str, list[str]]:
     }
 
 
+ENV = dict(os.environ)
+
+
+def use_cached_bytecode(prefix: Path) -> None:
+    """Let the children write and reuse ``.pyc`` files under ``prefix`` (not the checkout)."""
+    ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    ENV["PYTHONPYCACHEPREFIX"] = str(prefix)
+
+
 def run_once(args: list[str], out: Path) -> tuple[float, float]:
     """Wall and child CPU seconds of one fresh interpreter running ``args``."""
     for stale in out.glob("run*"):
         subprocess.run(["rm", "-rf", str(stale)], check=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, *args], check=True, capture_output=True)
+    subprocess.run([sys.executable, *args], check=True, capture_output=True, env=ENV)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -61,12 +76,13 @@ def imported(args: list[str], out: Path) -> str:
     """The heavy libraries a command imports (the python -c rows are probed as given)."""
     if args[0] == "-c":
         code = f"{args[1]}\nimport sys\nprint(*sorted(n for n in {HEAVY!r} if n in sys.modules))"
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=ENV)
         return done.stdout.strip() or "-"
     for stale in out.glob("run*"):
         subprocess.run(["rm", "-rf", str(stale)], check=True)
     done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=ENV)
     line = next((x for x in done.stderr.splitlines() if x.startswith("IMPORTED")), "IMPORTED ?")
     return line.removeprefix("IMPORTED").strip() or "-"
 
@@ -79,7 +95,7 @@ def import_times(args: list[str], out: Path, repeat: int) -> dict[str, float]:
         for stale in out.glob("run*"):
             subprocess.run(["rm", "-rf", str(stale)], check=True)
         done = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True,
-                              text=True, check=True)
+                              text=True, check=True, env=ENV)
         seconds: dict[str, float] = {"hilctl (own modules)": 0.0}
         for line in done.stderr.splitlines():
             if not line.startswith("import time:") or "|" not in line or "self" in line:
@@ -109,8 +125,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--bytecode", choices=("cached", "as-set"), default="cached")
     args = parser.parse_args()
-    table = Table(title=f"whole commands, fresh interpreter each, {args.repeat} runs")
+    table = Table(title=f"whole commands, fresh interpreter each, {args.repeat} runs, "
+                        f"bytecode {args.bytecode}")
     for column in ("command", "wall s min", "wall s median", "CPU s min", "heavy imports"):
         table.add_column(column, justify="left" if column in ("command", "heavy imports")
                          else "right")
@@ -118,6 +136,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         program = commands(args.size, out)[f"hilctl program {args.size}x{args.size}"]
+        if args.bytecode == "cached":
+            use_cached_bytecode(out / "pycache")
+            run_once(["-m", "hilctl", *program], out)  # writes the caches
         times = import_times(["-m", "hilctl", *program], out, args.repeat)
         for label, argv in commands(args.size, out).items():
             argv = argv if argv[0] == "-c" else ["-m", "hilctl", *argv]
