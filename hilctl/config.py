@@ -20,6 +20,8 @@ from hilctl.drivers import ConfigError, SafetyLimits
 from hilctl.drivers.toml_file import read_toml
 from hilctl.simulated_backend.presets import DEFAULT_PRESET
 
+from .registry import DEFAULT_PROTOCOL
+
 
 class StricterLimits(UserWarning):
     """Limits in force are stricter than the rig's own table says."""
@@ -158,7 +160,7 @@ class FallbackConfig(Strict):
 
 
 class ProtocolConfig(Strict):
-    name: str = "write-verify"
+    name: str = DEFAULT_PROTOCOL
     planner: Literal["neural", "oracle", "heuristic", "lookup"] = "neural"
     # The gate every pulse carries where a protocol plans none (1T1R arrays); None: no gate.
     gate_V: float | None = Field(None, gt=0)

@@ -110,6 +110,7 @@ def _one_shot(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingPro
     return OneShot(planner, reset=block_reset_pulse(config), gate_V=default_gate(config))
 
 
+DEFAULT_PROTOCOL = "write-verify"
 PROTOCOLS: dict[str, ProtocolEntry] = {
     "write-verify": ProtocolEntry(
         "the ramp that suits the array: write-verify-wl on 1T1R, on 1R an incremental-step "

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from hilctl.drivers import ConfigError, InstrumentError, SafetyLimits
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from hilctl.drivers import SafetyLimits
+
 
 from ..units import Quantity
 
@@ -31,7 +34,11 @@ def instruments() -> None:
 def list_instruments(visa_library: str) -> None:
     """Show VISA resources and serial ports this computer can see."""
     import pyvisa
+    from rich.console import Console
+    from rich.table import Table
     from serial.tools import list_ports
+
+    from hilctl.drivers import InstrumentError
 
     table = Table("kind", "address", "description")
     try:
@@ -56,6 +63,10 @@ def list_instruments(visa_library: str) -> None:
               help="A system VISA library to load (a config may only name '@py').")
 def check(config_file: str, visa_library: str | None) -> None:
     """Identify the SMU and the board of a rig and show its limits; applies no pulse."""
+    from rich.console import Console
+
+    from hilctl.drivers import ConfigError
+
     from ..assemble import open_rig
     from ..config import read_toml, rig_config_from_table
 
@@ -76,6 +87,8 @@ def check(config_file: str, visa_library: str | None) -> None:
 
 
 def _limits_table(limits: SafetyLimits, hardware: dict[str, float]) -> Table:
+    from rich.table import Table
+
     table = Table("limit", "rig config", "board generator", title="limits")
     for key, value in vars(limits).items():
         board = hardware.get(key)
@@ -117,6 +130,9 @@ def emulate(rows, cols, seed, preset, smu, latency, write_config, control_port,
                         fault kinds: no_reply, garbage, drop, error, compliance
     e.g.  echo '{"op": "state"}' | nc -q1 127.0.0.1 PORT
     """
+    from rich.console import Console
+
+    from hilctl.drivers import ConfigError
     from hilctl.simulated_backend import DEFAULT_PRESET
     from hilctl.simulated_backend import preset as device_preset
     from hilctl.simulated_backend.emulators import EmulatedRig
@@ -158,6 +174,8 @@ def run_config_toml(rig, seed: int, preset: str) -> str:
 
 
 def _write(path: Path, text: str) -> None:
+    from hilctl.drivers import ConfigError
+
     try:
         path.write_text(text)
     except OSError as exc:
