@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hilctl.simulated_backend.presets import ONE_T_ONE_R, load_preset, write_preset
-
 from ..units import Quantity
 
 if TYPE_CHECKING:
@@ -40,7 +38,6 @@ def read_voltage_of(table: PulseTable, given: float | None, where: str) -> float
     return given
 _FORCE_HELP = "Overwrite the files to write if they exist."
 _READ_HELP = "Read voltage at which the table's conductances were measured [0.2V]."
-_BASES = {"1r": "hfox-1r", "1t1r": ONE_T_ONE_R}
 
 
 @click.group()
@@ -103,18 +100,20 @@ def fit(data_file, out, model, base, read_voltage, bins, seed, plot, force) -> N
     from hilctl.drivers.pulse_table import PulseTable
     from hilctl.simulated_backend.fit import plot_comparison, simulate_table
     from hilctl.simulated_backend.fit_quality import setting_lines, setting_quality
+    from hilctl.simulated_backend.presets import ONE_R, ONE_T_ONE_R, load_preset, write_preset
 
+    bases = {"1r": ONE_R, "1t1r": ONE_T_ONE_R}
     check_output_file(out, force)
     if plot:
         check_output_file(plot, force, "--plot")
     table = PulseTable.read_csv(data_file)
     read_voltage = read_voltage_of(table, read_voltage, data_file)
     model = chosen_model(model, table)
-    base = base or _BASES[model]
+    base = base or bases[model]
     base_params = load_preset(base)
     if base_params.cell.lower() != model:
         raise ConfigError(f"--base {base} is a {base_params.cell} preset; the {model.upper()} "
-                          f"fit needs a {model.upper()} one (e.g. {_BASES[model]})")
+                          f"fit needs a {model.upper()} one (e.g. {bases[model]})")
     params, notes, report, grade = _FITS[model](table, base_params, read_voltage, seed, bins)
     simulated = simulate_table(table, params, read_voltage, seed)
     settings = setting_lines(*setting_quality(table, simulated))
@@ -148,6 +147,7 @@ def compare_(data_file, preset_name, read_voltage, bins, seed, plot, force) -> N
     from hilctl.drivers.pulse_table import PulseTable
     from hilctl.simulated_backend.fit import compare, plot_comparison, quality_lines, simulate_table
     from hilctl.simulated_backend.fit_quality import setting_lines, setting_quality
+    from hilctl.simulated_backend.presets import load_preset
 
     data_path = Path(data_file)
     plot = plot or data_path.with_name(f"{data_path.stem}-vs-{Path(preset_name).stem}.png")

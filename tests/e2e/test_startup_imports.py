@@ -28,7 +28,7 @@ else:
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
 """
 # Commands whose --help still names a constant of a module that needs numpy.
-HELP_LOADS_NUMPY = {"compare", "predictor", "data", "device"}
+HELP_LOADS_NUMPY = {"compare", "predictor", "data"}
 
 
 def imported(*args, cwd) -> set[str]:
