@@ -20,8 +20,6 @@ from hilctl.drivers import ConfigError, SafetyLimits
 from hilctl.drivers.toml_file import read_toml
 from hilctl.simulated_backend.presets import DEFAULT_PRESET
 
-from .registry import DEFAULT_PROTOCOL
-
 
 class StricterLimits(UserWarning):
     """Limits in force are stricter than the rig's own table says."""
@@ -160,7 +158,9 @@ class FallbackConfig(Strict):
 
 
 class ProtocolConfig(Strict):
-    name: str = DEFAULT_PROTOCOL
+    # registry.DEFAULT_PROTOCOL (not imported: the registry builds from this module; a test
+    # keeps the two equal)
+    name: str = "write-verify"
     planner: Literal["neural", "oracle", "heuristic", "lookup"] = "neural"
     # The gate every pulse carries where a protocol plans none (1T1R arrays); None: no gate.
     gate_V: float | None = Field(None, gt=0)
