@@ -16,7 +16,6 @@ from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols import CostModel, Schedule
 from hilctl.simulated_backend import SimulatedCrossbar
 from hilctl.simulated_backend.device_model import DeviceModel
-from hilctl.simulated_backend.empirical import EmpiricalDevice
 from hilctl.simulated_backend.physics import CellParams
 from hilctl.simulated_backend.presets import device_for, load_preset
 
@@ -49,6 +48,14 @@ class AccessTransistor(Protocol):
     def full_gate_V(self) -> float: ...
 
 
+@runtime_checkable
+class CountsUsage(Protocol):
+    """A device model that counts how its pulses were answered: at measured settings,
+    interpolated, clamped (the empirical model of a measured table)."""
+
+    def usage(self) -> dict[str, float | int]: ...
+
+
 def default_gate(config: RunConfig) -> float | None:
     """The gate every pulse carries where a protocol plans none: ``protocol.gate_V``, else the
     fully-on gate of a 1T1R array's devices, else none (1R)."""
@@ -67,6 +74,8 @@ def device_model(config: RunConfig) -> DeviceModel:
     """The parametric preset, or the empirical model of a measured table if one is named."""
     if config.array.empirical_table is None:
         return device_for(device_params(config))
+    from hilctl.simulated_backend.empirical import EmpiricalDevice  # scipy: only for a table
+
     path = Path(config.array.empirical_table)
     mtime = path.stat().st_mtime_ns if path.exists() else 0
     return EmpiricalDevice(_measured_table(str(path), mtime),
@@ -111,7 +120,7 @@ def device_usage(crossbar: Crossbar) -> dict[str, dict]:
     measured one (``EmpiricalDevice.usage``; after a resume, the pulses since it); nothing for
     other arrays."""
     model = getattr(crossbar, "model", None)
-    return {"empirical": model.usage()} if isinstance(model, EmpiricalDevice) else {}
+    return {"empirical": model.usage()} if isinstance(model, CountsUsage) else {}
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,6 +1,8 @@
 """The ``hilctl`` command line: one group, one module per command under ``hilctl.commands``.
 
-Commands are imported only when invoked, so ``hilctl program`` never pays for torch.
+Commands are imported only when invoked, and each imports its heavy libraries when it runs:
+``hilctl --help`` and ``hilctl <command> --help`` load neither numpy nor pydantic, and
+``hilctl program`` never pays for torch or matplotlib.
 Every ``HilctlError`` (a user's mistake or an instrument's fault) ends as one line on stderr
 and a non-zero exit; any other exception is a bug and keeps its traceback.
 """
@@ -16,8 +18,6 @@ import sys
 import warnings
 
 import click
-
-from hilctl.drivers import DataError, HilctlError
 
 # name -> (module, attribute, one-line help shown by ``hilctl --help``)
 COMMANDS = {
@@ -69,6 +69,16 @@ class LazyGroup(click.Group):
 
 def _exists(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
+
+
+no_plots_option = click.option(
+    "--no-plots", is_flag=True,
+    help="Write no PNG figures, only the numbers ([output] plots = false in TOML).")
+
+
+def output_flags(no_plots: bool) -> dict:
+    """The ``[output]`` table's flags: ``--no-plots`` turns plots off, else the config rules."""
+    return {"plots": False if no_plots else None}
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -138,27 +148,44 @@ def main(argv: list[str] | None = None) -> None:
     _stop_on_termination_signals()
     try:
         cli.main(args=argv, prog_name="hilctl", standalone_mode=False)
-    except HilctlError as exc:
-        click.echo(f"hilctl: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except (OSError, sqlite3.Error) as exc:
-        full = _disk_full(exc)
-        if full is None:
+    except (Exception, KeyboardInterrupt) as exc:
+        code = _exit_code(exc)
+        if code is None:  # a bug: keep its traceback
             raise
-        click.echo(f"hilctl: error: {full}", err=True)
-        sys.exit(DataError.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
-        signalled = exc if isinstance(exc, Terminated) else exc.__cause__  # click wraps it
-        if isinstance(signalled, EOFError):  # click turns EOFError into Abort, as Ctrl-C
-            click.echo("hilctl: error: an input ended early (an empty or truncated file?)",
-                       err=True)
-            sys.exit(DataError.exit_code)
-        then = "".join(f"; {text}" for text in _after_interrupt)
-        if isinstance(signalled, Terminated):
-            click.echo(f"hilctl: stopped by {signalled}; outputs are off{then}", err=True)
-            sys.exit(128 + signalled.signum)
-        click.echo(f"hilctl: interrupted; outputs are off{then}", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
+        sys.exit(code)
+
+
+def _exit_code(exc: BaseException) -> int | None:
+    """Print the one line that ends a command stopped by ``exc`` and return its exit code;
+    None for an exception that is a bug. (The error classes are imported here, once a command
+    has failed, so that ``--help`` never loads the drivers.)"""
+    from hilctl.drivers import DataError, HilctlError
+
+    if isinstance(exc, HilctlError):
+        click.echo(f"hilctl: error: {exc}", err=True)
+        return exc.exit_code
+    if isinstance(exc, (click.exceptions.Abort, KeyboardInterrupt)):
+        return _interrupted(exc, DataError.exit_code)
+    if isinstance(exc, click.ClickException):
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
+    full = _disk_full(exc) if isinstance(exc, (OSError, sqlite3.Error)) else None
+    if full is None:
+        return None
+    click.echo(f"hilctl: error: {full}", err=True)
+    return DataError.exit_code
+
+
+def _interrupted(exc: BaseException, data_error_code: int) -> int:
+    """Ctrl-C or a termination signal: the line that says the outputs are off and how to go
+    on; an input that ended early (click turns EOFError into Abort) is a data error."""
+    signalled = exc if isinstance(exc, Terminated) else exc.__cause__  # click wraps it
+    if isinstance(signalled, EOFError):
+        click.echo("hilctl: error: an input ended early (an empty or truncated file?)", err=True)
+        return data_error_code
+    then = "".join(f"; {text}" for text in _after_interrupt)
+    if isinstance(signalled, Terminated):
+        click.echo(f"hilctl: stopped by {signalled}; outputs are off{then}", err=True)
+        return 128 + signalled.signum
+    click.echo(f"hilctl: interrupted; outputs are off{then}", err=True)
+    return 130

@@ -25,6 +25,7 @@ from .config_tables import (
     CostConfig,
     DeviceBookConfig,
     LimitsConfig,
+    OutputConfig,
     ProtocolConfig,
     ScheduleConfig,
     Strict,
@@ -48,6 +49,7 @@ class RunConfig(Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     device_book: DeviceBookConfig = DeviceBookConfig()
     characterize: CharacterizeConfig = CharacterizeConfig()
+    output: OutputConfig = OutputConfig()
     rig: RigConfig | None = None
     # Named bands {name: {lower, upper}} in S or with units (see hilctl.levels).
     levels: dict[str, dict[str, float | str]] | None = None
@@ -82,13 +84,14 @@ class RunConfig(Strict):
         """A hash of everything that changes what a run does (for ``--resume`` checks).
 
         Where the instruments are (VISA resource, board URL) is left out: a rig that comes back
-        at another address after a fault is still the same rig.
+        at another address after a fault is still the same rig; so is ``[output]``, which
+        changes only the figures.
         """
         text = json.dumps(self.what_it_does(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def what_it_does(self) -> dict:
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude={"output"})
         for part, key in INSTRUMENT_ADDRESSES:
             ((data["rig"] or {}).get(part) or {}).pop(key, None)
         return data

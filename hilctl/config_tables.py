@@ -162,6 +162,8 @@ class ObjectiveWeightsConfig(Strict):
 
 
 class ProtocolConfig(Strict):
+    # registry.DEFAULT_PROTOCOL (not imported: the registry builds from this module; a test
+    # keeps the two equal)
     name: str = "write-verify"
     planner: Literal["neural", "oracle", "heuristic", "lookup"] = "neural"
     # The gate every pulse carries where a protocol plans none (1T1R arrays); None: no gate.
@@ -280,6 +282,13 @@ class DeviceBookConfig(Strict):
     half_life_s: float | None = Field(None, gt=0)
     half_life_pulses: float | None = Field(None, gt=0)
     array_name: str | None = Field(None, min_length=1)
+
+
+class OutputConfig(Strict):
+    """What a run writes beside its store: ``plots = false`` (``--no-plots``) skips the PNG
+    figures; the numbers (maps, result.json) are written either way."""
+
+    plots: bool = True
 
 
 # Names pydantic puts into an error's location for the member of a union it tried

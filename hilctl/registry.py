@@ -1,32 +1,25 @@
-"""Protocol names on the command line and in config, and the objects they build."""
+"""Protocol names on the command line and in config, and the objects they build.
+
+The names and descriptions cost nothing to import (``--help`` lists them); each builder imports
+the protocols, planners and device models it builds when it runs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hilctl.drivers import ConfigError, Crossbar, Polarity
-from hilctl.protocols import (
-    AdaptiveWidth,
-    HeuristicPlanner,
-    IncrementalStep,
-    OneShot,
-    PlannedWriteVerify,
-    ProgrammingProtocol,
-    StopRules,
-    Tolerance,
-)
-from hilctl.protocols.fallback import FixedPulse, PolarityFallback
-from hilctl.protocols.fppv import FixedPulseVerify, LevelGates
-from hilctl.protocols.heuristic import GateSpan
-from hilctl.protocols.objective import Objective, ObjectiveWeights
-from hilctl.protocols.planner import PulsePlanner
-from hilctl.protocols.settings import ResetPulse
-from hilctl.protocols.write_verify_wl import GateIspp
+if TYPE_CHECKING:
+    from hilctl.drivers import Crossbar
+    from hilctl.protocols import ProgrammingProtocol, StopRules
+    from hilctl.protocols.fppv import LevelGates
+    from hilctl.protocols.heuristic import GateSpan
+    from hilctl.protocols.objective import Objective
+    from hilctl.protocols.planner import PulsePlanner
+    from hilctl.protocols.settings import ResetPulse
 
-from .assemble import AccessTransistor, KnowsDevices, cost_model, default_gate, device_model
-from .config import RunConfig
-from .targets import nominal_window
+    from .config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -53,18 +46,28 @@ class ProtocolEntry:
 
 def block_reset_pulse(config: RunConfig) -> ResetPulse:
     """The configured full RESET, with the default gate where it names none."""
+    from hilctl.protocols.settings import ResetPulse
+
+    from .assemble import default_gate
+
     p = config.protocol
     gate = p.block_reset.gate_V if p.block_reset.gate_V is not None else default_gate(config)
     return ResetPulse(p.block_reset.amplitude_V, p.block_reset.width_s, gate)
 
 
 def _fppv(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+    from hilctl.protocols.fppv import FixedPulseVerify
+
+    from .assemble import default_gate
+
     p = config.protocol
     return FixedPulseVerify(planner, block_reset_pulse(config), p.fppv.max_tries,
                             default_gate(config), p.fppv.nudge_V, p.fppv.reset_on_undershoot)
 
 
 def _gate_ispp(config: RunConfig) -> ProgrammingProtocol:
+    from hilctl.protocols.write_verify_wl import GateIspp
+
     settings = config.protocol.wl.model_dump()
     starts = settings.pop("start_gates_V")
     start_gates = None if starts is None else _level_gates(config, starts, "wl.start_gates_V")
@@ -75,11 +78,40 @@ def _write_verify(config: RunConfig, planner: PulsePlanner | None) -> Programmin
     """The ramp that suits the array: on the gate (write-verify-wl) where the devices sit
     behind an access transistor, since there the gate sets where a SET lands; on the amplitude
     at a fixed width on bare devices. The result names the variant that ran."""
+    from hilctl.protocols import IncrementalStep
+
+    from .assemble import AccessTransistor, device_model
+
     if isinstance(device_model(config), AccessTransistor):
         return _gate_ispp(config)
     return IncrementalStep(**config.protocol.ispp.model_dump(), gate_V=config.protocol.gate_V)
 
 
+def _adaptive(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+    from hilctl.protocols import AdaptiveWidth
+
+    from .assemble import default_gate
+
+    return AdaptiveWidth(**config.protocol.adaptive.model_dump(), gate_V=default_gate(config))
+
+
+def _planned(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+    from hilctl.protocols import PlannedWriteVerify
+
+    from .assemble import default_gate
+
+    return PlannedWriteVerify(planner, gate_V=default_gate(config))
+
+
+def _one_shot(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+    from hilctl.protocols import OneShot
+
+    from .assemble import default_gate
+
+    return OneShot(planner, reset=block_reset_pulse(config), gate_V=default_gate(config))
+
+
+DEFAULT_PROTOCOL = "write-verify"
 PROTOCOLS: dict[str, ProtocolEntry] = {
     "write-verify": ProtocolEntry(
         "the ramp that suits the array: write-verify-wl on 1T1R, on 1R an incremental-step "
@@ -87,16 +119,13 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
         _write_verify),
     "write-verify-adaptive": ProtocolEntry(
         "adaptive pulse-width search at fixed amplitudes", True, "write-verify-planned",
-        lambda c, _: AdaptiveWidth(**c.protocol.adaptive.model_dump(),
-                                   gate_V=default_gate(c))),
+        _adaptive),
     "write-verify-planned": ProtocolEntry(
         "every pulse from the planner, adapting per device", True, "write-verify-planned",
-        lambda c, planner: PlannedWriteVerify(planner, gate_V=default_gate(c)),
-        planner=lambda c, xb: build_planner(c, xb)),
+        _planned, planner=lambda c, xb: build_planner(c, xb)),
     "one-shot": ProtocolEntry(
         "one planned pulse per cell after a block RESET, no correction", False, "one-shot",
-        lambda c, planner: OneShot(planner, reset=block_reset_pulse(c), gate_V=default_gate(c)),
-        planner=lambda c, xb: build_planner(c, xb)),
+        _one_shot, planner=lambda c, xb: build_planner(c, xb)),
     "write-verify-wl": ProtocolEntry(
         "1T1R: RESET, then SET pulses with the gate stepped up (ISPP on the gate)", True,
         "write-verify-planned", lambda c, _: _gate_ispp(c)),
@@ -111,6 +140,8 @@ PLANNERS = ("neural", "oracle", "heuristic", "lookup")
 
 def protocol_entry(name: str) -> ProtocolEntry:
     """The registry entry of ``name``; an unknown name is one line listing the known ones."""
+    from hilctl.drivers import ConfigError
+
     if name not in PROTOCOLS:
         known = ", ".join(PROTOCOLS)
         raise ConfigError(f"protocol.name = {name!r} is unknown; known protocols: {known}")
@@ -129,9 +160,13 @@ def build_protocol(config: RunConfig, crossbar: Crossbar,
 
 def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The configured planner for ``crossbar`` (``protocol.planner``)."""
+    from hilctl.drivers import ConfigError
+
     kind, objective = config.protocol.planner, planning_objective(config, crossbar)
     if kind == "oracle":
         from hilctl.simulated_backend import OraclePlanner
+
+        from .assemble import KnowsDevices
 
         if not isinstance(crossbar, KnowsDevices):
             raise ConfigError("protocol.planner = 'oracle' needs the simulated array: only a "
@@ -139,6 +174,11 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
         return OraclePlanner(crossbar, attempt_cost=objective.attempt_cost
                              if objective.prices_settings else None)
     if kind == "heuristic":
+        from hilctl.protocols import HeuristicPlanner
+
+        from .assemble import AccessTransistor, device_model
+        from .targets import nominal_window
+
         model = device_model(config)
         window = nominal_window(model, crossbar.limits.read_V)
         span = _gate_span(config) if isinstance(model, AccessTransistor) else None
@@ -154,6 +194,9 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
         raise ConfigError(f"protocol {config.protocol.name!r} with the neural planner needs a "
                           "trained predictor: --predictor DIR (see hilctl predictor train), "
                           "or --planner oracle|heuristic")
+    from hilctl.drivers import Polarity
+    from hilctl.protocols.fallback import PolarityFallback
+
     from .predictor.inverse import offers_choices
     from .predictor.model import Predictor
     from .predictor.planner import NeuralPlanner
@@ -173,6 +216,10 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
 def planning_objective(config: RunConfig, crossbar: Crossbar) -> Objective:
     """What the configured planner minimises (``protocol.objective`` or its weights), priced
     by the run's cost model."""
+    from hilctl.protocols.objective import Objective, ObjectiveWeights
+
+    from .assemble import cost_model
+
     p = config.protocol
     weights = p.objective_weights and ObjectiveWeights(**p.objective_weights.model_dump())
     return Objective.named(p.objective, cost_model(config, crossbar), weights)
@@ -181,6 +228,8 @@ def planning_objective(config: RunConfig, crossbar: Crossbar) -> Objective:
 def _gate_span(config: RunConfig) -> GateSpan:
     """The heuristic's span on a 1T1R array: the gate ramp and RESET amplitudes of
     write-verify-wl, the user's statement of the gates and amplitudes the devices answer to."""
+    from hilctl.protocols.heuristic import GateSpan
+
     wl, reset = config.protocol.wl, config.protocol.block_reset
     return GateSpan((wl.gate_start_V, wl.gate_max_V), (wl.reset_start_V, reset.amplitude_V),
                     wl.set_V, wl.reset_gate_V, wl.width_s)
@@ -188,6 +237,10 @@ def _gate_span(config: RunConfig) -> GateSpan:
 
 def _fallback(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The planner of the polarity a trained predictor does not know (protocol.fallback)."""
+    from hilctl.protocols.fallback import FixedPulse
+
+    from .assemble import default_gate
+
     f = config.protocol.fallback
     if f.kind == "fixed":
         return FixedPulse(f.set_V, f.reset_V, f.width_s, default_gate(config))
@@ -205,6 +258,9 @@ def _fppv_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
 
 def _level_gates(config: RunConfig, gates: list[float], key: str, *pulse: float) -> LevelGates:
     """A gate per level of [levels] (protocol.``key``)."""
+    from hilctl.drivers import ConfigError
+    from hilctl.protocols.fppv import LevelGates
+
     if config.levels is None:
         raise ConfigError(f"protocol.{key} gives one gate per level: it needs [levels]")
     from .targets import bands_for
@@ -214,6 +270,8 @@ def _level_gates(config: RunConfig, gates: list[float], key: str, *pulse: float)
 
 def stop_rules(config: RunConfig) -> StopRules:
     """When a cell is done: in its band, out of pulses, or stalled."""
+    from hilctl.protocols import StopRules, Tolerance
+
     p = config.protocol
     if config.levels is not None:
         from .targets import bands_for

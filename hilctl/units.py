@@ -12,8 +12,6 @@ import re
 
 import click
 
-from hilctl.drivers import ConfigError
-
 # The SI prefixes hilctl reads, everywhere (command line, config, imported tables).
 SI_PREFIX = {"": 1.0, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "k": 1e3,
              "M": 1e6, "G": 1e9}
@@ -25,6 +23,8 @@ _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*({PREFIX_CLASS}?)([A-Za-z]*)\s*$")
 def parse_quantity(text: str, unit: str, what: str = "value") -> float:
     """Parse ``text`` such as ``10us`` into SI (here 1e-05) for the base ``unit`` ('s', 'V',
     'S', 'A'). A bare number is taken as already in SI."""
+    from hilctl.drivers import ConfigError  # here, so that a command's --help loads no numpy
+
     match = _PATTERN.match(str(text))
     if not match:
         raise ConfigError(f"{what} = {text!r}: expected a number with optional unit {unit!r}")
@@ -46,6 +46,8 @@ class Quantity(click.ParamType):
         self.unit = unit
 
     def convert(self, value, param, ctx):
+        from hilctl.drivers import ConfigError
+
         if isinstance(value, float):
             return value
         try:

@@ -138,6 +138,8 @@ def ratio_for_label(label: float, window: float = _WINDOW) -> float:
     lo, hi = 1.0 + 1e-9, 1e12
     for _ in range(200):
         mid = math.sqrt(lo * hi)
+        if mid in (lo, hi):  # adjacent floats: every further step would change nothing
+            break
         lo, hi = (mid, hi) if curve_deviation(mid, window) < target else (lo, mid)
     return math.sqrt(lo * hi)
 

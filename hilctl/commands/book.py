@@ -7,15 +7,15 @@ import io
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import numpy as np
 
-from hilctl.drivers import ConfigError
-from hilctl.drivers.atomic_file import write_atomic
+if TYPE_CHECKING:
+    import numpy as np
 
-from ..report import plots
-from ..run.device_book import SIDES, DeviceBook, describe_identity
+    from ..run.device_book import DeviceBook
+
 
 _BOOK = click.argument("path", type=click.Path(dir_okay=False))
 
@@ -27,6 +27,10 @@ def book() -> None:
 
 def summary_of(book_file: DeviceBook) -> dict:
     """Per polarity: devices with a look, median |shift|, pulses; the book's identity."""
+    import numpy as np
+
+    from ..run.device_book import SIDES, describe_identity
+
     arrays = book_file.arrays()
     seen = arrays["information"] > 0
     out = {"book": str(book_file.path), "array": describe_identity(book_file.meta["identity"]),
@@ -49,6 +53,8 @@ def summary_of(book_file: DeviceBook) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def show(path, as_json) -> None:
     """What the book holds, per polarity."""
+    from ..run.device_book import SIDES, DeviceBook
+
     with DeviceBook(path) as book_file:
         summary = summary_of(book_file)
     if as_json:
@@ -74,6 +80,14 @@ def show(path, as_json) -> None:
               help="Map of the learned shift per polarity to write.")
 def export(path, csv_out, png_out) -> None:
     """Write the per-device table (CSV) and a map of the learned shift (PNG)."""
+    import numpy as np
+
+    from hilctl.drivers import ConfigError
+    from hilctl.drivers.atomic_file import write_atomic
+
+    from ..report import plots
+    from ..run.device_book import SIDES, DeviceBook
+
     if not csv_out and not png_out:
         raise ConfigError("book export: nothing to write; give --csv FILE and/or --png FILE")
     with DeviceBook(path) as book_file:
@@ -93,6 +107,10 @@ def export(path, csv_out, png_out) -> None:
 
 def device_table(arrays: dict[str, np.ndarray], shape: tuple[int, int]) -> str:
     """One CSV row per device and polarity."""
+    import numpy as np
+
+    from ..run.device_book import SIDES
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["row", "col", "polarity", "shift", "information", "pulses", "updated_s"])
@@ -113,6 +131,12 @@ def device_table(arrays: dict[str, np.ndarray], shape: tuple[int, int]) -> str:
 @click.option("--all", "everything", is_flag=True, help="Forget every device.")
 def forget(path, cells, everything) -> None:
     """Drop what the book knows of some devices, or of all (e.g. after re-forming them)."""
+    import numpy as np
+
+    from hilctl.drivers import ConfigError
+
+    from ..run.device_book import DeviceBook
+
     if bool(cells) == everything:
         raise ConfigError("book forget: give --cell ROW,COL (repeatable) or --all")
     with DeviceBook(path) as book_file:
@@ -123,6 +147,8 @@ def forget(path, cells, everything) -> None:
 
 
 def _flat_of(text: str, shape: tuple[int, int]) -> int:
+    from hilctl.drivers import ConfigError
+
     try:
         row, col = (int(part) for part in text.split(","))
     except ValueError:

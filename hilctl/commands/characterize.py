@@ -14,15 +14,7 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
-from hilctl.drivers import ConfigError
-from hilctl.drivers.atomic_file import check_output_file
-
-from ..config import assemble_config
-from ..report.progress import round_progress
-from ..run.book_link import characterize_into_book
-from ..run.characterization import new_characterization, resume_characterization
 from ..units import Quantity
 
 # The flags of what is drawn, in the order of the [characterize] keys they set.
@@ -79,6 +71,13 @@ def characterize(pulses, out, force, run_dir, resume_dir, config_file, rows, col
                  as_json) -> None:
     """Apply pulses (polarity, amplitude, log-uniform width, gate over the safe ranges)
     across the array, read before and after, and write the pulse-response table."""
+    from hilctl.drivers import ConfigError
+    from hilctl.drivers.atomic_file import check_output_file
+
+    from ..config import assemble_config
+    from ..report.progress import round_progress
+    from ..run.characterization import new_characterization, resume_characterization
+
     drawn = {"sampling": sampling, "grid_points": grid_points, "start": start,
              "repeats": repeats, "set_V": set_amplitude or None, "width_s": width or None,
              "set_gate_V": set_gate or None, "reset_gate_V": reset_gate or None}
@@ -137,6 +136,10 @@ def _unused_run_dir() -> Path:
 
 def _fill_book(config, pulses_per_cell: int, out: Path, as_json: bool) -> None:
     """``--device-book``: planned pulses towards random targets teach the book each device."""
+    import numpy as np
+
+    from ..run.book_link import characterize_into_book
+
     started = time.perf_counter()
     table, booked, shape = characterize_into_book(
         config, pulses_per_cell, np.random.default_rng(config.array.seed))

@@ -5,28 +5,25 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from hilctl.drivers.atomic_file import check_output_directory, write_atomic
-from hilctl.drivers.pulse_table import PulseTable
+from ..cli import no_plots_option, output_flags
+from ..registry import DEFAULT_PROTOCOL, PLANNED, PROTOCOLS
+from ..run.sibling_predictor import TRAINING_PULSES
 
-from ..config import assemble_config
-from ..config_tables import ProtocolConfig
-from ..predictor.lookup import LookupPlanner, LookupTable
-from ..predictor.model import Predictor
-from ..predictor.planner import NeuralPlanner
-from ..registry import PLANNED, PROTOCOLS
-from ..report import plots
-from ..report.console import comparison_table, cost_caption, report_console
-from ..run.book_link import seeded_from_book
-from ..run.compare import check_protocols, run_comparison
-from ..run.sibling_predictor import TRAINING_PULSES, sibling_table, train_for_array
-from ..targets import targets_for
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hilctl.drivers.pulse_table import PulseTable
+
+    from ..predictor.model import Predictor
 
 
 def print_comparison(report: dict, console: Console, wide: bool = False) -> None:
+    from ..report.console import comparison_table, cost_caption
+
     console.print(comparison_table(report, PLANNED, wide))
     console.print(cost_caption(report))
 
@@ -35,6 +32,11 @@ def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses
                          say) -> tuple[Predictor, PulseTable | None, dict]:
     """The neural planner's predictor and the lookup planner's table: given, or both made from
     one separate array of the same preset."""
+    from hilctl.drivers.pulse_table import PulseTable
+
+    from ..predictor.model import Predictor
+    from ..run.sibling_predictor import sibling_table, train_for_array
+
     if predictor_dir:
         table = PulseTable.read_csv(table_file) if table_file and lookup else None
         return Predictor.load(predictor_dir), table, {"source": str(predictor_dir)}
@@ -45,7 +47,7 @@ def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses
 
 
 @click.command()
-@click.option("--protocols", default=",".join((ProtocolConfig().name, *PLANNED)),
+@click.option("--protocols", default=",".join((DEFAULT_PROTOCOL, *PLANNED)),
               show_default=True, help=f"Comma-separated, from: {', '.join(PROTOCOLS)}.")
 @click.option("--oracle/--no-oracle", default=True, show_default=True,
               help="Also run the planned protocols with the oracle planner (the physical limit).")
@@ -72,16 +74,31 @@ def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses
                    "protocols program are not the array).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--wide", is_flag=True, help="Every column of the table, at full width.")
+@no_plots_option
 def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, training_pulses,
-            rows, cols, seed, config_file, out_dir, device_book, as_json, wide):
+            rows, cols, seed, config_file, out_dir, device_book, as_json, wide, no_plots):
     """Program identical copies of one simulated array with each protocol and the oracle."""
+    from rich.console import Console
+
+    from hilctl.drivers.atomic_file import check_output_directory, write_atomic
+
+    from ..config import assemble_config
+    from ..predictor.lookup import LookupPlanner, LookupTable
+    from ..predictor.planner import NeuralPlanner
+    from ..report import plots
+    from ..report.console import report_console
+    from ..run.book_link import seeded_from_book
+    from ..run.compare import check_protocols, run_comparison
+    from ..targets import targets_for
+
     console = Console(stderr=True)
     names = [p.strip() for p in protocols.split(",") if p.strip()]
     check_protocols(names)
     config = assemble_config(config_file, {}, {
         "array": {"rows": rows, "cols": cols, "seed": seed},
         "protocol": {"tolerance": tolerance},
-        "device_book": {"path": device_book and str(Path(device_book).resolve())}})
+        "device_book": {"path": device_book and str(Path(device_book).resolve())},
+        "output": output_flags(no_plots)})
     targets = targets_for(config)
     out = check_output_directory(out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}",
                                  None, "comparison", create=False)
@@ -107,7 +124,8 @@ def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, tra
     write_atomic(out / "compare.json", json.dumps(report, indent=2) + "\n")
     labelled = {**comparison.results,
                 **{f"{k} (oracle)": v for k, v in comparison.oracle_results.items()}}
-    plots.compare_figures(labelled, out)
+    if config.output.plots:
+        plots.compare_figures(labelled, out)
     if as_json:
         click.echo(json.dumps(report))
     else:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import click
 
-from hilctl.drivers import ConfigError, Polarity
-from hilctl.drivers.atomic_file import check_output_file
-
 from ..data_import import LAYOUTS, MEASURES, Mapping, import_table, load_mapping
 from ..units import parse_quantity
 
 
 def _per_polarity(values: tuple[str, ...], unit: str, flag: str) -> dict[int, float]:
     """``1.2V`` (both polarities) or ``SET=1.2V`` / ``RESET=1.5V``."""
+    from hilctl.drivers import Polarity
+
     out: dict[int, float] = {}
     for text in values:
         name, sep, quantity = text.partition("=")
@@ -23,6 +22,8 @@ def _per_polarity(values: tuple[str, ...], unit: str, flag: str) -> dict[int, fl
 
 
 def _pulses(amplitudes: tuple[str, ...], widths: tuple[str, ...]) -> dict[int, tuple[float, float]]:
+    from hilctl.drivers import ConfigError
+
     amplitude = _per_polarity(amplitudes, "V", "--amplitude")
     width = _per_polarity(widths, "s", "--width")
     if set(amplitude) != set(width):
@@ -31,6 +32,8 @@ def _pulses(amplitudes: tuple[str, ...], widths: tuple[str, ...]) -> dict[int, t
 
 
 def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
+    from hilctl.drivers import ConfigError
+
     out = {}
     for text in pairs:
         role, sep, name = text.partition("=")
@@ -80,6 +83,9 @@ def import_(inputs, out, force, mapping_file, layout, no_header, columns, measur
             width_unit, gate_unit, read_voltage, amplitudes, widths, gate, polarities,
             min_rows) -> None:
     """Read INPUTS into the pulse-response table at --out and report what was read."""
+    from hilctl.drivers import ConfigError, Polarity
+    from hilctl.drivers.atomic_file import check_output_file
+
     check_output_file(out, force)
     base = load_mapping(mapping_file) if mapping_file else Mapping()
     units = {k: v for k, v in (("measure", measure_unit), ("width", width_unit),

@@ -12,17 +12,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from hilctl.drivers import ConfigError
-from hilctl.drivers.atomic_file import check_output_directory
-
-from ..assemble import device_params
-from ..config import build_config
-from ..config_tables import ProtocolConfig
-from ..registry import PLANNED
+from ..cli import no_plots_option, output_flags
+from ..registry import DEFAULT_PROTOCOL, PLANNED
 from ..report.console import (
     COST_AXES,
     PROTOCOL_LEGEND,
@@ -36,16 +31,12 @@ from ..report.console import (
     scaled,
     short_protocol,
 )
-from ..report.progress import round_progress
-from ..run.runner import new_run
-from ..run.sibling_predictor import train_on_sibling_array
-from ..weights.datasets import load_dataset
-from ..weights.inference import evaluate, load_run
-from ..weights.job import pair_compensation, weights_job
-from ..weights.model_files import save_model
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # The default write-verify as the baseline, then every planned protocol.
-PROTOCOLS = (ProtocolConfig().name, *PLANNED)
+PROTOCOLS = (DEFAULT_PROTOCOL, *PLANNED)
 # One-shot leaves every device with a ~20 % error (one unverified pulse); a network trained
 # against that error keeps most of its accuracy (digits, voltage mode: one-shot 92.6 % against
 # 85.9 % for a conventionally trained one).
@@ -54,6 +45,11 @@ NOISE_AWARE_EPOCHS = 120
 
 
 def train_network(mode: str, kind: str, out: Path, iv_v0_V: float, say) -> tuple:
+    from hilctl.drivers import ConfigError
+
+    from ..weights.datasets import load_dataset
+    from ..weights.model_files import save_model
+
     data = load_dataset("digits")
     if kind == "msnn":
         from ..weights.spiking import SpikingTrainConfig, train_spiking  # torch: when needed
@@ -74,6 +70,12 @@ def train_network(mode: str, kind: str, out: Path, iv_v0_V: float, say) -> tuple
 
 
 def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -> dict:
+    from ..config import build_config
+    from ..report.progress import round_progress
+    from ..run.runner import new_run
+    from ..weights.inference import evaluate, load_run
+    from ..weights.job import pair_compensation, weights_job
+
     config = build_config({**base, "protocol": {**base["protocol"], "name": protocol}})
     targets, files, layout = weights_job(config)
     with round_progress(protocol, not quiet) as hook:
@@ -142,15 +144,26 @@ def _ran(row: dict) -> str:
               help="Directory for the model, predictor and runs [runs/demo-<time>].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet):
+@no_plots_option
+def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet, no_plots):
     """Train on digits, program three ways, infer with what each run measured."""
+    from rich.console import Console
+
+    from hilctl.drivers.atomic_file import check_output_directory
+
+    from ..assemble import device_params
+    from ..config import build_config, merge
+    from ..run.sibling_predictor import train_on_sibling_array
+
     console = Console(stderr=True, quiet=quiet)
     build_config({"protocol": {"tolerance": tolerance}}, "--tolerance")  # refused before work
     out = check_output_directory(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}",
                                  None, "demo")
-    base = {"array": {"seed": seed},
-            "weights": {"model": str((out / "model").resolve()), "rescale": True},
-            "protocol": {"tolerance": tolerance, "predictor": str((out / "predictor").resolve())}}
+    base = merge({}, {  # merge leaves out the flags not given
+        "array": {"seed": seed},
+        "weights": {"model": str((out / "model").resolve()), "rescale": True},
+        "protocol": {"tolerance": tolerance, "predictor": str((out / "predictor").resolve())},
+        "output": output_flags(no_plots)})
     config = build_config(base)
     iv_v0_V = device_params(config).iv_v0_V
     model, data = train_network(mode, kind, out, iv_v0_V, console.print)

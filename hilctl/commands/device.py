@@ -11,26 +11,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import numpy as np
-
-from hilctl.drivers import ConfigError
-from hilctl.drivers.atomic_file import check_output_file
-from hilctl.drivers.pulse_table import PulseTable
-from hilctl.simulated_backend.fit import (
-    compare,
-    fit_device,
-    plot_comparison,
-    quality_lines,
-    quality_summary,
-    simulate_table,
-)
-from hilctl.simulated_backend.fit_1t1r import fit_1t1r
-from hilctl.simulated_backend.fit_quality import setting_lines, setting_quality
-from hilctl.simulated_backend.presets import ONE_T_ONE_R, load_preset, write_preset
 
 from ..units import Quantity
+
+if TYPE_CHECKING:
+    from hilctl.drivers.pulse_table import PulseTable
 
 _READ_HELP = ("Read voltage at which the table's conductances were measured [the table's "
               "read_V, from hilctl data import or characterize; else 0.2V].")
@@ -40,6 +28,8 @@ DEFAULT_READ_V = 0.2
 def read_voltage_of(table: PulseTable, given: float | None, where: str) -> float:
     """The read voltage of ``table``'s conductances: the one it carries, or ``given``; both
     and different is a mistake (the fit would model another read)."""
+    from hilctl.drivers import ConfigError
+
     if given is None:
         return table.read_V if table.read_V is not None else DEFAULT_READ_V
     if table.read_V is not None and not math.isclose(given, table.read_V, rel_tol=1e-9):
@@ -48,7 +38,6 @@ def read_voltage_of(table: PulseTable, given: float | None, where: str) -> float
     return given
 _FORCE_HELP = "Overwrite the files to write if they exist."
 _READ_HELP = "Read voltage at which the table's conductances were measured [0.2V]."
-_BASES = {"1r": "hfox-1r", "1t1r": ONE_T_ONE_R}
 
 
 @click.group()
@@ -58,6 +47,8 @@ def device() -> None:
 
 def chosen_model(model: str, table: PulseTable) -> str:
     """``auto``: 1T1R when the gate column holds more than one value, else 1R."""
+    import numpy as np
+
     if model != "auto":
         return model
     gates = np.unique(table.gate[np.isfinite(table.gate)])
@@ -66,6 +57,8 @@ def chosen_model(model: str, table: PulseTable) -> str:
 
 def _fit_1r(table, base, read_V, seed, bins):
     """(params, notes, report lines, one-line grade) of the 1R fit."""
+    from hilctl.simulated_backend.fit import fit_device, quality_lines, quality_summary
+
     result = fit_device(table, base, read_V=read_V, seed=seed, bins=bins)
     summary = quality_summary(result.quality)
     return result.params, result.notes, quality_lines(result.quality), (
@@ -75,6 +68,8 @@ def _fit_1r(table, base, read_V, seed, bins):
 
 def _fit_1t1r(table, base, read_V, seed, bins):
     """(params, notes, report lines, one-line grade) of the 1T1R fit."""
+    from hilctl.simulated_backend.fit_1t1r import fit_1t1r
+
     params, notes = fit_1t1r(table, base, read_V=read_V, seed=seed)
     return params, notes, [], "per pulse setting, printed by the fit"
 
@@ -100,17 +95,25 @@ _FITS = {"1r": _fit_1r, "1t1r": _fit_1t1r}
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also plot the fit (PNG).")
 def fit(data_file, out, model, base, read_voltage, bins, seed, plot, force) -> None:
     """Fit a cell model's parameters to a measured table and report fit quality."""
+    from hilctl.drivers import ConfigError
+    from hilctl.drivers.atomic_file import check_output_file
+    from hilctl.drivers.pulse_table import PulseTable
+    from hilctl.simulated_backend.fit import plot_comparison, simulate_table
+    from hilctl.simulated_backend.fit_quality import setting_lines, setting_quality
+    from hilctl.simulated_backend.presets import ONE_R, ONE_T_ONE_R, load_preset, write_preset
+
+    bases = {"1r": ONE_R, "1t1r": ONE_T_ONE_R}
     check_output_file(out, force)
     if plot:
         check_output_file(plot, force, "--plot")
     table = PulseTable.read_csv(data_file)
     read_voltage = read_voltage_of(table, read_voltage, data_file)
     model = chosen_model(model, table)
-    base = base or _BASES[model]
+    base = base or bases[model]
     base_params = load_preset(base)
     if base_params.cell.lower() != model:
         raise ConfigError(f"--base {base} is a {base_params.cell} preset; the {model.upper()} "
-                          f"fit needs a {model.upper()} one (e.g. {_BASES[model]})")
+                          f"fit needs a {model.upper()} one (e.g. {bases[model]})")
     params, notes, report, grade = _FITS[model](table, base_params, read_voltage, seed, bins)
     simulated = simulate_table(table, params, read_voltage, seed)
     settings = setting_lines(*setting_quality(table, simulated))
@@ -140,6 +143,12 @@ def fit(data_file, out, model, base, read_voltage, bins, seed, plot, force) -> N
 def compare_(data_file, preset_name, read_voltage, bins, seed, plot, force) -> None:
     """Print and plot measured vs simulated G_after per pulse setting (and, for a 1R preset,
     per G_before bin)."""
+    from hilctl.drivers.atomic_file import check_output_file
+    from hilctl.drivers.pulse_table import PulseTable
+    from hilctl.simulated_backend.fit import compare, plot_comparison, quality_lines, simulate_table
+    from hilctl.simulated_backend.fit_quality import setting_lines, setting_quality
+    from hilctl.simulated_backend.presets import load_preset
+
     data_path = Path(data_file)
     plot = plot or data_path.with_name(f"{data_path.stem}-vs-{Path(preset_name).stem}.png")
     check_output_file(plot, force, "--plot")

@@ -7,15 +7,12 @@ from pathlib import Path
 
 import click
 
-from ..api.pulses import WRITERS
-from ..api.runs import load_run
-
-SUFFIXES = {"csv": ".csv", "hdf5": ".h5"}
+SUFFIXES = {"csv": ".csv", "hdf5": ".h5"}  # the formats hilctl.api.pulses writes
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="csv",
+@click.option("--format", "fmt", type=click.Choice(list(SUFFIXES)), default="csv",
               show_default=True, help="csv, or hdf5 (needs h5py: pip install 'hilctl[hdf5]').")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="File to write [RUN_DIR/pulses.csv or RUN_DIR/pulses.h5].")
@@ -25,6 +22,8 @@ def export(run_dir, fmt, out, as_json) -> None:
     width, the read after it and, on a simulator, the true conductance. A weights run adds
     the array and layer of each cell, and the map from weights to cells beside the pulses.
     Written round by round, so a large run never has to fit in memory."""
+    from ..api.runs import load_run
+
     run = load_run(run_dir)
     written = run.export(Path(out or Path(run_dir) / f"pulses{SUFFIXES[fmt]}"), fmt)
     if as_json:

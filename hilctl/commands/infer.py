@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from hilctl.drivers import ConfigError
+from ..cli import no_plots_option
 
-from ..report.console import report_console
-from ..report.plots import plot_accuracy_energy, save_figure
-from ..run.fresh_reads import conductance_source, read_again
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
 from ..units import Quantity
-from ..weights.datasets import load_dataset
-from ..weights.inference import defect_sweep, evaluate, load_run, read_cost_report, read_cost_sweep
-from ..weights.interface_presets import load_read_cost_toml, read_cost_settings
 
 
 def parse_list(text: str, flag: str, kind=float) -> list:
     """``a,b,c`` into positive numbers of ``kind`` (units as SI numbers: 0.1,0.2 or 1e-6)."""
+    import numpy as np
+
+    from hilctl.drivers import ConfigError
+
     try:
         values = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -34,6 +34,8 @@ def parse_list(text: str, flag: str, kind=float) -> list:
 
 def parse_fractions(text: str | None) -> list[float]:
     """``0,0.05,0.1`` into fractions in [0, 1]."""
+    from hilctl.drivers import ConfigError
+
     if not text:
         return []
     try:
@@ -78,9 +80,24 @@ def parse_fractions(text: str | None) -> list[float]:
 @click.option("--sweep-bits", default="4,6,8", show_default=True,
               help="Converter bits of the sweep.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@no_plots_option
 def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, device_book, relax,
-          cost, cost_config, adc, adc_bits, sweep_levels, sweep_bits, as_json):
+          cost, cost_config, adc, adc_bits, sweep_levels, sweep_bits, as_json, no_plots):
     """Accuracy in software, with ideal targets and with the measured conductances."""
+    from hilctl.drivers import ConfigError
+
+    from ..report.console import report_console
+    from ..report.plots import plot_accuracy_energy
+    from ..run.fresh_reads import conductance_source, read_again
+    from ..weights.datasets import load_dataset
+    from ..weights.inference import (
+        defect_sweep,
+        evaluate,
+        load_run,
+        read_cost_report,
+        read_cost_sweep,
+    )
+
     fractions = parse_fractions(defects)
     settings = cost_settings(cost_config, adc=adc, adc_bits=adc_bits)
     if relax is not None and not fresh_reads:
@@ -98,7 +115,8 @@ def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, device_
     if fractions:
         report["defects"] = defect_sweep(run.model, run.layout, run.conductance, data,
                                          fractions, seed, trials)
-        report["defect_plot"] = str(plot_defects([report], Path(out_dir or run_dir)))
+        if not no_plots:
+            report["defect_plot"] = str(plot_defects([report], Path(out_dir or run_dir)))
     if cost or sweep_levels:
         report["read_cost"] = read_cost_report(run, data, settings)
         report["programming"] = programming_ledger(run_dir)
@@ -106,8 +124,9 @@ def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, device_
         report["cost_sweep"] = read_cost_sweep(run, data, settings,
                                                parse_list(sweep_levels, "--cost-sweep"),
                                                parse_list(sweep_bits, "--sweep-bits", int))
-        report["cost_plot"] = str(plot_accuracy_energy(
-            report["cost_sweep"], Path(out_dir or run_dir) / "accuracy_energy.png"))
+        if not no_plots:
+            report["cost_plot"] = str(plot_accuracy_energy(
+                report["cost_sweep"], Path(out_dir or run_dir) / "accuracy_energy.png"))
     if as_json:
         click.echo(json.dumps(report))
     else:
@@ -116,6 +135,8 @@ def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, device_
 
 def cost_settings(path: str | None, **overrides):
     """The read-path settings: the ``[read_cost]`` table of ``path`` (if any) and the flags."""
+    from ..weights.interface_presets import load_read_cost_toml, read_cost_settings
+
     if path:
         return load_read_cost_toml(path, **overrides)
     return read_cost_settings(None, **overrides)
@@ -137,6 +158,8 @@ def plot_defects(reports: list[dict], out_dir: Path) -> Path:
     """Accuracy against stuck fraction, one line per report (with the min-max band of the
     draws), as ``defects.png`` in ``out_dir``."""
     import matplotlib
+
+    from ..report.plots import save_figure
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -161,6 +184,8 @@ def plot_defects(reports: list[dict], out_dir: Path) -> Path:
 
 
 def print_report(report: dict, console: Console) -> None:
+    from rich.table import Table
+
     kind = "spiking network (MIF neurons)" if report["model_kind"] == "msnn" else "network"
     table = Table(title=f"{report['mode']}-mode {kind} on {report['dataset']} "
                         f"({report['test_samples']} test images)")
@@ -193,6 +218,8 @@ def print_report(report: dict, console: Console) -> None:
 def print_cost(report: dict, console: Console) -> None:
     """Per block energy of one inference, the total per inference and per MAC, the sweep and
     the programming ledger."""
+    from rich.table import Table
+
     cost = report["read_cost"]
     level = ", ".join(f"{k} = {v:.3g}" for k, v in cost.items() if k in
                       ("read_voltage_V", "input_current_A"))

@@ -13,12 +13,15 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from hilctl.drivers import ConfigError, InstrumentError, SafetyLimits
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from hilctl.drivers import SafetyLimits
+
 
 from ..units import Quantity
 
@@ -34,7 +37,11 @@ def instruments() -> None:
 def list_instruments(visa_library: str) -> None:
     """Show VISA resources and serial ports this computer can see."""
     import pyvisa
+    from rich.console import Console
+    from rich.table import Table
     from serial.tools import list_ports
+
+    from hilctl.drivers import InstrumentError
 
     table = Table("kind", "address", "description")
     try:
@@ -59,6 +66,9 @@ def list_instruments(visa_library: str) -> None:
               help="A system VISA library to load (a config may only name '@py').")
 def check(config_file: str, visa_library: str | None) -> None:
     """Identify the SMU and the board of a rig and show its limits; applies no pulse."""
+    from rich.console import Console
+
+    from hilctl.drivers import ConfigError
     from hilctl.drivers.toml_file import read_toml
 
     from ..assemble import open_rig
@@ -103,6 +113,8 @@ def round_trip_s(query) -> float:
 
 
 def _limits_table(limits: SafetyLimits, hardware: dict[str, float]) -> Table:
+    from rich.table import Table
+
     table = Table("limit", "rig config", "board generator", title="limits")
     for key, value in vars(limits).items():
         board = hardware.get(key)
@@ -144,6 +156,9 @@ def emulate(rows, cols, seed, preset, smu, latency, write_config, control_port,
                         fault kinds: no_reply, garbage, drop, error, compliance
     e.g.  echo '{"op": "state"}' | nc -q1 127.0.0.1 PORT
     """
+    from rich.console import Console
+
+    from hilctl.drivers import ConfigError
     from hilctl.simulated_backend import DEFAULT_PRESET
     from hilctl.simulated_backend import preset as device_preset
     from hilctl.simulated_backend.emulators import EmulatedRig
@@ -185,6 +200,8 @@ def run_config_toml(rig, seed: int, preset: str) -> str:
 
 
 def _write(path: Path, text: str) -> None:
+    from hilctl.drivers import ConfigError
+
     try:
         path.write_text(text)
     except OSError as exc:

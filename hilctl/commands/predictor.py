@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import numpy as np
 
-from hilctl.drivers import ConfigError
-from hilctl.drivers.pulse_table import PulseTable
-
-from ..predictor.evaluation import TOLERANCES, evaluate
 from ..predictor.knobs import KNOBS, parse_knobs
-from ..predictor.lookup import LookupTable
-from ..predictor.model import Predictor
-from ..predictor.training import default_knob, train_predictor
-from ..report.progress import epoch_progress
 from ..units import parse_quantity
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..predictor.model import Predictor
 
 _UNITS = {"amplitude_V": "V", "width_s": "s", "gate_V": "V"}
 _KNOB_HELP = (f"What to plan: one of {', '.join(KNOBS)} for both polarities, or one per "
@@ -27,6 +24,8 @@ _KNOB_HELP = (f"What to plan: one of {', '.join(KNOBS)} for both polarities, or 
 def parse_fixed(values: tuple[str, ...], units: dict[str, str], flag: str
                 ) -> dict[str, float] | None:
     """``1.2V`` for both polarities, or ``SET=1.2V`` / ``RESET=1.5V`` (unit per polarity)."""
+    from hilctl.drivers import ConfigError
+
     fixed: dict[str, float] = {}
     for text in values:
         name, sep, quantity = text.partition("=")
@@ -64,6 +63,11 @@ def predictor() -> None:
 def train(data_file, out, knob, epochs, seed, fixed_values, polarities, as_json,
           quiet) -> None:
     """Train a predictor on a pulse-response table and save it."""
+    from hilctl.drivers.pulse_table import PulseTable
+
+    from ..predictor.training import default_knob, train_predictor
+    from ..report.progress import epoch_progress
+
     chosen = ("SET", "RESET") if polarities == "both" else (polarities,)
     if knob is not None:
         parse_knobs(knob, chosen)  # a bad --knob is refused before the table is read
@@ -108,6 +112,12 @@ def evaluate_command(data_file, predictor_dir, lookup_file, targets_text, switch
                      knob, as_json) -> None:
     """Fit on switched and unswitched rows, and implied one-shot success of the neural
     planner beside the lookup baseline and the hindsight ceiling."""
+    from hilctl.drivers.pulse_table import PulseTable
+
+    from ..predictor.evaluation import evaluate
+    from ..predictor.lookup import LookupTable
+    from ..predictor.model import Predictor
+
     loaded = Predictor.load(predictor_dir, knob=knob)
     targets = _targets(targets_text) if targets_text else None
     source = _lookup_source(loaded, lookup_file)
@@ -131,6 +141,10 @@ def _lookup_source(loaded: Predictor, lookup_file: str | None) -> str | None:
 
 
 def _targets(text: str) -> np.ndarray:
+    import numpy as np
+
+    from hilctl.drivers import ConfigError
+
     parts = text.split(":")
     if len(parts) != 3 or not parts[2].strip().isdigit() or int(parts[2]) < 1:
         raise ConfigError(f"--targets {text!r}: expected LOW:HIGH:COUNT, e.g. 30uS:210uS:7")
@@ -141,6 +155,8 @@ def _targets(text: str) -> np.ndarray:
 
 
 def _print_report(report: dict) -> None:
+    from ..predictor.evaluation import TOLERANCES
+
     click.echo(f"{report['rows']} rows, knob {report['knob']}; switched: "
                f"|ln(G after/G before)| > {report['switch_threshold']:g}")
     keys = [k for k in report["all"] if k != "rows"]

@@ -7,32 +7,33 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from hilctl.drivers import ConfigError
-from hilctl.simulated_backend.empirical import usage_line
-
-from ..api.runs import start_run, tolerance_settings
-from ..cli import say_after_interrupt
-from ..config import assemble_config
-from ..levels import levels_table
+from ..cli import no_plots_option, output_flags, say_after_interrupt
 from ..registry import PLANNERS, PROTOCOLS
-from ..report.console import report_console
-from ..report.progress import round_progress
-from ..run.runner import STORE_NAME, RunOutcome, load_run_config, resume_run
-from ..weights.job import compensation_for_run
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..run.runner import RunOutcome
+
+# The run's own modules (numpy, pydantic, the simulator) are imported when it runs, so that
+# ``hilctl program --help`` starts in a blink.
 
 
 def parse_tolerance(text: str | None) -> dict:
     """``0.5uS`` is an absolute band in siemens; anything else (``5%``, ``0.05``) is relative
     and checked by the config."""
+    from ..api.runs import tolerance_settings
+
     return tolerance_settings(text, "--tolerance")
 
 
 def print_summary(summary: dict, console: Console) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{summary['protocol']} on {summary['cells']} cells "
                         f"(tolerance {summary['tolerance']})")
     table.add_column("figure")
@@ -46,11 +47,15 @@ def print_summary(summary: dict, console: Console) -> None:
     if "levels" in summary:
         print_levels(summary["levels"], console)
     if "empirical" in summary:
+        from hilctl.simulated_backend.empirical import usage_line  # scipy: only for a table
+
         console.print(usage_line(summary["empirical"]))
 
 
 def print_levels(levels: dict[str, dict], console: Console) -> None:
     """Per level: cells, share in its own band, pulses per cell (mean, median, p95)."""
+    from rich.table import Table
+
     table = Table(title="per level")
     columns = ("cells", "success_rate", "pulses_mean", "pulses_median", "pulses_p95")
     for column in ("level", *columns):
@@ -98,11 +103,24 @@ def print_levels(levels: dict[str, dict], console: Console) -> None:
               help="Device book (SQLite) the planner starts from and the run updates.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@no_plots_option
 def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, level_map,
             bounds_file, protocol, planner, objective,
             predictor_dir, weights_dir, rescale, tolerance, max_pulses, out_dir, resume_dir,
-            device_book, as_json, quiet):
+            device_book, as_json, quiet, no_plots):
     """Program an array with write-verify and store every round in a run directory."""
+    from rich.console import Console
+
+    from hilctl.drivers import ConfigError
+
+    from ..api.runs import start_run
+    from ..config import assemble_config
+    from ..levels import levels_table
+    from ..report.console import report_console
+    from ..report.progress import round_progress
+    from ..run.runner import load_run_config, resume_run
+    from ..weights.job import compensation_for_run
+
     flags = {
         "array": {"rows": rows, "cols": cols, "seed": seed},
         "targets": {"pattern": pattern, "file": targets_file, "level_map": level_map,
@@ -115,6 +133,7 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
                      "predictor": predictor_dir and str(Path(predictor_dir).resolve()),
                      **parse_tolerance(tolerance)},
         "device_book": {"path": device_book and str(Path(device_book).resolve())},
+        "output": output_flags(no_plots),
     }
     console = Console(stderr=True) if as_json else report_console()
     if resume_dir:
@@ -142,6 +161,8 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
 def resume_hint(run_dir: Path) -> Iterator[None]:
     """On Ctrl-C or a termination signal, name the command that goes on (the run is stored up
     to its last complete round) in the line the interrupted command ends with."""
+    from ..run.runner import STORE_NAME
+
     try:
         yield
     except KeyboardInterrupt:

@@ -7,17 +7,8 @@ import json
 import time
 
 import click
-from rich.console import Console
 
-from hilctl.drivers import ConfigError
-from hilctl.simulated_backend import DEFAULT_PRESET, preset
-
-from ..config import build_config
-from ..report.progress import epoch_progress
 from ..units import Quantity
-from ..weights.datasets import load_dataset
-from ..weights.job import window_of
-from ..weights.model_files import save_model
 
 
 @click.command()
@@ -66,6 +57,16 @@ def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage,
           conductance_noise, stuck_fraction, hidden, epochs, seed, preset_name, out_dir,
           as_json, quiet):
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
+    from rich.console import Console
+
+    from hilctl.drivers import ConfigError
+
+    from ..config import build_config
+    from ..report.progress import epoch_progress
+    from ..weights.datasets import load_dataset
+    from ..weights.job import window_of
+    from ..weights.model_files import save_model
+
     data = load_dataset(dataset)
     start = time.perf_counter()
     if kind == "msnn":
@@ -98,6 +99,8 @@ def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage,
 
 def train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise,
               stuck_fraction, hidden, epochs, seed, g_ratio, on_epoch):
+    from hilctl.simulated_backend import DEFAULT_PRESET, preset
+
     from ..weights.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
 
     config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
@@ -109,6 +112,8 @@ def train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_no
 
 
 def train_msnn(data, steps, encoding, readout, hidden, epochs, seed, quiet):
+    from rich.console import Console
+
     from ..weights.spiking import SpikingTrainConfig, train_spiking  # torch: import late
     from ..weights.spiking_spec import SpikingSpec
 

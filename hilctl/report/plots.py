@@ -1,4 +1,5 @@
-"""PNG figures for run directories and reports (matplotlib, no display needed)."""
+"""PNG figures of comparisons, inference costs and device books (matplotlib, no display
+needed, imported only when a figure is drawn); a run's error map is ``error_map``."""
 
 from __future__ import annotations
 
@@ -16,61 +17,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-# The error map's colour scale, fixed so that maps of different runs compare at a glance; a
-# cell beyond it takes the top colour, and the figure says how many did and how far.
-ERROR_SCALE_PCT = 50.0
-
-
-def error_heatmap(relative_error: np.ndarray, path: Path, title: str,
-                  tolerance: float | None = None) -> None:
-    """Per-cell relative error |G - G_target| / G_target as a heat map (NaN: no target).
-
-    ``relative_error`` is (rows, cols) or (n_arrays, rows, cols); each array gets its own
-    panel cropped to the cells it programs, so a small array (a layer's one bias row) is not
-    lost beside large ones. The scale is fixed at ``ERROR_SCALE_PCT``; ``tolerance``
-    (relative) is marked on the colour bar.
-    """
-    plt = _pyplot()
-    arrays = relative_error.reshape(-1, *relative_error.shape[-2:]) * 100
-    height = 5.0 if len(arrays) == 1 else min(2.0 + 1.4 * len(arrays), 30.0)
-    fig, axes = plt.subplots(len(arrays), 1, figsize=(6, height), squeeze=False)
-    cmap = plt.get_cmap("magma").with_extremes(over="cyan")
-    for k, (ax, shown) in enumerate(zip(axes[:, 0], arrays, strict=True)):
-        rows, cols = _used(shown)
-        image = ax.imshow(shown[rows][:, cols], cmap=cmap, vmin=0, vmax=ERROR_SCALE_PCT,
-                          interpolation="nearest", aspect="auto",
-                          extent=(cols.start - 0.5, cols.stop - 0.5, rows.stop - 0.5,
-                                  rows.start - 0.5))
-        ax.set_ylabel(f"array {k}: row" if len(arrays) > 1 else "row")
-    axes[-1, 0].set_xlabel("column")
-    bar = fig.colorbar(image, ax=axes[:, 0].tolist(), extend="max",
-                       label="relative error (%)" + ("; line: tolerance" if tolerance else ""))
-    if tolerance:
-        bar.ax.axhline(100 * tolerance, color="white", lw=2)
-    axes[0, 0].set_title(f"{title}\n{_clipping(arrays)}", fontsize=9)
-    save_figure(fig, path, plt, layout=False)
-
-
-def _used(shown: np.ndarray) -> tuple[slice, slice]:
-    """The rows and columns spanning an array's programmed (finite) cells; all if none."""
-    finite = np.isfinite(shown)
-    if not finite.any():
-        return slice(0, shown.shape[0]), slice(0, shown.shape[1])
-    r = np.flatnonzero(finite.any(axis=1))
-    c = np.flatnonzero(finite.any(axis=0))
-    return slice(r[0], r[-1] + 1), slice(c[0], c[-1] + 1)
-
-
-def _clipping(shown: np.ndarray) -> str:
-    """What the fixed scale leaves out: how many cells lie beyond it, and the largest error."""
-    values = shown[np.isfinite(shown)]
-    over = int((values > ERROR_SCALE_PCT).sum())
-    if not over:
-        return f"scale 0-{ERROR_SCALE_PCT:g} %, no cell beyond it"
-    return (f"scale 0-{ERROR_SCALE_PCT:g} %; {over} of {values.size} cells beyond it (cyan), "
-            f"largest {values.max():.0f} %")
 
 
 def compare_figures(results: dict, directory: Path) -> list[Path]:

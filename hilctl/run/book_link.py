@@ -6,6 +6,7 @@ fallback); a protocol without it leaves the book untouched, and says so in the s
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -72,23 +73,24 @@ def planner_of(protocol):
 def neural_of(planner):
     """``planner`` if it is the neural one (or a fallback's primary), else None: the one that
     learns per device, so the book takes its posterior."""
-    from ..predictor.planner import NeuralPlanner
-
-    return _primary_if(planner, NeuralPlanner)
+    return _primary_if(planner, "hilctl.predictor.planner", "NeuralPlanner")
 
 
 def lookup_of(planner):
     """``planner`` if it is the lookup one (or a fallback's primary), else None: it follows
     the book's shifts without learning."""
-    from ..predictor.lookup import LookupPlanner
-
-    return _primary_if(planner, LookupPlanner)
+    return _primary_if(planner, "hilctl.predictor.lookup", "LookupPlanner")
 
 
-def _primary_if(planner, kind):
+def _primary_if(planner, module: str, kind: str):
+    """``planner`` (or a fallback's primary) if it is a ``module.kind``; a module never
+    imported holds no planner, and asking does not import it (torch stays unloaded)."""
+    loaded = sys.modules.get(module)
+    if loaded is None:
+        return None
     if isinstance(planner, PolarityFallback):
         planner = planner.primary
-    return planner if isinstance(planner, kind) else None
+    return planner if isinstance(planner, getattr(loaded, kind)) else None
 
 
 def knobs_of(planner) -> list[str]:

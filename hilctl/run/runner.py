@@ -43,7 +43,7 @@ from ..assemble import cost_model, device_usage, open_crossbar
 from ..checksums import sha256
 from ..config import RunConfig, config_from_toml, dump_toml
 from ..registry import build_protocol, stop_rules
-from ..report import plots
+from ..report.error_map import write_error_map
 from ..targets import programmed_cells
 from .book_link import RunBook, held_book, planner_of
 from .lock import LOCK_NAME, run_lock
@@ -340,7 +340,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
                "program_time_per_array_s": result.program_time_s / arrays_in(targets)}
     if isinstance(rules.tolerance, Bands):
         summary["levels"] = result.per_level(rules.tolerance)
-    _write_outputs(run_dir, targets.shape, flat, result, summary)
+    _write_outputs(run_dir, targets.shape, flat, result, summary, config.output.plots)
     store.set_meta(status="complete")
     return RunOutcome(result, summary)
 
@@ -358,8 +358,9 @@ def _unconfirmed(store: RunStore, cells: Cells) -> tuple[np.ndarray, PulseBatch]
 
 
 def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,
-                   result: ProgramResult, summary: dict) -> None:
-    """Maps shaped like the targets; the heat map shows the arrays stacked row-wise."""
+                   result: ProgramResult, summary: dict, plots: bool) -> None:
+    """Maps shaped like the targets; the heat map (unless ``plots`` is off) shows the arrays
+    stacked row-wise."""
     def as_map(values: np.ndarray) -> np.ndarray:
         full = np.full(int(np.prod(shape)), np.nan)
         full[flat] = values
@@ -368,8 +369,9 @@ def _write_outputs(run_dir: Path, shape: tuple[int, ...], flat: np.ndarray,
     save_npy(run_dir / "conductance.npy", as_map(result.final_read))
     if result.true_final is not None:
         save_npy(run_dir / "true_conductance.npy", as_map(result.true_final))
-    error = as_map(np.abs(result.final_read - result.targets) / result.targets)
-    plots.error_heatmap(error, run_dir / "error_map.png",
+    if plots:
+        error = as_map(np.abs(result.final_read - result.targets) / result.targets)
+        write_error_map(error, run_dir / "error_map.png",
                         f"{result.protocol}: final verify-read error",
                         float(np.median(result.band / result.targets)))
     write_atomic(run_dir / "result.json", json.dumps(summary, indent=2) + "\n")

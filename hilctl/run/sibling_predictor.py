@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,9 +25,10 @@ from hilctl.protocols.characterize import characterize, table_rows
 
 from ..assemble import AccessTransistor, device_model, open_crossbar
 from ..config import RunConfig
-from ..predictor.model import Predictor
-from ..predictor.training import default_knob, train_predictor
 from ..registry import block_reset_pulse
+
+if TYPE_CHECKING:
+    from ..predictor.model import Predictor
 
 TRAINING_PULSES = 50_000
 TRAINING_SEED_OFFSET = 1000
@@ -64,6 +66,8 @@ def sibling_table(config: RunConfig, pulses: int = TRAINING_PULSES,
 
 def train_for_array(table: PulseTable, seed: int) -> Predictor:
     """A predictor of the knob the table teaches (the gate on a 1T1R gate sweep)."""
+    from ..predictor.training import default_knob, train_predictor  # torch: only to train
+
     return train_predictor(table, knob=default_knob(table), seed=seed,
                            source=f"characterized array seed {seed}")
 

@@ -1,4 +1,5 @@
-"""Figures are written atomically: a failure while drawing leaves the previous PNG whole."""
+"""Figures are written atomically, and the comparison figures have titles and mark the
+tolerance."""
 
 import numpy as np
 import pytest
@@ -9,16 +10,15 @@ from hilctl.report import plots
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def test_error_map_is_a_png(tmp_path):
-    path = tmp_path / "error_map.png"
-    plots.error_heatmap(np.full((4, 4), 0.01), path, "error")
-    assert path.read_bytes().startswith(PNG_MAGIC)
+def _shift_map(path, value: float) -> None:
+    plots.shift_maps(np.full((2, 3, 3), value), ("RESET", "SET"), ("V", "ln s"), path)
 
 
 def test_a_failure_mid_write_keeps_the_previous_figure(tmp_path, monkeypatch):
-    path = tmp_path / "error_map.png"
-    plots.error_heatmap(np.full((4, 4), 0.01), path, "error")
+    path = tmp_path / "shift.png"
+    _shift_map(path, 0.1)
     before = path.read_bytes()
+    assert before.startswith(PNG_MAGIC)
 
     def torn_savefig(self, fh, **kwargs):
         fh.write(PNG_MAGIC)
@@ -26,9 +26,9 @@ def test_a_failure_mid_write_keeps_the_previous_figure(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Figure, "savefig", torn_savefig)
     with pytest.raises(KeyboardInterrupt):
-        plots.error_heatmap(np.full((4, 4), 0.5), path, "error")
+        _shift_map(path, 0.5)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["error_map.png"]
+    assert [p.name for p in tmp_path.iterdir()] == ["shift.png"]
 
 
 def _captured(monkeypatch) -> list:
@@ -42,25 +42,6 @@ def _captured(monkeypatch) -> list:
 
     monkeypatch.setattr(plots, "save_figure", keep)
     return figures
-
-
-def test_the_error_map_keeps_a_fixed_scale_marks_the_band_and_states_clipping(tmp_path,
-                                                                             monkeypatch):
-    figures = _captured(monkeypatch)
-    error = np.full((2, 8, 8), np.nan)
-    error[0] = 0.02
-    error[0, 3, 3] = 7.31  # one cell far beyond the scale
-    error[1, 0, :5] = 0.01  # an array that programs one row only
-    plots.error_heatmap(error, tmp_path / "map.png", "wv", tolerance=0.05)
-    fig = figures[0]
-    panels = [ax for ax in fig.axes if ax.images]
-    assert len(panels) == 2
-    assert [ax.images[0].get_clim() for ax in panels] == [(0, plots.ERROR_SCALE_PCT)] * 2
-    assert panels[1].images[0].get_array().shape == (1, 5)  # cropped, not lost in 8x8
-    title = panels[0].get_title()
-    assert "1 of 69 cells beyond it" in title and "largest 731 %" in title
-    bar = next(ax for ax in fig.axes if not ax.images)
-    assert any(np.allclose(line.get_ydata(), 5.0) for line in bar.lines)  # the 5 % band
 
 
 def test_compare_histograms_have_titles_and_the_tolerance(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from hilctl.cli import cli
 from hilctl.config import build_config
 from hilctl.drivers import ConfigError
 from hilctl.protocols import ProgrammingProtocol
-from hilctl.registry import PLANNED, PROTOCOLS, build_protocol
+from hilctl.registry import DEFAULT_PROTOCOL, PLANNED, PROTOCOLS, build_protocol
 
 
 @pytest.mark.parametrize("name", list(PROTOCOLS))
@@ -42,3 +42,7 @@ def test_the_oracle_planner_builds_on_the_simulator():
                            "protocol": {"name": "one-shot", "planner": "oracle"}})
     with open_crossbar(config) as crossbar:
         assert isinstance(build_protocol(config, crossbar), ProgrammingProtocol)
+
+
+def test_the_configs_default_protocol_is_the_registrys():
+    assert build_config({}).protocol.name == DEFAULT_PROTOCOL in PROTOCOLS
