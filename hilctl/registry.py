@@ -162,17 +162,14 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     """The configured planner for ``crossbar`` (``protocol.planner``)."""
     from hilctl.drivers import ConfigError
 
-    kind, objective = config.protocol.planner, planning_objective(config, crossbar)
+    kind = config.protocol.planner
     if kind == "oracle":
-        from hilctl.simulated_backend import OraclePlanner
-
         from .assemble import KnowsDevices
 
         if not isinstance(crossbar, KnowsDevices):
             raise ConfigError("protocol.planner = 'oracle' needs the simulated array: only a "
                               "simulator knows its devices' true parameters")
-        return OraclePlanner(crossbar, attempt_cost=objective.attempt_cost
-                             if objective.prices_settings else None)
+        return oracle_planner(config, crossbar)
     if kind == "heuristic":
         from hilctl.protocols import HeuristicPlanner
 
@@ -197,20 +194,37 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     from hilctl.drivers import Polarity
     from hilctl.protocols.fallback import PolarityFallback
 
-    from .predictor.inverse import offers_choices
     from .predictor.model import Predictor
-    from .predictor.planner import NeuralPlanner
 
     predictor = Predictor.load(config.protocol.predictor)
-    if objective.prices_settings and offers_choices(predictor):
-        planner = NeuralPlanner(predictor, crossbar.shape, bands=stop_rules(config).tolerance,
-                                objective=objective)
-    else:
-        planner = NeuralPlanner(predictor, crossbar.shape)
+    planner = neural_planner(config, crossbar, predictor)
     if len(predictor.spec.polarities) == 2:
         return planner
     return PolarityFallback(planner, Polarity[predictor.spec.polarities[0]],
                             _fallback(config, crossbar))
+
+
+def oracle_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
+    """The oracle of a simulated ``crossbar``, pricing its settings by the configured
+    objective as the neural planner does (so ratios to it stay fair)."""
+    from hilctl.simulated_backend import OraclePlanner
+
+    objective = planning_objective(config, crossbar)
+    return OraclePlanner(crossbar, attempt_cost=objective.attempt_cost
+                         if objective.prices_settings else None)
+
+
+def neural_planner(config: RunConfig, crossbar: Crossbar, predictor) -> PulsePlanner:
+    """The neural planner of ``predictor`` for ``crossbar``, choosing its settings by the
+    configured objective where the predictor offers a choice."""
+    from .predictor.inverse import offers_choices
+    from .predictor.planner import NeuralPlanner
+
+    objective = planning_objective(config, crossbar)
+    if objective.prices_settings and offers_choices(predictor):
+        return NeuralPlanner(predictor, crossbar.shape, bands=stop_rules(config).tolerance,
+                             objective=objective)
+    return NeuralPlanner(predictor, crossbar.shape)
 
 
 def planning_objective(config: RunConfig, crossbar: Crossbar) -> Objective:

@@ -84,7 +84,7 @@ def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, tra
 
     from ..config import assemble_config
     from ..predictor.lookup import LookupPlanner, LookupTable
-    from ..predictor.planner import NeuralPlanner
+    from ..registry import neural_planner
     from ..report import plots
     from ..report.console import report_console
     from ..run.book_link import seeded_from_book
@@ -108,7 +108,8 @@ def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, tra
             config, predictor_dir, table_file, lookup, training_pulses, console.print)
 
         def planner_for(name, crossbar):
-            return seeded_from_book(config, crossbar, NeuralPlanner(predictor, crossbar.shape))
+            return seeded_from_book(config, crossbar,
+                                    neural_planner(config, crossbar, predictor))
 
         if lookup and table is not None:
             lookup_table = LookupTable(table)

@@ -19,12 +19,12 @@ import numpy as np
 from hilctl.drivers import Cells, ConfigError
 from hilctl.protocols import ProgrammingProtocol, ProgramResult, program, relative_error
 from hilctl.protocols.planner import PulsePlanner
-from hilctl.simulated_backend import OraclePlanner, SimulatedCrossbar
+from hilctl.simulated_backend import SimulatedCrossbar
 
 from ..assemble import cost_model, open_crossbar
 from ..config import RunConfig
 from ..config_tables import ProtocolConfig
-from ..registry import PLANNED, PROTOCOLS, build_protocol, stop_rules
+from ..registry import PLANNED, PROTOCOLS, build_protocol, oracle_planner, stop_rules
 from ..report.console import COST_AXES
 from ..targets import programmed_cells
 
@@ -130,7 +130,7 @@ def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
         raise ConfigError("planned protocols need a predictor")
 
     def oracle(name: str, crossbar: SimulatedCrossbar) -> PulsePlanner:
-        return OraclePlanner(crossbar)
+        return oracle_planner(config, crossbar)
 
     results = {}
     for name in protocols:
