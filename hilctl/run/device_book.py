@@ -36,8 +36,9 @@ import numpy as np
 from hilctl.drivers import DataError
 from hilctl.drivers.atomic_file import refuse_links
 
+from .array_blob import pack, unpack
 from .lock import exclusive_lock
-from .store import Transaction, pack, unpack
+from .store import Transaction
 
 FORMAT_VERSION = 1
 SIDES = ("reset", "set")  # row 0, row 1
