@@ -495,8 +495,9 @@ def _or_minus_one(value: int | None) -> int:
 
 def capture_round(record: RoundRecord, exact: bool) -> dict[str, np.ndarray]:
     """Copies of what a round stores (the caller may go on changing the state): its cells,
-    pulse settings and reads (float32 after round 0 unless ``exact``), and, for round 0 or when ``exact``,
-    what the state says the round changed beyond them (round 0: the whole starting state)."""
+    pulse settings and reads (float32 after round 0 unless ``exact``), and, for round 0 or
+    when ``exact``, what the state says the round changed beyond its reads (round 0: the
+    whole starting state)."""
     arrays = {"index": record.index.copy()}
     if record.pulses is not None:
         arrays.update(pulse_arrays(record.index, record.pulses))
