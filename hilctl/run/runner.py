@@ -43,6 +43,7 @@ from .book_link import RunBook, learning_planner
 from .checkpoints import replay_pulses
 from .lock import LOCK_NAME, run_lock
 from .store import CHANGES, CHECKPOINTS, RunStore, make_writer
+from .store_size import check_disk
 
 STORE_NAME = "store.sqlite"
 PROGRAM = "program"  # the run kind of a store (``meta.kind``), as the command is named
@@ -86,7 +87,9 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     run_dir = Path(run_dir)
     check_output_directory(run_dir, STORE_NAME, "run", create=False)
     # Checked before anything is made, so a run refused here leaves no directory behind.
-    stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
+    flat = programmed_cells(targets)
+    stop_rules(config).tolerance.half_width(targets.ravel()[flat])
+    check_disk(flat.size, run_dir)
     with fresh_run_dir(run_dir):
         if inputs is not None:
             config = inputs(config, run_dir)
