@@ -6,9 +6,9 @@ resume of the finished run (it rebuilds the array and the state from the store, 
 the store asks to re-run, and writes the outputs again). Store bytes count every file of the
 store (``store.*``); operations are the pulses, each with its verify read.
 
-Write time is measured inside the store's write calls (on the writer thread): wall time and
-that thread's CPU time, per round. The machine is shared, so run before/after on the same
-machine state and prefer the CPU columns.
+Write time is measured inside the store's round encoder and write calls (on whichever thread
+runs them): wall time and that thread's CPU time, per round. The machine is shared, so run
+before/after on the same machine state and prefer the CPU columns.
 
     python bench/bench_store.py [--sizes 64,512,1024] [--preset hfox-1t1r]
 """
@@ -31,13 +31,16 @@ _WRITES = ("write", "write_snapshot", "write_checkpoint")  # the store's write c
 
 
 class WriteTimer:
-    """Wraps the store's write calls and adds up their wall and thread CPU time."""
+    """Wraps the store's write calls and its round encoder (on whichever thread they run) and
+    adds up their wall and thread CPU time."""
 
-    def __init__(self, store_type: type) -> None:
+    def __init__(self, store_module) -> None:
         self.wall = self.cpu = 0.0
         for name in _WRITES:
-            if hasattr(store_type, name):
-                setattr(store_type, name, self._timed(getattr(store_type, name)))
+            if hasattr(store_module.RunStore, name):
+                setattr(store_module.RunStore, name,
+                        self._timed(getattr(store_module.RunStore, name)))
+        store_module.encode_round = self._timed(store_module.encode_round)
 
     def _timed(self, write):
         def timed(*args, **kwargs):
@@ -56,7 +59,7 @@ def measure(size: int, preset: str, seed: int) -> dict:
     from hilctl.run.runner import new_run, resume_run
     from hilctl.targets import targets_for
 
-    timer = WriteTimer(store.RunStore)
+    timer = WriteTimer(store)
     config = build_config({"array": {"rows": size, "cols": size, "seed": seed, "preset": preset},
                            "protocol": {"name": "write-verify", "tolerance": 0.05}})
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:

@@ -1,8 +1,9 @@
 """Runs a programming protocol as a stored, resumable run in a run directory.
 
 The protocol decides; this module builds the crossbar and targets from the configuration,
-hands them to an ``Engine`` with three subscribers (the run store's writer, the simulator's
-snapshots, the progress bar), and writes the run directory: ``config.toml``, ``store.sqlite``,
+hands them to an ``Engine`` with two subscribers (the run store's writer, with the simulator's
+checkpoints, the progress bar), and writes the run directory: ``config.toml``,
+``store.sqlite`` and ``store.rounds`` (the run store, see ``store.py``),
 ``targets.npy``, ``conductance.npy`` (last verify read per cell), ``true_conductance.npy``
 (simulator only), ``result.json``, ``error_map.png`` and ``run.lock`` (held while a process
 runs it, see ``lock.py``).

@@ -173,8 +173,8 @@ class RunStore:
         self._end = offset + len(encoded.blob)
 
     def write_checkpoint(self, number: int, checkpoint: Checkpoint) -> None:
-        """Store the checkpoint taken after round ``number`` (replacing one a run killed
-        before it stored that round left behind)."""
+        """Store the checkpoint taken after round ``number``, before the round itself
+        (replacing one a run killed before it stored that round left behind)."""
         arrays = {} if checkpoint.positions is None else {"index": checkpoint.positions}
         arrays.update({_DEVICE + k: v for k, v in checkpoint.backend.items()})
         arrays.update({_STATE + k: v for k, v in checkpoint.state.items()})
@@ -223,7 +223,8 @@ class RunStore:
     def last_checkpoint(self) -> int | None:
         if self.format == 1:
             return None
-        return self._db.execute("SELECT MAX(round) FROM checkpoints").fetchone()[0]
+        return self._db.execute("SELECT MAX(round) FROM checkpoints WHERE round <= (SELECT "
+                                "MAX(round) FROM rounds)").fetchone()[0]
 
     def round_checksum(self, number: int) -> str | None:
         row = self._db.execute("SELECT checksum FROM rounds WHERE round = ?",
@@ -323,8 +324,9 @@ class RunStore:
                                 "ORDER BY round").fetchall()
 
     def _checkpoint_rows(self) -> dict[int, tuple]:
-        rows = self._db.execute("SELECT round, offset, length, checksum FROM checkpoints "
-                                "ORDER BY round")
+        # A checkpoint of a round the run was killed before storing is not the run's yet.
+        rows = self._db.execute("SELECT round, offset, length, checksum FROM checkpoints WHERE "
+                                "round <= (SELECT MAX(round) FROM rounds) ORDER BY round")
         return {number: rest for number, *rest in rows}
 
     def _checkpoint(self, number: int, offset: int, length: int, checksum: str) -> Checkpoint:
@@ -456,12 +458,13 @@ class StoreWriter(Subscriber):
         checkpoint = None if self.checkpointer is None else self.checkpointer.take(record)
         if record.round == 0:
             self._cells = int(record.index.size)
+        # The checkpoint first, so a stored round always has the checkpoint it was given.
+        if checkpoint is not None and record.round > self._checkpointed:
+            self._submit(self.store.write_checkpoint, record.round, checkpoint)
         if record.round <= self._stored:
             self._submit(self._check, record.round, arrays)
         else:
             self._submit(self._write, record.round, arrays)
-        if checkpoint is not None and record.round > self._checkpointed:
-            self._submit(self.store.write_checkpoint, record.round, checkpoint)
         if checkpoint is not None or not self._lean:
             self._submit(self._forget_previous)
 

@@ -288,3 +288,25 @@ def test_a_store_of_a_newer_format_is_refused_naming_it(tmp_path):
         store.set_meta(format=FORMAT + 1)
     with pytest.raises(ResumeError, match=f"store format {FORMAT + 1} is newer"):
         RunStore(tmp_path / "store.sqlite")
+
+
+def test_a_run_killed_between_a_checkpoint_and_its_round_resumes_exactly(tmp_path):
+    """The checkpoint of a round is written first; one whose round never got stored is not the
+    run's, and the round is computed again."""
+    from hilctl.protocols import Subscriber
+
+    class StopAtZero(Subscriber):
+        def round(self, record):
+            raise KeyboardInterrupt
+
+    config = build_config({"array": {"rows": 8, "cols": 8, "seed": 5, "preset": "hfox-1r"}})
+    targets = targets_for(config)
+    whole = new_run(config, tmp_path / "whole", targets).result
+    with pytest.raises(KeyboardInterrupt):
+        new_run(config, tmp_path / "cut", targets, progress=StopAtZero())
+    with RunStore(tmp_path / "cut" / STORE_NAME) as store:
+        store._db.execute("DELETE FROM rounds")  # killed after checkpoint 0, before round 0
+        assert store.last_checkpoint() is None
+    resumed = resume_run(tmp_path / "cut").result
+    assert np.array_equal(resumed.true_final, whole.true_final)
+    assert np.array_equal(resumed.pulses, whole.pulses)
