@@ -278,6 +278,10 @@ def test_a_format_1_store_still_reads_and_its_resume_is_refused_in_one_line(tmp_
     crossbar, cells, _ = reopen_run(run)
     with crossbar:
         assert np.isfinite(crossbar.sim_true_conductance(cells)).all()
+    exported = list(pulse_rounds(run))  # what export and the API read
+    assert [t["g_read_S"].tobytes() for t in exported] == [p["reading"].tobytes()
+                                                            for p in pulses]
+    assert all(np.isfinite(t["g_true_S"]).all() for t in exported)
     with pytest.raises(ResumeError, match="store format 1") as refused:
         resume_run(run)
     assert "\n" not in str(refused.value)
