@@ -62,7 +62,7 @@ def measure(size: int, preset: str, seed: int) -> dict:
     timer = WriteTimer(store)
     config = build_config({"array": {"rows": size, "cols": size, "seed": seed, "preset": preset},
                            "protocol": {"name": "write-verify", "tolerance": 0.05}})
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         started = time.perf_counter()
         result = new_run(config, run_dir, targets_for(config)).result
