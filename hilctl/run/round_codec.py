@@ -195,20 +195,24 @@ def _narrow_int(low: int, high: int) -> np.dtype:
 def _encode_index(index: np.ndarray, previous: np.ndarray | None,
                   cells: int) -> tuple[str, object, bytes]:
     """The cheapest exact form of a round's positions (the bitmasks: increasing ones)."""
-    increasing = index.size < 2 or bool((np.diff(index) > 0).all())
-    if not increasing:
+    if not _increasing(index):
         return _encode_array(index)
     if index.size == cells:
         return "all", None, b""
     mask = np.zeros(cells, bool)
     mask[index] = True
     options = [_encode_array(index), ("mask", None, np.packbits(mask).tobytes())]
-    if previous is not None and previous.size < cells:
+    if previous is not None and previous.size < cells and _increasing(previous):
         before = np.zeros(cells, bool)
         before[previous] = True
         if before[index].all():
             options.append(("subset", None, np.packbits(mask[previous]).tobytes()))
     return min(options, key=lambda option: len(option[2]))
+
+
+def _increasing(index: np.ndarray) -> bool:
+    """Strictly increasing, as a bitmask gives positions back (a retarget's are not)."""
+    return index.size < 2 or bool((np.diff(index) > 0).all())
 
 
 def _decode_array(blob: memoryview, offset: int, form: str, dtype: np.dtype,

@@ -67,6 +67,7 @@ def test_the_codec_gives_back_every_array_bit_for_bit():
     (np.arange(0, 1000, 3), None),                        # a bitmask over the cells
     (np.arange(0, 1000, 6), np.arange(0, 1000, 3)),       # a subset of the previous round
     (np.array([5, 2, 9]), np.arange(10)),                 # not increasing: as integers
+    (np.array([2, 5, 9]), np.array([9, 5, 2, 7])),        # after a retarget's positions
     (np.array([], np.int64), None),
 ])
 def test_round_positions_come_back_exactly_in_their_cheapest_form(index, previous):
