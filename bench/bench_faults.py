@@ -18,7 +18,6 @@ import json
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hilctl.run.store import unpack
+from hilctl.drivers import ResumeError
+from hilctl.run.store import RunStore
 
 ROUND_COMMAND = {"2600": "hilctl_run", "2400": ":MEAS:CURR?"}
 # How many of those commands a fault may let pass: a 4x4 run takes a few rounds, and the 2400
@@ -106,10 +106,12 @@ def stored(run: Path) -> tuple[int, bool]:
     """(pulses the store holds, whether its rounds are 0..n-1 without a gap)."""
     if not (run / "store.sqlite").is_file():
         return 0, False
-    with sqlite3.connect(f"file:{run / 'store.sqlite'}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT round, pulses FROM rounds ORDER BY round").fetchall()
-    pulses = sum(unpack(blob).get("amplitude", np.empty(0)).size for _, blob in rows)
-    return pulses, [r for r, _ in rows] == list(range(len(rows)))
+    with RunStore(run / "store.sqlite") as store:
+        try:
+            pulses = sum(p.get("amplitude", np.empty(0)).size for p in store.pulse_rounds())
+        except ResumeError:  # a gap in the rounds
+            return 0, False
+    return pulses, True
 
 
 def trial(rng: random.Random, size: int) -> dict:

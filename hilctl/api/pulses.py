@@ -8,8 +8,10 @@ A weights run adds ``array`` and ``layer`` (-1: a cell holding no weight), and i
 the cell-to-weight map of ``layout.json`` beside the pulses. A cell's last row is its entry in
 ``conductance.npy``.
 
-The simulator's true conductances are rebuilt by restoring the devices' stored snapshots round
-by round, so a reader holds the array and one round, never the run's whole history.
+The simulator's true conductances are rebuilt round by round, by restoring the devices' stored
+checkpoints and replaying the stored pulses between them through the physics (which gives the
+reads back at full precision where a lean store keeps them as float32), so a reader holds the
+array and one round, never the run's whole history.
 """
 
 from __future__ import annotations
@@ -23,33 +25,43 @@ from hilctl.drivers import Cells, ConfigError, DataError
 from hilctl.drivers.atomic_file import atomic_output
 
 from ..assemble import open_crossbar
+from ..run.checkpoints import replay_pulses
 from ..run.runner import STORE_NAME, TARGETS_NAME, arrays_in, load_run_config
 from ..run.store import RunStore
+from ..run.stored_round import Checkpoint
 from ..targets import programmed_cells
 from ..weights.layout import Layout
 
 LAYOUT_NAME = "layout.json"
-# How each column is written to CSV: conductances exactly (17 digits), stored float32 knobs in 9.
+# How each column is written to CSV: conductances exactly (17 digits), pulse knobs in 9.
 FORMATS = {"round": "%d", "array": "%d", "layer": "%d", "row": "%d", "col": "%d",
            "polarity": "%d", "amplitude_V": "%.9g", "gate_V": "%.9g", "width_s": "%.9g",
            "g_read_S": "%.17g", "g_true_S": "%.17g"}
 WEIGHT_COLUMNS = ("layer", "input", "output", "array", "row", "col_plus", "col_minus")
 
 
-class _TrueConductance:
-    """A simulated array brought, round by round, to the state each stored round left."""
+class _Replay:
+    """A simulated array brought, round by round, to the state each stored round left: a
+    round with a checkpoint restores it, one between checkpoints replays its stored pulses
+    through the physics (which also gives its reads back at full precision)."""
 
     def __init__(self, run_dir: Path, targets: np.ndarray, flat: np.ndarray) -> None:
         self.crossbar = open_crossbar(load_run_config(run_dir), arrays_in(targets))
         self.flat = flat
 
-    def after(self, number: int, positions: np.ndarray, backend: dict) -> np.ndarray:
-        change = dict(backend)
-        if number > 0:  # round 0 holds every device; later rounds only the cells they touched
-            change["index"] = self.flat[positions]
-        self.crossbar.sim_restore(change)
-        return self.crossbar.sim_true_conductance(Cells.from_flat(self.flat[positions],
-                                                                  self.crossbar.shape))
+    def after(self, positions: np.ndarray, pulses: dict, checkpoint: Checkpoint | None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(true conductance, read) of the round's cells after it (S)."""
+        cells = Cells.from_flat(self.flat[positions], self.crossbar.shape)
+        reading = pulses["reading"]
+        if checkpoint is not None:
+            change = dict(checkpoint.backend)
+            if checkpoint.positions is not None:
+                change["index"] = self.flat[checkpoint.positions]
+            self.crossbar.sim_restore(change)
+        elif "polarity" in pulses:
+            reading = replay_pulses(self.crossbar, cells, pulses)
+        return self.crossbar.sim_true_conductance(cells), reading
 
 
 def _cell_layers(run_dir: Path, targets: np.ndarray) -> np.ndarray | None:
@@ -84,13 +96,16 @@ def pulse_rounds(run_dir: str | Path) -> Iterator[dict[str, np.ndarray]]:
     flat = programmed_cells(targets)
     rows, cols = targets.shape[-2:]
     layers = _cell_layers(run_dir, targets)
-    truth = None
+    replay = None
     with RunStore(run_dir / STORE_NAME) as store:
-        for number, pulses, backend in store.iter_rounds():
+        for number, pulses, checkpoint in store.iter_rounds():
             positions = pulses["index"].astype(np.intp)
-            if backend is not None:
-                truth = truth or _TrueConductance(run_dir, targets, flat)
-                g_true = truth.after(number, positions, backend)
+            if number == 0 and checkpoint is not None:
+                replay = _Replay(run_dir, targets, flat)
+            if replay is not None:
+                g_true, g_read = replay.after(positions, pulses, checkpoint)
+            else:
+                g_read = pulses["reading"]
             if number > 0 and "polarity" not in pulses:
                 continue  # a retarget: new targets, no pulse and no read
             cells = flat[positions]
@@ -99,8 +114,8 @@ def pulse_rounds(run_dir: str | Path) -> Iterator[dict[str, np.ndarray]]:
             if layers is not None:
                 table["array"], table["layer"] = stacked_row // rows, layers[cells]
             table.update(row=stacked_row % rows, col=col, **_pulse_columns(pulses, cells.size),
-                         g_read_S=pulses["reading"])
-            if backend is not None:
+                         g_read_S=g_read.astype(np.float64))
+            if replay is not None:
                 table["g_true_S"] = g_true
             yield table
 

@@ -2,7 +2,7 @@
 
 The same engine and subscribers as a programming run (the store's writer, the simulator's
 snapshots, the progress bar); the directory holds ``config.toml``, ``store.sqlite`` (every
-round's pulses at full precision and its reads), ``run.lock`` and ``result.json``, and the
+round's pulses and reads at full precision), ``run.lock`` and ``result.json``, and the
 pulse-response table is written to the CSV named when the run was made. A killed run resumes
 from its last stored round; on a simulated array the resumed table equals an uninterrupted
 run's with the same seed, row for row.
@@ -81,6 +81,7 @@ def resume_characterization(run_dir: Path, out: Path | None = None,
     refuse_links(run_dir)
     with RunStore(run_dir / STORE_NAME) as store, run_lock(run_dir):
         refuse_other_kind(run_dir, store, KIND)
+        store.refuse_old_format()
         meta = store.meta()
         check_config_unchanged(run_dir, meta)
         config = load_run_config(run_dir)
@@ -119,8 +120,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar, store: RunStore, n_puls
              progress: Subscriber | None) -> CharacterizationOutcome:
     started = time.perf_counter()
     cells = Cells.all(crossbar.shape)
-    engine = stored_engine(crossbar, cells, store, config.array.seed, progress,
-                           pulse_dtype=np.float64)
+    engine = stored_engine(crossbar, cells, store, config.array.seed, progress)
     engine.subscribe(rows)
     intent = store.unconfirmed() if state is not None else None
     reread = None if intent is None else intent["index"].astype(np.intp)

@@ -39,8 +39,9 @@ import numpy as np
 from hilctl.drivers import DataError
 from hilctl.drivers.atomic_file import refuse_links
 
+from .array_blob import pack, unpack
 from .lock import book_lock
-from .store import Transaction, pack, unpack
+from .store import Transaction
 
 FORMAT_VERSION = 2  # 2: looked_pulses, read_s, g_read_S (a format-1 book reads as 2)
 SIDES = ("reset", "set")  # row 0, row 1

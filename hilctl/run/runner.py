@@ -1,8 +1,9 @@
 """Runs a programming protocol as a stored, resumable run in a run directory.
 
 The protocol decides; this module builds the crossbar and targets from the configuration,
-hands them to an ``Engine`` with three subscribers (the run store's writer, the simulator's
-snapshots, the progress bar), and writes the run directory: ``config.toml``, ``store.sqlite``,
+hands them to an ``Engine`` with two subscribers (the run store's writer, with the simulator's
+checkpoints, the progress bar), and writes the run directory: ``config.toml``,
+``store.sqlite`` and ``store.rounds`` (the run store, see ``store.py``),
 ``targets.npy``, ``conductance.npy`` (last verify read per cell), ``true_conductance.npy``
 (simulator only), ``result.json``, ``error_map.png`` and ``run.lock`` (held while a process
 runs it, see ``lock.py``).
@@ -33,7 +34,6 @@ from hilctl.protocols import (
     Engine,
     ProgrammingProtocol,
     ProgramResult,
-    RoundRecord,
     Subscriber,
 )
 from hilctl.protocols.engine import Retarget
@@ -46,8 +46,10 @@ from ..registry import build_protocol, stop_rules
 from ..report.error_map import write_error_map
 from ..targets import programmed_cells
 from .book_link import RunBook, held_book, planner_of
+from .checkpoints import replay_pulses
 from .lock import LOCK_NAME, run_lock
-from .store import RunStore, StoreWriter
+from .store import CHANGES, CHECKPOINTS, RunStore, make_writer
+from .store_size import check_disk
 
 STORE_NAME = "store.sqlite"
 PROGRAM = "program"  # the run kind of a store (``meta.kind``), as the command is named
@@ -84,7 +86,9 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     run_dir = Path(run_dir)
     check_output_directory(run_dir, STORE_NAME, "run", create=False)
     # Checked before anything is made, so a run refused here leaves no directory behind.
-    stop_rules(config).tolerance.half_width(targets.ravel()[programmed_cells(targets)])
+    flat = programmed_cells(targets)
+    stop_rules(config).tolerance.half_width(targets.ravel()[flat])
+    check_disk(flat.size, run_dir)
     with held_book(config), fresh_run_dir(run_dir):
         if inputs is not None:
             config = inputs(config, run_dir)
@@ -133,7 +137,8 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
         for name, data in (extra_files or {}).items():
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(run_dir / name, data)
-        store = RunStore(run_dir / STORE_NAME, create=True)
+        lean = isinstance(crossbar, Checkpointable)
+        store = RunStore(run_dir / STORE_NAME, create=True, holds=CHECKPOINTS if lean else CHANGES)
         store.set_meta(config_sha256=text_hash(config_text), protocol=protocol.name,
                        targets_sha256=sha256((run_dir / TARGETS_NAME).read_bytes()),
                        shape=list(crossbar.shape), status="running", run_id=new_run_id(),
@@ -162,6 +167,7 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
     refuse_links(run_dir)
     with RunStore(run_dir / STORE_NAME) as store, run_lock(run_dir):
         refuse_other_kind(run_dir, store, PROGRAM)
+        store.refuse_old_format()
         stored = load_run_config(run_dir)
         if config is not None and config.fingerprint() != stored.fingerprint():
             raise ResumeError(f"{run_dir}: was made with a different configuration "
@@ -179,12 +185,24 @@ def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
     """The array a run programmed, as the run left it, with the run's cells and target map.
 
     A rig is simply opened (its devices kept their state); a simulated array is rebuilt and
-    brought to the state after the last stored round. Use it as a context manager.
+    brought to the state after the last stored round (a lean store's last checkpoint, then
+    the stored pulses after it replayed through the physics). Use it as a context manager.
     """
     run_dir = Path(run_dir)
     with RunStore(run_dir / STORE_NAME) as store:
         targets, _, crossbar = _restore(run_dir, load_run_config(run_dir), store)
-    return crossbar, Cells.from_flat(programmed_cells(targets), crossbar.shape), targets
+        flat = programmed_cells(targets)
+        if store.holds == CHECKPOINTS and isinstance(crossbar, Checkpointable):
+            _replay_after_checkpoint(crossbar, store, flat)
+    return crossbar, Cells.from_flat(flat, crossbar.shape), targets
+
+
+def _replay_after_checkpoint(crossbar: Crossbar, store: RunStore, flat: np.ndarray) -> None:
+    last = store.last_checkpoint()
+    for stored in store.rounds(checkpoints=False):
+        if stored.number > last and "polarity" in stored.pulses:
+            cells = Cells.from_flat(flat[stored.pulses["index"]], crossbar.shape)
+            replay_pulses(crossbar, cells, stored.pulses)
 
 
 def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
@@ -218,13 +236,12 @@ def refuse_other_kind(run_dir: Path, store: RunStore, kind: str) -> None:
 
 def rebuild(crossbar: Crossbar, store: RunStore, backend_changes: list,
             flat: np.ndarray) -> None:
-    """Bring a simulated array to where the stored rounds left it (a rig keeps its state);
-    ``flat`` maps the run's cell positions to the array's flat indices."""
+    """Bring a simulated array to the store's device checkpoints, in order (a rig keeps its
+    state); ``flat`` maps the run's cell positions to the array's flat indices."""
     if isinstance(crossbar, Checkpointable):
-        if len(backend_changes) != store.round_count():
-            raise ResumeError(f"{store.path}: holds {store.round_count()} rounds but "
-                              f"{len(backend_changes)} device snapshots; a simulated array "
-                              "cannot be rebuilt from it")
+        if store.round_count() and not backend_changes:
+            raise ResumeError(f"{store.path}: holds rounds but no device checkpoint; a "
+                              "simulated array cannot be rebuilt from it")
         for positions, change in backend_changes:
             if positions is not None:
                 change["index"] = flat[positions]
@@ -283,35 +300,15 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-class Snapshotter(Subscriber):
-    """Takes the simulated array's device snapshot after each round (the whole array after
-    round 0, the round's cells after later ones) and hands it to ``keep``, so a resumed run
-    rebuilds the array exactly."""
-
-    def __init__(self, crossbar: Checkpointable, cells: Cells,
-                 keep: Callable[[int, dict[str, np.ndarray]], None]) -> None:
-        self.crossbar, self.cells, self.keep = crossbar, cells, keep
-
-    def round(self, record: RoundRecord) -> None:
-        touched = None if record.round == 0 else self.cells.subset(record.index)
-        backend = self.crossbar.sim_snapshot(touched)
-        backend.pop("index", None)  # the round's own cell list says which cells
-        self.keep(record.round, backend)
-
-
 def stored_engine(crossbar: Crossbar, cells: Cells, store: RunStore, seed: int | None,
-                  progress: Subscriber | None,
-                  pulse_dtype: type[np.floating] = np.float32) -> Engine:
-    """An engine whose rounds go to ``store`` (with device snapshots on a simulated array,
+                  progress: Subscriber | None) -> Engine:
+    """An engine whose rounds go to ``store`` (with device checkpoints on a simulated array,
     written on a thread; a rig's journaled and committed before the next is sent) and to
     ``progress``."""
     checkpointable = isinstance(crossbar, Checkpointable)
     engine = Engine(crossbar, run_id_of(store), seed,
                     journal=None if checkpointable else store.journal)
-    writer = StoreWriter(store, background=checkpointable, pulse_dtype=pulse_dtype)
-    if checkpointable:
-        engine.subscribe(Snapshotter(crossbar, cells, writer.snapshot))
-    engine.subscribe(writer)
+    engine.subscribe(make_writer(store, crossbar, cells))
     if progress is not None:
         engine.subscribe(progress)
     return engine

@@ -1,84 +1,71 @@
-"""The SQLite run store: every round's pulses and reads, appended in one transaction each.
+"""The run store: every round's pulses and reads, and checkpoints of the simulator's devices.
 
-A round is stored as arrays (one row per round, not per cell): its pulses and reads, and what
-the state hands out as its changes beyond the reads (``changes``; round 0 holds the whole
-starting state). A simulated array's device snapshot of each round goes to its own table,
-written before the round's row, so a stored round always has its snapshot. Replaying the rounds
-in order rebuilds the state after the last complete round, so a run killed at any moment loses
-at most the round in flight and ``--resume`` continues it exactly. The store only packs and
-unpacks: which fields a state keeps is the state's business (``ProgramState``, or a
-characterization's state).
+    with RunStore(run_dir / "store.sqlite") as store:
+        for stored in store.rounds():   # StoredRound: number, pulses, changes, checkpoint
+            ...
+
+Format 2 (this code). Payloads go to an append-only file beside the index (``store.rounds``,
+see ``payload_file.py``), each written once and fsynced before SQLite commits its index row
+(round, offset, length, sha256), so a run killed at any moment loses at most the round in
+flight, no payload is written twice (SQLite's journal only sees the small index rows) and no
+payload comes near SQLite's blob limit. Payloads are packed by ``round_codec``: positions as
+bitmasks or narrow integers, pulse settings as one code per cell into the round's table of
+distinct settings (exact), reads as float32 in a lean store.
+
+A store holds a run in one of two ways (``meta.rounds_hold``):
+
+- ``changes``: each round also keeps what the state changed beyond its reads, at full
+  precision; replaying the rounds in order rebuilds the state after the last one. A rig's runs
+  and characterizations are stored so; on a simulator each round also has its devices'
+  checkpoint.
+- ``checkpoints`` (lean; a program run on a simulator): round 0 keeps the whole starting state
+  and later rounds only their pulses and reads; the state and devices come back from the last
+  checkpoint and the engine re-runs the rounds after it (see ``checkpoints.py``).
 
 On a rig the pulses of a round are also journaled as an *intent*, committed before they are
-sent and deleted in the transaction that stores the round. An intent left behind is a round the
-rig may have applied (a lost reply, a kill between send and store): ``unconfirmed`` hands it
-back so resume can re-read its cells and count its pulses instead of pulsing them again.
+sent and deleted in the transaction that stores the round; ``unconfirmed`` hands back one left
+behind, so resume can re-read its cells and count its pulses instead of pulsing them again.
 
-Each round and snapshot carries a sha256 of its bytes; replay refuses a gap in the rounds, a
-round without its snapshot, or bytes that changed, rather than resuming from a state the run
-never had.
+Every payload is checked against its checksum when read; a gap in the rounds, a round without
+its checkpoint in a store of changes, or changed bytes are refused rather than resumed from a
+state the run never had. A store of format 1 (``store_v1.py``) still reads; resuming it is
+refused with a line naming its format.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from hilctl.drivers import DataError, PulseBatch, ResumeError
+from hilctl.drivers import Cells, Checkpointable, PulseBatch, ResumeError
 from hilctl.protocols import ProgramState, RoundRecord, StartRecord, StopRecord, Subscriber
 
+from . import round_codec, store_v1
+from .checkpoints import Checkpointer, restored_arrays
+from .payload_file import PayloadFile
+from .stored_round import Checkpoint, StoredRound, round_checksum
+
+FORMAT = 2
+PAYLOADS_SUFFIX = ".rounds"
+CHANGES, CHECKPOINTS = "changes", "checkpoints"  # what a store's rounds hold (module docstring)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rounds (
-    round INTEGER PRIMARY KEY,
-    cells INTEGER NOT NULL,
-    pulses BLOB NOT NULL,
-    state BLOB NOT NULL,
-    backend BLOB,
-    checksum TEXT
-);
+CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, cells INTEGER NOT NULL,
+    offset INTEGER NOT NULL, length INTEGER NOT NULL, checksum TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (round INTEGER PRIMARY KEY, offset INTEGER NOT NULL,
+    length INTEGER NOT NULL, checksum TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intents (round INTEGER PRIMARY KEY, pulses BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS snapshots (
-    round INTEGER PRIMARY KEY,
-    backend BLOB NOT NULL,
-    checksum TEXT NOT NULL
-);
 """
-# 64 KiB pages write large blobs about three times faster than the default 4 KiB.
-_PAGE_SIZE = 65536
-
-
-def pack(arrays: dict[str, np.ndarray]) -> bytes:
-    """Arrays as one blob: a JSON header (names, dtypes, shapes) and the raw buffers.
-
-    Plain numeric buffers only, so reading a store back can never execute code.
-    """
-    arrays = {name: np.asarray(value, order="C") for name, value in arrays.items()}
-    header = json.dumps([[n, a.dtype.str, list(a.shape)] for n, a in arrays.items()]).encode()
-    return b"".join([len(header).to_bytes(4, "little"), header,
-                     *(a.tobytes() for a in arrays.values())])
-
-
-def unpack(blob: bytes) -> dict[str, np.ndarray]:
-    size = int.from_bytes(blob[:4], "little")
-    offset = 4 + size
-    arrays = {}
-    for name, dtype, shape in json.loads(blob[4:offset]):
-        dtype = np.dtype(dtype)
-        if dtype.hasobject:
-            raise DataError("run store holds an object array; refusing to read it")
-        count = int(np.prod(shape))
-        arrays[name] = np.frombuffer(blob, dtype, count, offset).reshape(tuple(shape)).copy()
-        offset += count * dtype.itemsize
-    return arrays
+_CHANGE = "change."  # prefix of the state's changes among a round's arrays
+_DEVICE, _STATE = "backend.", "state."  # prefixes among a checkpoint's arrays
 
 
 class StoredState(Protocol):
@@ -96,29 +83,44 @@ class StoredState(Protocol):
     def apply_changes(self, index: np.ndarray, changed: dict[str, np.ndarray]) -> None: ...
 
 
-class RunStore:
-    """One run's store file (``store.sqlite`` in the run directory)."""
+@dataclass(frozen=True)
+class EncodedRound:
+    """A round as its payload and index row, ready to write."""
 
-    def __init__(self, path: str | Path, create: bool = False) -> None:
+    number: int
+    cells: int
+    blob: bytes
+    checksum: str
+
+
+class RunStore:
+    """One run's store (``store.sqlite`` in the run directory, payloads beside it)."""
+
+    def __init__(self, path: str | Path, create: bool = False, holds: str = CHANGES) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise ResumeError(f"{self.path.parent}: not a run directory (no {self.path.name})")
         # A ``BackgroundWriter`` writes from its own thread, one thread at a time.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._payloads = PayloadFile(self.path.with_suffix(PAYLOADS_SUFFIX))
+        self._end: int | None = None
         try:
-            if create:
-                self._db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            if not create:
-                self._check_schema()
-            self._db.executescript(_SCHEMA)  # adds the intents table to an older store
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(rounds)")}
-            if "checksum" not in columns:  # a store from before checksums: its rounds have none
-                self._db.execute("ALTER TABLE rounds ADD COLUMN checksum TEXT")
+            if create:
+                self._db.executescript(_SCHEMA)
+                self.set_meta(format=FORMAT, rounds_hold=holds)
+            self._check_schema()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise ResumeError(f"{self.path}: not a run store ({exc})") from None
+        meta = self.meta()
+        self.format = int(meta.get("format", 1))
+        self.holds = meta.get("rounds_hold", CHANGES)
+        if self.format > FORMAT:
+            self.close()
+            raise ResumeError(f"{self.path}: store format {self.format} is newer than this "
+                              f"hilctl reads (format {FORMAT}); upgrade hilctl")
 
     def _check_schema(self) -> None:
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
@@ -127,12 +129,20 @@ class RunStore:
 
     def close(self) -> None:
         self._db.close()
+        self._payloads.close()
 
     def __enter__(self) -> RunStore:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+    def refuse_old_format(self) -> None:
+        """Only a store of this format can go on being written."""
+        if self.format != FORMAT:
+            raise ResumeError(f"{self.path}: holds a run in store format {self.format}, which "
+                              f"this hilctl reads but does not resume (it writes format "
+                              f"{FORMAT}); export it, or start the run again")
 
     # -- metadata ---------------------------------------------------------------------------
     def set_meta(self, **values) -> None:
@@ -145,37 +155,55 @@ class RunStore:
     def meta(self) -> dict:
         return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
 
-    # -- rounds -----------------------------------------------------------------------------
+    # -- writing ----------------------------------------------------------------------------
     def append(self, record: RoundRecord) -> None:
-        """Store one round: its pulses and reads, and the state it changed, atomically."""
-        self.write(encode_round(record))
+        """Store one round of a store of changes, as ``StoreWriter`` does."""
+        self.write(encode_round(record.round, capture_round(record, self.holds == CHANGES),
+                                cells=self.cell_count()))
 
-    def write(self, row: tuple) -> None:
-        """Store one round encoded by ``encode_round``, in one transaction."""
+    def write(self, encoded: EncodedRound) -> None:
+        """Store one round encoded by ``encode_round``: payload on disk, then its index row."""
+        offset = self._append(encoded.blob)
         with self._transaction():
             self._db.execute(
-                "INSERT INTO rounds (round, cells, pulses, state, backend, checksum) "
-                "VALUES (?, ?, ?, ?, ?, ?)", row)
-            self._db.execute("DELETE FROM intents WHERE round <= ?", (row[0],))
+                "INSERT INTO rounds (round, cells, offset, length, checksum) VALUES (?, ?, ?, "
+                "?, ?)", (encoded.number, encoded.cells, offset, len(encoded.blob),
+                          encoded.checksum))
+            self._db.execute("DELETE FROM intents WHERE round <= ?", (encoded.number,))
+        self._end = offset + len(encoded.blob)
 
-    def write_snapshot(self, number: int, backend: dict[str, np.ndarray]) -> None:
-        """Store the device snapshot of round ``number`` (replacing one a run killed before
-        storing that round left behind)."""
-        blob = pack(backend)
+    def write_checkpoint(self, number: int, checkpoint: Checkpoint) -> None:
+        """Store the checkpoint taken after round ``number``, before the round itself
+        (replacing one a run killed before it stored that round left behind)."""
+        arrays = {} if checkpoint.positions is None else {"index": checkpoint.positions}
+        arrays.update({_DEVICE + k: v for k, v in checkpoint.backend.items()})
+        arrays.update({_STATE + k: v for k, v in checkpoint.state.items()})
+        blob = round_codec.encode(arrays, cells=self.cell_count())
+        offset = self._append(blob)
         with self._transaction():
-            self._db.execute("INSERT OR REPLACE INTO snapshots (round, backend, checksum) "
-                             "VALUES (?, ?, ?)", (number, blob, _checksum(number, 0, blob)))
+            self._db.execute("INSERT OR REPLACE INTO checkpoints (round, offset, length, "
+                             "checksum) VALUES (?, ?, ?, ?)",
+                             (number, offset, len(blob), round_checksum(number, 0, blob)))
+        self._end = offset + len(blob)
+
+    def _append(self, blob: bytes) -> int:
+        self.refuse_old_format()
+        if self._end is None:
+            self._end = self._db.execute(
+                "SELECT MAX(e) FROM (SELECT MAX(offset + length) AS e FROM rounds UNION ALL "
+                "SELECT MAX(offset + length) FROM checkpoints)").fetchone()[0] or 0
+        return self._payloads.append(blob, self._end)
 
     def journal(self, number: int, index: np.ndarray, pulses: PulseBatch) -> None:
         """Commit round ``number``'s pulses before they are sent (see the module docstring)."""
         with self._transaction():
             self._db.execute("INSERT OR REPLACE INTO intents (round, pulses) VALUES (?, ?)",
-                             (number, pack(_pulse_arrays(index, pulses))))
+                             (number, round_codec.encode(pulse_arrays(index, pulses))))
 
     def unconfirmed(self) -> dict[str, np.ndarray] | None:
         """The journaled pulses of a round sent but never stored (``index``, ``polarity``,
         ``amplitude``, ``width``), or None."""
-        last = self._db.execute("SELECT MAX(round) FROM rounds").fetchone()[0]
+        last = self.last_round()
         row = self._db.execute("SELECT round, pulses FROM intents WHERE round > ? ORDER BY round",
                                (-1 if last is None else last,)).fetchone()
         if row is None:
@@ -183,100 +211,163 @@ class RunStore:
         if last is None or row[0] != last + 1:
             raise ResumeError(f"{self.path}: journaled round {row[0]} does not follow the "
                               f"last stored round {last}; the store is damaged")
-        return unpack(row[1])
+        return round_codec.decode(row[1])
+
+    # -- reading ----------------------------------------------------------------------------
+    def round_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
+
+    def last_round(self) -> int | None:
+        return self._db.execute("SELECT MAX(round) FROM rounds").fetchone()[0]
+
+    def last_checkpoint(self) -> int | None:
+        if self.format == 1:
+            return None
+        return self._db.execute("SELECT MAX(round) FROM checkpoints WHERE round <= (SELECT "
+                                "MAX(round) FROM rounds)").fetchone()[0]
+
+    def round_checksum(self, number: int) -> str | None:
+        row = self._db.execute("SELECT checksum FROM rounds WHERE round = ?",
+                               (number,)).fetchone()
+        return None if row is None else row[0]
+
+    def rounds(self, checkpoints: bool = True) -> Iterator[StoredRound]:
+        """Every stored round in order, each with its checkpoint if it has one, one round at a
+        time (a reader of a large run holds one round)."""
+        if self.format == 1:
+            yield from store_v1.read_rounds(self._db, self.path)
+            return
+        kept = self._checkpoint_rows() if checkpoints else {}
+        previous, cells = None, None
+        for expected, (number, count, offset, length, checksum) in enumerate(self._index()):
+            self._check_sequence(expected, number)
+            blob = self._read(offset, length, checksum, f"round {number}", number, count)
+            cells = count if number == 0 else cells
+            arrays = round_codec.decode(blob, previous, cells)
+            previous = arrays["index"]
+            checkpoint = None if number not in kept else self._checkpoint(number, *kept[number])
+            yield _split_round(number, arrays, checkpoint)
 
     def pulse_rounds(self) -> Iterator[dict[str, np.ndarray]]:
-        """Each stored round's pulses and reads (``index``, ``reading``, and for a pulsed
-        round ``polarity``, ``amplitude``, ``width``, maybe ``gate``), in order. ``replay``
-        checks the rounds; call it first."""
-        rows = self._db.execute("SELECT pulses FROM rounds ORDER BY round").fetchall()
-        for (blob,) in rows:
-            yield unpack(blob)
+        """Each stored round's pulses and reads (see ``StoredRound``), in order."""
+        for stored in self.rounds(checkpoints=False):
+            yield stored.pulses
+
+    def iter_rounds(self) -> Iterator[tuple[int, dict[str, np.ndarray], Checkpoint | None]]:
+        """``(round, pulses, checkpoint)`` of every stored round in order."""
+        for stored in self.rounds():
+            yield stored.number, stored.pulses, stored.checkpoint
 
     def pulse_counts(self, cells: int) -> np.ndarray:
         """Pulses each of the run's ``cells`` got per polarity over every stored round (2,
         cells; row 0 RESET, row 1 SET), for the device book."""
         counts = np.zeros((2, cells), np.int64)
-        for (blob,) in self._db.execute("SELECT pulses FROM rounds WHERE round > 0"):
-            pulses = unpack(blob)
+        for pulses in self.pulse_rounds():
             if "polarity" in pulses:
                 np.add.at(counts, ((pulses["polarity"] > 0).astype(np.intp),
                                    pulses["index"].astype(np.intp)), 1)
         return counts
 
-    def iter_rounds(self):
-        """``(round, pulses, backend)`` of every stored round in order, one at a time, as
-        stored (``pulses``: ``index`` positions in the run's cell list, ``reading``, and for a
-        pulse round ``polarity``, ``amplitude``, ``width`` and, with a gate, ``gate``;
-        ``backend``: the simulator's snapshot or None), so a reader of a large run holds one
-        round at a time."""
-        rows = self._db.execute(  # a snapshot in its own table, or (older stores) in the round
-            "SELECT r.round, r.pulses, COALESCE(s.backend, r.backend) FROM rounds r "
-            "LEFT JOIN snapshots s ON s.round = r.round ORDER BY r.round")
-        for number, pulses, backend in rows:
-            yield number, unpack(pulses), None if backend is None else unpack(backend)
-
-    def round_count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
-
     def replay(self, state_type: type[StoredState] = ProgramState
                ) -> tuple[StoredState | None, list[tuple[np.ndarray | None, dict]]]:
-        """The state (a ``state_type``) after the last stored round, and the backend changes in
-        order, each with the positions (in the run's cell list) of the cells it covers (None:
-        all).
+        """The state (a ``state_type``) the stored run comes back to, and the devices'
+        checkpoints to restore in order, each with the positions (in the run's cell list) of
+        the cells it covers (None: all).
 
-        A run stopped before round 0 was stored has no state yet (None): nothing of it was
-        kept, so resuming it starts it again from its first read."""
+        A store of changes comes back to the state after its last round; a lean store to the
+        state of its last checkpoint (the engine re-runs the rounds after it). A run stopped
+        before round 0 was stored has no state yet (None): resuming it starts it again."""
         try:
-            rows = self._db.execute("SELECT round, cells, pulses, state, backend, checksum "
-                                    "FROM rounds ORDER BY round").fetchall()
-            snapshots = self._snapshots()
+            if self.holds == CHECKPOINTS:
+                return self._replay_checkpoints(state_type)
+            return self._replay_changes(state_type)
         except sqlite3.DatabaseError as exc:
             raise ResumeError(f"{self.path}: the store is damaged ({exc})") from None
-        state = None
-        backend_changes = []
-        for expected, row in enumerate(rows):
-            number, _, pulses_blob, state_blob, backend_blob, _ = row
-            self._check_row(expected, row)
-            changed = unpack(state_blob)
-            positions = None
-            if number == 0:
-                state = state_type.from_arrays(changed)
+
+    def _replay_changes(self, state_type):
+        state, devices, rounds = None, [], 0
+        for stored in self.rounds():
+            rounds += 1
+            index = stored.pulses["index"]
+            if stored.number == 0:
+                state = state_type.from_arrays(stored.changes)
             else:
-                pulses = unpack(pulses_blob)
-                positions = pulses["index"]
-                if "polarity" in pulses:
-                    state.record_reads(positions, pulses["reading"])
-                state.apply_changes(positions, changed)
-            backend = backend_blob if backend_blob is not None else snapshots.get(number)
-            if backend is None and snapshots:
-                raise ResumeError(f"{self.path}: round {number} has no device snapshot; "
-                                  "it cannot be resumed")
-            if backend is not None:
-                backend_changes.append((positions, unpack(backend)))
-        return state, backend_changes
+                if "polarity" in stored.pulses:
+                    state.record_reads(index, stored.pulses["reading"])
+                state.apply_changes(index, stored.changes)
+            if stored.checkpoint is not None:
+                devices.append((stored.checkpoint.positions, stored.checkpoint.backend))
+            elif devices:
+                raise ResumeError(f"{self.path}: round {stored.number} has no device "
+                                  "snapshot; it cannot be resumed")
+        if devices and len(devices) != rounds:
+            raise ResumeError(f"{self.path}: holds {rounds} rounds but {len(devices)} device "
+                              "snapshots; a simulated array cannot be rebuilt from it")
+        return state, devices
 
-    def _snapshots(self) -> dict[int, bytes]:
-        snapshots = {}
-        for number, blob, checksum in self._db.execute(
-                "SELECT round, backend, checksum FROM snapshots ORDER BY round"):
-            if checksum != _checksum(number, 0, blob):
-                raise ResumeError(f"{self.path}: the snapshot of round {number} does not match "
-                                  "its checksum (the store's bytes were changed)")
-            snapshots[number] = blob
-        return snapshots
+    def _replay_checkpoints(self, state_type):
+        for expected, (number, *_) in enumerate(self._index()):
+            self._check_sequence(expected, number)
+        first = next(self.rounds(checkpoints=False), None)
+        if first is None:
+            return None, []
+        kept = [self._checkpoint(number, *row) for number, row in
+                self._checkpoint_rows().items()]
+        if not kept or kept[0].positions is not None:
+            raise ResumeError(f"{self.path}: round 0 has no device checkpoint; it cannot be "
+                              "resumed")
+        state = state_type.from_arrays(restored_arrays(first.changes, kept[1:]))
+        return state, [(c.positions, c.backend) for c in kept]
 
-    def _check_row(self, expected: int, row: tuple) -> None:
-        """Refuse a gap in the rounds or a round whose bytes are not the ones written."""
-        if row[0] != expected:
+    def _index(self) -> list[tuple]:
+        return self._db.execute("SELECT round, cells, offset, length, checksum FROM rounds "
+                                "ORDER BY round").fetchall()
+
+    def _checkpoint_rows(self) -> dict[int, tuple]:
+        # A checkpoint of a round the run was killed before storing is not the run's yet.
+        rows = self._db.execute("SELECT round, offset, length, checksum FROM checkpoints WHERE "
+                                "round <= (SELECT MAX(round) FROM rounds) ORDER BY round")
+        return {number: rest for number, *rest in rows}
+
+    def _checkpoint(self, number: int, offset: int, length: int, checksum: str) -> Checkpoint:
+        blob = self._read(offset, length, checksum, f"the checkpoint of round {number}",
+                          number, 0)
+        arrays = round_codec.decode(blob, cells=self.cell_count())
+        return Checkpoint(arrays.get("index"), _prefixed(arrays, _DEVICE),
+                          _prefixed(arrays, _STATE))
+
+    def _read(self, offset: int, length: int, checksum: str, what: str, number: int,
+              cells: int) -> bytes:
+        blob = self._payloads.read(offset, length)
+        if round_checksum(number, cells, blob) != checksum:
+            raise ResumeError(f"{self.path}: {what} does not match its checksum (the store's "
+                              "bytes were changed); it cannot be resumed")
+        return blob
+
+    def cell_count(self) -> int | None:
+        """The run's cells (round 0 reads them all), or None before round 0 is stored."""
+        row = self._db.execute("SELECT cells FROM rounds WHERE round = 0").fetchone()
+        return None if row is None else row[0]
+
+    def _check_sequence(self, expected: int, number: int) -> None:
+        if number != expected:
             raise ResumeError(f"{self.path}: round {expected} is missing from the store "
-                              f"(next stored: {row[0]}); it cannot be resumed")
-        if row[-1] is not None and row[-1] != _checksum(*row[:-1]):
-            raise ResumeError(f"{self.path}: round {expected} does not match its checksum "
-                              "(the store's bytes were changed); it cannot be resumed")
+                              f"(next stored: {number}); it cannot be resumed")
 
     def _transaction(self):
         return Transaction(self._db)
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _split_round(number: int, arrays: dict[str, np.ndarray],
+                 checkpoint: Checkpoint | None) -> StoredRound:
+    changes = _prefixed(arrays, _CHANGE)
+    pulses = round_codec.untabulate({k: v for k, v in arrays.items()
+                                     if not k.startswith(_CHANGE)})
+    return StoredRound(number, pulses, changes, checkpoint)
 
 
 class Transaction:
@@ -292,7 +383,7 @@ class Transaction:
 
 class BackgroundWriter:
     """Runs a store's writes on a thread, in order, so the next round is computed while this
-    one is committed. At most a round and its snapshot wait behind the write in progress; a
+    one is committed. At most a round and its checkpoint wait behind the write in progress; a
     write error surfaces on the next ``submit`` or on ``close``. Use it where the array can be
     rebuilt from the store (a simulator): rounds lost in a crash are then recomputed
     identically.
@@ -329,21 +420,30 @@ class BackgroundWriter:
 
 
 class StoreWriter(Subscriber):
-    """Subscribes a ``RunStore`` to a run: writes each round, and the device snapshots handed
-    to ``snapshot``, in the order they come.
+    """Subscribes a ``RunStore`` to a run: writes each round and, on a simulator
+    (``checkpointer``), its checkpoints, in the order they come.
 
     ``background`` writes on a thread (``BackgroundWriter``), for an array the store can
-    rebuild; otherwise each round is committed before the next is sent. Pulse settings are
-    kept as ``pulse_dtype`` (float32 is plenty to read a program run back; a
-    characterization's table needs float64). Every write is done when the run stops.
+    rebuild; otherwise each round is committed before the next is sent. On a resumed lean run
+    the engine re-runs the rounds after the last checkpoint: those the store holds are checked
+    against their checksums instead of written again. Every write is done when the run stops.
     """
 
     def __init__(self, store: RunStore, background: bool,
-                 pulse_dtype: type[np.floating] = np.float32) -> None:
-        self.store, self.background, self.pulse_dtype = store, background, pulse_dtype
+                 checkpointer: Checkpointer | None = None) -> None:
+        self.store, self.background, self.checkpointer = store, background, checkpointer
         self._writer: BackgroundWriter | None = None
+        self._lean = store.holds == CHECKPOINTS
+        self._previous: np.ndarray | None = None
+        self._stored = self._checkpointed = -1
+        self._cells: int | None = None
 
     def start(self, record: StartRecord) -> None:
+        self.store.refuse_old_format()
+        self._stored = _or_minus_one(self.store.last_round())
+        self._checkpointed = _or_minus_one(self.store.last_checkpoint())
+        self._previous = None
+        self._cells = self.store.cell_count()
         if self.background:
             self._writer = BackgroundWriter()
 
@@ -353,11 +453,38 @@ class StoreWriter(Subscriber):
         else:
             self._writer.submit(write, *args)
 
-    def snapshot(self, number: int, backend: dict[str, np.ndarray]) -> None:
-        self._submit(self.store.write_snapshot, number, backend)
-
     def round(self, record: RoundRecord) -> None:
-        self._submit(self.store.write, encode_round(record, self.pulse_dtype))
+        arrays = capture_round(record, not self._lean)
+        checkpoint = None if self.checkpointer is None else self.checkpointer.take(record)
+        if record.round == 0:
+            self._cells = int(record.index.size)
+        # The checkpoint first, so a stored round always has the checkpoint it was given.
+        if checkpoint is not None and record.round > self._checkpointed:
+            self._submit(self.store.write_checkpoint, record.round, checkpoint)
+        if record.round <= self._stored:
+            self._submit(self._check, record.round, arrays)
+        else:
+            self._submit(self._write, record.round, arrays)
+        if checkpoint is not None or not self._lean:
+            self._submit(self._forget_previous)
+
+    def _encode(self, number: int, arrays: dict[str, np.ndarray]) -> EncodedRound:
+        encoded = encode_round(number, arrays, self._previous, self._cells)
+        self._previous = arrays["index"]
+        return encoded
+
+    def _write(self, number: int, arrays: dict[str, np.ndarray]) -> None:
+        self.store.write(self._encode(number, arrays))
+
+    def _check(self, number: int, arrays: dict[str, np.ndarray]) -> None:
+        if self._encode(number, arrays).checksum != self.store.round_checksum(number):
+            raise ResumeError(f"{self.store.path}: round {number} came out differently when "
+                              "the run was resumed from its checkpoint; the simulator or its "
+                              "configuration changed since the run was made")
+
+    def _forget_previous(self) -> None:
+        """The round after a checkpoint is coded on its own, so a resume can start there."""
+        self._previous = None
 
     def stop(self, record: StopRecord) -> None:
         if self._writer is not None:
@@ -365,38 +492,56 @@ class StoreWriter(Subscriber):
             writer.close()  # every completed round is stored, also on an error
 
 
-def encode_round(record: RoundRecord, pulse_dtype: type[np.floating] = np.float32) -> tuple:
-    """One round as a row of the ``rounds`` table: its pulses and reads, and what the state
-    says the round changed beyond them (round 0: the whole starting state). Copies
-    everything, so the caller may go on changing the state while the row waits."""
-    index = record.index
+def _or_minus_one(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+def capture_round(record: RoundRecord, exact: bool) -> dict[str, np.ndarray]:
+    """Copies of what a round stores (the caller may go on changing the state): its cells,
+    pulse settings and reads (float32 after round 0 unless ``exact``), and, for round 0 or
+    when ``exact``, what the state says the round changed beyond its reads (round 0: the
+    whole starting state)."""
+    arrays = {"index": record.index.copy()}
+    if record.pulses is not None:
+        arrays.update(pulse_arrays(record.index, record.pulses))
+    # Round 0's reads are the starting state's too, so they cost nothing at full precision.
+    full = exact or record.round == 0
+    arrays["reading"] = record.reading.astype(np.float64 if full else np.float32)
     if record.round == 0:
         changed = record.state.to_arrays()
+    elif exact:
+        changed = record.state.changes(record.index, retargeted=record.pulses is None)
     else:
-        changed = record.state.changes(index, retargeted=record.pulses is None)
-    if record.pulses is None:
-        pulses = {"index": index.astype(np.int32)}
-    else:
-        pulses = _pulse_arrays(index, record.pulses, pulse_dtype)
-    pulses["reading"] = record.reading
-    row = (record.round, int(index.size), pack(pulses), pack(changed), None)
-    return (*row, _checksum(*row))
-
-
-def _checksum(number: int, cells: int, *blobs: bytes | None) -> str:
-    """sha256 over a round's number, cell count and blobs, each blob prefixed by its length."""
-    digest = hashlib.sha256(f"{number}:{cells}".encode())
-    for blob in blobs:
-        data = b"" if blob is None else bytes(blob)
-        digest.update(len(data).to_bytes(8, "little") + data)
-    return digest.hexdigest()
-
-
-def _pulse_arrays(index: np.ndarray, pulses: PulseBatch,
-                  dtype: type[np.floating] = np.float32) -> dict[str, np.ndarray]:
-    """A round's pulses as stored: the positions of its cells and what each got."""
-    arrays = {"index": index.astype(np.int32), "polarity": pulses.polarity,
-              "amplitude": pulses.amplitude.astype(dtype), "width": pulses.width.astype(dtype)}
-    if pulses.gate is not None:
-        arrays["gate"] = pulses.gate.astype(dtype)
+        changed = {}
+    arrays.update({_CHANGE + k: np.array(v) for k, v in changed.items()})
     return arrays
+
+
+def encode_round(number: int, arrays: dict[str, np.ndarray],
+                 previous: np.ndarray | None = None, cells: int | None = None) -> EncodedRound:
+    """Round ``number`` captured by ``capture_round`` as its payload (pulse settings
+    tabulated, positions coded against ``previous`` and the run's ``cells``) and checksum."""
+    count = int(arrays["index"].size)
+    pulses = {k: arrays[k] for k in round_codec.PULSE_COLUMNS if k in arrays}
+    rest = {k: v for k, v in arrays.items() if k not in pulses}
+    blob = round_codec.encode({**round_codec.tabulate(pulses), **rest}, previous,
+                              count if cells is None else cells)
+    return EncodedRound(number, count, blob, round_checksum(number, count, blob))
+
+
+def pulse_arrays(index: np.ndarray, pulses: PulseBatch) -> dict[str, np.ndarray]:
+    """A round's pulses as stored, exactly as sent: the positions of its cells and what each
+    got."""
+    arrays = {"index": np.array(index), "polarity": np.array(pulses.polarity),
+              "amplitude": np.array(pulses.amplitude), "width": np.array(pulses.width)}
+    if pulses.gate is not None:
+        arrays["gate"] = np.array(pulses.gate)
+    return arrays
+
+
+def make_writer(store: RunStore, crossbar, cells: Cells) -> StoreWriter:
+    """The writer a run's crossbar asks for: on a simulator on a thread, with checkpoints."""
+    if not isinstance(crossbar, Checkpointable):
+        return StoreWriter(store, background=False)
+    return StoreWriter(store, background=True,
+                       checkpointer=Checkpointer(crossbar, cells, store.holds == CHECKPOINTS))

@@ -150,6 +150,16 @@ def test_an_array_that_cannot_fit_in_memory_is_refused_up_front(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_run_whose_store_cannot_fit_on_the_disk_is_refused_up_front(tmp_path):
+    done = _patched(tmp_path, "import shutil\n"
+                              "shutil.disk_usage = lambda path: shutil._ntuple_diskusage("
+                              "2**40, 2**40 - 2**20, 2**20)",
+                    "program", "--rows", "256", "--cols", "256", "--out", "run")
+    assert_one_line_error(done, "65536 cells", "GiB of disk", "B per cell, measured",
+                          "0.0 GiB free")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("patch", [
     # a result file on a full disk
     "import errno, hilctl.run.runner as r\n"

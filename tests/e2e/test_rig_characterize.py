@@ -3,13 +3,11 @@ applied but the store never kept is read again, so no row starts from a stale re
 
 from __future__ import annotations
 
-import sqlite3
-
 import numpy as np
 import pytest
 
 from hilctl.drivers.pulse_table import PulseTable
-from hilctl.run.store import unpack
+from hilctl.run.store import RunStore
 from tests.e2e import test_rig_control as control
 from tests.e2e.cli import run_hilctl
 
@@ -23,8 +21,8 @@ def emulator(tmp_path):
 
 
 def stored_rounds(run) -> list[dict]:
-    with sqlite3.connect(f"file:{run / 'store.sqlite'}?mode=ro", uri=True) as db:
-        return [unpack(row[0]) for row in db.execute("SELECT pulses FROM rounds ORDER BY round")]
+    with RunStore(run / "store.sqlite") as store:
+        return list(store.pulse_rounds())
 
 
 def test_a_lost_reply_mid_characterization_resumes_from_fresh_reads(emulator, tmp_path):

@@ -5,11 +5,10 @@ again. What the emulator reports it applied is compared with what the store hold
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
-from hilctl.run.store import unpack
+from hilctl.run.store import RunStore
 from tests.e2e import test_rig_control as control
 from tests.e2e.cli import run_hilctl
 
@@ -23,9 +22,8 @@ ONE_SHOT_SKIP = {"2600": 1, "2400": 19}
 
 
 def stored_pulses(run) -> int:
-    with sqlite3.connect(f"file:{run / 'store.sqlite'}?mode=ro", uri=True) as db:
-        blobs = [row[0] for row in db.execute("SELECT pulses FROM rounds")]
-    return sum(len(unpack(blob).get("amplitude", ())) for blob in blobs)
+    with RunStore(run / "store.sqlite") as store:
+        return sum(len(pulses.get("amplitude", ())) for pulses in store.pulse_rounds())
 
 
 def stop_by_lost_reply(port: int, smu: str, skip: int, cwd, *args: str) -> int:

@@ -4,12 +4,11 @@ refused before anything is opened: as a lab would run ``hilctl emulate`` and ``p
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import numpy as np
 import pytest
 
-from hilctl.run.store import unpack
+from hilctl.run.store import RunStore
 from tests.e2e.cli import assert_one_line_error, emulator, run_hilctl
 
 
@@ -23,8 +22,8 @@ def emulated(tmp_path):
 
 def stored_amplitudes(run_dir) -> dict[str, np.ndarray]:
     """Every pulse amplitude the run store recorded, by polarity word."""
-    with sqlite3.connect(run_dir / "store.sqlite") as db:
-        rounds = [unpack(blob) for (blob,) in db.execute("SELECT pulses FROM rounds")]
+    with RunStore(run_dir / "store.sqlite") as store:
+        rounds = list(store.pulse_rounds())
     pulses = [r for r in rounds if "amplitude" in r]
     polarity = np.concatenate([r["polarity"] for r in pulses])
     amplitude = np.concatenate([r["amplitude"] for r in pulses]).astype(float)

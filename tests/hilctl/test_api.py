@@ -103,7 +103,7 @@ def test_a_1t1r_run_exports_the_gate_of_every_pulse():
                          protocol="write-verify-adaptive",
                          settings={"protocol": {"gate_V": 1.8}}, max_pulses=5)
     applied = run.pulses().query("polarity != 0")
-    assert len(applied) > 0 and (applied.gate_V == np.float32(1.8)).all()
+    assert len(applied) > 0 and (applied.gate_V == 1.8).all()  # stored exactly as sent
 
 
 def test_without_pandas_the_pulses_are_numpy_columns(stored_run, monkeypatch):
