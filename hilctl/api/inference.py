@@ -52,6 +52,8 @@ def infer(run: Run | str | Path, dataset: str | None = None, *, defects=(), tria
 
     fractions = _fractions(defects)
     levels, bits = _positive("cost_sweep", cost_sweep), _positive("sweep_bits", sweep_bits)
+    if relax is not None and not relax > 0:
+        raise SettingError("relax", relax, "expected a positive time in seconds")
     if relax is not None and not fresh_reads:
         raise SettingError("relax", relax, "needs fresh reads: relaxation shows only in new "
                            "reads")

@@ -56,6 +56,11 @@ CASES = {
         lambda out: hilctl.program(SIM, np.full(16, 20e-6), out=out),
         ["targets have shape (16,)", "targets.reshape(4, 4)"],
         [*FLAGS, "--targets", "flat.npy"], ["flat.npy", "shape (16,)"]),
+    "a negative relaxation time": (
+        lambda out: hilctl.infer(out, fresh_reads=True, relax=-5.0),
+        ["relax=-5.0", "positive time in seconds"],
+        ["infer", "--run", "run", "--fresh-reads", "--relax=-5s"],
+        ["--relax -5.0", "positive time in seconds"]),
     "relax without fresh reads": (
         lambda out: hilctl.infer(out, relax=10.0),
         ["relax=10.0", "fresh reads"],
