@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hilctl.commands.demo import program_and_infer, train_network
+from hilctl.api.story import program_and_infer, train_network
 from hilctl.config import build_config
 from hilctl.run.sibling_predictor import train_on_sibling_array
 from hilctl.weights.datasets import load_dataset

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from hilctl.commands.infer import plot_defects
+from hilctl.api.inference import plot_defects
 from hilctl.config import build_config
 from hilctl.drivers import Cells
 from hilctl.protocols import (

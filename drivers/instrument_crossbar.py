@@ -86,6 +86,12 @@ class InstrumentCrossbar(Crossbar):
         self._closed = False
         self._unsafe_reported = False
 
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (f"<InstrumentCrossbar {self.shape[0]}x{self.shape[1]} "
+                f"{type(self.smu).__name__} + {type(self.board).__name__}, "
+                f"read at {self.limits.read_V:g} V, {state}>")
+
     def identify(self) -> dict[str, str]:
         """Identity strings of both instruments (nothing is sourced)."""
         return {"smu": self.smu.identify(), "board": self.board.identify(),

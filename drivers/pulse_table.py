@@ -56,6 +56,13 @@ class PulseTable:
     def __len__(self) -> int:
         return int(self.cell.size)
 
+    def __repr__(self) -> str:
+        sets = int(np.count_nonzero(self.polarity == int(Polarity.SET)))
+        span = (f", G {np.nanmin(self.g_after):.3g}..{np.nanmax(self.g_after):.3g} S after"
+                if len(self) else "")
+        return (f"<PulseTable {len(self)} pulses ({sets} SET, {len(self) - sets} RESET) on "
+                f"{np.unique(self.cell).size} cells{span}>")
+
     def validate(self, where: str = "pulse table") -> None:
         """Raise ``DataError`` naming the first bad row (1-based, header excluded)."""
         g_range = f"in [{G_RANGE_S[0]:g}, {G_RANGE_S[1]:g}] S"

@@ -18,18 +18,19 @@ program(array, targets, protocol=, tolerance=, predictor=, weights=, out=, setti
     Program and store a run; returns a ``Run`` (``out=None``: a temporary directory).
 load_run(path)
     The ``Run`` stored in a run directory.
-characterize(array, pulses, out=)
-    Random pulses into a pulse-response table (``hilctl characterize``).
-train_predictor(table, out)
+characterize(array, pulses, out=, run_dir=, **draw)
+    Pulses into a pulse-response table, as a stored run (``hilctl characterize``).
+train_predictor(table, out, knob=, fixed=, epochs=)
     The neural pulse predictor trained on a table (``hilctl predictor train``).
-compare(array, protocols, predictor=, tolerance=)
+compare(array, protocols, tolerance=, predictor=, oracle=, lookup=, out=)
     Protocols on identical simulated arrays against the oracle (``hilctl compare``).
-train(out, dataset=, mode=)
+train(out, dataset=, mode=, hidden=, epochs=, ...)
     A network for a crossbar, saved for ``program(weights=...)`` (``hilctl train``).
-infer(run, dataset=)
+infer(run, dataset=, defects=, fresh_reads=, cost=, ...)
     Accuracy with the conductances a weights run measured (``hilctl infer``).
 HilctlError, ConfigError, DataError
-    What hilctl raises for a user's mistake or an instrument's fault.
+    What hilctl raises for a user's mistake or an instrument's fault; a mistake in a call
+    names the parameter (``tolerance=5e-07: ...``), as the command line names the flag.
 
 Nothing is imported until first used, so ``import hilctl.drivers`` never pulls in the app.
 """

@@ -149,10 +149,16 @@ def assemble_config(config_file: str | None, base: dict, flags: dict) -> RunConf
     """The configuration a command runs with: ``config_file`` (or ``base`` without one), with
     the command-line ``flags`` on top (``None`` flags left out). Paths in the file are relative
     to the file; paths among the flags to the working directory."""
-    data = (resolve_paths(read_toml(config_file), Path(config_file).resolve().parent)
-            if config_file else base)
-    source = config_file or "command line"
-    return build_config(merge(data, flags), source)
+    return build_config(merge(config_data(config_file, base), flags),
+                        config_file or "command line")
+
+
+def config_data(config_file: str | None, base: dict) -> dict:
+    """The settings of ``config_file``, its paths resolved against the file; ``base`` without
+    one."""
+    if not config_file:
+        return base
+    return resolve_paths(read_toml(config_file), Path(config_file).resolve().parent)
 
 
 def merge(base: dict, overrides: dict) -> dict:

@@ -92,7 +92,22 @@ def check_reachable(targets: np.ndarray, window: tuple[float, float], source: st
         raise DataError(
             f"{source}: {int(outside.sum())} target(s) outside the reachable range "
             f"[{lo:.3e}, {hi:.3e}] S, first at ({r}, {c}) = {value:.3e} S"
+            f"{unit_hint(float(np.nanmax(targets)))}"
         )
+
+
+# Largest plausible conductance target (S): 10 mS is far above any RRAM device's window.
+MAX_TARGET_S = 1e-2
+
+
+def unit_hint(largest: float) -> str:
+    """The likely mistake behind targets far above any device's window: ohms or microsiemens
+    where siemens were meant."""
+    if largest <= MAX_TARGET_S:
+        return ""
+    unit = "ohms (give 1 / R)" if largest > 1e3 else "microsiemens (give targets * 1e-6)"
+    return f"; targets up to {largest:g} look like {unit}: targets are in siemens, e.g. " \
+           "25e-6 for 25 uS"
 
 
 def targets_for(config: RunConfig) -> np.ndarray:

@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 from hilctl.drivers import ConfigError, Crossbar
 
 from ..assemble import open_crossbar
-from ..config import RunConfig, build_config, config_from_toml
+from ..config import RunConfig, build_config, config_data, config_from_toml, merge
+from .parameters import configure
 
 SIM_KEYS = {"rows": int, "cols": int, "seed": int, "preset": str}
 
@@ -97,3 +98,11 @@ def open_array(url_or_toml: str | Path = "sim://") -> Array:
         raise ConfigError(f"{text!r}: unknown array scheme {scheme!r}; hilctl opens "
                           + ", ".join(f"{name}://" for name in SCHEMES) + " or a TOML path")
     return Array(text, SCHEMES[scheme](text))
+
+
+def array_from(config_file: str | None, given: dict, base: dict | None = None) -> Array:
+    """The array of a command's ``--config`` (or ``base``) with the settings its flags gave
+    on top (``given``, nested; None where a flag was not given)."""
+    source = config_file or "command line"
+    data = merge(config_data(config_file, base or {}), given)
+    return Array(source, configure(data, given, source))

@@ -19,7 +19,7 @@ import numpy as np
 from hilctl.drivers import ConfigError, DataError, ResumeError
 
 from ..assemble import device_model, device_params
-from ..config import RunConfig, build_config, merge
+from ..config import RunConfig, merge
 from ..registry import protocol_entry, stop_rules
 from ..report.progress import round_progress
 from ..run.inputs import copy_inputs, remove_inputs
@@ -37,13 +37,11 @@ from ..targets import check_reachable, nominal_window, programmed_cells, targets
 from ..units import parse_quantity
 from ..weights.job import compensation_for_run, pair_compensation, weights_job
 from .backends import Array, open_array
+from .parameters import SettingError, configure
 from .pulses import export_pulses, pulse_table
 
-# Largest plausible conductance target (S): 10 mS is far above any RRAM device's window.
-MAX_TARGET_S = 1e-2
 
-
-def tolerance_settings(value: float | str | None, name: str = "tolerance") -> dict:
+def tolerance_settings(value: float | str | None) -> dict:
     """``0.5uS`` is an absolute band in siemens; a number, ``"5%"`` or ``"0.05"`` is relative
     (checked by the config)."""
     if value is None or not isinstance(value, str):
@@ -52,10 +50,10 @@ def tolerance_settings(value: float | str | None, name: str = "tolerance") -> di
     if not text.endswith("S"):
         return {"tolerance": text}
     try:
-        return {"tolerance_abs_S": parse_quantity(text, "S", name)}
+        return {"tolerance_abs_S": parse_quantity(text, "S", "tolerance")}
     except ConfigError:
-        raise ConfigError(f"{name} = {text!r}: expected a fraction (0.05), a percentage (5%) "
-                          "or an absolute band in siemens (0.5uS)") from None
+        raise SettingError("tolerance", text, "expected a fraction (0.05), a percentage (5%) "
+                           "or an absolute band in siemens (0.5uS)") from None
 
 
 def start_run(config: RunConfig, run_dir: Path, targets: np.ndarray | None = None,
@@ -104,10 +102,6 @@ def check_targets(targets: object, config: RunConfig) -> np.ndarray:
         raise DataError("targets: no finite target; NaN marks a cell to leave alone")
     if finite.min() <= 0:
         raise DataError(f"targets: {finite.min():g} is not a conductance (expected siemens > 0)")
-    if finite.max() > MAX_TARGET_S:
-        unit = "ohms (give 1 / R)" if finite.max() > 1e3 else "microsiemens (give targets * 1e-6)"
-        raise DataError(f"targets up to {finite.max():g} look like {unit}; targets are in "
-                        "siemens, e.g. 25e-6 for 25 uS")
     window = nominal_window(device_model(config), config.limits_in_force().read_V)
     check_reachable(values, window, "targets")
     return values
@@ -240,13 +234,14 @@ def program(array: Array | str, targets: object = None, *, protocol: str | None 
         raise ConfigError("program(): give targets or weights, not both")
     pattern = targets if isinstance(targets, str) else None
     base = merge(array.config.model_dump(mode="json"), settings or {})
-    config = build_config(merge(base, {
+    given = {
         "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
                      "predictor": predictor and str(Path(predictor).resolve()),
                      **tolerance_settings(tolerance)},
         "targets": {"pattern": pattern},
         "weights": {"model": weights and str(Path(weights).resolve())},
-    }), "hilctl.program()")
+    }
+    config = configure(merge(base, given), given, "hilctl.program()")
     _check_planner(config)
     values = None if targets is None or pattern else check_targets(targets, config)
     temporary = None

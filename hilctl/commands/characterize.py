@@ -17,6 +17,9 @@ import click
 
 from ..units import Quantity
 
+# The flags of the API's parameters that are spelled otherwise.
+FLAGS = {"set_V": "--set-amplitude", "width_s": "--width", "set_gate_V": "--set-gate",
+         "reset_gate_V": "--reset-gate", "run_dir": "--run-dir"}
 # The flags of what is drawn, in the order of the [characterize] keys they set.
 _DRAW_FLAGS = ("--sampling", "--grid-points", "--start", "--repeats", "--set-amplitude",
                "--width", "--set-gate", "--reset-gate")
@@ -74,9 +77,11 @@ def characterize(pulses, out, force, run_dir, resume_dir, config_file, rows, col
     from hilctl.drivers import ConfigError
     from hilctl.drivers.atomic_file import check_output_file
 
-    from ..config import assemble_config
+    from ..api.backends import array_from
+    from ..api.characterization import characterization, fill_device_book
+    from ..api.parameters import spoken_as_flags
     from ..report.progress import round_progress
-    from ..run.characterization import new_characterization, resume_characterization
+    from ..run.characterization import resume_characterization
 
     drawn = {"sampling": sampling, "grid_points": grid_points, "start": start,
              "repeats": repeats, "set_V": set_amplitude or None, "width_s": width or None,
@@ -98,17 +103,16 @@ def characterize(pulses, out, force, run_dir, resume_dir, config_file, rows, col
         check_output_file(out, force)
         if (device_book is None) != (pulses_per_cell is None):
             raise ConfigError("--device-book and --pulses-per-cell go together")
-        config = assemble_config(config_file, {}, {
-            "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name},
-            "characterize": drawn,
-            "device_book": {"path": device_book and str(Path(device_book).resolve())},
-            "protocol": {"predictor": predictor_dir and str(Path(predictor_dir).resolve())}})
-        if device_book:
-            _fill_book(config, pulses_per_cell, Path(out), as_json)
-            return
-        run_dir = Path(run_dir) if run_dir else _unused_run_dir()
-        with round_progress("characterize", not quiet) as progress:
-            outcome = new_characterization(config, run_dir, pulses, Path(out), progress)
+        with spoken_as_flags(FLAGS):
+            array = array_from(config_file, {
+                "array": {"rows": rows, "cols": cols, "seed": seed, "preset": preset_name},
+                "characterize": drawn})
+            if device_book:
+                _print_book(fill_device_book(array, device_book, pulses_per_cell, Path(out),
+                                             predictor_dir), as_json)
+                return
+            outcome = characterization(array, pulses, Path(out),
+                                       run_dir=run_dir or _unused_run_dir(), progress=not quiet)
     summary = outcome.summary
     if as_json:
         click.echo(json.dumps(summary))
@@ -134,24 +138,12 @@ def _unused_run_dir() -> Path:
     return candidate
 
 
-def _fill_book(config, pulses_per_cell: int, out: Path, as_json: bool) -> None:
-    """``--device-book``: planned pulses towards random targets teach the book each device."""
-    import numpy as np
-
-    from ..run.book_link import characterize_into_book
-
-    started = time.perf_counter()
-    table, booked, shape = characterize_into_book(
-        config, pulses_per_cell, np.random.default_rng(config.array.seed))
-    table.write_csv(out)
-    pulses = pulses_per_cell * shape[0] * shape[1]
-    summary = {**booked, "rows": len(table), "pulses": pulses, "out": str(out),
-               "array": list(shape), "preset": config.array.preset,
-               "seconds": round(time.perf_counter() - started, 2)}
+def _print_book(summary: dict, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary))
         return
-    click.echo(f"wrote {len(table)} pulses on a {shape[0]}x{shape[1]} {config.array.preset} "
-               f"array to {out} in {summary['seconds']} s; device book "
-               f"{booked['device_book']}: "
-               f"{'updated' if booked['device_book_updated'] else 'unchanged'}")
+    shape = summary["array"]
+    click.echo(f"wrote {summary['rows']} pulses on a {shape[0]}x{shape[1]} {summary['preset']} "
+               f"array to {summary['out']} in {summary['seconds']} s; device book "
+               f"{summary['device_book']}: "
+               f"{'updated' if summary['device_book_updated'] else 'unchanged'}")

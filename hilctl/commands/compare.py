@@ -4,50 +4,29 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from ..cli import no_plots_option, output_flags
-from ..registry import DEFAULT_PROTOCOL, PLANNED, PROTOCOLS
+from ..api import comparison
+from ..api.backends import array_from
+from ..api.parameters import spoken_as_flags
+from ..cli import no_plots_option
+from ..registry import PLANNED, PROTOCOLS
+from ..report.console import comparison_table, cost_caption, report_console
 from ..run.sibling_predictor import TRAINING_PULSES
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from hilctl.drivers.pulse_table import PulseTable
-
-    from ..predictor.model import Predictor
-
 
 def print_comparison(report: dict, console: Console, wide: bool = False) -> None:
-    from ..report.console import comparison_table, cost_caption
-
     console.print(comparison_table(report, PLANNED, wide))
     console.print(cost_caption(report))
 
 
-def _predictor_and_table(config, predictor_dir, table_file, lookup: bool, pulses: int,
-                         say) -> tuple[Predictor, PulseTable | None, dict]:
-    """The neural planner's predictor and the lookup planner's table: given, or both made from
-    one separate array of the same preset."""
-    from hilctl.drivers.pulse_table import PulseTable
-
-    from ..predictor.model import Predictor
-    from ..run.sibling_predictor import sibling_table, train_for_array
-
-    if predictor_dir:
-        table = PulseTable.read_csv(table_file) if table_file and lookup else None
-        return Predictor.load(predictor_dir), table, {"source": str(predictor_dir)}
-    say("no --predictor given:", end=" ")
-    table, info = sibling_table(config, pulses, say)
-    predictor = train_for_array(table, info["training_array_seed"])
-    return predictor, PulseTable.read_csv(table_file) if table_file else table, info
-
-
 @click.command()
-@click.option("--protocols", default=",".join((DEFAULT_PROTOCOL, *PLANNED)),
+@click.option("--protocols", default=",".join(comparison.DEFAULT_PROTOCOLS),
               show_default=True, help=f"Comma-separated, from: {', '.join(PROTOCOLS)}.")
 @click.option("--oracle/--no-oracle", default=True, show_default=True,
               help="Also run the planned protocols with the oracle planner (the physical limit).")
@@ -80,56 +59,18 @@ def compare(protocols, oracle, lookup, table_file, tolerance, predictor_dir, tra
     """Program identical copies of one simulated array with each protocol and the oracle."""
     from rich.console import Console
 
-    from hilctl.drivers.atomic_file import check_output_directory, write_atomic
-
-    from ..config import assemble_config
-    from ..predictor.lookup import LookupPlanner, LookupTable
-    from ..registry import neural_planner
-    from ..report import plots
-    from ..report.console import report_console
-    from ..run.book_link import seeded_from_book
-    from ..run.compare import check_protocols, run_comparison
-    from ..targets import targets_for
-
     console = Console(stderr=True)
     names = [p.strip() for p in protocols.split(",") if p.strip()]
-    check_protocols(names)
-    config = assemble_config(config_file, {}, {
-        "array": {"rows": rows, "cols": cols, "seed": seed},
-        "protocol": {"tolerance": tolerance},
-        "device_book": {"path": device_book and str(Path(device_book).resolve())},
-        "output": output_flags(no_plots)})
-    targets = targets_for(config)
-    out = check_output_directory(out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}",
-                                 None, "comparison", create=False)
-    predictor_info, planner_for, baselines = None, None, {}
-    if any(n in PLANNED for n in names):
-        predictor, table, predictor_info = _predictor_and_table(
-            config, predictor_dir, table_file, lookup, training_pulses, console.print)
-
-        def planner_for(name, crossbar):
-            return seeded_from_book(config, crossbar,
-                                    neural_planner(config, crossbar, predictor))
-
-        if lookup and table is not None:
-            lookup_table = LookupTable(table)
-            baselines["lookup"] = lambda name, crossbar: LookupPlanner(lookup_table)
-        elif lookup:
-            console.print("no lookup planner: give its pulse-response table with --table")
-
-    comparison = run_comparison(config, names, targets, planner_for, oracle, console.print,
-                                baselines)
-    report = comparison.report()
-    report["predictor"] = predictor_info
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "compare.json", json.dumps(report, indent=2) + "\n")
-    labelled = {**comparison.results,
-                **{f"{k} (oracle)": v for k, v in comparison.oracle_results.items()}}
-    if config.output.plots:
-        plots.compare_figures(labelled, out)
+    out = out_dir or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    with spoken_as_flags({"predictor": "--predictor", "table": "--table"}):
+        array = array_from(config_file, {"array": {"rows": rows, "cols": cols, "seed": seed}})
+        report = comparison.compare(array, names, tolerance=tolerance, predictor=predictor_dir,
+                                    oracle=oracle, lookup=lookup, table=table_file,
+                                    training_pulses=training_pulses, device_book=device_book,
+                                    out=out, plots=not no_plots, say=console.print)
     if as_json:
         click.echo(json.dumps(report))
     else:
         shown = report_console(wide)
         print_comparison(report, shown, wide)
-        shown.print(f"compare.json and PNGs in {out}")
+        shown.print(f"compare.json{'' if no_plots else ' and PNGs'} in {out}")

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from ..cli import no_plots_option, output_flags
-from ..registry import DEFAULT_PROTOCOL, PLANNED
+from ..api.parameters import spoken_as_flags
+from ..api.story import story
+from ..cli import no_plots_option
 from ..report.console import (
-    COST_AXES,
     PROTOCOL_LEGEND,
     Column,
     compact,
@@ -35,64 +34,6 @@ from ..report.console import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-# The default write-verify as the baseline, then every planned protocol.
-PROTOCOLS = (DEFAULT_PROTOCOL, *PLANNED)
-# One-shot leaves every device with a ~20 % error (one unverified pulse); a network trained
-# against that error keeps most of its accuracy (digits, voltage mode: one-shot 92.6 % against
-# 85.9 % for a conventionally trained one).
-NOISE_AWARE = {"conductance_noise": 0.2, "stuck_fraction": 0.01}
-NOISE_AWARE_EPOCHS = 120
-
-
-def train_network(mode: str, kind: str, out: Path, iv_v0_V: float, say) -> tuple:
-    from hilctl.drivers import ConfigError
-
-    from ..weights.datasets import load_dataset
-    from ..weights.model_files import save_model
-
-    data = load_dataset("digits")
-    if kind == "msnn":
-        from ..weights.spiking import SpikingTrainConfig, train_spiking  # torch: when needed
-
-        if mode != "voltage":
-            raise ConfigError("--model msnn runs voltage-mode synapses; drop --mode current")
-        say("training a 64-64-10 fully memristive spiking network (MIF neurons) on digits")
-        model = train_spiking(SpikingTrainConfig(hidden=(64,)), data)
-    else:
-        from ..weights.network import TrainConfig, train_model  # torch: imported when needed
-
-        say(f"training a 64-32-10 {mode}-mode network on digits, noise-aware (20 % device "
-            "error, 1 % stuck devices)")
-        model = train_model(TrainConfig(mode=mode, hidden=(32,), iv_v0_V=iv_v0_V,
-                                        epochs=NOISE_AWARE_EPOCHS, **NOISE_AWARE), data)
-    save_model(model, out / "model")
-    return model, data
-
-
-def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -> dict:
-    from ..config import build_config
-    from ..report.progress import round_progress
-    from ..run.runner import new_run
-    from ..weights.inference import evaluate, load_run
-    from ..weights.job import pair_compensation, weights_job
-
-    config = build_config({**base, "protocol": {**base["protocol"], "name": protocol}})
-    targets, files, layout = weights_job(config)
-    with round_progress(protocol, not quiet) as hook:
-        outcome = new_run(config, out / f"run-{protocol}", targets, progress=hook,
-                          extra_files=files, retarget=pair_compensation(layout, targets))
-    report = evaluate(load_run(out / f"run-{protocol}"), data)
-    s = outcome.summary
-    return {"protocol": protocol, "variant": s["protocol"], "arrays": layout.n_arrays,
-            "cells": s["cells"],
-            "success_rate": s["success_rate"], "pulses_mean": s["pulses_mean"],
-            "program_time_s": s["program_time_s"], "time_terms_s": s["time_terms_s"],
-            "energy_J": s["energy_J"], "energy_model": s["energy_model"],
-            "cost_settings": s["cost_settings"],
-            "accuracy_software": report["accuracy_software"],
-            "accuracy_ideal": report["accuracy_ideal"],
-            "accuracy_measured": report["accuracy_measured"], "run_dir": s["run_dir"]}
-
 
 STORY_COLUMNS = [
     Column("cells", lambda r: str(r["cells"])),
@@ -105,13 +46,6 @@ STORY_COLUMNS = [
     Column("ideal targets %", percent("accuracy_ideal"), min_width=7),
     Column("measured %", percent("accuracy_measured"), min_width=8),
 ]
-
-
-def with_ratios_to_ispp(rows: list[dict]) -> list[dict]:
-    """Each run's pulses, time and energy over the first run's (the classic write-verify)."""
-    ispp = rows[0]
-    return [{**r, "ratio_to_ispp": {axis: r[axis] / ispp[axis] if ispp[axis] else None
-                                    for axis in COST_AXES}} for r in rows]
 
 
 def print_story(rows: list[dict], network: str, preset: str, console: Console) -> None:
@@ -149,32 +83,15 @@ def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet, no_plots):
     """Train on digits, program three ways, infer with what each run measured."""
     from rich.console import Console
 
-    from hilctl.drivers.atomic_file import check_output_directory
-
-    from ..assemble import device_params
-    from ..config import build_config, merge
-    from ..run.sibling_predictor import train_on_sibling_array
-
     console = Console(stderr=True, quiet=quiet)
-    build_config({"protocol": {"tolerance": tolerance}}, "--tolerance")  # refused before work
-    out = check_output_directory(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}",
-                                 None, "demo")
-    base = merge({}, {  # merge leaves out the flags not given
-        "array": {"seed": seed},
-        "weights": {"model": str((out / "model").resolve()), "rescale": True},
-        "protocol": {"tolerance": tolerance, "predictor": str((out / "predictor").resolve())},
-        "output": output_flags(no_plots)})
-    config = build_config(base)
-    iv_v0_V = device_params(config).iv_v0_V
-    model, data = train_network(mode, kind, out, iv_v0_V, console.print)
-    predictor, _ = train_on_sibling_array(config, say=console.print)
-    predictor.save(out / "predictor")
-    rows = with_ratios_to_ispp([program_and_infer(protocol, base, out, data, quiet)
-                                for protocol in PROTOCOLS])
+    with spoken_as_flags({"kind": "--model"}):
+        told = story(out_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}", mode, kind,
+                     seed, tolerance, progress=not quiet, plots=not no_plots,
+                     say=console.print)
     if as_json:
-        click.echo(json.dumps({"mode": mode, "model": kind, "dataset": "digits", "runs": rows}))
+        click.echo(json.dumps({key: told[key] for key in ("mode", "model", "dataset", "runs")}))
     else:
-        sizes = "-".join(str(n) for n in model.layer_sizes)
+        sizes = "-".join(str(n) for n in told["layer_sizes"])
         shown = report_console()
-        print_story(rows, f"{sizes} {kind}", config.array.preset, shown)
-        shown.print(f"model, predictor and runs in {out}")
+        print_story(told["runs"], f"{sizes} {kind}", told["preset"], shown)
+        shown.print(f"model, predictor and runs in {told['out']}")

@@ -3,48 +3,25 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from ..cli import no_plots_option
+from ..units import Quantity
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-from ..units import Quantity
-
-
-def parse_list(text: str, flag: str, kind=float) -> list:
-    """``a,b,c`` into positive numbers of ``kind`` (units as SI numbers: 0.1,0.2 or 1e-6)."""
-    import numpy as np
-
+def parse_list(text: str | None, flag: str, kind=float) -> list:
+    """``a,b,c`` into numbers of ``kind`` (units as SI numbers: 0.1,0.2 or 1e-6)."""
     from hilctl.drivers import ConfigError
 
     try:
-        values = [kind(v) for v in text.split(",") if v.strip()]
+        return [kind(v) for v in (text or "").split(",") if v.strip()]
     except ValueError:
         raise ConfigError(f"{flag} {text!r}: expected comma-separated numbers") from None
-    if not values or not all(np.isfinite(v) and v > 0 for v in values):
-        raise ConfigError(f"{flag} {text!r}: every value must be positive")
-    return values
-
-
-def parse_fractions(text: str | None) -> list[float]:
-    """``0,0.05,0.1`` into fractions in [0, 1]."""
-    from hilctl.drivers import ConfigError
-
-    if not text:
-        return []
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"--defects {text!r}: expected comma-separated fractions") from None
-    if not values or not all(0.0 <= v <= 1.0 for v in values):
-        raise ConfigError(f"--defects {text!r}: every fraction must lie in [0, 1]")
-    return values
 
 
 @click.command()
@@ -84,103 +61,24 @@ def parse_fractions(text: str | None) -> list[float]:
 def infer(run_dir, dataset, defects, trials, seed, out_dir, fresh_reads, device_book, relax,
           cost, cost_config, adc, adc_bits, sweep_levels, sweep_bits, as_json, no_plots):
     """Accuracy in software, with ideal targets and with the measured conductances."""
-    from hilctl.drivers import ConfigError
-
+    from ..api.inference import infer as infer_run
+    from ..api.parameters import spoken_as_flags
     from ..report.console import report_console
-    from ..report.plots import plot_accuracy_energy
-    from ..run.fresh_reads import conductance_source, read_again
-    from ..weights.datasets import load_dataset
-    from ..weights.inference import (
-        defect_sweep,
-        evaluate,
-        load_run,
-        read_cost_report,
-        read_cost_sweep,
-    )
 
-    fractions = parse_fractions(defects)
-    settings = cost_settings(cost_config, adc=adc, adc_bits=adc_bits)
-    if relax is not None and not fresh_reads:
-        raise ConfigError("--relax needs --fresh-reads: relaxation shows only in new reads")
-    if device_book is not None and not fresh_reads:
-        raise ConfigError("--device-book needs --fresh-reads: only new reads tell the book "
-                          "anything")
-    run = load_run(run_dir)
-    data = load_dataset(dataset or run.model.dataset)
-    booked = {}
-    if fresh_reads:
-        run.conductance, booked = read_again(run_dir, relax, device_book)
-    report = {**evaluate(run, data), **booked,
-              "conductance_source": conductance_source(fresh_reads, relax)}
-    if fractions:
-        report["defects"] = defect_sweep(run.model, run.layout, run.conductance, data,
-                                         fractions, seed, trials)
-        if not no_plots:
-            report["defect_plot"] = str(plot_defects([report], Path(out_dir or run_dir)))
-    if cost or sweep_levels:
-        report["read_cost"] = read_cost_report(run, data, settings)
-        report["programming"] = programming_ledger(run_dir)
-    if sweep_levels:
-        report["cost_sweep"] = read_cost_sweep(run, data, settings,
-                                               parse_list(sweep_levels, "--cost-sweep"),
-                                               parse_list(sweep_bits, "--sweep-bits", int))
-        if not no_plots:
-            report["cost_plot"] = str(plot_accuracy_energy(
-                report["cost_sweep"], Path(out_dir or run_dir) / "accuracy_energy.png"))
+    levels = parse_list(sweep_levels, "--cost-sweep")
+    with spoken_as_flags({"cost_sweep": "--cost-sweep", "sweep_bits": "--sweep-bits",
+                          "device_book": "--device-book"}):
+        report = infer_run(run_dir, dataset, defects=parse_list(defects, "--defects"),
+                           trials=trials, seed=seed, out=out_dir, fresh_reads=fresh_reads,
+                           relax=relax, device_book=device_book, plots=not no_plots,
+                           cost=cost, cost_config=cost_config, adc=adc,
+                           adc_bits=adc_bits, cost_sweep=levels,
+                           sweep_bits=parse_list(sweep_bits, "--sweep-bits", int) if levels
+                           else ())
     if as_json:
         click.echo(json.dumps(report))
     else:
         print_report(report, report_console())
-
-
-def cost_settings(path: str | None, **overrides):
-    """The read-path settings: the ``[read_cost]`` table of ``path`` (if any) and the flags."""
-    from ..weights.interface_presets import load_read_cost_toml, read_cost_settings
-
-    if path:
-        return load_read_cost_toml(path, **overrides)
-    return read_cost_settings(None, **overrides)
-
-
-def programming_ledger(run_dir: str) -> dict:
-    """What loading the weights cost, as the run recorded it in ``result.json``."""
-    path = Path(run_dir) / "result.json"
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {"recorded": False}
-    return {"recorded": True, "protocol": result.get("protocol"),
-            "program_time_s": result.get("program_time_s"), "energy_J": result.get("energy_J"),
-            "pulses_mean": result.get("pulses_mean"), "cells": result.get("cells")}
-
-
-def plot_defects(reports: list[dict], out_dir: Path) -> Path:
-    """Accuracy against stuck fraction, one line per report (with the min-max band of the
-    draws), as ``defects.png`` in ``out_dir``."""
-    import matplotlib
-
-    from ..report.plots import save_figure
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for report in reports:
-        rows = report["defects"]
-        p = [100 * r["fraction"] for r in rows]
-        line, = ax.plot(p, [100 * r["accuracy"] for r in rows], "o-",
-                        label=f"{report['mode']} mode")
-        ax.fill_between(p, [100 * r["accuracy_min"] for r in rows],
-                        [100 * r["accuracy_max"] for r in rows], alpha=0.2,
-                        color=line.get_color())
-        ax.axhline(100 * report["accuracy_software"], ls="--", c=line.get_color(), lw=0.8)
-    ax.set(xlabel="further devices stuck (%)", ylabel="test accuracy (%)",
-           title=f"{reports[0]['dataset']}: accuracy vs stuck devices (dashed: software)")
-    ax.legend()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "defects.png"
-    save_figure(fig, path, plt, dpi=120)
-    return path
 
 
 def print_report(report: dict, console: Console) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..predictor.knobs import KNOBS, parse_knobs
+from ..predictor.knobs import KNOBS
 from ..units import parse_quantity
 
 if TYPE_CHECKING:
@@ -16,25 +16,22 @@ if TYPE_CHECKING:
 
     from ..predictor.model import Predictor
 
-_UNITS = {"amplitude_V": "V", "width_s": "s", "gate_V": "V"}
 _KNOB_HELP = (f"What to plan: one of {', '.join(KNOBS)} for both polarities, or one per "
               "polarity, e.g. set=gate,reset=amplitude.")
 
 
-def parse_fixed(values: tuple[str, ...], units: dict[str, str], flag: str
-                ) -> dict[str, float] | None:
+def parse_fixed(values: tuple[str, ...]) -> dict[str, str] | str | None:
     """``1.2V`` for both polarities, or ``SET=1.2V`` / ``RESET=1.5V`` (unit per polarity)."""
     from hilctl.drivers import ConfigError
 
-    fixed: dict[str, float] = {}
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    fixed = {}
     for text in values:
         name, sep, quantity = text.partition("=")
-        names = [name.strip().upper()] if sep else list(units)
-        for polarity in names:
-            if polarity not in units:
-                raise ConfigError(f"{flag} {text!r}: expected "
-                                  f"{' or '.join(f'{p}=<value>' for p in units)}")
-            fixed[polarity] = parse_quantity(quantity if sep else text, units[polarity], flag)
+        if not sep:
+            raise ConfigError(f"--fixed {text!r}: expected SET=<value> or RESET=<value>")
+        fixed[name.strip().upper()] = quantity
     return fixed or None
 
 
@@ -63,23 +60,14 @@ def predictor() -> None:
 def train(data_file, out, knob, epochs, seed, fixed_values, polarities, as_json,
           quiet) -> None:
     """Train a predictor on a pulse-response table and save it."""
-    from hilctl.drivers.pulse_table import PulseTable
-
-    from ..predictor.training import default_knob, train_predictor
-    from ..report.progress import epoch_progress
+    from ..api.characterization import fit_predictor
+    from ..api.parameters import spoken_as_flags
 
     chosen = ("SET", "RESET") if polarities == "both" else (polarities,)
-    if knob is not None:
-        parse_knobs(knob, chosen)  # a bad --knob is refused before the table is read
-    table = PulseTable.read_csv(data_file)
-    knob = knob or default_knob(table)
-    units = {name: _UNITS[KNOBS[k].searched] for name, k in parse_knobs(knob, chosen).items()}
-    fixed = parse_fixed(fixed_values, units, "--fixed")
-    with epoch_progress("training the predictor", not quiet) as on_epoch:
-        trained = train_predictor(table, knob=knob, epochs=epochs, seed=seed,
-                                  polarities=chosen, fixed=fixed, source=str(data_file),
-                                  on_epoch=on_epoch)
-    trained.save(out)
+    with spoken_as_flags():
+        trained = fit_predictor(data_file, out, knob=knob, epochs=epochs, seed=seed,
+                                fixed=parse_fixed(fixed_values), polarities=chosen,
+                                progress=not quiet)
     spec = trained.spec
     summary = {"out": str(out), "knob": spec.knob, "fixed": spec.fixed,
                "knob_range": spec.knob_range, "g_range_S": spec.g_range_S, **spec.training}

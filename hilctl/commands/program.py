@@ -23,14 +23,6 @@ if TYPE_CHECKING:
 # ``hilctl program --help`` starts in a blink.
 
 
-def parse_tolerance(text: str | None) -> dict:
-    """``0.5uS`` is an absolute band in siemens; anything else (``5%``, ``0.05``) is relative
-    and checked by the config."""
-    from ..api.runs import tolerance_settings
-
-    return tolerance_settings(text, "--tolerance")
-
-
 def print_summary(summary: dict, console: Console) -> None:
     from rich.table import Table
 
@@ -63,6 +55,10 @@ def print_levels(levels: dict[str, dict], console: Console) -> None:
     for name, figures in levels.items():
         table.add_row(name, *(f"{figures[c]:.4g}" for c in columns))
     console.print(table)
+
+
+# The flags of the API's parameters that are spelled otherwise.
+FLAGS = {"targets": "--pattern"}
 
 
 @click.command()
@@ -113,41 +109,42 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
 
     from hilctl.drivers import ConfigError
 
-    from ..api.runs import start_run
-    from ..config import assemble_config
+    from ..api.backends import array_from
+    from ..api.parameters import spoken_as_flags
+    from ..api.runs import start_run, tolerance_settings
     from ..levels import levels_table
     from ..report.console import report_console
     from ..report.progress import round_progress
     from ..run.runner import load_run_config, resume_run
     from ..weights.job import compensation_for_run
 
-    flags = {
-        "array": {"rows": rows, "cols": cols, "seed": seed},
-        "targets": {"pattern": pattern, "file": targets_file, "level_map": level_map,
-                    "bounds_file": bounds_file},
-        "levels": levels_file and levels_table(levels_file),
-        "weights": {"model": weights_dir and str(Path(weights_dir).resolve()),
-                    "rescale": rescale},
-        "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
-                     "objective": objective,
-                     "predictor": predictor_dir and str(Path(predictor_dir).resolve()),
-                     **parse_tolerance(tolerance)},
-        "device_book": {"path": device_book and str(Path(device_book).resolve())},
-        "output": output_flags(no_plots),
-    }
+    if resume_dir and out_dir:
+        raise ConfigError("--out and --resume exclude each other: a resumed run stays in "
+                          "its own directory")
+    with spoken_as_flags(FLAGS):
+        flags = {
+            "array": {"rows": rows, "cols": cols, "seed": seed},
+            "targets": {"pattern": pattern, "file": targets_file, "level_map": level_map,
+                        "bounds_file": bounds_file},
+            "levels": levels_file and levels_table(levels_file),
+            "weights": {"model": weights_dir and str(Path(weights_dir).resolve()),
+                        "rescale": rescale},
+            "protocol": {"name": protocol, "max_pulses": max_pulses, "planner": planner,
+                         "objective": objective,
+                         "predictor": predictor_dir and str(Path(predictor_dir).resolve()),
+                         **tolerance_settings(tolerance)},
+            "device_book": {"path": device_book and str(Path(device_book).resolve())},
+            "output": output_flags(no_plots),
+        }
+        stored = load_run_config(Path(resume_dir)).model_dump(mode="json") if resume_dir else {}
+        config = array_from(config_file, flags, stored).config
     console = Console(stderr=True) if as_json else report_console()
     if resume_dir:
-        if out_dir:
-            raise ConfigError("--out and --resume exclude each other: a resumed run stays in "
-                              "its own directory")
-        stored = load_run_config(Path(resume_dir)).model_dump(mode="json")
-        config = assemble_config(config_file, stored, flags)
         with round_progress(f"resuming {resume_dir}", not quiet) as hook, \
                 resume_hint(Path(resume_dir)):
             outcome = resume_run(Path(resume_dir), config, progress=hook,
                                  retarget=compensation_for_run(Path(resume_dir)))
     else:
-        config = assemble_config(config_file, {}, flags)
         if config.weights.model and config.targets.file:
             raise ConfigError("--weights and --targets exclude each other")
         run_dir = Path(out_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-"

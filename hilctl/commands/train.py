@@ -4,7 +4,6 @@ spiking network (``--model msnn``: MIF neurons, voltage-mode synapses), and save
 from __future__ import annotations
 
 import json
-import time
 
 import click
 
@@ -59,67 +58,20 @@ def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage,
     """Train a network for a crossbar and save its weights with mode and I-V settings."""
     from rich.console import Console
 
-    from hilctl.drivers import ConfigError
+    from ..api.networks import training_report
+    from ..api.parameters import spoken_as_flags
 
-    from ..config import build_config
-    from ..report.progress import epoch_progress
-    from ..weights.datasets import load_dataset
-    from ..weights.job import window_of
-    from ..weights.model_files import save_model
-
-    data = load_dataset(dataset)
-    start = time.perf_counter()
-    if kind == "msnn":
-        if mode != "voltage" or iv_aware or conductance_noise or stuck_fraction:
-            raise ConfigError("--model msnn trains voltage-mode synapses without --iv-aware, "
-                              "--conductance-noise or --stuck-fraction")
-        model = train_msnn(data, steps, encoding, readout, hidden, epochs or 10, seed, as_json)
-    else:
-        g_lo, g_hi = window_of(build_config({"array": {"preset": preset_name}} if preset_name
-                                            else {}, "--preset"))
-        with epoch_progress(f"training a {mode}-mode network", not quiet) as on_epoch:
-            model = train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0,
-                              conductance_noise, stuck_fraction, hidden, epochs or 60, seed,
-                              g_lo / g_hi, on_epoch)
-    save_model(model, out_dir)
-    summary = {"model": str(out_dir), "kind": model.kind, "dataset": model.dataset, "mode": mode,
-               "layer_sizes": list(model.layer_sizes), "iv_aware": iv_aware,
-               "input_voltage_V": read_voltage, "iv_v0_V": model.iv_v0_V,
-               "accuracy_software": model.accuracy_software,
-               "test_samples": int(data.y_test.size),
-               "train_seconds": round(time.perf_counter() - start, 2)}
+    with spoken_as_flags({"kind": "--model", "iv_v0": "--iv-v0"}):
+        summary = training_report(
+            out_dir, kind=kind, dataset=dataset, mode=mode, hidden=hidden, epochs=epochs,
+            seed=seed, iv_aware=iv_aware, read_voltage=read_voltage, iv_v0=iv_v0,
+            conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
+            preset=preset_name, steps=steps, encoding=encoding, readout=readout,
+            progress=not quiet, say=Console(stderr=True, quiet=as_json).print)
     if as_json:
         click.echo(json.dumps(summary))
         return
-    sizes = "-".join(str(n) for n in model.layer_sizes)
-    Console().print(f"{mode}-mode {model.kind} {sizes} on {model.dataset}: software test accuracy "
-                    f"{model.accuracy_software:.2%} ({data.y_test.size} images); "
-                    f"saved to {out_dir}")
-
-
-def train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_noise,
-              stuck_fraction, hidden, epochs, seed, g_ratio, on_epoch):
-    from hilctl.simulated_backend import DEFAULT_PRESET, preset
-
-    from ..weights.network import DEFAULT_HIDDEN, TrainConfig, train_model  # torch: import late
-
-    config = TrainConfig(mode=mode, hidden=(hidden or DEFAULT_HIDDEN.get(dataset, 64),),
-                         epochs=epochs, seed=seed, iv_aware=iv_aware,
-                         conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
-                         input_voltage_V=read_voltage, g_ratio=g_ratio,
-                         iv_v0_V=preset(DEFAULT_PRESET).iv_v0_V if iv_v0 is None else iv_v0)
-    return train_model(config, data, on_epoch)
-
-
-def train_msnn(data, steps, encoding, readout, hidden, epochs, seed, quiet):
-    from rich.console import Console
-
-    from ..weights.spiking import SpikingTrainConfig, train_spiking  # torch: import late
-    from ..weights.spiking_spec import SpikingSpec
-
-    config = SpikingTrainConfig(spec=SpikingSpec(steps=steps, encoding=encoding,
-                                                 readout=readout),
-                                hidden=(hidden or 64,), epochs=epochs, seed=seed)
-    console = Console(stderr=True, quiet=quiet)
-    return train_spiking(config, data, progress=lambda epoch, loss: console.print(
-        f"epoch {epoch}/{epochs}: training loss {loss:.3f}"))
+    sizes = "-".join(str(n) for n in summary["layer_sizes"])
+    Console().print(f"{mode}-mode {summary['kind']} {sizes} on {summary['dataset']}: software "
+                    f"test accuracy {summary['accuracy_software']:.2%} "
+                    f"({summary['test_samples']} images); saved to {out_dir}")

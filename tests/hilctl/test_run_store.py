@@ -257,8 +257,8 @@ def test_float32_reads_are_far_finer_than_the_read_noise(tmp_path):
     assert np.array_equal(exported[1]["g_read_S"].astype(np.float32), stored[1])
     last = {}
     for part in exported:  # each cell's last read is the run's final read, exactly
-        last.update(zip(zip(part["row"].tolist(), part["col"].tolist()),
-                        part["g_read_S"].tolist()))
+        last.update(zip(zip(part["row"].tolist(), part["col"].tolist(), strict=True),
+                        part["g_read_S"].tolist(), strict=True))
     assert np.array_equal([last[cell] for cell in sorted(last)], result.final_read)
 
 
