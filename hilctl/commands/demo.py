@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..api.parameters import spoken_as_flags
-from ..api.story import story
 from ..cli import no_plots_option
 from ..report.console import (
     PROTOCOL_LEGEND,
@@ -82,6 +80,9 @@ def _ran(row: dict) -> str:
 def demo(mode, kind, seed, tolerance, out_dir, as_json, quiet, no_plots):
     """Train on digits, program three ways, infer with what each run measured."""
     from rich.console import Console
+
+    from ..api.parameters import spoken_as_flags
+    from ..api.story import story
 
     console = Console(stderr=True, quiet=quiet)
     with spoken_as_flags({"kind": "--model"}):
