@@ -89,7 +89,7 @@ def test_fresh_reads_tell_the_book_when_each_device_was_seen(tmp_path):
     for name in ("shift", "information", "pulses", "updated_s"):
         np.testing.assert_array_equal(after[name], before[name])
     done = run_hilctl("infer", "--run", "r1", "--device-book", "a.book", cwd=tmp_path)
-    assert_one_line_error(done, "--device-book needs --fresh-reads")
+    assert_one_line_error(done, "--device-book a.book: needs fresh reads")
     (tmp_path / "other.toml").write_text(RUN.replace("cols = 5", "cols = 5\nseed = 9"))
     run_json("program", "--config", "other.toml", "--out", "r2", "--quiet", cwd=tmp_path)
     with pytest.raises(DataError, match="another array"):
