@@ -55,11 +55,11 @@ def emulator(cwd: Path, *args):
                               cwd=cwd, env=hilctl_env(), text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        for _ in range(100):
+        for _ in range(300):  # a loaded CI machine can take seconds to start a process
             if (cwd / "rig.toml").exists():
                 break
             time.sleep(0.1)
         yield server
     finally:
         server.send_signal(signal.SIGINT)
-        server.output, _ = server.communicate(timeout=10)
+        server.output, _ = server.communicate(timeout=30)

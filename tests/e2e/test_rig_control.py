@@ -57,7 +57,7 @@ def running_emulator(cwd, smu: str, *args) -> Iterator[int]:
         yield port
     finally:
         server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=10)
+        server.communicate(timeout=30)
 
 
 @pytest.fixture(params=["2600", "2400"])

@@ -8,7 +8,8 @@ import pytest
 
 from tests.e2e.cli import assert_one_line_error, hilctl_command, hilctl_env, run_hilctl, run_json
 
-ARGS = ["--rows", 200, "--cols", 200, "--seed", 4, "--quiet"]
+# Large enough that the first run is still going when a second process has started.
+ARGS = ["--rows", 512, "--cols", 512, "--seed", 4, "--quiet"]
 
 
 def stored_rounds(store):
