@@ -114,6 +114,9 @@ def _raise_terminated(signum, frame) -> None:
 
 
 def _stop_on_termination_signals() -> None:
+    # Ctrl-C (SIGINT) interrupts even where hilctl was started with it ignored, as a shell
+    # starts a script's background jobs: ``kill -INT`` must still stop a run or an emulator.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for name in ("SIGTERM", "SIGHUP"):  # SIGHUP does not exist on Windows
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _raise_terminated)
