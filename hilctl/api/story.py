@@ -21,6 +21,7 @@ from ..config_tables import ProtocolConfig
 from ..registry import PLANNED
 from ..report.console import COST_AXES
 from ..report.progress import round_progress
+from ..run.compare import ratios_over
 from ..run.runner import new_run
 from ..weights.job import pair_compensation, weights_job
 from .parameters import SettingError, configure, silent
@@ -110,6 +111,4 @@ def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -
 
 def with_ratios_to_ispp(rows: list[dict]) -> list[dict]:
     """Each run's pulses, time and energy over the first run's (the classic write-verify)."""
-    ispp = rows[0]
-    return [{**r, "ratio_to_ispp": {axis: r[axis] / ispp[axis] if ispp[axis] else None
-                                    for axis in COST_AXES}} for r in rows]
+    return [{**r, "ratio_to_ispp": ratios_over(r, rows[0], COST_AXES)} for r in rows]

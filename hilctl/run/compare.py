@@ -53,7 +53,7 @@ class Comparison:
         if ISPP in protocols:
             for entries in (protocols, *baselines.values(), oracle):
                 for entry in entries.values():
-                    entry["ratio_to_ispp"] = _ratios(entry, protocols[ISPP], COST_AXES)
+                    entry["ratio_to_ispp"] = ratios_over(entry, protocols[ISPP], COST_AXES)
         cost = next(iter(self.results.values())).cost_model
         return {"tolerance": self.tolerance, "cells": self.cells,
                 "relative_difference": "|G - G_target| / G_target (G: verify read)",
@@ -69,7 +69,7 @@ class Comparison:
             reference = PROTOCOLS[name].oracle_reference
             if reference in oracle:
                 entry["oracle_reference"] = reference
-                entry["ratio_to_oracle"] = _ratios(entry, oracle[reference], (
+                entry["ratio_to_oracle"] = ratios_over(entry, oracle[reference], (
                     *COST_AXES, "success_1pulse_10pct", "success_1pulse", "success_final"))
         return out
 
@@ -105,16 +105,9 @@ def figures(result: ProgramResult, tolerance: float) -> dict:
     return out
 
 
-def _ratios(entry: dict, reference: dict, keys: tuple[str, ...]) -> dict[str, float | None]:
+def ratios_over(entry: dict, reference: dict, keys: tuple[str, ...]) -> dict[str, float | None]:
     """``entry``'s figures over ``reference``'s (None where the reference is 0)."""
     return {key: None if reference[key] == 0 else entry[key] / reference[key] for key in keys}
-
-
-def check_protocols(protocols: list[str]) -> None:
-    unknown = [p for p in protocols if p not in PROTOCOLS]
-    if unknown or not protocols:
-        raise ConfigError(f"--protocols: {', '.join(unknown) or 'none'} unknown; choose from "
-                          f"{', '.join(PROTOCOLS)}")
 
 
 def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
@@ -122,8 +115,8 @@ def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
                    progress: Callable[[str], None] | None = None,
                    baselines: dict[str, PlannerFactory] | None = None) -> Comparison:
     """Program identical copies of the configured simulated array, one per protocol, and one
-    per planned protocol and baseline planner (``baselines``: factory by planner name)."""
-    check_protocols(protocols)
+    per planned protocol and baseline planner (``baselines``: factory by planner name).
+    Protocol names are checked by the caller (``hilctl.compare``) and by the registry."""
     if config.rig is not None:
         raise ConfigError("compare runs on identical simulated arrays; drop the [rig] table")
     if planner_for is None and any(p in PLANNED for p in protocols):
