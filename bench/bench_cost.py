@@ -20,14 +20,12 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from hilctl.assemble import open_crossbar
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells, PulseBatch
 from hilctl.predictor.planner import NeuralPlanner
 from hilctl.protocols import SCHEDULES, CostModel, ProgramResult, Schedule, program
-from hilctl.registry import stop_rules
 from hilctl.run.compare import ISPP, protocol_named, run_comparison
-from hilctl.run.runner import cost_model
 from hilctl.run.sibling_predictor import train_on_sibling_array
 from hilctl.simulated_backend import DEFAULT_PRESET
 from hilctl.targets import programmed_cells, targets_for
@@ -38,7 +36,7 @@ ROUND_TRIPS_S = (0.0, 1e-4, 2e-3)
 
 
 def planners(config):
-    predictor, _ = train_on_sibling_array(config, say=lambda *_: None)
+    predictor, _ = train_on_sibling_array(Job(config), say=lambda *_: None)
     return lambda name, crossbar: NeuralPlanner(predictor, crossbar.shape)
 
 
@@ -51,8 +49,8 @@ def axes_table(presets: list[str], size: int, seed: int) -> Table:
         base = {"array": {"rows": size, "cols": size, "seed": seed, "preset": name}}
         planner_for = planners(build_config(base))
         for tolerance in TOLERANCES:
-            config = build_config({**base, "protocol": {"tolerance": tolerance}})
-            report = run_comparison(config, list(PROTOCOLS), targets_for(config), planner_for,
+            job = Job(build_config({**base, "protocol": {"tolerance": tolerance}}))
+            report = run_comparison(job, list(PROTOCOLS), targets_for(job), planner_for,
                                     with_oracle=False).report()
             for protocol, entry in report["protocols"].items():
                 ratio = entry["ratio_to_ispp"]
@@ -70,7 +68,8 @@ def axes_table(presets: list[str], size: int, seed: int) -> Table:
 def timed_run(config, name: str, planner_for) -> tuple[ProgramResult, dict[str, list]]:
     """One run of protocol ``name``, and per schedule the pulse time (s) and groups of every
     batch it sent (its preparation included), summed as the batches go by."""
-    targets = targets_for(config)
+    job = Job(config)
+    targets = targets_for(job)
     flat = programmed_cells(targets)
     timed = {schedule: [0.0, 0] for schedule in SCHEDULES}
 
@@ -80,14 +79,14 @@ def timed_run(config, name: str, planner_for) -> tuple[ProgramResult, dict[str, 
             sums[0] += timing.width_s
             sums[1] += timing.groups
 
-    with open_crossbar(config) as crossbar:
-        protocol = protocol_named(config, name, crossbar, planner_for)
+    with job.open_crossbar() as crossbar:
+        protocol = protocol_named(job, name, crossbar, planner_for)
         cells = Cells.from_flat(flat, crossbar.shape)
         prep = protocol.preparation(cells, crossbar.limits)
         if prep is not None:
             time_batch(prep)
-        result = program(protocol, crossbar, cells, targets.ravel()[flat], stop_rules(config),
-                         cost_model(config, crossbar),
+        result = program(protocol, crossbar, cells, targets.ravel()[flat], job.stop_rules,
+                         job.cost_model(crossbar),
                          observer=lambda r: r.pulses is not None and time_batch(r.pulses))
     return result, timed
 

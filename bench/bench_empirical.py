@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells, DataError, Polarity, PulseBatch, SafetyLimits
 from hilctl.drivers.pulse_table import PulseTable
@@ -97,7 +98,7 @@ def protocols_on_both(table: PulseTable) -> None:
                 "protocol": {**PROTOCOL, "name": name, "predictor": str(folder / "table.csv")}})
             run = folder / f"{name}-{len(shown)}"
             try:
-                s = new_run(config, run, np.load(folder / "targets.npy")).summary
+                s = new_run(Job(config), run, np.load(folder / "targets.npy")).summary
                 shown.append(f"{s['success_rate']:.0%} in band, {s['pulses_mean']:.1f} pulses")
             except DataError as exc:
                 shown.append(str(exc))

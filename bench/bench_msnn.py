@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from hilctl.api.story import program_and_infer, train_network
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.run.sibling_predictor import train_on_sibling_array
 from hilctl.weights.datasets import load_dataset
@@ -45,7 +46,7 @@ def program_both(out: Path, data) -> list[dict]:
     base = {"array": {"seed": 0}, "weights": {"model": str((out / "model").resolve()),
                                                "rescale": True},
             "protocol": {"tolerance": 0.05, "predictor": str((out / "predictor").resolve())}}
-    predictor, _ = train_on_sibling_array(build_config(base), say=lambda _: None)
+    predictor, _ = train_on_sibling_array(Job(build_config(base)), say=lambda _: None)
     predictor.save(out / "predictor")
     return [program_and_infer(protocol, base, out, data, quiet=True) for protocol in PROTOCOLS]
 

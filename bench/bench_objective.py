@@ -18,6 +18,7 @@ import argparse
 import tempfile
 import time
 
+from hilctl.assemble import Job
 from hilctl.config import assemble_config
 from hilctl.protocols.objective import OBJECTIVES
 from hilctl.registry import build_planner
@@ -50,9 +51,9 @@ def planned_runs(args, preset: str, tolerance: str, objective: str, predictor_di
     """Planned protocols with the neural planner and with the oracle, under ``objective``."""
     runs = {}
     for planner in ("neural", "oracle"):
-        config = configured(args, preset, tolerance, objective, predictor_dir, planner)
-        comparison = run_comparison(config, list(PLANNED), targets_for(config),
-                                    lambda name, xb, c=config: build_planner(c, xb), False)
+        job = Job(configured(args, preset, tolerance, objective, predictor_dir, planner))
+        comparison = run_comparison(job, list(PLANNED), targets_for(job),
+                                    lambda name, xb, j=job: build_planner(j, xb), False)
         report = comparison.report()["protocols"]
         runs.update({f"{name} ({planner})": report[name] for name in PLANNED})
     return runs
@@ -60,11 +61,11 @@ def planned_runs(args, preset: str, tolerance: str, objective: str, predictor_di
 
 def bench_preset(args, preset: str) -> None:
     started = time.perf_counter()
-    predictor, _ = train_on_sibling_array(configured(args, preset, "5%"), say=lambda _: None)
+    predictor, _ = train_on_sibling_array(Job(configured(args, preset, "5%")), say=lambda _: None)
     with tempfile.TemporaryDirectory() as directory:
         predictor.save(directory)
         for tolerance in args.tolerances.split(","):
-            base = configured(args, preset, tolerance)
+            base = Job(configured(args, preset, tolerance))
             ispp = run_comparison(base, ["write-verify"], targets_for(base), None, False)
             reference = ispp.report()["protocols"]["write-verify"]
             print(f"\n### {preset}, {args.rows}x{args.cols}, tolerance {tolerance}\n")

@@ -29,6 +29,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.run.runner import new_run
 from hilctl.targets import targets_for
@@ -39,7 +40,7 @@ def measure(size: int, protocol: str, seed: int) -> dict:
                            "protocol": {"name": protocol}})
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        outcome = new_run(config, Path(tmp) / "run", targets_for(config))
+        outcome = new_run(Job(config), Path(tmp) / "run", targets_for(Job(config)))
         wall = time.perf_counter() - started
         store_mb = (Path(tmp) / "run" / "store.sqlite").stat().st_size / 1e6
     result = outcome.result
@@ -68,23 +69,22 @@ def protocol_table(sizes: str, protocols: str, seed: int) -> Table:
 
 def engine_only(size: int, preset: str, seed: int) -> dict:
     """The programming loop of ``hilctl program`` on a fresh array, with no subscriber."""
-    from hilctl.assemble import open_crossbar
     from hilctl.drivers import Cells
     from hilctl.protocols import Engine
-    from hilctl.registry import build_protocol, stop_rules
-    from hilctl.run.runner import cost_model
+    from hilctl.registry import build_protocol
     from hilctl.targets import programmed_cells
-    config = build_config({"array": {"rows": size, "cols": size, "seed": seed,
-                                     "preset": preset}})
-    targets = targets_for(config)
-    crossbar = open_crossbar(config)
+
+    job = Job(build_config({"array": {"rows": size, "cols": size, "seed": seed,
+                                      "preset": preset}}))
+    targets = targets_for(job)
+    crossbar = job.open_crossbar()
     flat = programmed_cells(targets)
     cells = Cells.from_flat(flat, crossbar.shape)
     with crossbar:
-        protocol = build_protocol(config, crossbar)
+        protocol = build_protocol(job, crossbar)
         started, cpu = time.perf_counter(), time.process_time()
         result = Engine(crossbar).program(protocol, cells, targets.ravel()[flat],
-                                          stop_rules(config), cost_model(config, crossbar))
+                                          job.stop_rules, job.cost_model(crossbar))
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {"pulses_mean": float(result.pulses.mean()), "cells": len(cells),
             "success_rate": float(result.success.mean()), "wall_s": wall, "loop_cpu_s": cpu}

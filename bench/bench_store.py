@@ -27,6 +27,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from hilctl.assemble import Job
+
 _WRITES = ("write", "write_snapshot", "write_checkpoint")  # the store's write calls, any format
 
 
@@ -65,7 +67,7 @@ def measure(size: int, preset: str, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         started = time.perf_counter()
-        result = new_run(config, run_dir, targets_for(config)).result
+        result = new_run(Job(config), run_dir, targets_for(Job(config))).result
         wall = time.perf_counter() - started
         store_bytes = sum(p.stat().st_size for p in run_dir.glob("store*"))
         write_wall, write_cpu = timer.wall, timer.cpu

@@ -19,12 +19,12 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells
 from hilctl.predictor.planner import NeuralPlanner
 from hilctl.protocols import OneShot, PlannedWriteVerify, StopRules, Tolerance, program
 from hilctl.run.compare import figures
-from hilctl.run.runner import cost_model
 from hilctl.run.sibling_predictor import train_on_sibling_array
 from hilctl.simulated_backend import DeviceParams, OraclePlanner, SimulatedCrossbar
 from hilctl.simulated_backend.device_model import ParametricDevice
@@ -39,7 +39,7 @@ def run(config, params, protocol_for, tolerance):
     window = nominal_window(ParametricDevice(params), crossbar.limits.read_V)
     targets = pattern_targets("random", crossbar.shape, window, seed=0).ravel()
     result = program(protocol_for(crossbar), crossbar, Cells.all(crossbar.shape), targets,
-                     StopRules(Tolerance(tolerance)), cost_model(config, crossbar))
+                     StopRules(Tolerance(tolerance)), Job(config).cost_model(crossbar))
     return figures(result, tolerance)
 
 
@@ -48,7 +48,7 @@ def measure(scale: float, size: int) -> dict:
     params = base.replace(**{name: getattr(base, name) * scale for name in SPREADS})
     device = {name: getattr(params, name) for name in SPREADS}
     config = build_config({"array": {"rows": size, "cols": size, "seed": 2}, "device": device})
-    predictor, _ = train_on_sibling_array(config, say=lambda text: None)
+    predictor, _ = train_on_sibling_array(Job(config), say=lambda text: None)
     out = {"scale": scale}
     for label, make in (("neural", lambda xb: NeuralPlanner(predictor, xb.shape)),
                         ("oracle", OraclePlanner)):

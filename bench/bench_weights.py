@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 from hilctl.api.inference import plot_defects
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells
 from hilctl.protocols import (
@@ -201,13 +202,13 @@ def _programmed_accuracy(work: pathlib.Path, protocol: dict, common_mode: float,
     if protocol.get("planner") == "neural":
         if seed not in predictors:
             predictors[seed] = work.parent / f"predictor-{seed}"  # shared by every network
-            predictor, _ = train_on_sibling_array(build_config(base), say=lambda _: None)
+            predictor, _ = train_on_sibling_array(Job(build_config(base)), say=lambda _: None)
             predictor.save(predictors[seed])
         protocol = {**protocol, "predictor": str(predictors[seed])}
     config = build_config({**base, "protocol": protocol})
-    targets, files, layout = weights_job(config)
+    targets, files, layout = weights_job(Job(config))
     run_dir = work / f"run-{protocol['name']}-{common_mode}-{seed}"
-    new_run(config, run_dir, targets, extra_files=files,
+    new_run(Job(config), run_dir, targets, extra_files=files,
             retarget=pair_compensation(layout, targets))
     accuracy = evaluate(load_run(run_dir), data)["accuracy_measured"]
     shutil.rmtree(run_dir)

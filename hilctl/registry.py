@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hilctl.drivers import Crossbar
-    from hilctl.protocols import ProgrammingProtocol, StopRules
+    from hilctl.protocols import ProgrammingProtocol
     from hilctl.protocols.fppv import LevelGates
     from hilctl.protocols.heuristic import GateSpan
     from hilctl.protocols.objective import Objective
     from hilctl.protocols.planner import PulsePlanner
-    from hilctl.protocols.settings import ResetPulse
 
-    from .config import RunConfig
+    from .assemble import Job
 
 
 @dataclass(frozen=True)
@@ -36,79 +35,59 @@ class ProtocolEntry:
     description: str
     verifies: bool
     oracle_reference: str
-    build: Callable[[RunConfig, PulsePlanner | None], ProgrammingProtocol]
-    planner: Callable[[RunConfig, Crossbar], PulsePlanner] | None = None
+    build: Callable[[Job, PulsePlanner | None], ProgrammingProtocol]
+    planner: Callable[[Job, Crossbar], PulsePlanner] | None = None
 
     @property
     def needs_planner(self) -> bool:
         return self.planner is not None
 
 
-def block_reset_pulse(config: RunConfig) -> ResetPulse:
-    """The configured full RESET, with the default gate where it names none."""
-    from hilctl.protocols.settings import ResetPulse
-
-    from .assemble import default_gate
-
-    p = config.protocol
-    gate = p.block_reset.gate_V if p.block_reset.gate_V is not None else default_gate(config)
-    return ResetPulse(p.block_reset.amplitude_V, p.block_reset.width_s, gate)
-
-
-def _fppv(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+def _fppv(job: Job, planner: PulsePlanner | None) -> ProgrammingProtocol:
     from hilctl.protocols.fppv import FixedPulseVerify
 
-    from .assemble import default_gate
-
-    p = config.protocol
-    return FixedPulseVerify(planner, block_reset_pulse(config), p.fppv.max_tries,
-                            default_gate(config), p.fppv.nudge_V, p.fppv.reset_on_undershoot)
+    f = job.config.protocol.fppv
+    return FixedPulseVerify(planner, job.block_reset, f.max_tries, job.default_gate, f.nudge_V,
+                            f.reset_on_undershoot)
 
 
-def _gate_ispp(config: RunConfig) -> ProgrammingProtocol:
+def _gate_ispp(job: Job) -> ProgrammingProtocol:
     from hilctl.protocols.write_verify_wl import GateIspp
 
-    settings = config.protocol.wl.model_dump()
+    settings = job.config.protocol.wl.model_dump()
     starts = settings.pop("start_gates_V")
-    start_gates = None if starts is None else _level_gates(config, starts, "wl.start_gates_V")
-    return GateIspp(**settings, reset=block_reset_pulse(config), start_gates=start_gates)
+    start_gates = None if starts is None else _level_gates(job, starts, "wl.start_gates_V")
+    return GateIspp(**settings, reset=job.block_reset, start_gates=start_gates)
 
 
-def _write_verify(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+def _write_verify(job: Job, planner: PulsePlanner | None) -> ProgrammingProtocol:
     """The ramp that suits the array: on the gate (write-verify-wl) where the devices sit
     behind an access transistor, since there the gate sets where a SET lands; on the amplitude
     at a fixed width on bare devices. The result names the variant that ran."""
     from hilctl.protocols import IncrementalStep
 
-    from .assemble import AccessTransistor, device_model
+    if job.gated:
+        return _gate_ispp(job)
+    p = job.config.protocol
+    return IncrementalStep(**p.ispp.model_dump(), gate_V=p.gate_V)
 
-    if isinstance(device_model(config), AccessTransistor):
-        return _gate_ispp(config)
-    return IncrementalStep(**config.protocol.ispp.model_dump(), gate_V=config.protocol.gate_V)
 
-
-def _adaptive(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+def _adaptive(job: Job, planner: PulsePlanner | None) -> ProgrammingProtocol:
     from hilctl.protocols import AdaptiveWidth
 
-    from .assemble import default_gate
-
-    return AdaptiveWidth(**config.protocol.adaptive.model_dump(), gate_V=default_gate(config))
+    return AdaptiveWidth(**job.config.protocol.adaptive.model_dump(), gate_V=job.default_gate)
 
 
-def _planned(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+def _planned(job: Job, planner: PulsePlanner | None) -> ProgrammingProtocol:
     from hilctl.protocols import PlannedWriteVerify
 
-    from .assemble import default_gate
-
-    return PlannedWriteVerify(planner, gate_V=default_gate(config))
+    return PlannedWriteVerify(planner, gate_V=job.default_gate)
 
 
-def _one_shot(config: RunConfig, planner: PulsePlanner | None) -> ProgrammingProtocol:
+def _one_shot(job: Job, planner: PulsePlanner | None) -> ProgrammingProtocol:
     from hilctl.protocols import OneShot
 
-    from .assemble import default_gate
-
-    return OneShot(planner, reset=block_reset_pulse(config), gate_V=default_gate(config))
+    return OneShot(planner, reset=job.block_reset, gate_V=job.default_gate)
 
 
 DEFAULT_PROTOCOL = "write-verify"
@@ -148,37 +127,37 @@ def protocol_entry(name: str) -> ProtocolEntry:
     return PROTOCOLS[name]
 
 
-def build_protocol(config: RunConfig, crossbar: Crossbar,
-                   planner: PulsePlanner | None = None) -> ProgrammingProtocol:
-    """The configured protocol for ``crossbar``; a planned one gets ``planner`` or, without
-    it, the one its entry builds from the configuration (``protocol.planner``)."""
-    entry = protocol_entry(config.protocol.name)
+def build_protocol(job: Job, crossbar: Crossbar, planner: PulsePlanner | None = None,
+                   name: str | None = None) -> ProgrammingProtocol:
+    """The configured protocol (or protocol ``name`` with the configured settings) for
+    ``crossbar``; a planned one gets ``planner`` or, without it, the one its entry builds from
+    the configuration (``protocol.planner``)."""
+    entry = protocol_entry(name or job.config.protocol.name)
     if entry.needs_planner and planner is None:
-        planner = entry.planner(config, crossbar)
-    return entry.build(config, planner)
+        planner = entry.planner(job, crossbar)
+    return entry.build(job, planner)
 
 
-def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
-    """The configured planner for ``crossbar`` (``protocol.planner``)."""
+def build_planner(job: Job, crossbar: Crossbar, kind: str | None = None) -> PulsePlanner:
+    """The configured planner for ``crossbar`` (``protocol.planner``, or planner ``kind``)."""
     from hilctl.drivers import ConfigError
 
-    kind = config.protocol.planner
+    config = job.config
+    kind = kind or config.protocol.planner
     if kind == "oracle":
         from .assemble import KnowsDevices
 
         if not isinstance(crossbar, KnowsDevices):
             raise ConfigError("protocol.planner = 'oracle' needs the simulated array: only a "
                               "simulator knows its devices' true parameters")
-        return oracle_planner(config, crossbar)
+        return oracle_planner(job, crossbar)
     if kind == "heuristic":
         from hilctl.protocols import HeuristicPlanner
 
-        from .assemble import AccessTransistor, device_model
-        from .targets import nominal_window
+        from .assemble import nominal_window
 
-        model = device_model(config)
-        window = nominal_window(model, crossbar.limits.read_V)
-        span = _gate_span(config) if isinstance(model, AccessTransistor) else None
+        window = nominal_window(job.device_model, crossbar.limits.read_V)
+        span = _gate_span(job) if job.gated else None
         return HeuristicPlanner(crossbar.shape, crossbar.limits, window, gate=span)
     if kind == "lookup":
         from .predictor.lookup import LookupPlanner
@@ -197,106 +176,80 @@ def build_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
     from .predictor.model import Predictor
 
     predictor = Predictor.load(config.protocol.predictor)
-    planner = neural_planner(config, crossbar, predictor)
+    planner = neural_planner(job, crossbar, predictor)
     if len(predictor.spec.polarities) == 2:
         return planner
     return PolarityFallback(planner, Polarity[predictor.spec.polarities[0]],
-                            _fallback(config, crossbar))
+                            _fallback(job, crossbar))
 
 
-def oracle_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
+def oracle_planner(job: Job, crossbar: Crossbar) -> PulsePlanner:
     """The oracle of a simulated ``crossbar``, pricing its settings by the configured
     objective as the neural planner does (so ratios to it stay fair)."""
     from hilctl.simulated_backend import OraclePlanner
 
-    objective = planning_objective(config, crossbar)
+    objective = planning_objective(job, crossbar)
     return OraclePlanner(crossbar, attempt_cost=objective.attempt_cost
                          if objective.prices_settings else None)
 
 
-def neural_planner(config: RunConfig, crossbar: Crossbar, predictor) -> PulsePlanner:
+def neural_planner(job: Job, crossbar: Crossbar, predictor) -> PulsePlanner:
     """The neural planner of ``predictor`` for ``crossbar``, choosing its settings by the
     configured objective where the predictor offers a choice."""
     from .predictor.inverse import offers_choices
     from .predictor.planner import NeuralPlanner
 
-    objective = planning_objective(config, crossbar)
+    objective = planning_objective(job, crossbar)
     if objective.prices_settings and offers_choices(predictor):
-        return NeuralPlanner(predictor, crossbar.shape, bands=stop_rules(config).tolerance,
+        return NeuralPlanner(predictor, crossbar.shape, bands=job.stop_rules.tolerance,
                              objective=objective)
     return NeuralPlanner(predictor, crossbar.shape)
 
 
-def planning_objective(config: RunConfig, crossbar: Crossbar) -> Objective:
+def planning_objective(job: Job, crossbar: Crossbar) -> Objective:
     """What the configured planner minimises (``protocol.objective`` or its weights), priced
     by the run's cost model."""
     from hilctl.protocols.objective import Objective, ObjectiveWeights
 
-    from .assemble import cost_model
-
-    p = config.protocol
+    p = job.config.protocol
     weights = p.objective_weights and ObjectiveWeights(**p.objective_weights.model_dump())
-    return Objective.named(p.objective, cost_model(config, crossbar), weights)
+    return Objective.named(p.objective, job.cost_model(crossbar), weights)
 
 
-def _gate_span(config: RunConfig) -> GateSpan:
+def _gate_span(job: Job) -> GateSpan:
     """The heuristic's span on a 1T1R array: the gate ramp and RESET amplitudes of
     write-verify-wl, the user's statement of the gates and amplitudes the devices answer to."""
     from hilctl.protocols.heuristic import GateSpan
 
-    wl, reset = config.protocol.wl, config.protocol.block_reset
+    wl, reset = job.config.protocol.wl, job.config.protocol.block_reset
     return GateSpan((wl.gate_start_V, wl.gate_max_V), (wl.reset_start_V, reset.amplitude_V),
                     wl.set_V, wl.reset_gate_V, wl.width_s)
 
 
-def _fallback(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
+def _fallback(job: Job, crossbar: Crossbar) -> PulsePlanner:
     """The planner of the polarity a trained predictor does not know (protocol.fallback)."""
     from hilctl.protocols.fallback import FixedPulse
 
-    from .assemble import default_gate
-
-    f = config.protocol.fallback
+    f = job.config.protocol.fallback
     if f.kind == "fixed":
-        return FixedPulse(f.set_V, f.reset_V, f.width_s, default_gate(config))
-    return build_planner(config.model_copy(update={"protocol": config.protocol.model_copy(
-        update={"planner": "heuristic"})}), crossbar)
+        return FixedPulse(f.set_V, f.reset_V, f.width_s, job.default_gate)
+    return build_planner(job, crossbar, "heuristic")
 
 
-def _fppv_planner(config: RunConfig, crossbar: Crossbar) -> PulsePlanner:
+def _fppv_planner(job: Job, crossbar: Crossbar) -> PulsePlanner:
     """fppv's SET: each level's gate from protocol.fppv.gates_V, else the configured planner."""
-    f = config.protocol.fppv
+    f = job.config.protocol.fppv
     if f.gates_V is None:
-        return build_planner(config, crossbar)
-    return _level_gates(config, f.gates_V, "fppv.gates_V", f.set_V, f.width_s)
+        return build_planner(job, crossbar)
+    return _level_gates(job, f.gates_V, "fppv.gates_V", f.set_V, f.width_s)
 
 
-def _level_gates(config: RunConfig, gates: list[float], key: str, *pulse: float) -> LevelGates:
+def _level_gates(job: Job, gates: list[float], key: str, *pulse: float) -> LevelGates:
     """A gate per level of [levels] (protocol.``key``)."""
     from hilctl.drivers import ConfigError
     from hilctl.protocols.fppv import LevelGates
 
-    if config.levels is None:
+    if job.bands is None:
         raise ConfigError(f"protocol.{key} gives one gate per level: it needs [levels]")
-    from .targets import bands_for
+    return LevelGates(job.bands.targets_S, gates, *pulse)
 
-    return LevelGates(bands_for(config).targets_S, gates, *pulse)
-
-
-def stop_rules(config: RunConfig) -> StopRules:
-    """When a cell is done: in its band, out of pulses, or stalled."""
-    from hilctl.protocols import StopRules, Tolerance
-
-    p = config.protocol
-    if config.levels is not None:
-        from .targets import bands_for
-
-        tolerance = bands_for(config)
-    elif config.targets.bounds_file:
-        from .targets import cell_bands_for
-
-        tolerance = cell_bands_for(config)[1]
-    elif p.tolerance_abs_S is not None:
-        tolerance = Tolerance(relative=None, absolute_S=p.tolerance_abs_S)
-    else:
-        tolerance = Tolerance(relative=p.tolerance)
-    return StopRules(tolerance, p.max_pulses, p.stall_pulses, p.stall_response)

@@ -12,19 +12,9 @@ import numpy as np
 
 from hilctl.drivers import ConfigError, DataError
 from hilctl.drivers.input_files import check_regular_file, load_npy
-from hilctl.protocols.tolerance import Bands, CellBands
-from hilctl.simulated_backend.device_model import DeviceModel
 
-from .assemble import check_memory, device_model
-from .config import RunConfig
-from .levels import bounds_targets, level_targets, parse_levels
-
-
-def nominal_window(model: DeviceModel, read_V: float) -> tuple[float, float]:
-    """The devices' nominal conductance range as read at ``read_V`` (S): the preset's, or the
-    measured range of an empirical model."""
-    factor = model.read_factor(read_V)
-    return model.params.g_min_S * factor, model.params.g_max_S * factor
+from .assemble import Job, check_memory
+from .levels import level_targets
 
 
 def pattern_targets(pattern: str, shape: tuple[int, int], window: tuple[float, float],
@@ -110,35 +100,22 @@ def unit_hint(largest: float) -> str:
            "25e-6 for 25 uS"
 
 
-def targets_for(config: RunConfig) -> np.ndarray:
-    """The run's target map: the configured file (checked against what the devices reach), or
-    the configured pattern over the devices' window."""
-    shape = (config.array.rows, config.array.cols)
-    if config.rig is None:
+def targets_for(job: Job) -> np.ndarray:
+    """The job's target map: the configured levels, bounds or file (checked against what the
+    devices reach), or the configured pattern over the devices' window."""
+    settings, shape = job.config.targets, job.shape
+    if job.config.rig is None:
         check_memory(shape[0] * shape[1])  # before the first per-cell array is made
-    window = nominal_window(device_model(config), config.limits_in_force().read_V)
-    if config.levels is not None:
-        if not config.targets.level_map:
+    window = job.window
+    if job.bands is not None:
+        if not settings.level_map:
             raise ConfigError("[levels] needs a level map: --level-map FILE (.npy of each "
                               "cell's level index or name)")
-        return level_targets(config.targets.level_map, bands_for(config), shape)
-    if config.targets.bounds_file:
-        return cell_bands_for(config)[0]
-    if config.targets.file:
-        targets = load_targets(config.targets.file, shape)
-        check_reachable(targets, window, config.targets.file)
+        return level_targets(settings.level_map, job.bands, shape)
+    if job.cell_bands is not None:
+        return job.cell_bands[0]
+    if settings.file:
+        targets = load_targets(settings.file, shape)
+        check_reachable(targets, window, settings.file)
         return targets
-    return pattern_targets(config.targets.pattern, shape, window, config.targets.seed)
-
-
-def bands_for(config: RunConfig) -> Bands:
-    """The bands of the configured ``[levels]``, open sides closed at the devices' window."""
-    window = nominal_window(device_model(config), config.limits_in_force().read_V)
-    return parse_levels(config.levels or {}, window)
-
-
-def cell_bands_for(config: RunConfig) -> tuple[np.ndarray, CellBands]:
-    """Targets and per-cell bands of the configured bounds file (``targets.bounds_file``)."""
-    window = nominal_window(device_model(config), config.limits_in_force().read_V)
-    shape = (config.array.rows, config.array.cols)
-    return bounds_targets(config.targets.bounds_file, shape, window)
+    return pattern_targets(settings.pattern, shape, window, settings.seed)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from hilctl.drivers import ConfigError, Crossbar
 
-from ..assemble import open_crossbar
+from ..assemble import Job
 from ..config import RunConfig, build_config, config_data, config_from_toml, merge
 from .parameters import configure
 
@@ -47,7 +47,7 @@ class Array:
 
     def open(self) -> Crossbar:
         """The live crossbar (a fresh simulated array, or the rig connected and configured)."""
-        return open_crossbar(self.config)
+        return Job(self.config).open_crossbar()
 
     def __repr__(self) -> str:
         rows, cols = self.shape

@@ -20,6 +20,7 @@ import numpy as np
 from hilctl.drivers import ConfigError
 from hilctl.drivers.pulse_table import PulseTable
 
+from ..assemble import Job
 from ..config import merge
 from ..report.progress import epoch_progress, round_progress
 from ..run.characterization import CharacterizationOutcome, new_characterization
@@ -47,7 +48,7 @@ def characterization(array: Array | str, pulses: int, out: str | Path | None = N
     with tempfile.TemporaryDirectory(prefix="hilctl-characterize-") as scratch:
         run_dir = Path(run_dir) if run_dir else Path(scratch) / "run"
         with round_progress("characterize", progress) as hook:
-            return new_characterization(array.config, run_dir, pulses,
+            return new_characterization(Job(array.config), run_dir, pulses,
                                         Path(out or Path(scratch) / "table.csv"), hook)
 
 
@@ -64,7 +65,7 @@ def fill_device_book(array: Array | str, device_book: str | Path, pulses_per_cel
         "device_book": {"path": str(Path(device_book).resolve())},
         "protocol": {"predictor": predictor and str(Path(predictor).resolve())}})
     config = array.config
-    table, booked, shape = characterize_into_book(config, pulses_per_cell,
+    table, booked, shape = characterize_into_book(Job(config), pulses_per_cell,
                                                   np.random.default_rng(config.array.seed))
     table.write_csv(out)
     return {**booked, "rows": len(table), "pulses": pulses_per_cell * shape[0] * shape[1],

@@ -17,6 +17,7 @@ from pathlib import Path
 from hilctl.drivers.atomic_file import check_output_directory, write_atomic
 from hilctl.drivers.pulse_table import PulseTable
 
+from ..assemble import Job
 from ..config import merge
 from ..config_tables import ProtocolConfig
 from ..registry import PLANNED
@@ -56,24 +57,24 @@ def compare(array: Array | str, protocols: tuple[str, ...] | list[str] = DEFAULT
     given = {"protocol": tolerance_settings(tolerance), "targets": {"pattern": pattern},
              "device_book": {"path": device_book and str(Path(device_book).resolve())},
              "output": {"plots": plots}}
-    config = configure(merge(array.config.model_dump(mode="json"), given), given,
-                       "hilctl.compare()")
-    targets = (targets_for(config) if targets is None or pattern
-               else check_targets(targets, config))
+    job = Job(configure(merge(array.config.model_dump(mode="json"), given), given,
+                        "hilctl.compare()"))
+    targets = (targets_for(job) if targets is None or pattern
+               else check_targets(targets, job.shape, job.window))
     if out is not None:
         out = check_output_directory(out, None, "comparison", create=False)
     predictor_info, planner_for, baselines = None, None, {}
     if any(name in PLANNED for name in names):
         planner_for, baselines, predictor_info = _planners(
-            config, predictor, table, lookup, training_pulses, say)
-    comparison = run_comparison(config, names, targets, planner_for, oracle, say, baselines)
+            job, predictor, table, lookup, training_pulses, say)
+    comparison = run_comparison(job, names, targets, planner_for, oracle, say, baselines)
     report = {**comparison.report(), "predictor": predictor_info}
     if out is not None:
-        _write(comparison, report, out, config.output.plots)
+        _write(comparison, report, out, job.config.output.plots)
     return report
 
 
-def _planners(config, predictor_dir, table_file, lookup: bool, pulses: int, say) -> tuple:
+def _planners(job: Job, predictor_dir, table_file, lookup: bool, pulses: int, say) -> tuple:
     """The neural planner (seeded from the device book) and the lookup baseline: from what
     was given, or both made from one separate array of the same preset."""
     from ..predictor.lookup import LookupPlanner, LookupTable  # torch: import late
@@ -86,12 +87,12 @@ def _planners(config, predictor_dir, table_file, lookup: bool, pulses: int, say)
         predictor, info = Predictor.load(predictor_dir), {"source": str(predictor_dir)}
     else:
         say("no predictor given:", end=" ")
-        table, info = sibling_table(config, pulses or TRAINING_PULSES, say)
+        table, info = sibling_table(job, pulses or TRAINING_PULSES, say)
         predictor = train_for_array(table, info["training_array_seed"])
         table = PulseTable.read_csv(table_file) if table_file else table
 
     def planner_for(name, crossbar):
-        return seeded_from_book(config, crossbar, neural_planner(config, crossbar, predictor))
+        return seeded_from_book(job.config, crossbar, neural_planner(job, crossbar, predictor))
 
     baselines = {}
     if lookup and table is not None:

@@ -63,10 +63,11 @@ def training_report(out: str | Path, *, kind: str = "mlp", dataset: str = "digit
         model = _train_msnn(data, steps, encoding, readout, hidden, epochs or 10, seed,
                             say or silent)
     else:
+        from ..assemble import Job
         from ..weights.job import window_of
 
         given = {"array": {"preset": preset}}
-        g_lo, g_hi = window_of(configure(merge({}, given), given, "hilctl.train()"))
+        g_lo, g_hi = window_of(Job(configure(merge({}, given), given, "hilctl.train()")))
         with epoch_progress(f"training a {mode}-mode network", progress) as on_epoch:
             model = _train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0,
                                conductance_noise, stuck_fraction, hidden, epochs or 60, seed,

@@ -24,7 +24,7 @@ import numpy as np
 from hilctl.drivers import Cells, ConfigError, DataError
 from hilctl.drivers.atomic_file import atomic_output
 
-from ..assemble import open_crossbar
+from ..assemble import Job
 from ..run.checkpoints import replay_pulses
 from ..run.runner import STORE_NAME, TARGETS_NAME, arrays_in, load_run_config
 from ..run.store import RunStore
@@ -46,7 +46,7 @@ class _Replay:
     through the physics (which also gives its reads back at full precision)."""
 
     def __init__(self, run_dir: Path, targets: np.ndarray, flat: np.ndarray) -> None:
-        self.crossbar = open_crossbar(load_run_config(run_dir), arrays_in(targets))
+        self.crossbar = Job(load_run_config(run_dir)).open_crossbar(arrays_in(targets))
         self.flat = flat
 
     def after(self, positions: np.ndarray, pulses: dict, checkpoint: Checkpoint | None

@@ -18,9 +18,9 @@ import numpy as np
 
 from hilctl.drivers import ConfigError, DataError, ResumeError
 
-from ..assemble import device_model, device_params
+from ..assemble import Job
 from ..config import RunConfig, merge
-from ..registry import protocol_entry, stop_rules
+from ..registry import protocol_entry
 from ..report.progress import round_progress
 from ..run.inputs import copy_inputs, remove_inputs
 from ..run.runner import (
@@ -33,7 +33,7 @@ from ..run.runner import (
     resume_run,
 )
 from ..run.store import RunStore
-from ..targets import check_reachable, nominal_window, programmed_cells, targets_for
+from ..targets import check_reachable, programmed_cells, targets_for
 from ..units import parse_quantity
 from ..weights.job import compensation_for_run, pair_compensation, weights_job
 from .backends import Array, open_array
@@ -56,21 +56,21 @@ def tolerance_settings(value: float | str | None) -> dict:
                            "or an absolute band in siemens (0.5uS)") from None
 
 
-def start_run(config: RunConfig, run_dir: Path, targets: np.ndarray | None = None,
+def start_run(job: Job, run_dir: Path, targets: np.ndarray | None = None,
               progress=None) -> RunOutcome:
     """Program ``targets`` (default: the configured weights, file or pattern) into a new run
     directory that holds copies of every file the configuration names."""
     run_dir = Path(run_dir)
     extra_files, layout, retarget = {}, None, None
-    if config.weights.model:
-        targets, extra_files, layout = weights_job(config)
+    if job.config.weights.model:
+        targets, extra_files, layout = weights_job(job)
         retarget = pair_compensation(layout, targets)
     elif targets is None:
-        targets = targets_for(config)
-    warn_if_band_below_read_noise(config, targets)
+        targets = targets_for(job)
+    warn_if_band_below_read_noise(job, targets)
     made = not run_dir.exists()
     try:
-        outcome = new_run(config, run_dir, targets, progress=progress,
+        outcome = new_run(job, run_dir, targets, progress=progress,
                           extra_files=extra_files, retarget=retarget, inputs=copy_inputs)
     except BaseException:
         remove_inputs(run_dir)
@@ -83,10 +83,11 @@ def start_run(config: RunConfig, run_dir: Path, targets: np.ndarray | None = Non
     return outcome
 
 
-def check_targets(targets: object, config: RunConfig) -> np.ndarray:
+def check_targets(targets: object, shape: tuple[int, int],
+                  window: tuple[float, float]) -> np.ndarray:
     """Targets in siemens shaped like the array (NaN: leave the cell alone), refused with the
-    likely mistake when their shape or size is not that."""
-    shape = (config.array.rows, config.array.cols)
+    likely mistake when their shape or size is not that, or when the devices' ``window``
+    (S) cannot hold them."""
     try:
         values = np.asarray(targets, dtype=np.float64)
     except (TypeError, ValueError):
@@ -102,7 +103,6 @@ def check_targets(targets: object, config: RunConfig) -> np.ndarray:
         raise DataError("targets: no finite target; NaN marks a cell to leave alone")
     if finite.min() <= 0:
         raise DataError(f"targets: {finite.min():g} is not a conductance (expected siemens > 0)")
-    window = nominal_window(device_model(config), config.limits_in_force().read_V)
     check_reachable(values, window, "targets")
     return values
 
@@ -243,7 +243,9 @@ def program(array: Array | str, targets: object = None, *, protocol: str | None 
     }
     config = configure(merge(base, given), given, "hilctl.program()")
     _check_planner(config)
-    values = None if targets is None or pattern else check_targets(targets, config)
+    job = Job(config)
+    values = None if targets is None or pattern else check_targets(targets, job.shape,
+                                                                   job.window)
     temporary = None
     if out is None:
         temporary = tempfile.TemporaryDirectory(prefix="hilctl-run-")
@@ -252,7 +254,7 @@ def program(array: Array | str, targets: object = None, *, protocol: str | None 
         raise ResumeError(f"out={str(run_dir)!r} already holds a run; load it with "
                           f"hilctl.load_run({str(run_dir)!r}) or choose another out")
     with round_progress(config.protocol.name, progress) as hook:
-        start_run(config, run_dir, values, hook)
+        start_run(job, run_dir, values, hook)
     return Run(run_dir, temporary)
 
 
@@ -260,17 +262,18 @@ class BandBelowReadNoise(UserWarning):
     """A tolerance band narrower than the array's read noise."""
 
 
-def warn_if_band_below_read_noise(config: RunConfig, targets: np.ndarray) -> None:
+def warn_if_band_below_read_noise(job: Job, targets: np.ndarray) -> None:
     """Warn when the median target's band is narrower than one sigma of the simulated read
     noise, sqrt((relative * G)^2 + floor^2): verify reads then land in the band by chance
     only, and a cell can spend its whole pulse budget bouncing around its target."""
+    config = job.config
     if config.rig is not None or config.array.empirical_table is not None:
         return  # the noise of a rig or a measured table is not known here
-    params = device_params(config)
+    params = job.params
     g = targets.ravel()[programmed_cells(targets)]
     if g.size == 0:
         return
-    half = float(np.median(stop_rules(config).tolerance.half_width(g)))
+    half = float(np.median(job.stop_rules.tolerance.half_width(g)))
     g_mid = float(np.median(g))
     sigma = float(np.hypot(params.read_noise_relative * g_mid, params.read_noise_floor_S))
     if half < sigma:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hilctl.drivers.atomic_file import check_output_directory
 
-from ..assemble import device_params
+from ..assemble import Job
 from ..config_tables import ProtocolConfig
 from ..registry import PLANNED
 from ..report.console import COST_AXES
@@ -53,14 +53,14 @@ def story(out: str | Path, mode: str = "voltage", kind: str = "mlp", seed: int =
             "weights": {"model": str((out / "model").resolve()), "rescale": True},
             "protocol": {**protocol, "predictor": str((out / "predictor").resolve())},
             "output": {"plots": plots}}
-    config = configure(base, {}, "hilctl.story()")
-    model, data = train_network(mode, kind, out, device_params(config).iv_v0_V, say)
-    predictor, _ = train_on_sibling_array(config, say=say)
+    job = Job(configure(base, {}, "hilctl.story()"))
+    model, data = train_network(mode, kind, out, job.params.iv_v0_V, say)
+    predictor, _ = train_on_sibling_array(job, say=say)
     predictor.save(out / "predictor")
     runs = with_ratios_to_ispp([program_and_infer(name, base, out, data, not progress)
                                 for name in PROTOCOLS])
     return {"mode": mode, "model": kind, "dataset": "digits", "runs": runs,
-            "layer_sizes": list(model.layer_sizes), "preset": config.array.preset,
+            "layer_sizes": list(model.layer_sizes), "preset": job.config.array.preset,
             "out": str(out)}
 
 
@@ -90,11 +90,11 @@ def train_network(mode: str, kind: str, out: Path, iv_v0_V: float, say) -> tuple
 def program_and_infer(protocol: str, base: dict, out: Path, data, quiet: bool) -> dict:
     from ..weights.inference import evaluate, load_run  # torch: import late
 
-    config = configure({**base, "protocol": {**base["protocol"], "name": protocol}}, {},
-                       "hilctl.story()")
-    targets, files, layout = weights_job(config)
+    job = Job(configure({**base, "protocol": {**base["protocol"], "name": protocol}}, {},
+                        "hilctl.story()"))
+    targets, files, layout = weights_job(job)
     with round_progress(protocol, not quiet) as hook:
-        outcome = new_run(config, out / f"run-{protocol}", targets, progress=hook,
+        outcome = new_run(job, out / f"run-{protocol}", targets, progress=hook,
                           extra_files=files, retarget=pair_compensation(layout, targets))
     report = evaluate(load_run(out / f"run-{protocol}"), data)
     s = outcome.summary

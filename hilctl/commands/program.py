@@ -112,6 +112,7 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
     from ..api.backends import array_from
     from ..api.parameters import spoken_as_flags
     from ..api.runs import start_run, tolerance_settings
+    from ..assemble import Job
     from ..levels import levels_table
     from ..report.console import report_console
     from ..report.progress import round_progress
@@ -150,7 +151,7 @@ def program(config_file, rows, cols, seed, pattern, targets_file, levels_file, l
         run_dir = Path(out_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-"
                                   f"{config.protocol.name}")
         with round_progress(config.protocol.name, not quiet) as hook, resume_hint(run_dir):
-            outcome = start_run(config, run_dir, progress=hook)
+            outcome = start_run(Job(config), run_dir, progress=hook)
     report(outcome, as_json, console)
 
 

@@ -19,8 +19,11 @@ from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols.characterize import table_rows
 from hilctl.protocols.fallback import PolarityFallback
 
+from ..assemble import Job
 from ..checksums import sha256
 from ..config import RunConfig
+from ..config_tables import DeviceBookConfig
+from ..registry import build_planner
 from .device_book import Beliefs, DeviceBook, Discount
 from .lock import book_lock
 
@@ -52,15 +55,13 @@ def _file_or_name(text: str) -> str:
     return f"sha256:{sha256(path.read_bytes())}" if path.is_file() else text
 
 
-def held_book(config: RunConfig) -> AbstractContextManager:
-    """The lock of ``config``'s device book (if one is configured), held from before a run
-    makes its directory, so a book in use elsewhere refuses the run with nothing made."""
-    path = config.device_book.path
-    return nullcontext() if path is None else book_lock(Path(path))
+def held_book(book: DeviceBookConfig) -> AbstractContextManager:
+    """The lock of the configured device book (if any), held from before a run makes its
+    directory, so a book in use elsewhere refuses the run with nothing made."""
+    return nullcontext() if book.path is None else book_lock(Path(book.path))
 
 
-def discount_of(config: RunConfig) -> Discount:
-    book = config.device_book
+def discount_of(book: DeviceBookConfig) -> Discount:
     return Discount(book.keep_per_run, book.half_life_s or float("inf"),
                     book.half_life_pulses or float("inf"))
 
@@ -107,6 +108,7 @@ class RunBook:
     """
 
     def __init__(self, config: RunConfig, crossbar: Crossbar, planner, cells: Cells) -> None:
+        """``config`` names the book and the array (``array_identity``)."""
         self.planner, self.cells, self.book = neural_of(planner), cells, None
         if config.device_book.path is None:
             return
@@ -116,7 +118,7 @@ class RunBook:
             self.book.check_knobs(knobs_of(self.planner))
         elif lookup is None or knobs is None:
             return  # a planner the book cannot tell anything, or a book without looks
-        prior = self.book.prior(cells.flat(crossbar.shape), discount_of(config))
+        prior = self.book.prior(cells.flat(crossbar.shape), discount_of(config.device_book))
         if self.planner is not None:
             self.planner.seed_belief(cells, prior.shift, prior.information, prior.keep)
         else:
@@ -189,20 +191,17 @@ def probe(crossbar: Crossbar, planner, cells: Cells, pulses_per_cell: int,
     return PulseTable.concat(tables), counts
 
 
-def characterize_into_book(config: RunConfig, pulses_per_cell: int,
+def characterize_into_book(job: Job, pulses_per_cell: int,
                            rng: np.random.Generator) -> tuple[PulseTable, dict, tuple]:
-    """Fill ``config``'s device book from ``probe`` of every device of the configured array
+    """Fill the job's device book from ``probe`` of every device of the configured array
     (the one that will be programmed); the table, what the book took and the array's shape."""
-    from ..assemble import open_crossbar
-    from ..registry import build_planner
-
-    with open_crossbar(config) as crossbar:
-        planner = neural_of(build_planner(config, crossbar))
+    with job.open_crossbar() as crossbar:
+        planner = neural_of(build_planner(job, crossbar))
         if planner is None:
             raise ConfigError("characterize --device-book learns through the neural planner: "
                               "give --predictor DIR (a trained predictor)")
         cells = Cells.all(crossbar.shape)
-        with RunBook(config, crossbar, planner, cells) as book:
+        with RunBook(job.config, crossbar, planner, cells) as book:
             table, counts = probe(crossbar, planner, cells, pulses_per_cell, rng)
             booked = book.finish(f"characterize:{uuid.uuid4().hex}", lambda: counts)
         return table, booked, crossbar.shape

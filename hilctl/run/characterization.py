@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import Cells, PulseBatch
+from hilctl.drivers import Cells, PulseBatch, SafetyLimits
 from hilctl.drivers.atomic_file import refuse_links, write_atomic
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols import Subscriber
@@ -29,8 +29,9 @@ from hilctl.protocols.characterize import (
 )
 from hilctl.protocols.settings import ResetPulse
 
-from ..assemble import AccessTransistor, device_model, open_crossbar
-from ..config import RunConfig, dump_toml
+from ..assemble import Job
+from ..config import dump_toml
+from ..config_tables import CharacterizeConfig
 from .lock import run_lock
 from .runner import (
     CONFIG_NAME,
@@ -55,21 +56,21 @@ class CharacterizationOutcome:
     summary: dict
 
 
-def new_characterization(config: RunConfig, run_dir: Path, n_pulses: int, out: Path,
+def new_characterization(job: Job, run_dir: Path, n_pulses: int, out: Path,
                          progress: Subscriber | None = None) -> CharacterizationOutcome:
-    """Characterize the configured array with ``n_pulses`` random pulses (seeded by
+    """Characterize the job's array with ``n_pulses`` random pulses (seeded by
     ``array.seed``), stored in a fresh ``run_dir``; the table goes to ``out`` (CSV)."""
     run_dir = Path(run_dir)
     refuse_links(run_dir)
-    with fresh_run_dir(run_dir), open_crossbar(config) as crossbar:
-        config_text = dump_toml(config)
+    with fresh_run_dir(run_dir), job.open_crossbar() as crossbar:
+        config_text = dump_toml(job.config)
         write_atomic(run_dir / CONFIG_NAME, config_text)
         with RunStore(run_dir / STORE_NAME, create=True) as store:
             store.set_meta(config_sha256=text_hash(config_text), kind=KIND, run_id=new_run_id(),
                            pulses=n_pulses, out=str(Path(out).resolve()),
                            shape=list(crossbar.shape), status="running")
-            rng = np.random.default_rng(config.array.seed)
-            return _execute(config, run_dir, crossbar, store, n_pulses, rng, None, TableRows(),
+            rng = np.random.default_rng(job.config.array.seed)
+            return _execute(job, run_dir, crossbar, store, n_pulses, rng, None, TableRows(),
                             progress)
 
 
@@ -84,16 +85,16 @@ def resume_characterization(run_dir: Path, out: Path | None = None,
         store.refuse_old_format()
         meta = store.meta()
         check_config_unchanged(run_dir, meta)
-        config = load_run_config(run_dir)
+        job = Job(load_run_config(run_dir))
         state, backend_changes = store.replay(CharacterizationState)
-        with open_crossbar(config) as crossbar:
+        with job.open_crossbar() as crossbar:
             cells = Cells.all(crossbar.shape)
             rebuild(crossbar, store, backend_changes, np.arange(len(cells)))
             rows = stored_rows(store, cells)
             if out is not None:
                 store.set_meta(out=str(Path(out).resolve()))
-            rng = state.rng if state is not None else np.random.default_rng(config.array.seed)
-            return _execute(config, run_dir, crossbar, store, int(meta["pulses"]), rng, state,
+            rng = state.rng if state is not None else np.random.default_rng(job.config.array.seed)
+            return _execute(job, run_dir, crossbar, store, int(meta["pulses"]), rng, state,
                             rows, progress)
 
 
@@ -115,16 +116,17 @@ def stored_rows(store: RunStore, cells: Cells) -> TableRows:
     return rows
 
 
-def _execute(config: RunConfig, run_dir: Path, crossbar, store: RunStore, n_pulses: int,
+def _execute(job: Job, run_dir: Path, crossbar, store: RunStore, n_pulses: int,
              rng: np.random.Generator, state: CharacterizationState | None, rows: TableRows,
              progress: Subscriber | None) -> CharacterizationOutcome:
     started = time.perf_counter()
     cells = Cells.all(crossbar.shape)
-    engine = stored_engine(crossbar, cells, store, config.array.seed, progress)
+    array = job.config.array
+    engine = stored_engine(crossbar, cells, store, array.seed, progress)
     engine.subscribe(rows)
     intent = store.unconfirmed() if state is not None else None
     reread = None if intent is None else intent["index"].astype(np.intp)
-    ranges = pulse_ranges(config)
+    ranges = pulse_ranges(job.config.characterize, job.limits, _is_simulated_1t1r(job))
     run_characterization(engine, n_pulses, rng, cells, ranges, state=state, reread=reread)
     table = rows.table()
     table.read_V = crossbar.limits.read_V
@@ -134,7 +136,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar, store: RunStore, n_puls
     summary = {
         "rows": len(table), "pulses": applied, "pulses_dropped": applied - len(table),
         "out": str(out), "run_dir": str(run_dir), "array": list(crossbar.shape),
-        "preset": config.array.preset, "seed": config.array.seed,
+        "preset": array.preset, "seed": array.seed,
         "set_rows": int((table.polarity > 0).sum()),
         "reset_rows": int((table.polarity < 0).sum()),
         "g_before_S": [float(table.g_before.min()), float(table.g_before.max())],
@@ -146,13 +148,12 @@ def _execute(config: RunConfig, run_dir: Path, crossbar, store: RunStore, n_puls
     return CharacterizationOutcome(table, summary)
 
 
-def pulse_ranges(config: RunConfig) -> PulseRanges:
-    """What ``[characterize]`` asks for. On a simulated 1T1R array every pulse needs a gate:
-    a gate range left out is, for SETs, the SET gate limits and, for RESETs, the top of the
-    RESET gate limits (gate fully on)."""
-    c, limits = config.characterize, config.limits_in_force()
+def pulse_ranges(c: CharacterizeConfig, limits: SafetyLimits, needs_gate: bool) -> PulseRanges:
+    """What ``[characterize]`` asks for. Where every pulse needs a gate (a simulated 1T1R
+    array), a gate range left out is, for SETs, the SET gate limits and, for RESETs, the top
+    of the RESET gate limits (gate fully on)."""
     set_gate, reset_gate = c.set_gate_V, c.reset_gate_V
-    if _is_1t1r(config):
+    if needs_gate:
         set_gate = set_gate or (limits.gate_set_min_V, limits.gate_set_max_V)
         reset_gate = reset_gate or (limits.gate_reset_max_V, limits.gate_reset_max_V)
     defaults = PulseRanges()
@@ -163,10 +164,9 @@ def pulse_ranges(config: RunConfig) -> PulseRanges:
                        hrs_reset=ResetPulse(c.reset.amplitude_V, c.reset.width_s, c.reset.gate_V))
 
 
-def _is_1t1r(config: RunConfig) -> bool:
+def _is_simulated_1t1r(job: Job) -> bool:
     """A simulated array of cells behind an access transistor (as ``write-verify`` asks)."""
-    return (config.rig is None and config.array.empirical_table is None
-            and isinstance(device_model(config), AccessTransistor))
+    return job.config.rig is None and job.config.array.empirical_table is None and job.gated
 
 
 def _span(values: np.ndarray) -> list[float] | None:

@@ -21,10 +21,9 @@ from hilctl.protocols import ProgrammingProtocol, ProgramResult, program, relati
 from hilctl.protocols.planner import PulsePlanner
 from hilctl.simulated_backend import SimulatedCrossbar
 
-from ..assemble import cost_model, open_crossbar
-from ..config import RunConfig
+from ..assemble import Job
 from ..config_tables import ProtocolConfig
-from ..registry import PLANNED, PROTOCOLS, build_protocol, oracle_planner, stop_rules
+from ..registry import PLANNED, PROTOCOLS, build_protocol, oracle_planner
 from ..report.console import COST_AXES
 from ..targets import programmed_cells
 
@@ -110,54 +109,54 @@ def ratios_over(entry: dict, reference: dict, keys: tuple[str, ...]) -> dict[str
     return {key: None if reference[key] == 0 else entry[key] / reference[key] for key in keys}
 
 
-def run_comparison(config: RunConfig, protocols: list[str], targets: np.ndarray,
+def run_comparison(job: Job, protocols: list[str], targets: np.ndarray,
                    planner_for: PlannerFactory | None, with_oracle: bool,
                    progress: Callable[[str], None] | None = None,
                    baselines: dict[str, PlannerFactory] | None = None) -> Comparison:
     """Program identical copies of the configured simulated array, one per protocol, and one
     per planned protocol and baseline planner (``baselines``: factory by planner name).
     Protocol names are checked by the caller (``hilctl.compare``) and by the registry."""
-    if config.rig is not None:
+    if job.config.rig is not None:
         raise ConfigError("compare runs on identical simulated arrays; drop the [rig] table")
     if planner_for is None and any(p in PLANNED for p in protocols):
         raise ConfigError("planned protocols need a predictor")
 
     def oracle(name: str, crossbar: SimulatedCrossbar) -> PulsePlanner:
-        return oracle_planner(config, crossbar)
+        return oracle_planner(job, crossbar)
 
     results = {}
     for name in protocols:
-        results[name] = _program_copy(config, name, targets, planner_for, progress, "")
+        results[name] = _program_copy(job, name, targets, planner_for, progress, "")
     baseline_results = {
-        planner: {name: _program_copy(config, name, targets, factory, progress, f" ({planner})")
+        planner: {name: _program_copy(job, name, targets, factory, progress, f" ({planner})")
                   for name in protocols if name in PLANNED}
         for planner, factory in (baselines or {}).items()}
     oracle_results = {}
     if with_oracle:
         wanted = {PROTOCOLS[p].oracle_reference for p in protocols}
         for name in (p for p in PLANNED if p in wanted):
-            oracle_results[name] = _program_copy(config, name, targets, oracle, progress,
+            oracle_results[name] = _program_copy(job, name, targets, oracle, progress,
                                                  " (oracle)")
-    tolerance = stop_rules(config).tolerance.relative
+    tolerance = job.stop_rules.tolerance.relative
     return Comparison(tolerance, int(np.isfinite(targets).sum()), results, oracle_results,
                       {planner: r for planner, r in baseline_results.items() if r})
 
 
-def _program_copy(config: RunConfig, name: str, targets: np.ndarray,
+def _program_copy(job: Job, name: str, targets: np.ndarray,
                   planner_for: PlannerFactory | None, progress, label: str) -> ProgramResult:
     if progress:
         progress(f"programming with {name}{label}")
-    crossbar = open_crossbar(config)
+    crossbar = job.open_crossbar()
     with crossbar:
-        protocol = protocol_named(config, name, crossbar, planner_for)
+        protocol = protocol_named(job, name, crossbar, planner_for)
         flat = programmed_cells(targets)
         cells = Cells.from_flat(flat, crossbar.shape)
         return program(protocol, crossbar, cells, targets.ravel()[flat],
-                       stop_rules(config), cost_model(config, crossbar))
+                       job.stop_rules, job.cost_model(crossbar))
 
 
-def protocol_named(config: RunConfig, name: str, crossbar, planner_for) -> ProgrammingProtocol:
-    """Protocol ``name`` of ``config``, with the planner ``planner_for`` makes if it plans."""
+def protocol_named(job: Job, name: str, crossbar, planner_for) -> ProgrammingProtocol:
+    """Protocol ``name`` with the job's settings, with the planner ``planner_for`` makes if it
+    plans."""
     planner = planner_for(name, crossbar) if PROTOCOLS[name].needs_planner else None
-    return build_protocol(config.model_copy(update={
-        "protocol": config.protocol.model_copy(update={"name": name})}), crossbar, planner)
+    return build_protocol(job, crossbar, planner, name)

@@ -31,6 +31,7 @@ from hilctl.drivers import (
 )
 from hilctl.drivers.atomic_file import check_output_directory, refuse_links, write_atomic
 from hilctl.protocols import (
+    CostModel,
     Engine,
     ProgrammingProtocol,
     ProgramResult,
@@ -39,10 +40,10 @@ from hilctl.protocols import (
 from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
 
-from ..assemble import cost_model, device_usage, open_crossbar
+from ..assemble import Job, device_usage
 from ..checksums import sha256
 from ..config import RunConfig, config_from_toml, dump_toml
-from ..registry import build_protocol, stop_rules
+from ..registry import build_protocol
 from ..report.error_map import write_error_map
 from ..targets import programmed_cells
 from .book_link import RunBook, held_book, planner_of
@@ -70,7 +71,7 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
+def new_run(job: Job, run_dir: Path, targets: np.ndarray,
             protocol: ProgrammingProtocol | None = None, progress: Subscriber | None = None,
             extra_files: dict[str, bytes | str] | None = None,
             retarget: Retarget | None = None,
@@ -87,12 +88,13 @@ def new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
     check_output_directory(run_dir, STORE_NAME, "run", create=False)
     # Checked before anything is made, so a run refused here leaves no directory behind.
     flat = programmed_cells(targets)
-    stop_rules(config).tolerance.half_width(targets.ravel()[flat])
+    job.stop_rules.tolerance.half_width(targets.ravel()[flat])
     check_disk(flat.size, run_dir)
-    with held_book(config), fresh_run_dir(run_dir):
+    with held_book(job.config.device_book), fresh_run_dir(run_dir):
         if inputs is not None:
-            config = inputs(config, run_dir)
-        return _new_run(config, run_dir, targets, protocol, progress, extra_files, retarget)
+            # The copies hold the same bytes, so the parts already built stay the job's.
+            job.config = inputs(job.config, run_dir)
+        return _new_run(job, run_dir, targets, protocol, progress, extra_files, retarget)
 
 
 @contextmanager
@@ -122,16 +124,16 @@ def _remove_unstarted(run_dir: Path) -> None:
         run_dir.rmdir()
 
 
-def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
+def _new_run(job: Job, run_dir: Path, targets: np.ndarray,
              protocol: ProgrammingProtocol | None, progress: Subscriber | None,
              extra_files: dict[str, bytes | str] | None,
              retarget: Retarget | None) -> RunOutcome:
-    crossbar = open_crossbar(config, arrays_in(targets))
+    crossbar = job.open_crossbar(arrays_in(targets))
     with crossbar:
-        protocol = protocol or build_protocol(config, crossbar)
+        protocol = protocol or build_protocol(job, crossbar)
         protocol.check(crossbar.limits)
-        cost_model(config, crossbar)  # a schedule the rig cannot do: refused before any file
-        config_text = dump_toml(config, run_dir)  # its own copies named relative to it
+        cost = job.cost_model(crossbar)  # a schedule the rig cannot do: refused before any file
+        config_text = dump_toml(job.config, run_dir)  # its own copies named relative to it
         write_atomic(run_dir / CONFIG_NAME, config_text)
         save_npy(run_dir / TARGETS_NAME, targets)
         for name, data in (extra_files or {}).items():
@@ -144,8 +146,8 @@ def _new_run(config: RunConfig, run_dir: Path, targets: np.ndarray,
                        shape=list(crossbar.shape), status="running", run_id=new_run_id(),
                        kind=PROGRAM)
         with store:
-            return _execute(config, run_dir, crossbar, store, protocol, targets, None, progress,
-                            retarget)
+            return _execute(job, run_dir, crossbar, cost, store, protocol, targets, None,
+                            progress, retarget)
 
 
 def resume_run(run_dir: Path, config: RunConfig | None = None,
@@ -173,12 +175,12 @@ def resume_run(run_dir: Path, config: RunConfig | None = None,
             raise ResumeError(f"{run_dir}: was made with a different configuration "
                               f"({describe_difference(stored, config)})")
         # Same run, perhaps with its instruments at new addresses: those come from ``config``.
-        config = config or stored
-        targets, state, crossbar = _restore(run_dir, config, store)
+        job = Job(config or stored)
+        targets, state, crossbar = _restore(run_dir, job, store)
         with crossbar:
-            protocol = protocol or build_protocol(config, crossbar)
-            return _execute(config, run_dir, crossbar, store, protocol, targets, state, progress,
-                            retarget)
+            protocol = protocol or build_protocol(job, crossbar)
+            return _execute(job, run_dir, crossbar, job.cost_model(crossbar), store, protocol,
+                            targets, state, progress, retarget)
 
 
 def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
@@ -190,7 +192,7 @@ def reopen_run(run_dir: Path) -> tuple[Crossbar, Cells, np.ndarray]:
     """
     run_dir = Path(run_dir)
     with RunStore(run_dir / STORE_NAME) as store:
-        targets, _, crossbar = _restore(run_dir, load_run_config(run_dir), store)
+        targets, _, crossbar = _restore(run_dir, Job(load_run_config(run_dir)), store)
         flat = programmed_cells(targets)
         if store.holds == CHECKPOINTS and isinstance(crossbar, Checkpointable):
             _replay_after_checkpoint(crossbar, store, flat)
@@ -205,7 +207,7 @@ def _replay_after_checkpoint(crossbar: Crossbar, store: RunStore, flat: np.ndarr
             replay_pulses(crossbar, cells, stored.pulses)
 
 
-def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
+def _restore(run_dir: Path, job: Job, store: RunStore):
     meta = store.meta()
     check_config_unchanged(run_dir, meta)
     targets_bytes = (run_dir / TARGETS_NAME).read_bytes()
@@ -215,7 +217,7 @@ def _restore(run_dir: Path, stored: RunConfig, store: RunStore):
     targets = np.load(io.BytesIO(targets_bytes), allow_pickle=False)
     state, backend_changes = store.replay()
     flat = programmed_cells(targets)
-    crossbar = open_crossbar(stored, arrays_in(targets))
+    crossbar = job.open_crossbar(arrays_in(targets))
     rebuild(crossbar, store, backend_changes, flat)
     return targets, state, crossbar
 
@@ -314,19 +316,19 @@ def stored_engine(crossbar: Crossbar, cells: Cells, store: RunStore, seed: int |
     return engine
 
 
-def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunStore,
+def _execute(job: Job, run_dir: Path, crossbar: Crossbar, cost: CostModel, store: RunStore,
              protocol: ProgrammingProtocol, targets: np.ndarray, state,
              progress: Subscriber | None, retarget: Retarget | None) -> RunOutcome:
     flat = programmed_cells(targets)
     cells = Cells.from_flat(flat, crossbar.shape)
     started = time.perf_counter()
     asked = targets.ravel()[flat]
-    engine = stored_engine(crossbar, cells, store, config.array.seed, progress)
-    rules = stop_rules(config)
+    engine = stored_engine(crossbar, cells, store, job.config.array.seed, progress)
+    rules = job.stop_rules
     unconfirmed = _unconfirmed(store, cells) if state is not None else None
-    with RunBook(config, crossbar, planner_of(protocol), cells) as book:
-        result = engine.program(protocol, cells, asked, rules, cost_model(config, crossbar),
-                                state, retarget, unconfirmed)
+    with RunBook(job.config, crossbar, planner_of(protocol), cells) as book:
+        result = engine.program(protocol, cells, asked, rules, cost, state, retarget,
+                                unconfirmed)
         # The device book's update: one call at the end of a finished (or resumed) run.
         booked = book.finish(run_identity(run_dir, store), lambda: store.pulse_counts(len(cells)))
     wall = time.perf_counter() - started
@@ -337,7 +339,7 @@ def _execute(config: RunConfig, run_dir: Path, crossbar: Crossbar, store: RunSto
                "program_time_per_array_s": result.program_time_s / arrays_in(targets)}
     if isinstance(rules.tolerance, Bands):
         summary["levels"] = result.per_level(rules.tolerance)
-    _write_outputs(run_dir, targets.shape, flat, result, summary, config.output.plots)
+    _write_outputs(run_dir, targets.shape, flat, result, summary, job.config.output.plots)
     store.set_meta(status="complete")
     return RunOutcome(result, summary)
 

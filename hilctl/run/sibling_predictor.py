@@ -22,10 +22,10 @@ import numpy as np
 from hilctl.drivers import Cells, Crossbar, Polarity, PulseBatch
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols.characterize import characterize, table_rows
+from hilctl.protocols.settings import ResetPulse
 
-from ..assemble import AccessTransistor, device_model, open_crossbar
-from ..config import RunConfig
-from ..registry import block_reset_pulse
+from ..assemble import Job
+from ..config_tables import WlConfig
 
 if TYPE_CHECKING:
     from ..predictor.model import Predictor
@@ -34,30 +34,28 @@ TRAINING_PULSES = 50_000
 TRAINING_SEED_OFFSET = 1000
 
 
-def train_on_sibling_array(config: RunConfig, pulses: int = TRAINING_PULSES,
+def train_on_sibling_array(job: Job, pulses: int = TRAINING_PULSES,
                            say: Callable[[str], None] = print) -> tuple[Predictor, dict]:
     """A predictor for the configured preset, and a note of how it was made."""
-    table, info = sibling_table(config, pulses, say)
+    table, info = sibling_table(job, pulses, say)
     started = time.perf_counter()
     predictor = train_for_array(table, info["training_array_seed"])
     return predictor, {**info, "training_seconds": round(time.perf_counter() - started, 2)}
 
 
-def sibling_table(config: RunConfig, pulses: int = TRAINING_PULSES,
+def sibling_table(job: Job, pulses: int = TRAINING_PULSES,
                   say: Callable[[str], None] = print) -> tuple[PulseTable, dict]:
     """The pulse-response table of a separate array of the configured preset (the training
     data of a predictor and of a lookup planner), and a note of how it was made."""
-    seed = config.array.seed + TRAINING_SEED_OFFSET
-    sibling = config.model_copy(update={"array": config.array.model_copy(update={"seed": seed})})
-    gated = isinstance(device_model(config), AccessTransistor)
-    kind = "gate-sweep" if gated else "random"
+    seed = job.config.array.seed + TRAINING_SEED_OFFSET
+    kind = "gate-sweep" if job.gated else "random"
     say(f"characterizing a separate array (seed {seed}) with {pulses} {kind} pulses and "
         "training a predictor on it")
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    with open_crossbar(sibling) as crossbar:
-        table = (gate_sweep(crossbar, pulses, rng, config) if gated
-                 else characterize(crossbar, pulses, rng))
+    with job.open_crossbar(seed=seed) as crossbar:
+        table = (gate_sweep(crossbar, pulses, rng, job.config.protocol.wl, job.block_reset)
+                 if job.gated else characterize(crossbar, pulses, rng))
     info = {"source": "trained on a separate array", "training_array_seed": seed,
             "training_pulses": pulses, "table": kind,
             "characterize_seconds": round(time.perf_counter() - started, 2)}
@@ -72,16 +70,16 @@ def train_for_array(table: PulseTable, seed: int) -> Predictor:
                            source=f"characterized array seed {seed}")
 
 
-def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator,
-               config: RunConfig) -> PulseTable:
-    """``pulses`` table rows of the 1T1R gate sweep above, two thirds SET (fewer where a read
-    was at or below 0 S, as ``characterize`` leaves those out)."""
-    wl, reset = config.protocol.wl, config.protocol.block_reset
+def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator, wl: WlConfig,
+               reset: ResetPulse) -> PulseTable:
+    """``pulses`` table rows of the 1T1R gate sweep above (with the write-verify-wl settings
+    ``wl`` and the block RESET ``reset``), two thirds SET (fewer where a read was at or below
+    0 S, as ``characterize`` leaves those out)."""
     cells = Cells.all(crossbar.shape)
     n = len(cells)
     tables = []
     for _ in range(max(1, -(-pulses // (3 * n)))):
-        crossbar.apply(block_reset_pulse(config).batch(cells))
+        crossbar.apply(reset.batch(cells))
         before = crossbar.read(cells).conductance
         gate = rng.uniform(wl.gate_start_V, min(wl.gate_max_V, wl.gate_start_V + 0.6), n)
         tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.SET, wl.set_V, wl.width_s,

@@ -11,36 +11,34 @@ from hilctl.protocols import ProgramState
 from hilctl.protocols.engine import Retarget
 from hilctl.simulated_backend import DeviceParams
 
-from ..assemble import device_params
-from ..config import RunConfig
+from ..assemble import Job
 from ..registry import protocol_entry
 from ..targets import programmed_cells
 from .layout import Layout, device_range, plan_layout, usable_window
 from .model_files import META_FILE, WEIGHTS_FILE, load_model
 
 
-def weights_job(config: RunConfig) -> tuple[np.ndarray, dict[str, bytes | str], Layout]:
+def weights_job(job: Job) -> tuple[np.ndarray, dict[str, bytes | str], Layout]:
     """Targets shaped (n_arrays, rows, cols), NaN where no weight sits, and the run files."""
-    model_dir = Path(config.weights.model)
+    settings = job.config.weights
+    model_dir = Path(settings.model)
     model = load_model(model_dir)
-    params = device_params(config)
-    read_V = config.limits_in_force().read_V
-    g_lo, g_hi = window_of(config)
-    layout = plan_layout(model, (config.array.rows, config.array.cols), g_lo, g_hi,
-                         common_mode=config.weights.common_mode,
-                         rescale=config.weights.rescale,
-                         stuck_range=device_range(params, read_V))
+    g_lo, g_hi = window_of(job)
+    layout = plan_layout(model, job.shape, g_lo, g_hi, common_mode=settings.common_mode,
+                         rescale=settings.rescale,
+                         stuck_range=device_range(job.params, job.limits.read_V))
     files = {"layout.json": layout.to_json(),
              f"model/{WEIGHTS_FILE}": (model_dir / WEIGHTS_FILE).read_bytes(),
              f"model/{META_FILE}": (model_dir / META_FILE).read_text()}
     return layout.targets(), files, layout
 
 
-def window_of(config: RunConfig) -> tuple[float, float]:
-    """The window (S) ``weights_job`` maps a model into under ``config``; ``hilctl train``
-    trains for it, so a current-mode model's rows fit the divider's bound without rescaling."""
-    return target_window(device_params(config), config.limits_in_force().read_V,
-                         config.weights.margin, protocol_entry(config.protocol.name).verifies)
+def window_of(job: Job) -> tuple[float, float]:
+    """The window (S) ``weights_job`` maps a model into for ``job``; ``hilctl train`` trains
+    for it, so a current-mode model's rows fit the divider's bound without rescaling."""
+    config = job.config
+    return target_window(job.params, job.limits.read_V, config.weights.margin,
+                         protocol_entry(config.protocol.name).verifies)
 
 
 def target_window(params: DeviceParams, read_V: float, margin: float,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hilctl.assemble import Job
 from tests.e2e.cli import run_hilctl, run_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crosssim"
@@ -50,7 +51,7 @@ def test_a_model_is_trained_for_the_window_program_maps_it_into(tmp_path):
     from hilctl.config import build_config
     from hilctl.weights.job import window_of
 
-    g_lo, g_hi = window_of(build_config({"array": {"preset": "hfox-1r"}}))
+    g_lo, g_hi = window_of(Job(build_config({"array": {"preset": "hfox-1r"}})))
     stored = json.loads((tmp_path / "model" / "model.json").read_text())
     assert stored["g_ratio"] == pytest.approx(g_lo / g_hi)
 

@@ -5,6 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+from hilctl.assemble import Job
 from hilctl.drivers import DataError, ResumeError
 from hilctl.run.device_book import FORMAT_VERSION, Beliefs, DeviceBook, Discount
 from tests.hilctl.book_holder import holding_book
@@ -188,7 +189,6 @@ def test_forget_drops_what_the_book_knew(tmp_path):
 
 
 def test_a_rig_array_is_known_by_its_instruments_and_its_name(tmp_path):
-    from hilctl.assemble import open_crossbar
     from hilctl.commands.instruments import run_config_toml
     from hilctl.config import build_config
     from hilctl.drivers import ConfigError
@@ -202,7 +202,7 @@ def test_a_rig_array_is_known_by_its_instruments_and_its_name(tmp_path):
         data = read_toml(tmp_path / "rig.toml")
         unnamed = build_config(data)
         named = build_config({**data, "device_book": {"array_name": "chip 7"}})
-        with open_crossbar(named) as crossbar:
+        with Job(named).open_crossbar() as crossbar:
             with pytest.raises(ConfigError, match="array_name"):
                 array_identity(unnamed, crossbar)
             identity = array_identity(named, crossbar)

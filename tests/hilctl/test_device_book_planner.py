@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells
 from hilctl.drivers.pulse_table import PulseTable
@@ -60,12 +61,12 @@ def within(run_dir, goal: np.ndarray, band: float) -> float:
 @pytest.mark.slow
 def test_a_book_of_one_earlier_run_lands_more_cells_in_one_shot(predictor_dir, tmp_path):
     book = tmp_path / "array.book"
-    first = new_run(config(predictor_dir, "write-verify-planned", book), tmp_path / "wv",
+    first = new_run(Job(config(predictor_dir, "write-verify-planned", book)), tmp_path / "wv",
                     targets(1))
     assert first.summary["device_book_updated"]
     goal = targets(2)
-    new_run(config(predictor_dir, "one-shot"), tmp_path / "without", goal)
-    new_run(config(predictor_dir, "one-shot", book), tmp_path / "with", goal)
+    new_run(Job(config(predictor_dir, "one-shot")), tmp_path / "without", goal)
+    new_run(Job(config(predictor_dir, "one-shot", book)), tmp_path / "with", goal)
     # The book's shift moves every device's first pulse: fewer far misses, more close hits.
     assert within(tmp_path / "with", goal, 0.5) > within(tmp_path / "without", goal, 0.5) + 0.05
     assert within(tmp_path / "with", goal, 0.1) > within(tmp_path / "without", goal, 0.1)
@@ -105,7 +106,7 @@ def test_a_seeded_planner_plans_as_the_one_whose_belief_it_took(predictor_dir):
 def test_a_resumed_run_updates_the_book_once(predictor_dir, tmp_path):
     book = tmp_path / "array.book"
     cfg = config(predictor_dir, "write-verify-planned", book, tolerance=0.05)
-    new_run(cfg, tmp_path / "run", targets(1))
+    new_run(Job(cfg), tmp_path / "run", targets(1))
     again = resume_run(tmp_path / "run")  # nothing left to do: the book has this run already
     assert again.summary["device_book_updated"] is False
     with DeviceBook(book) as stored:
@@ -117,7 +118,7 @@ def test_characterizing_into_a_book_teaches_it_every_device(predictor_dir, tmp_p
 
     book = tmp_path / "array.book"
     cfg = config(predictor_dir, "one-shot", book)
-    table, booked, shape = characterize_into_book(cfg, 2, np.random.default_rng(0))
+    table, booked, shape = characterize_into_book(Job(cfg), 2, np.random.default_rng(0))
     assert booked["device_book_updated"] and shape == SHAPE
     assert len(table) == 2 * SHAPE[0] * SHAPE[1]  # the table still trains a predictor
     with DeviceBook(book) as stored:
@@ -132,7 +133,7 @@ def test_characterizing_into_a_book_teaches_it_every_device(predictor_dir, tmp_p
 
 def test_a_one_shot_run_teaches_the_book_its_single_pulse(predictor_dir, tmp_path):
     book = tmp_path / "array.book"
-    new_run(config(predictor_dir, "one-shot", book), tmp_path / "shot", targets(1))
+    new_run(Job(config(predictor_dir, "one-shot", book)), tmp_path / "shot", targets(1))
     with DeviceBook(book) as stored:
         arrays = stored.arrays()
     healthy = SimulatedCrossbar(SHAPE, DeviceParams(), seed=5).population.stuck == 0
@@ -188,12 +189,12 @@ def test_a_lookup_one_shot_from_a_book_lands_more_cells(predictor_dir, sibling_t
     from hilctl.run.book_link import characterize_into_book
 
     book = tmp_path / "array.book"
-    characterize_into_book(config(predictor_dir, "one-shot", book), 4,
+    characterize_into_book(Job(config(predictor_dir, "one-shot", book)), 4,
                            np.random.default_rng(0))
     goal = targets(2)
     lookup = {"planner": "lookup"}
     for name, path in (("without", None), ("with", book)):
         cfg = config(sibling_table, "one-shot", path, **lookup)
-        new_run(cfg, tmp_path / name, goal)
+        new_run(Job(cfg), tmp_path / name, goal)
     assert within(tmp_path / "with", goal, 0.5) > within(tmp_path / "without", goal, 0.5) + 0.03
     assert within(tmp_path / "with", goal, 0.1) > within(tmp_path / "without", goal, 0.1)

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
@@ -47,7 +48,7 @@ def _run(tables, tmp_path, name: str, table: str = "full", **protocol):
         "limits": {"width_min_s": 2e-7, "width_max_s": 1e-6},
         "protocol": {**PROTOCOL, "predictor": str(tables / f"{table}.csv"), "name": name,
                      **protocol}})
-    return new_run(config, tmp_path / "run", targets_for(config))
+    return new_run(Job(config), tmp_path / "run", targets_for(Job(config)))
 
 
 @pytest.mark.parametrize("name", list(PROTOCOLS))

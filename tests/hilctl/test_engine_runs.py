@@ -4,6 +4,7 @@ through it that resume to what an uninterrupted run gives."""
 import numpy as np
 import pytest
 
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells, ResumeError
 from hilctl.protocols import Engine, IncrementalStep, StopRules, Subscriber, Tolerance
@@ -56,9 +57,9 @@ def test_subscribers_see_start_rounds_and_stop_with_run_id_and_seed_also_on_an_e
 
 def test_an_interrupted_program_run_resumes_to_the_uninterrupted_result(tmp_path):
     targets = np.random.default_rng(2).uniform(8e-6, 30e-6, (12, 12))
-    whole = new_run(config(), tmp_path / "whole", targets).result
+    whole = new_run(Job(config()), tmp_path / "whole", targets).result
     with pytest.raises(KeyboardInterrupt):
-        new_run(config(), tmp_path / "cut", targets, progress=Recorder(stop_at=4))
+        new_run(Job(config()), tmp_path / "cut", targets, progress=Recorder(stop_at=4))
     progress = Recorder()
     resumed = resume_run(tmp_path / "cut", progress=progress).result
     for name in ("final_read", "true_final", "pulses", "failed", "after_first_pulse"):
@@ -74,7 +75,7 @@ def test_an_interrupted_program_run_resumes_to_the_uninterrupted_result(tmp_path
 
 
 def test_a_stored_characterization_writes_the_table_of_the_library_call(tmp_path):
-    run = new_characterization(config(), tmp_path / "run", 700, tmp_path / "t.csv")
+    run = new_characterization(Job(config()), tmp_path / "run", 700, tmp_path / "t.csv")
     with SimulatedCrossbar((12, 12), seed=6) as crossbar:
         library = characterize(crossbar, 700, np.random.default_rng(6))
         library.read_V = crossbar.limits.read_V  # a stored run's table says how it was read
@@ -84,9 +85,9 @@ def test_a_stored_characterization_writes_the_table_of_the_library_call(tmp_path
 
 
 def test_an_interrupted_characterization_resumes_to_the_same_table(tmp_path):
-    new_characterization(config(), tmp_path / "whole", 1000, tmp_path / "whole.csv")
+    new_characterization(Job(config()), tmp_path / "whole", 1000, tmp_path / "whole.csv")
     with pytest.raises(KeyboardInterrupt):
-        new_characterization(config(), tmp_path / "cut", 1000, tmp_path / "cut.csv",
+        new_characterization(Job(config()), tmp_path / "cut", 1000, tmp_path / "cut.csv",
                              progress=Recorder(stop_at=3))
     assert not (tmp_path / "cut.csv").exists()
     progress = Recorder()
@@ -97,7 +98,7 @@ def test_an_interrupted_characterization_resumes_to_the_same_table(tmp_path):
 
 
 def test_a_round_stored_without_its_device_snapshot_is_refused(tmp_path):
-    new_characterization(config(), tmp_path / "run", 500, tmp_path / "t.csv")
+    new_characterization(Job(config()), tmp_path / "run", 500, tmp_path / "t.csv")
     with RunStore(tmp_path / "run" / STORE_NAME) as store:
         store._db.execute("DELETE FROM checkpoints WHERE round = 2")
         with pytest.raises(ResumeError, match="round 2 has no device snapshot"):
@@ -108,7 +109,7 @@ def test_a_lean_resume_that_comes_out_differently_is_refused(tmp_path):
     """The rounds re-run from a checkpoint must be the stored ones, bit for bit."""
     targets = np.random.default_rng(3).uniform(8e-6, 30e-6, (12, 12))
     with pytest.raises(KeyboardInterrupt):
-        new_run(config(), tmp_path / "cut", targets, progress=Recorder(stop_at=3))
+        new_run(Job(config()), tmp_path / "cut", targets, progress=Recorder(stop_at=3))
     with RunStore(tmp_path / "cut" / STORE_NAME) as store:
         store._db.execute("UPDATE rounds SET checksum = 'x' WHERE round = 2")
     with pytest.raises(ResumeError, match="round 2 came out differently"):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.run.runner import new_run, resume_run
 from hilctl.simulated_backend import DeviceParams
@@ -50,8 +51,9 @@ def pair_error(run_dir, layout, targets):
 
 def test_partners_of_missed_devices_restore_the_pair_difference(job):
     config, layout, targets, tmp = job
-    plain = new_run(config, tmp / "plain", targets)
-    fixed = new_run(config, tmp / "fixed", targets, retarget=pair_compensation(layout, targets))
+    plain = new_run(Job(config), tmp / "plain", targets)
+    fixed = new_run(Job(config), tmp / "fixed", targets,
+                    retarget=pair_compensation(layout, targets))
     assert plain.summary["retargeted_cells"] == 0
     assert fixed.summary["retargeted_cells"] > 5
     before, wanted = pair_error(tmp / "plain", layout, targets)
@@ -66,7 +68,7 @@ def test_partners_of_missed_devices_restore_the_pair_difference(job):
 def test_retarget_asks_nothing_twice(job):
     config, layout, targets, tmp = job
     retarget = pair_compensation(layout, targets)
-    outcome = new_run(config, tmp / "run", targets, retarget=retarget)
+    outcome = new_run(Job(config), tmp / "run", targets, retarget=retarget)
     from hilctl.protocols import ProgramState, Totals
 
     flat = np.flatnonzero(np.isfinite(targets.ravel()))
@@ -81,7 +83,8 @@ def test_retarget_asks_nothing_twice(job):
 
 def test_a_compensated_run_resumes_to_the_same_result(job):
     config, layout, targets, tmp = job
-    whole = new_run(config, tmp / "whole", targets, retarget=pair_compensation(layout, targets))
+    whole = new_run(Job(config), tmp / "whole", targets,
+                    retarget=pair_compensation(layout, targets))
     (tmp / "whole" / "layout.json").write_text(layout.to_json())
     # already complete: replays, and the same compensation asks nothing new
     resumed = resume_run(tmp / "whole", retarget=pair_compensation(layout, targets))

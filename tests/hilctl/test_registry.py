@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from hilctl.assemble import open_crossbar
+from hilctl.assemble import Job
 from hilctl.cli import cli
 from hilctl.config import build_config
 from hilctl.drivers import ConfigError
@@ -15,8 +15,8 @@ from hilctl.registry import DEFAULT_PROTOCOL, PLANNED, PROTOCOLS, build_protocol
 def test_every_registered_name_builds_its_protocol(name):
     config = build_config({"array": {"rows": 4, "cols": 4},
                            "protocol": {"name": name, "planner": "heuristic"}})
-    with open_crossbar(config) as crossbar:
-        assert isinstance(build_protocol(config, crossbar), ProgrammingProtocol)
+    with Job(config).open_crossbar() as crossbar:
+        assert isinstance(build_protocol(Job(config), crossbar), ProgrammingProtocol)
 
 
 def test_a_planned_protocol_is_its_own_oracle_reference_and_the_others_have_a_planned_one():
@@ -33,15 +33,16 @@ def test_the_commands_offer_every_registered_protocol(command):
 
 def test_an_unknown_name_lists_the_registry():
     config = build_config({"array": {"rows": 2, "cols": 2}, "protocol": {"name": "ispp"}})
-    with open_crossbar(config) as crossbar, pytest.raises(ConfigError, match=", ".join(PROTOCOLS)):
-        build_protocol(config, crossbar)
+    job = Job(config)
+    with job.open_crossbar() as crossbar, pytest.raises(ConfigError, match=", ".join(PROTOCOLS)):
+        build_protocol(job, crossbar)
 
 
 def test_the_oracle_planner_builds_on_the_simulator():
     config = build_config({"array": {"rows": 4, "cols": 4},
                            "protocol": {"name": "one-shot", "planner": "oracle"}})
-    with open_crossbar(config) as crossbar:
-        assert isinstance(build_protocol(config, crossbar), ProgrammingProtocol)
+    with Job(config).open_crossbar() as crossbar:
+        assert isinstance(build_protocol(Job(config), crossbar), ProgrammingProtocol)
 
 
 def test_the_configs_default_protocol_is_the_registrys():

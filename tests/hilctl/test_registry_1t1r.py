@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hilctl.assemble import open_crossbar
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells, ConfigError, Polarity
 from hilctl.protocols import FixedPulseVerify, GateIspp, IncrementalStep, LevelGates, OneShot
@@ -14,8 +14,8 @@ LEVELS = {"L0": {"lower": "30uS"}, "L1": {"lower": "10uS", "upper": "12uS"}}
 
 def _build(protocol: dict, **extra):
     config = build_config({"array": {"rows": 4, "cols": 4}, "protocol": protocol, **extra})
-    crossbar = open_crossbar(config)
-    return build_protocol(config, crossbar), crossbar
+    crossbar = Job(config).open_crossbar()
+    return build_protocol(Job(config), crossbar), crossbar
 
 
 def test_one_shot_block_reset_and_default_gate_come_from_configuration():
@@ -57,7 +57,7 @@ def test_write_verify_is_the_gate_ramp_on_1t1r_and_the_amplitude_ramp_on_1r():
     on_1t1r, _ = _build({"name": "write-verify"})  # the default preset is 1T1R
     config = build_config({"array": {"rows": 4, "cols": 4, "preset": "hfox-1r"},
                            "protocol": {"name": "write-verify"}})
-    on_1r = build_protocol(config, open_crossbar(config))
+    on_1r = build_protocol(Job(config), Job(config).open_crossbar())
     assert isinstance(on_1t1r, GateIspp) and on_1t1r.name == "write-verify-wl"
     assert isinstance(on_1r, IncrementalStep) and on_1r.gate_V is None
 

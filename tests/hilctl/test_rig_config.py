@@ -73,14 +73,13 @@ def test_a_2600_rig_never_runs_looser_than_its_board_reports():
 def test_levels_close_their_open_sides_at_the_window_the_rig_reads():
     """A rig reads at [rig.limits].read_V, so a one-sided level ends where the devices' window
     is when read there, not at the top-level [limits].read_V."""
-    from hilctl.assemble import device_model
-    from hilctl.targets import bands_for, nominal_window
+    from hilctl.assemble import Job, nominal_window
 
     levels = {"high": {"lower": "30uS"}}
-    config = build_config({"limits": {"read_V": 0.1}, "levels": levels,
-                           "array": {"preset": "hfox-1r"},
-                           "rig": {**MINIMAL, "limits": {"read_V": 0.3}}})
-    rig_window = nominal_window(device_model(config), 0.3)
-    assert nominal_window(device_model(config), 0.1) != rig_window  # the I-V is not ohmic
-    bands = bands_for(config)
+    job = Job(build_config({"limits": {"read_V": 0.1}, "levels": levels,
+                            "array": {"preset": "hfox-1r"},
+                            "rig": {**MINIMAL, "limits": {"read_V": 0.3}}}))
+    rig_window = nominal_window(job.device_model, 0.3)
+    assert nominal_window(job.device_model, 0.1) != rig_window  # the I-V is not ohmic
+    bands = job.bands
     assert bands.upper_S[0] == pytest.approx(rig_window[1])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hilctl.api.pulses import pulse_rounds
+from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells, DataError, ResumeError
 from hilctl.protocols import IncrementalStep, program
@@ -232,7 +233,7 @@ def test_a_torn_tail_after_the_last_committed_round_is_ignored_and_overwritten(t
 def lean_run(tmp_path, size=16, preset="hfox-1t1r"):
     config = build_config({"array": {"rows": size, "cols": size, "seed": 5, "preset": preset},
                            "protocol": {"name": "write-verify", "tolerance": 0.05}})
-    return new_run(config, tmp_path / "run", targets_for(config)).result
+    return new_run(Job(config), tmp_path / "run", targets_for(Job(config))).result
 
 
 def test_a_lean_ispp_store_costs_under_ten_bytes_per_operation(tmp_path):
@@ -309,10 +310,10 @@ def test_a_run_killed_between_a_checkpoint_and_its_round_resumes_exactly(tmp_pat
             raise KeyboardInterrupt
 
     config = build_config({"array": {"rows": 8, "cols": 8, "seed": 5, "preset": "hfox-1r"}})
-    targets = targets_for(config)
-    whole = new_run(config, tmp_path / "whole", targets).result
+    targets = targets_for(Job(config))
+    whole = new_run(Job(config), tmp_path / "whole", targets).result
     with pytest.raises(KeyboardInterrupt):
-        new_run(config, tmp_path / "cut", targets, progress=StopAtZero())
+        new_run(Job(config), tmp_path / "cut", targets, progress=StopAtZero())
     with RunStore(tmp_path / "cut" / STORE_NAME) as store:
         store._db.execute("DELETE FROM rounds")  # killed after checkpoint 0, before round 0
         assert store.last_checkpoint() is None

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from hilctl.assemble import Job
 from hilctl.drivers import DataError
 from hilctl.weights.layout import Layout, plan_layout, usable_window
 from hilctl.weights.model_files import TrainedModel
@@ -143,9 +144,9 @@ def test_the_configured_common_mode_reaches_the_programming_job(tmp_path):
 
     model = _model("current", row_sum=0.05)  # realisable in every protocol's window
     save_model(model, tmp_path / "model")
-    default = weights_job(build_config({"weights": {"model": str(tmp_path / "model")}}))[2]
-    small = weights_job(build_config({"weights": {"model": str(tmp_path / "model"),
-                                                  "common_mode": 0.25}}))[2]
+    default = weights_job(Job(build_config({"weights": {"model": str(tmp_path / "model")}})))[2]
+    small = weights_job(Job(build_config({"weights": {"model": str(tmp_path / "model"),
+                                                      "common_mode": 0.25}})))[2]
     assert default.common_mode == 1.0 and small.common_mode == 0.25
     assert np.nanmean(small.targets()) < np.nanmean(default.targets())
     for got, want in zip(small.conductances_to_layers(small.targets()), model.weights,
