@@ -13,6 +13,7 @@ import pytest
 
 import hilctl
 from hilctl.api.runs import start_run
+from hilctl.assemble import Job
 from hilctl.config import config_from_toml
 from hilctl.protocols.engine import OnRound
 
@@ -53,9 +54,9 @@ def test_a_copied_run_directory_resumes_and_loads_without_the_files_it_was_made_
         tmp_path, monkeypatch):
     config = config_from_toml(lab(tmp_path))
     monkeypatch.chdir(tmp_path)
-    whole = start_run(config, tmp_path / "whole").result
+    whole = start_run(Job(config), tmp_path / "whole").result
     with pytest.raises(Stop):
-        start_run(config, tmp_path / "cut", progress=stop_at_round(4))
+        start_run(Job(config), tmp_path / "cut", progress=stop_at_round(4))
     shutil.copytree(tmp_path / "cut", tmp_path / "elsewhere" / "cut")
     shutil.rmtree(tmp_path / "lab")
     shutil.rmtree(tmp_path / "cut")
