@@ -32,14 +32,21 @@ import numpy as np
 
 from hilctl.drivers import ConfigError
 
-# Plausible ceilings by name: a relative noise beyond 100 % of G, or a log-normal spread or
-# relaxation sigma beyond 5 (a factor e^5 = 150 between neighbours), describes no device that
-# could be programmed; such a value is a typing slip, not a preset.
-_CEILINGS = (("_relative", 1.0), ("_spread", 5.0), ("_sigma", 5.0))
+# Plausible ceilings by name (the first suffix that matches): a relative noise beyond 100 % of
+# G, a log-normal spread or relaxation sigma beyond 5 (a factor e^5 = 150 between neighbours),
+# a device voltage beyond 100 V, a conductance beyond 1 S, a switching rate beyond 1e15 per
+# second (faster than a lattice vibration), a time constant beyond 30 years describe no device
+# that could be programmed; such a value is a typing slip, not a preset. Other shape
+# parameters (windows, exponents, sharpness, states) stay below 1e6.
+_CEILINGS = (("_relative", 1.0), ("_spread", 5.0), ("_sigma", 5.0), ("_c2c", 5.0),
+             ("_per_cycle", 5.0), ("_per_hour", 5.0), ("_fraction", 1.0),
+             ("_per_V", 1e4), ("_V", 100.0), ("_S", 1.0), ("_A", 10.0),
+             ("_per_s", 1e15), ("_s", 1e9))
+_OTHER_CEILING = 1e6
 
 
 def _ceiling(name: str) -> float:
-    return next((limit for suffix, limit in _CEILINGS if name.endswith(suffix)), np.inf)
+    return next((limit for suffix, limit in _CEILINGS if name.endswith(suffix)), _OTHER_CEILING)
 
 
 # Below this, a state variable is treated as sitting on its bound (avoids 0 ** negative).

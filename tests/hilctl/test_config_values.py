@@ -11,6 +11,7 @@ from hilctl.config import build_config
 from hilctl.drivers import ConfigError
 from tests.e2e.cli import assert_one_line_error, run_hilctl
 
+R1 = {"array": {"preset": "hfox-1r"}}
 RIG = {"smu": {"model": "2600", "resource": "TCPIP0::127.0.0.1::1::SOCKET"},
        "board": {"url": "socket://127.0.0.1:1"}}
 
@@ -24,10 +25,35 @@ RIG = {"smu": {"model": "2600", "resource": "TCPIP0::127.0.0.1::1::SOCKET"},
     ({"device": {"read_noise_relative": float("inf")}}, "device.read_noise_relative = inf"),
     ({"array": {"preset": "hfox-1t1r"}, "device": {"g_sat_spread": 1e300}},
      "device.g_sat_spread = 1e+300"),
+    ({**R1, "device": {"set_rate_per_s": 1e300}}, "device.set_rate_per_s = 1e+300"),
+    ({**R1, "device": {"reset_threshold_V": 1e6}}, "device.reset_threshold_V = 1000000.0"),
+    ({**R1, "device": {"set_slope_V": -0.1}}, "device.set_slope_V = -0.1"),
+    ({**R1, "device": {"set_window": 1e300}}, "device.set_window = 1e+300"),
+    ({**R1, "device": {"relaxation_t0_s": 1e20}}, "device.relaxation_t0_s = 1e+20"),
+    ({"array": {"preset": "hfox-1t1r"}, "device": {"transistor_threshold_V": 1e6}},
+     "device.transistor_threshold_V = 1000000.0"),
+    ({"array": {"preset": "hfox-1t1r"}, "device": {"transistor_k_A": float("nan")}},
+     "device.transistor_k_A = nan"),
 ])
 def test_non_finite_or_absurd_values_are_refused_by_key(data, key):
     with pytest.raises(ConfigError, match=f"^config: {re.escape(key)}: "):
         build_config(data)
+
+
+def test_every_shipped_preset_lies_inside_the_plausible_ranges():
+    from hilctl.simulated_backend import PRESETS, preset
+
+    for name in PRESETS:
+        preset(name)  # constructing it validates every parameter against its range
+
+
+def test_a_preset_file_with_an_absurd_rate_is_one_line_and_no_run(tmp_path):
+    (tmp_path / "lab.toml").write_text("[device]\ncell = \"1R\"\nset_rate_per_s = 1e300\n")
+    (tmp_path / "c.toml").write_text('[array]\nrows = 4\ncols = 4\npreset = "lab.toml"\n')
+    done = run_hilctl("program", "--config", "c.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(done, "lab.toml", "device.set_rate_per_s = 1e+300",
+                          "expected at most 1e+15")
+    assert not (tmp_path / "run").exists()
 
 
 def test_two_bands_are_refused_and_an_absolute_one_survives_a_resume():
