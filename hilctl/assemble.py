@@ -173,7 +173,8 @@ class Job:
             tolerance = Tolerance(relative=None, absolute_S=p.tolerance_abs_S)
         else:
             tolerance = Tolerance(relative=p.tolerance)
-        return StopRules(tolerance, p.max_pulses, p.stall_pulses, p.stall_response)
+        return StopRules(tolerance, p.max_pulses, p.stall_pulses, p.stall_response,
+                         p.max_crossings)
 
     def open_crossbar(self, n_arrays: int = 1, seed: int | None = None) -> Crossbar:
         """The crossbar to program.

@@ -177,6 +177,10 @@ class ProtocolConfig(Strict):
     max_pulses: int = Field(100, ge=1, le=100_000)
     stall_pulses: int = Field(5, ge=1)
     stall_response: float = Field(0.05, ge=0)
+    # Overshoots of its band after which a cell fails (protocols.engine.StopRules); the default
+    # leaves every run within the default budget as it was (a cell overshoots at most once a
+    # pulse) and stops a band narrower than the noise within a few hundred pulses.
+    max_crossings: int = Field(100, ge=1, le=100_000)
     ispp: IsppConfig = IsppConfig()
     adaptive: AdaptiveConfig = AdaptiveConfig()
     block_reset: ResetConfig = ResetConfig()

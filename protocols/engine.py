@@ -52,16 +52,22 @@ class StopRules:
         of the larger of the target and the streak's starting read, below which the streak
         counts as unanswered. Judging the whole streak (not pulse by pulse) keeps read noise
         from resetting it.
+    max_crossings : int
+        A cell is declared failed after overshooting its band (a pulse taking it from one side
+        to the other) this many times: a band narrower than the read noise or than the
+        smallest step a pulse makes is crossed again and again, and a ramp that restarts on
+        every overshoot never reaches its strongest setting, so ``stall_pulses`` cannot stop it.
     """
 
     tolerance: Tolerance = field(default_factory=Tolerance)
     max_pulses: int = 100
     stall_pulses: int = 5
     stall_response: float = 0.05
+    max_crossings: int = 100
 
     def __post_init__(self) -> None:
-        if self.max_pulses < 1 or self.stall_pulses < 1:
-            raise ConfigError("max_pulses and stall_pulses must be at least 1")
+        if self.max_pulses < 1 or self.stall_pulses < 1 or self.max_crossings < 1:
+            raise ConfigError("max_pulses, stall_pulses and max_crossings must be at least 1")
 
 
 class RunState(Protocol):
@@ -297,6 +303,7 @@ class Engine:
         after = self.pulse_and_read(state.rounds + 1, active, pulses)
         state.record_reads(active, after)
         _count_stalls(state, active, plan.at_limit, before, after, rules)
+        _fail_oscillating(state, active, rules)
         _book(state, cost, before, pulses, reads=active.size, rounds=1)
         protocol.learn(state, active, plan, before, after)
         self.emit(state.rounds, active, pulses, before, after, state)
@@ -357,6 +364,11 @@ def _count_stalls(state: ProgramState, active: np.ndarray, at_limit: np.ndarray,
     state.stalled[cells] = stalled
     state.stall_ref[cells] = reference
     state.failed[cells] |= (stalled >= rules.stall_pulses) & ~state.done[cells]
+
+
+def _fail_oscillating(state: ProgramState, active: np.ndarray, rules: StopRules) -> None:
+    """Fail the cells at ``active`` that overshot their band ``max_crossings`` times."""
+    state.failed[active] |= (state.crossings[active] >= rules.max_crossings) & ~state.done[active]
 
 
 def program(protocol: ProgrammingProtocol, crossbar: Crossbar, cells: Cells, targets: np.ndarray,

@@ -1,11 +1,12 @@
 """What a programming run knows between rounds, and which of it a run store must keep.
 
 A round changes the state in two ways. What follows from its verify reads (the last read, the
-read after each cell's first pulse, pulse counts, which cells are in band) ``record_reads``
-rebuilds from the reads alone, so a store need not keep it. What does not (stall counting,
-failures, the protocol's own memory, the running totals, and on a retarget the new targets)
-``changes`` hands out and ``apply_changes`` takes back. A store therefore keeps the reads and
-the changes of each round, and replaying both in order rebuilds the state exactly.
+read after each cell's first pulse, pulse counts, which cells are in band, how often each
+overshot its band) ``record_reads`` rebuilds from the reads alone, so a store need not keep
+it. What does not (stall counting, failures, the protocol's own memory, the running totals,
+and on a retarget the new targets) ``changes`` hands out and ``apply_changes`` takes back. A
+store therefore keeps the reads and the changes of each round, and replaying both in order
+rebuilds the state exactly.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class ProgramState:
     failed: np.ndarray
     stalled: np.ndarray
     stall_ref: np.ndarray
+    crossings: np.ndarray
     totals: Totals = field(default_factory=Totals)
     memory: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -90,7 +92,7 @@ class ProgramState:
                    after_first_pulse=initial.copy(), pulses=np.zeros(n, np.int32),
                    done=np.abs(initial - targets) <= band, failed=np.zeros(n, bool),
                    stalled=np.zeros(n, np.int32), stall_ref=initial.copy(),
-                   totals=Totals(reads=n, round_trips=1))
+                   crossings=np.zeros(n, np.int32), totals=Totals(reads=n, round_trips=1))
 
     @property
     def rounds(self) -> int:
@@ -103,6 +105,7 @@ class ProgramState:
         self.done[positions] = np.abs(self.read[positions] - targets) <= band
         self.failed[positions] = False
         self.stalled[positions] = 0
+        self.crossings[positions] = 0
         self.totals.rounds += 1
 
     def record_reads(self, active: np.ndarray, after: np.ndarray) -> None:
@@ -112,8 +115,15 @@ class ProgramState:
         first = counts == 0
         self.after_first_pulse[active[first]] = after[first]
         self.pulses[active] = counts + 1
+        targets, band = self.targets[active], self.band[active]
+        before = self.read[active]
+        landed = np.abs(after - targets) <= band
+        # From one side of the band to the other in one pulse: an overshoot.
+        crossed = (~landed & (np.abs(before - targets) > band)
+                   & ((before > targets) != (after > targets)))
+        self.crossings[active] += crossed
         self.read[active] = after
-        self.done[active] = np.abs(after - self.targets[active]) <= self.band[active]
+        self.done[active] = landed
 
     def progress(self) -> tuple[int, int, str]:
         """(cells done, cells, what else a progress bar shows)."""
@@ -154,6 +164,9 @@ class ProgramState:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ProgramState:
         names = [f.name for f in fields(cls) if f.name != "memory"]
+        arrays = dict(arrays)
+        if "crossings" not in arrays and "targets" in arrays:  # stores made before they counted
+            arrays["crossings"] = np.zeros(np.shape(arrays["targets"]), np.int32)
         missing = [n for n in names if n not in arrays]
         if missing:
             raise DataError(f"stored program state lacks {', '.join(missing)}")

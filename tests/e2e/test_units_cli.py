@@ -79,3 +79,18 @@ def test_a_band_narrower_than_the_read_noise_warns_before_the_run(tmp_path):
     usual = run_hilctl("program", "--config", "one_r.toml", "--out", "usual", "--quiet",
                        cwd=tmp_path)
     assert "read noise" not in usual.stderr
+
+
+def test_a_band_narrower_than_the_read_noise_ends_under_a_huge_budget(tmp_path):
+    """The ramp restarts on every overshoot, so it never sits at its strongest setting and the
+    stall rule alone never fires: overshooting the band again and again fails the cell."""
+    (tmp_path / "one_r.toml").write_text(ONE_R.format(n=8))
+    done = run_hilctl("program", "--config", "one_r.toml", "--tolerance", "0.02%",
+                      "--max-pulses", 100000, "--out", "run", "--quiet", "--json",
+                      cwd=tmp_path, timeout=120)
+    assert done.returncode in (0, 3), done.stderr
+    assert "narrower than the read noise" in done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["failed_cells"] > 0 and summary["out_of_budget_cells"] == 0
+    assert summary["in_band_cells"] + summary["failed_cells"] == 64
+    assert summary["rounds"] < 2000  # a cell is pulsed once a round: of the 100000 allowed

@@ -77,7 +77,7 @@ def test_retarget_asks_nothing_twice(job):
                          read=r.final_read, after_first_pulse=r.after_first_pulse,
                          pulses=r.pulses, done=r.success, failed=r.failed,
                          stalled=np.zeros(flat.size, np.int32), stall_ref=r.final_read,
-                         totals=Totals())
+                         crossings=np.zeros(flat.size, np.int32), totals=Totals())
     assert retarget(state) is None
 
 
