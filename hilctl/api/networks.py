@@ -10,12 +10,11 @@ imported only when a network trains.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ..config import merge
 from ..report.progress import epoch_progress
-from .parameters import SettingError, configure, silent
+from .parameters import SettingError, configure
 
 KINDS = ("mlp", "msnn")
 MODES = ("voltage", "current")
@@ -37,8 +36,7 @@ def training_report(out: str | Path, *, kind: str = "mlp", dataset: str = "digit
                     read_voltage: float = 0.2, iv_v0: float | None = None,
                     conductance_noise: float = 0.0, stuck_fraction: float = 0.0,
                     preset: str | None = None, steps: int = 40, encoding: str = "alpha-dc",
-                    readout: str = "mean", progress: bool = False,
-                    say: Callable[[str], None] | None = None) -> dict:
+                    readout: str = "mean", progress: bool = False) -> dict:
     """Train and save a network; what ``hilctl train --json`` prints.
 
     ``kind``: ``"mlp"`` (clipped-ReLU) or ``"msnn"`` (memristive integrate-and-fire neurons,
@@ -60,8 +58,9 @@ def training_report(out: str | Path, *, kind: str = "mlp", dataset: str = "digit
         if mode != "voltage" or iv_aware or conductance_noise or stuck_fraction:
             raise SettingError("kind", kind, "trains voltage-mode synapses only, with neither "
                                "I-V-aware, conductance-noise nor stuck-device training")
-        model = _train_msnn(data, steps, encoding, readout, hidden, epochs or 10, seed,
-                            say or silent)
+        with epoch_progress("training a spiking network", progress) as on_epoch:
+            model = _train_msnn(data, steps, encoding, readout, hidden, epochs or 10, seed,
+                                on_epoch)
     else:
         from ..assemble import Job
         from ..weights.job import window_of
@@ -100,12 +99,12 @@ def _train_mlp(data, dataset, mode, iv_aware, read_voltage, iv_v0, conductance_n
     return train_model(config, data, on_epoch)
 
 
-def _train_msnn(data, steps, encoding, readout, hidden, epochs, seed, say):
+def _train_msnn(data, steps, encoding, readout, hidden, epochs, seed, on_epoch):
     from ..weights.spiking import SpikingTrainConfig, train_spiking  # torch: import late
     from ..weights.spiking_spec import SpikingSpec
 
     config = SpikingTrainConfig(spec=SpikingSpec(steps=steps, encoding=encoding,
                                                  readout=readout),
                                 hidden=(hidden or 64,), epochs=epochs, seed=seed)
-    return train_spiking(config, data, progress=lambda epoch, loss: say(
-        f"epoch {epoch}/{epochs}: training loss {loss:.3f}"))
+    return train_spiking(config, data, progress=None if on_epoch is None else (
+        lambda epoch, loss: on_epoch(epoch, epochs)))

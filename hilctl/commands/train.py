@@ -67,7 +67,7 @@ def train(kind, steps, encoding, readout, dataset, mode, iv_aware, read_voltage,
             seed=seed, iv_aware=iv_aware, read_voltage=read_voltage, iv_v0=iv_v0,
             conductance_noise=conductance_noise, stuck_fraction=stuck_fraction,
             preset=preset_name, steps=steps, encoding=encoding, readout=readout,
-            progress=not quiet, say=Console(stderr=True, quiet=as_json).print)
+            progress=not quiet)
     if as_json:
         click.echo(json.dumps(summary))
         return

@@ -4,16 +4,19 @@ stderr instead of printing nothing for many seconds."""
 from __future__ import annotations
 
 import io
+from unittest.mock import patch
 
 import numpy as np
 from rich.console import Console
 
+from hilctl.api.networks import training_report
 from hilctl.predictor.training import train_predictor
 from hilctl.protocols.characterize import characterize
 from hilctl.report.progress import epoch_progress
 from hilctl.simulated_backend import SimulatedCrossbar
 from hilctl.weights.datasets import load_dataset
 from hilctl.weights.network import TrainConfig, train_model
+from tests.e2e.cli import run_hilctl
 
 
 def test_both_trainings_call_back_after_every_epoch():
@@ -38,3 +41,17 @@ def test_the_epoch_bar_shows_epochs_done_of_all_on_a_terminal():
     assert "training" in drawn and "3/3" in drawn and "epochs" in drawn
     with epoch_progress("training", enabled=False) as hook:
         assert hook is None
+
+
+def test_a_spiking_network_trains_under_the_same_epoch_bar(tmp_path):
+    seen: list[tuple[int, int]] = []
+    with patch("hilctl.api.networks.epoch_progress") as bar:
+        bar.return_value.__enter__.return_value = lambda *a: seen.append(a)
+        training_report(tmp_path / "snn", kind="msnn", steps=5, hidden=8, epochs=2,
+                        progress=True)
+    assert bar.call_args.args[0] == "training a spiking network"
+    assert seen == [(1, 2), (2, 2)]
+    done = run_hilctl("train", "--model", "msnn", "--steps", 5, "--hidden", 8, "--epochs", 2,
+                      "--out", "snn2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "epoch 1/2" not in done.stderr + done.stdout  # no line per epoch
