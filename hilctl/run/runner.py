@@ -49,8 +49,9 @@ from ..targets import programmed_cells
 from .book_link import RunBook, held_book, planner_of
 from .checkpoints import replay_pulses
 from .lock import LOCK_NAME, run_lock
-from .store import CHANGES, CHECKPOINTS, RunStore, make_writer
+from .store import CHANGES, CHECKPOINTS, RunStore
 from .store_size import check_disk
+from .store_writer import make_writer
 
 STORE_NAME = "store.sqlite"
 PROGRAM = "program"  # the run kind of a store (``meta.kind``), as the command is named

@@ -35,23 +35,29 @@ refused with a line naming its format.
 from __future__ import annotations
 
 import json
-import queue
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from hilctl.drivers import Cells, Checkpointable, PulseBatch, ResumeError
-from hilctl.protocols import ProgramState, RoundRecord, StartRecord, StopRecord, Subscriber
+from hilctl.drivers import PulseBatch, ResumeError
+from hilctl.protocols import ProgramState, RoundRecord
 
 from . import round_codec, store_v1
-from .checkpoints import Checkpointer, restored_arrays
+from .checkpoints import restored_arrays
 from .payload_file import PayloadFile
-from .stored_round import Checkpoint, StoredRound, round_checksum
+from .stored_round import (
+    CHANGE_PREFIX,
+    Checkpoint,
+    EncodedRound,
+    StoredRound,
+    capture_round,
+    encode_round,
+    pulse_arrays,
+    round_checksum,
+)
 
 FORMAT = 2
 PAYLOADS_SUFFIX = ".rounds"
@@ -64,7 +70,6 @@ CREATE TABLE IF NOT EXISTS checkpoints (round INTEGER PRIMARY KEY, offset INTEGE
     length INTEGER NOT NULL, checksum TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intents (round INTEGER PRIMARY KEY, pulses BLOB NOT NULL);
 """
-_CHANGE = "change."  # prefix of the state's changes among a round's arrays
 _DEVICE, _STATE = "backend.", "state."  # prefixes among a checkpoint's arrays
 
 
@@ -81,16 +86,6 @@ class StoredState(Protocol):
     def changes(self, index: np.ndarray, retargeted: bool = False) -> dict[str, np.ndarray]: ...
 
     def apply_changes(self, index: np.ndarray, changed: dict[str, np.ndarray]) -> None: ...
-
-
-@dataclass(frozen=True)
-class EncodedRound:
-    """A round as its payload and index row, ready to write."""
-
-    number: int
-    cells: int
-    blob: bytes
-    checksum: str
 
 
 class RunStore:
@@ -364,9 +359,9 @@ def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
 
 def _split_round(number: int, arrays: dict[str, np.ndarray],
                  checkpoint: Checkpoint | None) -> StoredRound:
-    changes = _prefixed(arrays, _CHANGE)
+    changes = _prefixed(arrays, CHANGE_PREFIX)
     pulses = round_codec.untabulate({k: v for k, v in arrays.items()
-                                     if not k.startswith(_CHANGE)})
+                                     if not k.startswith(CHANGE_PREFIX)})
     return StoredRound(number, pulses, changes, checkpoint)
 
 
@@ -379,169 +374,3 @@ class Transaction:
 
     def __exit__(self, exc_type, *rest) -> None:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-
-
-class BackgroundWriter:
-    """Runs a store's writes on a thread, in order, so the next round is computed while this
-    one is committed. At most a round and its checkpoint wait behind the write in progress; a
-    write error surfaces on the next ``submit`` or on ``close``. Use it where the array can be
-    rebuilt from the store (a simulator): rounds lost in a crash are then recomputed
-    identically.
-    """
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="run-store-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, write: Callable, *args) -> None:
-        """Call ``write(*args)`` on the thread, after every write submitted before it."""
-        self._raise_if_failed()
-        self._queue.put((write, args))
-
-    def close(self) -> None:
-        """Write what is queued, stop the thread, and raise a write error if there was one."""
-        self._queue.put(None)
-        self._thread.join()
-        self._raise_if_failed()
-
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    job[0](*job[1])
-                except BaseException as exc:  # handed to the producing thread
-                    self._error = exc
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-
-class StoreWriter(Subscriber):
-    """Subscribes a ``RunStore`` to a run: writes each round and, on a simulator
-    (``checkpointer``), its checkpoints, in the order they come.
-
-    ``background`` writes on a thread (``BackgroundWriter``), for an array the store can
-    rebuild; otherwise each round is committed before the next is sent. On a resumed lean run
-    the engine re-runs the rounds after the last checkpoint: those the store holds are checked
-    against their checksums instead of written again. Every write is done when the run stops.
-    """
-
-    def __init__(self, store: RunStore, background: bool,
-                 checkpointer: Checkpointer | None = None) -> None:
-        self.store, self.background, self.checkpointer = store, background, checkpointer
-        self._writer: BackgroundWriter | None = None
-        self._lean = store.holds == CHECKPOINTS
-        self._previous: np.ndarray | None = None
-        self._stored = self._checkpointed = -1
-        self._cells: int | None = None
-
-    def start(self, record: StartRecord) -> None:
-        self.store.refuse_old_format()
-        self._stored = _or_minus_one(self.store.last_round())
-        self._checkpointed = _or_minus_one(self.store.last_checkpoint())
-        self._previous = None
-        self._cells = self.store.cell_count()
-        if self.background:
-            self._writer = BackgroundWriter()
-
-    def _submit(self, write: Callable, *args) -> None:
-        if self._writer is None:
-            write(*args)
-        else:
-            self._writer.submit(write, *args)
-
-    def round(self, record: RoundRecord) -> None:
-        arrays = capture_round(record, not self._lean)
-        checkpoint = None if self.checkpointer is None else self.checkpointer.take(record)
-        if record.round == 0:
-            self._cells = int(record.index.size)
-        # The checkpoint first, so a stored round always has the checkpoint it was given.
-        if checkpoint is not None and record.round > self._checkpointed:
-            self._submit(self.store.write_checkpoint, record.round, checkpoint)
-        if record.round <= self._stored:
-            self._submit(self._check, record.round, arrays)
-        else:
-            self._submit(self._write, record.round, arrays)
-        if checkpoint is not None or not self._lean:
-            self._submit(self._forget_previous)
-
-    def _encode(self, number: int, arrays: dict[str, np.ndarray]) -> EncodedRound:
-        encoded = encode_round(number, arrays, self._previous, self._cells)
-        self._previous = arrays["index"]
-        return encoded
-
-    def _write(self, number: int, arrays: dict[str, np.ndarray]) -> None:
-        self.store.write(self._encode(number, arrays))
-
-    def _check(self, number: int, arrays: dict[str, np.ndarray]) -> None:
-        if self._encode(number, arrays).checksum != self.store.round_checksum(number):
-            raise ResumeError(f"{self.store.path}: round {number} came out differently when "
-                              "the run was resumed from its checkpoint; the simulator or its "
-                              "configuration changed since the run was made")
-
-    def _forget_previous(self) -> None:
-        """The round after a checkpoint is coded on its own, so a resume can start there."""
-        self._previous = None
-
-    def stop(self, record: StopRecord) -> None:
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            writer.close()  # every completed round is stored, also on an error
-
-
-def _or_minus_one(value: int | None) -> int:
-    return -1 if value is None else value
-
-
-def capture_round(record: RoundRecord, exact: bool) -> dict[str, np.ndarray]:
-    """Copies of what a round stores (the caller may go on changing the state): its cells,
-    pulse settings and reads (float32 after round 0 unless ``exact``), and, for round 0 or
-    when ``exact``, what the state says the round changed beyond its reads (round 0: the
-    whole starting state)."""
-    arrays = {"index": record.index.copy()}
-    if record.pulses is not None:
-        arrays.update(pulse_arrays(record.index, record.pulses))
-    # Round 0's reads are the starting state's too, so they cost nothing at full precision.
-    full = exact or record.round == 0
-    arrays["reading"] = record.reading.astype(np.float64 if full else np.float32)
-    if record.round == 0:
-        changed = record.state.to_arrays()
-    elif exact:
-        changed = record.state.changes(record.index, retargeted=record.pulses is None)
-    else:
-        changed = {}
-    arrays.update({_CHANGE + k: np.array(v) for k, v in changed.items()})
-    return arrays
-
-
-def encode_round(number: int, arrays: dict[str, np.ndarray],
-                 previous: np.ndarray | None = None, cells: int | None = None) -> EncodedRound:
-    """Round ``number`` captured by ``capture_round`` as its payload (pulse settings
-    tabulated, positions coded against ``previous`` and the run's ``cells``) and checksum."""
-    count = int(arrays["index"].size)
-    pulses = {k: arrays[k] for k in round_codec.PULSE_COLUMNS if k in arrays}
-    rest = {k: v for k, v in arrays.items() if k not in pulses}
-    blob = round_codec.encode({**round_codec.tabulate(pulses), **rest}, previous,
-                              count if cells is None else cells)
-    return EncodedRound(number, count, blob, round_checksum(number, count, blob))
-
-
-def pulse_arrays(index: np.ndarray, pulses: PulseBatch) -> dict[str, np.ndarray]:
-    """A round's pulses as stored, exactly as sent: the positions of its cells and what each
-    got."""
-    arrays = {"index": np.array(index), "polarity": np.array(pulses.polarity),
-              "amplitude": np.array(pulses.amplitude), "width": np.array(pulses.width)}
-    if pulses.gate is not None:
-        arrays["gate"] = np.array(pulses.gate)
-    return arrays
-
-
-def make_writer(store: RunStore, crossbar, cells: Cells) -> StoreWriter:
-    """The writer a run's crossbar asks for: on a simulator on a thread, with checkpoints."""
-    if not isinstance(crossbar, Checkpointable):
-        return StoreWriter(store, background=False)
-    return StoreWriter(store, background=True,
-                       checkpointer=Checkpointer(crossbar, cells, store.holds == CHECKPOINTS))

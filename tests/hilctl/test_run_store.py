@@ -16,15 +16,9 @@ from hilctl.protocols import IncrementalStep, program
 from hilctl.run import round_codec
 from hilctl.run.array_blob import pack, unpack
 from hilctl.run.runner import STORE_NAME, new_run, reopen_run, resume_run
-from hilctl.run.store import (
-    CHANGES,
-    FORMAT,
-    PAYLOADS_SUFFIX,
-    BackgroundWriter,
-    RunStore,
-    capture_round,
-    encode_round,
-)
+from hilctl.run.store import CHANGES, FORMAT, PAYLOADS_SUFFIX, RunStore
+from hilctl.run.store_writer import BackgroundWriter
+from hilctl.run.stored_round import capture_round, encode_round
 from hilctl.simulated_backend import SimulatedCrossbar
 from hilctl.targets import targets_for
 
