@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from hilctl.data_import import Mapping, import_table
+from hilctl.data.table_import import Mapping, import_table
 from hilctl.drivers import Cells, PulseBatch
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..data_import import LAYOUTS, MEASURES, Mapping, import_table, load_mapping
+from ..data.table_import import LAYOUTS, MEASURES, Mapping, import_table, load_mapping
 from ..units import parse_quantity
 
 

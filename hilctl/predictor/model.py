@@ -33,10 +33,10 @@ import torch
 
 from hilctl.drivers import DataError, Polarity
 from hilctl.drivers.atomic_file import check_output_directory, write_atomic
+from hilctl.drivers.checksums import save_npz, verify
 from hilctl.drivers.input_files import load_npz
 from hilctl.drivers.pulse_table import PulseTable
 
-from ..checksums import save_npz, verify
 from .inverse import plan_knob
 from .knobs import KNOBS, SETTINGS, Knob, knob_text, parse_knobs
 from .quantiles import MEDIAN, QUANTILES

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from hilctl.drivers import Cells, ConfigError, Crossbar, PulseBatch
+from hilctl.drivers.checksums import sha256
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.protocols.characterize import table_rows
 from hilctl.protocols.fallback import PolarityFallback
 
 from ..assemble import Job
-from ..checksums import sha256
 from ..config import RunConfig
 from ..config_tables import DeviceBookConfig
 from ..registry import build_planner

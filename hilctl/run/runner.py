@@ -30,6 +30,7 @@ from hilctl.drivers import (
     ResumeError,
 )
 from hilctl.drivers.atomic_file import check_output_directory, refuse_links, write_atomic
+from hilctl.drivers.checksums import sha256
 from hilctl.protocols import (
     CostModel,
     Engine,
@@ -41,7 +42,6 @@ from hilctl.protocols.engine import Retarget
 from hilctl.protocols.tolerance import Bands
 
 from ..assemble import Job, device_usage
-from ..checksums import sha256
 from ..config import RunConfig, config_from_toml, dump_toml
 from ..registry import build_protocol
 from ..report.error_map import write_error_map

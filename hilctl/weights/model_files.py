@@ -16,9 +16,9 @@ import numpy as np
 
 from hilctl.drivers import DataError
 from hilctl.drivers.atomic_file import check_output_directory, write_atomic
+from hilctl.drivers.checksums import save_npz, verify
 from hilctl.drivers.input_files import load_npz
 
-from ..checksums import save_npz, verify
 from .modes import CurrentMode, VoltageMode, weight_mode
 from .spiking_spec import SpikingSpec
 

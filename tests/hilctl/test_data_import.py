@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hilctl.data_import import Mapping, header_unit, import_table, load_mapping
+from hilctl.data.table_import import Mapping, header_unit, import_table, load_mapping
 from hilctl.drivers import ConfigError, DataError
 from hilctl.drivers.pulse_table import PulseTable
 

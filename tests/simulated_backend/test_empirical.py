@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hilctl.data_import import Mapping, import_table
+from hilctl.data.table_import import Mapping, import_table
 from hilctl.drivers import Cells, ConfigError, DataError, PulseBatch
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.simulated_backend import DeviceParams, SimulatedCrossbar

@@ -18,7 +18,7 @@ import numpy as np
 from hilctl.drivers import ConfigError, DataError
 from hilctl.drivers.input_files import check_regular_file
 
-from .units import PREFIX_CLASS, SI_PREFIX
+from ..units import PREFIX_CLASS, SI_PREFIX
 
 MEASURES = {"resistance": "Ohm", "conductance": "S", "current": "A"}
 _BASE = {"Ohm": "Ohm", "ohm": "Ohm", "Ω": "Ohm", "S": "S", "A": "A", "s": "s", "V": "V"}

@@ -13,7 +13,7 @@ Three layouts:
   ``rows`` file with no columns mapped whose header is that table's is read as one too.
 
 Everything is checked before anything is written, so a bad file leaves no half-written table.
-The file-level reading (separators, units, conductances) is in ``data_formats``.
+The file-level reading (separators, units, conductances) is in ``formats``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from hilctl.drivers.pulse_table import COLUMNS as TABLE_COLUMNS
 from hilctl.drivers.pulse_table import PulseTable
 from hilctl.drivers.toml_file import read_toml
 
-from .data_formats import (
+from ..units import parse_quantity
+from .formats import (
     MEASURES,
     TextTable,
     header_unit,
@@ -40,7 +41,6 @@ from .data_formats import (
     resolve_unit,
     to_conductance,
 )
-from .units import parse_quantity
 
 __all__ = ["LAYOUTS", "MEASURES", "Mapping", "header_unit", "import_table", "load_mapping",
            "parse_unit"]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hilctl.drivers import DataError
-from hilctl.drivers.atomic_file import write_atomic
+from .atomic_file import write_atomic
+from .errors import DataError
 
 
 def sha256(data: bytes) -> str:
