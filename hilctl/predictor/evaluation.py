@@ -25,8 +25,8 @@ import numpy as np
 from hilctl.drivers import DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
-from .inverse import in_band_probability, most_likely_in_band
 from .knobs import settings_of
+from .landing import in_band_probability, most_likely_in_band
 from .lookup import LookupTable, SettingGroups
 from .model import Predictor
 from .quantiles import MEDIAN, QUANTILES

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilctl.drivers import ConfigError, DataError, Polarity
-from hilctl.drivers.pulse_table import PulseTable
-from hilctl.protocols.objective import TIE_SLACK, Objective
+from hilctl.protocols.objective import Objective
 
+from .landing import in_band_log_cdf, most_likely_in_band
 from .quantiles import MEDIAN, QUANTILES, PredictorRangeWarning
 
 _G_POINTS, _U_POINTS, _T_POINTS = 160, 256, 256
-IN_BAND_SLACK = TIE_SLACK
 _CHOICES = 7  # fixed settings a priced objective may choose among, besides the default
 
 
@@ -343,8 +342,8 @@ def _cheapest_in_band(predictor, name: str, cells: _Cells, objective: Objective 
         weight = a[None, :, None, None]
         q = np.moveaxis((1 - weight) * response[:, i] + weight * response[:, i + 1], 0, 1)
         low = np.maximum(mine.target - mine.half, 1e-300)[:, None, None]
-        p = (_log_cdf(q, np.log(mine.target + mine.half)[:, None, None])
-             - _log_cdf(q, np.log(low))).reshape(q.shape[0], -1)
+        p = (in_band_log_cdf(q, np.log(mine.target + mine.half)[:, None, None])
+             - in_band_log_cdf(q, np.log(low))).reshape(q.shape[0], -1)
         miss = np.abs(q[..., MEDIAN] - np.log(mine.target)[:, None, None]).reshape(p.shape)
         if priced:
             cost = _attempt_costs(predictor, name, mine, u, choices, objective)
@@ -370,16 +369,6 @@ def _attempt_costs(predictor, name: str, cells: _Cells, u: np.ndarray,
     return np.stack(costs, axis=1)
 
 
-def most_likely_in_band(p: np.ndarray, miss: np.ndarray, axis: int,
-                        slack: float = IN_BAND_SLACK) -> np.ndarray:
-    """Index along ``axis`` of the choice to plan: among those whose predicted chance ``p`` of
-    landing in band is within ``slack`` of the best, the one whose median misses the target
-    (band centre) least (``miss``). The predicted tails are coarse (five quantiles), so chances
-    that close are a tie, and aiming the centre keeps the margin to both edges."""
-    near = p >= p.max(axis=axis, keepdims=True) - slack
-    return np.argmin(np.where(near, miss, np.inf), axis=axis)
-
-
 def _inside_range(predictor, polarity, u):
     """Undo float round-off (exp(ln w)) that could step a hair outside the safe range."""
     u = u.copy()
@@ -388,58 +377,3 @@ def _inside_range(predictor, polarity, u):
         knob, (lo, hi) = predictor.knob_of(name), predictor.spec.knob_range[name]
         u[rows] = knob.coordinate(np.clip(knob.value(u[rows]), lo, hi))
     return u
-
-
-def in_band_probability(quantiles: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """P(low <= G <= high) from predicted quantiles (n, 5), with a piecewise-linear CDF whose
-    tails reach 0 and 1 about one quantile gap beyond the outer quantiles."""
-    q = np.log(quantiles)
-    tiny = 1e-300  # a band reaching down to 0 S or below
-    return (_log_cdf(q, np.log(np.maximum(high, tiny)))
-            - _log_cdf(q, np.log(np.maximum(low, tiny))))
-
-
-def _log_cdf(q: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """P(ln G <= x) from predicted ln-G quantiles ``q`` (..., 5), piecewise linear between
-    them; ``x`` broadcasts against ``q[..., 0]``."""
-    points = np.concatenate([q[..., :1] - 1.6 * (q[..., 1:2] - q[..., :1]), q,
-                             q[..., -1:] + 1.6 * (q[..., -1:] - q[..., -2:-1])], axis=-1)
-    probs = np.array([0.0, *QUANTILES, 1.0])
-    shape = np.broadcast_shapes(np.shape(x), points.shape[:-1])
-    points, x = np.broadcast_to(points, (*shape, probs.size)), np.broadcast_to(x, shape)
-    out = np.where(x >= points[..., -1], 1.0, 0.0)
-    for k in range(points.shape[-1] - 1):
-        left, right = points[..., k], points[..., k + 1]
-        inside = (x >= left) & (x < right)
-        frac = (x - left) / np.maximum(right - left, 1e-12)
-        out = np.where(inside, probs[k] + frac * (probs[k + 1] - probs[k]), out)
-    return out
-
-
-def landing_score(predictor, name: str, fixed: dict[str, float], table: PulseTable,
-                  share: float = 0.25, moves: int = 2000) -> float:
-    """Mean predicted probability that planned pulses land within ``share`` of their move.
-
-    The moves start from the table's own g_before values of polarity ``name`` and span sizes
-    from 2 % to the whole trained range evenly on a log scale, so a setting is judged on the
-    small corrections of write-verify as much as on large first moves; ``fixed`` holds the fixed
-    settings. Knobs that hit their range count as misses.
-    """
-    sign = int(Polarity[name])
-    rng = np.random.default_rng(0)
-    g_lo, g_hi = predictor.spec.g_range_S
-    g0 = rng.choice(table.g_before[table.polarity == sign], moves)
-    size = np.exp(rng.uniform(np.log(0.02), np.log(np.log(g_hi / g_lo)), moves))
-    g1 = g0 * np.exp(sign * size)
-    inside = (g1 > g_lo) & (g1 < g_hi) & (g0 > g_lo) & (g0 < g_hi)
-    g0, g1 = g0[inside], g1[inside]
-    if g0.size == 0:
-        return 0.0
-    coarse = build_inverse(predictor, name, fixed, points=(48, 96, 96))  # a ranking only
-    u, beyond = coarse.lookup(np.log(g0), np.log(g1))
-    pulse = predictor.knob_of(name).pulse(u, fixed)
-    quantiles = predictor.quantiles(g0, np.full(u.size, sign), pulse["amplitude_V"],
-                                    pulse["width_s"], pulse.get("gate_V"))
-    band = share * np.abs(g1 - g0)
-    p = in_band_probability(quantiles, g1 - band, g1 + band)
-    return float(np.where(beyond, 0.0, p).mean())

@@ -12,8 +12,9 @@ import torch
 from hilctl.drivers import ConfigError, DataError, Polarity
 from hilctl.drivers.pulse_table import PulseTable
 
-from .inverse import landing_score
+from .inverse import build_inverse
 from .knobs import AMPLITUDE, GATE, KNOBS, WIDTH, Knob, parse_knobs, settings_of
+from .landing import in_band_probability
 from .model import (
     MIN_ROWS_PER_POLARITY,
     Predictor,
@@ -234,7 +235,7 @@ def choose_fixed(predictor: Predictor, table: PulseTable, candidates: int = 9) -
 
     For each round candidate over the range the table covers, plan moves of all sizes from the
     table's states and score the predicted probability of landing within a quarter of the
-    move (``inverse.landing_score``), counting a pulse whose knob hits its range
+    move (``landing_score``), counting a pulse whose knob hits its range
     as a miss. Data-driven, so it works for any device type.
     """
     settings = settings_of(table.amplitude, table.width, table.gate)
@@ -246,3 +247,32 @@ def choose_fixed(predictor: Predictor, table: PulseTable, candidates: int = 9) -
         scores = [landing_score(predictor, name, {**fixed, knob.searched: float(value)},
                                 table.subset(rows)) for value in grid]
         fixed[knob.searched] = float(grid[int(np.argmax(scores))])
+
+
+def landing_score(predictor, name: str, fixed: dict[str, float], table: PulseTable,
+                  share: float = 0.25, moves: int = 2000) -> float:
+    """Mean predicted probability that planned pulses land within ``share`` of their move.
+
+    The moves start from the table's own g_before values of polarity ``name`` and span sizes
+    from 2 % to the whole trained range evenly on a log scale, so a setting is judged on the
+    small corrections of write-verify as much as on large first moves; ``fixed`` holds the fixed
+    settings. Knobs that hit their range count as misses.
+    """
+    sign = int(Polarity[name])
+    rng = np.random.default_rng(0)
+    g_lo, g_hi = predictor.spec.g_range_S
+    g0 = rng.choice(table.g_before[table.polarity == sign], moves)
+    size = np.exp(rng.uniform(np.log(0.02), np.log(np.log(g_hi / g_lo)), moves))
+    g1 = g0 * np.exp(sign * size)
+    inside = (g1 > g_lo) & (g1 < g_hi) & (g0 > g_lo) & (g0 < g_hi)
+    g0, g1 = g0[inside], g1[inside]
+    if g0.size == 0:
+        return 0.0
+    coarse = build_inverse(predictor, name, fixed, points=(48, 96, 96))  # a ranking only
+    u, beyond = coarse.lookup(np.log(g0), np.log(g1))
+    pulse = predictor.knob_of(name).pulse(u, fixed)
+    quantiles = predictor.quantiles(g0, np.full(u.size, sign), pulse["amplitude_V"],
+                                    pulse["width_s"], pulse.get("gate_V"))
+    band = share * np.abs(g1 - g0)
+    p = in_band_probability(quantiles, g1 - band, g1 + band)
+    return float(np.where(beyond, 0.0, p).mean())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hilctl.drivers import Cells, ConfigError
-from hilctl.predictor.inverse import in_band_probability
+from hilctl.predictor.landing import in_band_probability
 from hilctl.predictor.model import Predictor
 from hilctl.predictor.planner import NeuralPlanner
 from hilctl.predictor.training import train_predictor
