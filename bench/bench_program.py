@@ -5,6 +5,7 @@ of the programming loop's wall time.
 
     python bench/bench_program.py [--sizes 64,512]
     python bench/bench_program.py --scale 512,1024,2048 [--presets hfox-1t1r,hfox-1r]
+                                  [--backends numpy,torch]
 
 ``--scale`` runs each size and preset as its own process under ``/usr/bin/time -v`` (peak RSS
 is a process's): ``hilctl program`` (store on), and the same engine, protocol and array
@@ -67,7 +68,7 @@ def protocol_table(sizes: str, protocols: str, seed: int) -> Table:
     return table
 
 
-def engine_only(size: int, preset: str, seed: int) -> dict:
+def engine_only(size: int, preset: str, seed: int, backend: str) -> dict:
     """The programming loop of ``hilctl program`` on a fresh array, with no subscriber."""
     from hilctl.drivers import Cells
     from hilctl.protocols import Engine
@@ -75,7 +76,7 @@ def engine_only(size: int, preset: str, seed: int) -> dict:
     from hilctl.targets import programmed_cells
 
     job = Job(build_config({"array": {"rows": size, "cols": size, "seed": seed,
-                                      "preset": preset}}))
+                                      "preset": preset, "backend": backend}}))
     targets = targets_for(job)
     crossbar = job.open_crossbar()
     flat = programmed_cells(targets)
@@ -106,17 +107,19 @@ def run_measured(command: list[str]) -> tuple[dict, float, float, int]:
     return json.loads(done.stdout.strip().splitlines()[-1]), wall, cpu, rss
 
 
-def scale_row(size: int, preset: str, seed: int, store: bool, repeat: int) -> list[str]:
+def scale_row(size: int, preset: str, backend: str, seed: int, store: bool,
+              repeat: int) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         if store:
             config = Path(tmp) / "config.toml"
-            config.write_text(f'[array]\npreset = "{preset}"\n')
+            config.write_text(f'[array]\npreset = "{preset}"\nbackend = "{backend}"\n')
             hilctl = str(Path(sys.executable).parent / "hilctl")
             command = [hilctl, "program", "--config", str(config),
                        "--rows", str(size), "--cols", str(size), "--seed", str(seed),
                        "--quiet", "--json", "--out", str(Path(tmp) / "run")]
         else:
-            command = [sys.executable, __file__, "--engine-only", f"{size},{preset},{seed}"]
+            command = [sys.executable, __file__, "--engine-only",
+                       f"{size},{preset},{seed},{backend}"]
         runs = []
         for _ in range(repeat):
             runs.append(run_measured(command))
@@ -126,21 +129,24 @@ def scale_row(size: int, preset: str, seed: int, store: bool, repeat: int) -> li
     cells = size * size
     loop_cpu = summary.get("loop_cpu_s")
     per_cpu = "" if loop_cpu is None else f"{ops / loop_cpu / 1e6:.2f} M"
-    return [f"{size}x{size}", preset, "on" if store else "off", f"{wall:.1f}", f"{cpu:.1f}",
+    return [f"{size}x{size}", preset, backend, "on" if store else "off", f"{wall:.1f}", f"{cpu:.1f}",
             f"{summary['wall_s']:.2f}", f"{ops / summary['wall_s'] / 1e6:.2f} M", per_cpu,
             f"{summary['pulses_mean']:.1f}", f"{summary['success_rate']:.2%}",
             f"{rss / 2**20:.0f} MiB", f"{rss / cells:.0f}"]
 
 
-def scale_table(sizes: str, presets: str, seed: int, repeat: int, stores: str) -> Table:
+def scale_table(sizes: str, presets: str, backends: str, seed: int, repeat: int,
+                stores: str) -> Table:
     table = Table(title="hilctl program, write-verify (ISPP), random targets, tolerance 5%")
-    for column in ("array", "preset", "store", "wall s", "cpu s", "loop s", "loop ops/s",
+    for column in ("array", "preset", "backend", "store", "wall s", "cpu s", "loop s", "loop ops/s",
                    "loop ops/cpu-s", "pulses/cell", "success", "peak RSS", "bytes/cell"):
         table.add_column(column, justify="right")
     for size in map(int, sizes.split(",")):
         for preset in presets.split(","):
-            for store in stores.split(","):
-                table.add_row(*scale_row(size, preset, seed, store == "on", repeat))
+            for backend in backends.split(","):
+                for store in stores.split(","):
+                    table.add_row(*scale_row(size, preset, backend, seed, store == "on",
+                                             repeat))
     return table
 
 
@@ -151,16 +157,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale", help="sizes of the scale table, e.g. 512,1024,2048")
     parser.add_argument("--presets", default="hfox-1t1r,hfox-1r")
+    parser.add_argument("--backends", default="numpy", help="numpy, torch or numpy,torch")
     parser.add_argument("--store", default="on,off", help="on, off or on,off")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--engine-only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.engine_only:
-        size, preset, seed = args.engine_only.split(",")
-        print(json.dumps(engine_only(int(size), preset, int(seed))))
+        size, preset, seed, backend = args.engine_only.split(",")
+        print(json.dumps(engine_only(int(size), preset, int(seed), backend)))
     elif args.scale:
-        Console(width=200).print(scale_table(args.scale, args.presets, args.seed, args.repeat,
-                                    args.store))
+        Console(width=200).print(scale_table(args.scale, args.presets, args.backends,
+                                             args.seed, args.repeat, args.store))
     else:
         Console().print(protocol_table(args.sizes, args.protocols, args.seed))
 

@@ -20,6 +20,7 @@ from hilctl.protocols import CostModel, Schedule, StopRules, Tolerance
 from hilctl.protocols.settings import ResetPulse
 from hilctl.protocols.tolerance import Bands, CellBands
 from hilctl.simulated_backend import SimulatedCrossbar
+from hilctl.simulated_backend.array_backend import arrays_for
 from hilctl.simulated_backend.device_model import DeviceModel
 from hilctl.simulated_backend.physics import CellParams
 from hilctl.simulated_backend.presets import device_for, load_preset
@@ -195,7 +196,8 @@ class Job:
         check_memory(shape[0] * shape[1])
         return SimulatedCrossbar(shape, limits=self.limits,
                                  seed=config.array.seed if seed is None else seed,
-                                 model=self._model_for_array())
+                                 model=self._model_for_array(),
+                                 arrays=arrays_for(config.array.backend, config.array.device))
 
     def cost_model(self, crossbar: Crossbar) -> CostModel:
         """The run's cost model: ``[cost]`` times, the ``[schedule]`` (refused on a rig whose

@@ -32,6 +32,9 @@ class ArrayConfig(Strict):
     # A measured pulse-response table (CSV): devices answer pulses as the measured ones did.
     empirical_table: str | None = None
     empirical_out_of_range: Literal["raise", "clamp"] = "raise"
+    # Where the simulator computes (``simulated_backend.array_backend``): torch on a CUDA GPU.
+    backend: Literal["numpy", "torch"] = "numpy"
+    device: Literal["cpu", "cuda"] = "cpu"
 
 
 class LimitsConfig(Strict):

@@ -27,6 +27,7 @@ from hilctl.drivers import (
     SafetyLimits,
 )
 
+from .array_backend import NumpyArrays, TorchArrays, ops
 from .device_model import DeviceModel
 from .drift import drift, drifting_arrays, restore_drifting
 from .physics import SIM_FLOAT, DeviceParams, standard_normals
@@ -50,11 +51,14 @@ class SimulatedCrossbar(Crossbar):
     model : DeviceModel, optional
         The device model (one object per array); default the model of ``params``' kind. Give
         ``params`` or ``model``, not both: a model carries its own read and relaxation params.
+    arrays : NumpyArrays or TorchArrays, optional
+        The library the physics computes on (``array_backend``); default numpy.
     """
 
     def __init__(self, shape: tuple[int, int], params: DeviceParams | None = None,
                  limits: SafetyLimits | None = None, seed: int = 0,
-                 model: DeviceModel | None = None) -> None:
+                 model: DeviceModel | None = None,
+                 arrays: NumpyArrays | TorchArrays | None = None) -> None:
         super().__init__(shape, limits or SafetyLimits())
         if model is not None and params is not None:
             raise ConfigError("SimulatedCrossbar: give params or a device model, not both")
@@ -64,9 +68,14 @@ class SimulatedCrossbar(Crossbar):
         population_rng, state_rng, self._noise, self._drift = (
             np.random.default_rng(seed).spawn(4))
         n = self.shape[0] * self.shape[1]
-        self._x = np.asarray(self.model.start(n, population_rng, state_rng), SIM_FLOAT)
+        x = np.asarray(self.model.start(n, population_rng, state_rng), SIM_FLOAT)
+        self.arrays = arrays or NumpyArrays()
+        self.arrays.check(self.model)
+        self.model.work_on(self.arrays)
+        self._x = self.arrays.asarray(x)
+        self._noise = self.arrays.noise(self._noise)
         self.population = self.model.population
-        self._healthy = self.model.healthy
+        self._healthy = self.arrays.asarray(self.model.healthy)
         self._pulses_applied = 0
 
     def __repr__(self) -> str:
@@ -87,10 +96,14 @@ class SimulatedCrossbar(Crossbar):
 
     def _switch(self, flat: np.ndarray, volts: np.ndarray, width: np.ndarray,
                 gate: np.ndarray | None) -> None:
+        here = self.arrays.asarray
+        flat = here(flat)
         x = self._x[flat]
-        new = self.model.switch(flat, x, volts.astype(SIM_FLOAT), width.astype(SIM_FLOAT),
-                                None if gate is None else gate.astype(SIM_FLOAT), self._noise)
-        self._x[flat] = np.where(self._healthy[flat], new, x)
+        new = self.model.switch(flat, x, here(volts.astype(SIM_FLOAT)),
+                                here(width.astype(SIM_FLOAT)),
+                                None if gate is None else here(gate.astype(SIM_FLOAT)),
+                                self._noise)
+        self._x[flat] = ops(x).where(self._healthy[flat], new, x)
 
     def _drift_by(self, flat: np.ndarray, pulses: float, hours: float) -> None:
         p = self.params
@@ -107,10 +120,10 @@ class SimulatedCrossbar(Crossbar):
         measured = np.empty(flat.size, SIM_FLOAT)
         p = self.params
         for part in _chunks(np.arange(flat.size)):
-            g = self._true_conductance(flat[part])
-            relative, floor = standard_normals(self._noise, 2, g.size)
-            measured[part] = (g * (1.0 + p.read_noise_relative * relative)
-                              + p.read_noise_floor_S * floor)
+            g = self._true_conductance(self.arrays.asarray(flat[part]))
+            relative, floor = standard_normals(self._noise, 2, len(g))
+            measured[part] = self.arrays.to_numpy(g * (1.0 + p.read_noise_relative * relative)
+                                                  + p.read_noise_floor_S * floor)
         current = measured * self.limits.read_V
         return Reading(cells, measured, current > self.limits.compliance_A)
 
@@ -120,7 +133,8 @@ class SimulatedCrossbar(Crossbar):
     # -- simulator-only controls ------------------------------------------------------------
     def sim_true_conductance(self, cells: Cells) -> np.ndarray:
         """Noise-free conductance (S) as a read at ``limits.read_V`` would see it."""
-        return self._true_conductance(cells.flat(self.shape))
+        flat = self.arrays.asarray(cells.flat(self.shape))
+        return self.arrays.to_numpy(self._true_conductance(flat)).copy()
 
     def _true_conductance(self, flat: np.ndarray) -> np.ndarray:
         g = self.model.conductance(self._x[flat], flat)
@@ -128,14 +142,15 @@ class SimulatedCrossbar(Crossbar):
 
     def sim_state(self) -> np.ndarray:
         """The state x in [0, 1] of every device, flat row-major (a copy)."""
-        return self._x.copy()
+        return self.arrays.to_numpy(self._x).copy()
 
     def sim_set_state(self, x: np.ndarray) -> None:
         """Force device states (stuck devices keep theirs); for experiments and tests."""
         x = np.asarray(x, dtype=SIM_FLOAT).ravel()
-        if x.shape != self._x.shape or not np.isfinite(x).all():
-            raise DataError(f"state must be {self._x.size} finite values in [0, 1]")
-        self._x = np.where(self._healthy, np.clip(x, 0.0, 1.0), self._x)
+        if x.size != len(self._x) or not np.isfinite(x).all():
+            raise DataError(f"state must be {len(self._x)} finite values in [0, 1]")
+        x = self.arrays.asarray(np.clip(x, 0.0, 1.0))
+        self._x = ops(x).where(self._healthy, x, self._x)
 
     def sim_relax(self, seconds: float) -> bool:
         """Let programmed states drift for ``seconds``: a random walk whose spread grows with
@@ -144,12 +159,13 @@ class SimulatedCrossbar(Crossbar):
         change, so a caller can say the relaxation it asked for did nothing."""
         p = self.params
         if seconds > 0:
-            self._drift_by(np.arange(self._x.size), pulses=0.0, hours=seconds / 3600)
+            self._drift_by(np.arange(len(self._x)), pulses=0.0, hours=seconds / 3600)
         if p.relaxation_sigma <= 0 or seconds <= 0:
             return seconds > 0 and p.drift_per_hour > 0
         sigma = float(p.relaxation_sigma * np.sqrt(np.log1p(seconds / p.relaxation_t0_s)))
-        drift = sigma * standard_normals(self._noise, 1, self._x.size)[0]
-        self._x = np.where(self._healthy, np.clip(self._x + drift, 0.0, 1.0), self._x)
+        drift = sigma * standard_normals(self._noise, 1, len(self._x))[0]
+        xp = ops(self._x)
+        self._x = xp.where(self._healthy, xp.clip(self._x + drift, 0.0, 1.0), self._x)
         return True
 
     def sim_snapshot(self, cells: Cells | None = None) -> dict[str, np.ndarray]:
@@ -158,14 +174,18 @@ class SimulatedCrossbar(Crossbar):
         Restoring a full snapshot and then the partial snapshots of later rounds, in order,
         rebuilds the array exactly, at a cost proportional to the cells each round touched.
         """
-        state = json.dumps(self._noise.bit_generator.state).encode()
-        snapshot = {"noise_rng": np.frombuffer(state, dtype=np.uint8).copy(),
-                    "pulses_applied": np.array(self._pulses_applied)}
+        snapshot = {"pulses_applied": np.array(self._pulses_applied)}
+        if isinstance(self._noise, np.random.Generator):
+            state = json.dumps(self._noise.bit_generator.state).encode()
+            snapshot["noise_rng"] = np.frombuffer(state, dtype=np.uint8).copy()
+        else:
+            snapshot["noise_torch"] = self._noise.state()
+        x = self.arrays.to_numpy(self._x)
         if cells is None:
-            snapshot["x"] = self._x.copy()
+            snapshot["x"] = x.copy()
         else:
             flat = cells.flat(self.shape)
-            snapshot["index"], snapshot["x"] = flat, self._x[flat]
+            snapshot["index"], snapshot["x"] = flat, x[flat]
         if self._drifts:
             drift_state = json.dumps(self._drift.bit_generator.state).encode()
             snapshot["drift_rng"] = np.frombuffer(drift_state, dtype=np.uint8).copy()
@@ -174,13 +194,20 @@ class SimulatedCrossbar(Crossbar):
 
     def sim_restore(self, snapshot: dict[str, np.ndarray]) -> None:
         x = np.asarray(snapshot["x"], dtype=SIM_FLOAT)
+        noise_key = "noise_rng" if isinstance(self._noise, np.random.Generator) else "noise_torch"
+        if noise_key not in snapshot:
+            raise DataError(f"the snapshot was taken on another array backend than this "
+                            f"{self.arrays.name} one")
         if "index" in snapshot:
-            self._x[np.asarray(snapshot["index"])] = x
-        elif x.shape != self._x.shape:
-            raise DataError(f"snapshot holds {x.size} devices, the array has {self._x.size}")
+            self._x[self.arrays.asarray(np.asarray(snapshot["index"]))] = self.arrays.asarray(x)
+        elif x.size != len(self._x):
+            raise DataError(f"snapshot holds {x.size} devices, the array has {len(self._x)}")
         else:
-            self._x = x.copy()
-        self._noise.bit_generator.state = json.loads(bytes(snapshot["noise_rng"]).decode())
+            self._x = self.arrays.asarray(x.copy())
+        if noise_key == "noise_rng":
+            self._noise.bit_generator.state = json.loads(bytes(snapshot["noise_rng"]).decode())
+        else:
+            self._noise.restore(snapshot["noise_torch"])
         if "drift_rng" in snapshot:
             self._drift.bit_generator.state = json.loads(bytes(snapshot["drift_rng"]).decode())
             index = np.asarray(snapshot["index"]) if "index" in snapshot else slice(None)

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from .array_backend import ops
 from .physics import DeviceParams, DevicePopulation, noise_free_response, standard_normals
 
 
@@ -35,6 +36,17 @@ class DeviceModel(ABC):
     params: DeviceParams
     population: DevicePopulation | None = None
     healthy: np.ndarray
+    _working = None
+
+    @property
+    def working(self):
+        """The population ``switch`` and ``conductance`` compute on: ``population`` itself,
+        or its copy in the crossbar's arrays (``work_on``)."""
+        return self.population if self._working is None else self._working
+
+    def work_on(self, arrays) -> None:
+        """Compute on ``arrays``' library (``array_backend``) from now on."""
+        self._working = arrays.population(self.population)
 
     @abstractmethod
     def start(self, n: int, population_rng: np.random.Generator,
@@ -72,17 +84,18 @@ class ParametricDevice(DeviceModel):
 
     def switch(self, flat: np.ndarray, x: np.ndarray, volts: np.ndarray, width: np.ndarray,
                gate: np.ndarray | None, noise: np.random.Generator) -> np.ndarray:
-        x_new, switching = noise_free_response(self.population, flat, x, volts, width)
+        pop = self.working
+        x_new, switching = noise_free_response(pop, flat, x, volts, width)
         p = self.params
-        pop = self.population
         g_min, g_max = pop.g_min[flat], pop.g_max[flat]
-        relative, additive = standard_normals(noise, 2, flat.size)
+        relative, additive = standard_normals(noise, 2, len(flat))
         jitter = ((x_new - x) * (p.c2c_relative * relative)
                   + (p.c2c_additive_S / (g_max - g_min)) * additive)
-        return np.where(switching, np.clip(x_new + jitter, 0.0, 1.0), x)
+        xp = ops(x)
+        return xp.where(switching, xp.clip(x_new + jitter, 0.0, 1.0), x)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
-        return self.population.conductance(x, flat)
+        return self.working.conductance(x, flat)
 
     def state_of(self, g: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """States of devices ``flat`` whose low-field conductance is ``g`` S (inverse of

@@ -49,6 +49,7 @@ import numpy as np
 from hilctl.drivers import ConfigError, SafetyLimitError
 
 from .device_model import DeviceModel
+from .array_backend import ops
 from .physics import SIM_FLOAT, CellParams, standard_normals
 
 G_SCALE_S = 1e-3
@@ -176,7 +177,7 @@ class OneTOneRPopulation:
 
 def saturation_current(gate, vt, k, p: OneTOneRParams) -> np.ndarray:
     """Largest current in A the transistor passes at ``gate`` V (zero below threshold)."""
-    overdrive = np.maximum(gate - vt, 0.0)
+    overdrive = ops(gate, vt).maximum(gate - vt, 0.0)
     return k * (overdrive / (1.0 + p.transistor_theta_per_V * overdrive)) ** p.transistor_alpha
 
 
@@ -224,15 +225,16 @@ def set_voltage(set_v, width, p: OneTOneRParams) -> np.ndarray:
 
 def transistor_on(gate, vt, p: OneTOneRParams) -> np.ndarray:
     """Linear-region conductance in S of the transistor at ``gate`` V."""
-    return p.transistor_on_S_per_V * np.maximum(gate - vt, 0.0)
+    return p.transistor_on_S_per_V * ops(gate, vt).maximum(gate - vt, 0.0)
 
 
 def reset_level(v_dev, width, onset, p: OneTOneRParams) -> np.ndarray:
     """The level L(V_dev, w) in S a RESET drives towards, over-RESET included."""
+    xp = ops(v_dev, onset)
     scale = (width / RESET_REF_WIDTH_S) ** -p.reset_width_exponent
-    level = scale * (p.reset_floor_S + p.reset_span_S * np.exp(-(v_dev - onset) / p.reset_slope_V))
-    over = np.maximum(v_dev - p.over_reset_V, 0.0)
-    return level + p.over_reset_S * -np.expm1(-over / p.over_reset_slope_V)
+    level = scale * (p.reset_floor_S + p.reset_span_S * xp.exp(-(v_dev - onset) / p.reset_slope_V))
+    over = xp.maximum(v_dev - p.over_reset_V, 0.0)
+    return level + p.over_reset_S * -xp.expm1(-over / p.over_reset_slope_V)
 
 
 def reset_voltage_for_level(g, width, onset, p: OneTOneRParams) -> np.ndarray:
@@ -255,7 +257,8 @@ def reset_response(g, v_sl, gate, width, vt, onset, p: OneTOneRParams,
     ``jitter``), never above ``g`` short of over-RESET, where the device lands on it."""
     v_dev = reset_divider(v_sl, gate, g, vt, p)
     level = reset_level(v_dev, width, onset, p) * jitter
-    return np.where(v_dev > p.over_reset_V, level, np.minimum(g, level))
+    xp = ops(g, level)
+    return xp.where(v_dev > p.over_reset_V, level, xp.minimum(g, level))
 
 
 class OneTOneRDevice(DeviceModel):
@@ -285,43 +288,44 @@ class OneTOneRDevice(DeviceModel):
         if gate is None:
             raise SafetyLimitError("a pulse to a 1T1R array needs a gate voltage; the protocol "
                                    "must say the gate (word line) of every pulse")
+        xp = ops(x)
         g = x * SIM_FLOAT(G_SCALE_S)
         is_set = volts > 0
         if is_set.all() or not is_set.any():  # one polarity (most rounds): no masks
             response = self._set if is_set.all() else self._reset
-            g_new = response(flat, g, np.abs(volts), width, gate, noise)
+            g_new = response(flat, g, xp.abs(volts), width, gate, noise)
         else:
-            g_new = g.copy()
+            g_new = xp.copy(g)
             for mask, response in ((is_set, self._set), (~is_set, self._reset)):
                 if mask.any():
-                    g_new[mask] = response(flat[mask], g[mask], np.abs(volts[mask]),
+                    g_new[mask] = response(flat[mask], g[mask], xp.abs(volts[mask]),
                                            width[mask], gate[mask], noise)
-        return np.clip(g_new * SIM_FLOAT(1 / G_SCALE_S), 0.0, 1.0)
+        return xp.clip(g_new * SIM_FLOAT(1 / G_SCALE_S), 0.0, 1.0)
 
     def _set(self, flat, g, v_bl, width, gate, noise) -> np.ndarray:
-        p, pop = self.params, self.population
-        vt_jitter, threshold_jitter, level_jitter = standard_normals(noise, 3, g.size)
+        p, pop, xp = self.params, self.working, ops(g)
+        vt_jitter, threshold_jitter, level_jitter = standard_normals(noise, 3, len(g))
         vt = pop.vt[flat] + p.transistor_threshold_c2c_V * vt_jitter
         current = saturation_current(gate, vt, pop.k[flat], p)
         with np.errstate(divide="ignore"):
-            v_cell = np.minimum(v_bl, current / g)
-        jitter = np.exp(p.set_threshold_c2c * threshold_jitter)
+            v_cell = xp.minimum(v_bl, current / g)
+        jitter = xp.exp(p.set_threshold_c2c * threshold_jitter)
         switched = v_cell >= set_voltage(pop.set_v[flat], width, p) * jitter
         level = set_level(current, pop.g_sat[flat], p)
-        level = level * np.exp(p.set_c2c * level_jitter)
-        return np.where(switched, np.maximum(g, level), g)
+        level = level * xp.exp(p.set_c2c * level_jitter)
+        return xp.where(switched, xp.maximum(g, level), g)
 
     def _reset(self, flat, g, v_sl, width, gate, noise) -> np.ndarray:
-        p, pop = self.params, self.population
-        onset_jitter, level_jitter = standard_normals(noise, 2, g.size)
+        p, pop = self.params, self.working
+        onset_jitter, level_jitter = standard_normals(noise, 2, len(g))
         onset = pop.reset_onset[flat] + p.reset_onset_c2c_V * onset_jitter
-        jitter = np.exp(p.reset_c2c * level_jitter)
+        jitter = ops(g).exp(p.reset_c2c * level_jitter)
         return reset_response(g, v_sl, gate, width, pop.vt[flat], onset, p, jitter)
 
     def conductance(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """The conductance a read sees: the device in series with the transistor's read gate."""
         g = x * SIM_FLOAT(G_SCALE_S)
-        g_t = transistor_on(self.params.read_gate_V, self.population.vt[flat], self.params)
+        g_t = transistor_on(self.params.read_gate_V, self.working.vt[flat], self.params)
         return g * g_t / (g + g_t)
 
     def state_of(self, g: np.ndarray, flat: np.ndarray) -> np.ndarray:

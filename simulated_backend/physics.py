@@ -32,6 +32,8 @@ import numpy as np
 
 from hilctl.drivers import ConfigError
 
+from .array_backend import ops
+
 # Plausible ceilings by name (the first suffix that matches): a relative noise beyond 100 % of
 # G, a log-normal spread or relaxation sigma beyond 5 (a factor e^5 = 150 between neighbours),
 # a device voltage beyond 100 V, a conductance beyond 1 S, a switching rate beyond 1e15 per
@@ -239,17 +241,21 @@ class DevicePopulation:
         return (g - self.g_min[index]) / (self.g_max[index] - self.g_min[index])
 
 
-def standard_normals(rng: np.random.Generator, count: int, n: int) -> np.ndarray:
-    """``count`` rows of ``n`` standard normal draws as ``SIM_FLOAT``, drawn in float64 row
-    after row: the stream a seed gave before the simulator computed in float32, so a seeded
-    array's noise stays what it was up to float32 rounding."""
-    return rng.standard_normal((count, n)).astype(SIM_FLOAT)
+def standard_normals(rng, count: int, n: int) -> np.ndarray:
+    """``count`` rows of ``n`` standard normal draws as ``SIM_FLOAT`` from the crossbar's noise
+    stream. A numpy generator draws in float64 row after row: the stream a seed gave before the
+    simulator computed in float32, so a seeded array's noise stays what it was up to float32
+    rounding. Any other stream (``array_backend.TorchNoise``) draws its own ``normals``."""
+    if isinstance(rng, np.random.Generator):
+        return rng.standard_normal((count, n)).astype(SIM_FLOAT)
+    return rng.normals(count, n)
 
 
 def switching_rate(volts, rate, threshold, slope) -> np.ndarray:
     """Switching rate k in 1/s for pulse magnitudes ``volts``; zero at or below threshold."""
-    overdrive = np.maximum(np.abs(volts) - threshold, 0.0)
-    return rate * np.expm1(overdrive / slope)
+    xp = ops(volts, threshold)
+    overdrive = xp.maximum(xp.abs(volts) - threshold, 0.0)
+    return rate * xp.expm1(overdrive / slope)
 
 
 def window_decay(u: np.ndarray, window: np.ndarray, kt: np.ndarray) -> np.ndarray:
@@ -257,7 +263,7 @@ def window_decay(u: np.ndarray, window: np.ndarray, kt: np.ndarray) -> np.ndarra
 
     ``u`` is the distance to the bound the pulse drives towards: 1 - x for SET, x for RESET.
     """
-    u = np.maximum(u, _STATE_FLOOR)
+    u = ops(u).maximum(u, _STATE_FLOOR)
     e = window - 1.0
     return (u ** -e + e * kt) ** (-1.0 / e)
 
@@ -280,10 +286,11 @@ def noise_free_response(pop: DevicePopulation, flat: np.ndarray, x: np.ndarray,
     u = 1 - x to zero, a RESET u = x).
     """
     is_set = volts > 0
-    at = flat + pop.g_min.size * is_set
-    rate, threshold, slope, window = (np.take(pop.by_polarity[name], at)
+    at = flat + len(pop.g_min) * is_set
+    xp = ops(x)
+    rate, threshold, slope, window = (xp.take(pop.by_polarity[name], at)
                                       for name in _SWITCHING_COLUMNS)
-    switching = np.abs(volts) > threshold
+    switching = xp.abs(volts) > threshold
     kt = switching_rate(volts, rate, threshold, slope) * width
-    u_new = window_decay(np.where(is_set, 1.0 - x, x), window, kt)
-    return np.where(is_set, 1.0 - u_new, u_new), switching
+    u_new = window_decay(xp.where(is_set, 1.0 - x, x), window, kt)
+    return xp.where(is_set, 1.0 - u_new, u_new), switching

@@ -17,6 +17,7 @@ import pytest
 
 from hilctl.weights.model_files import TrainedModel, save_model
 from tests.e2e.cli import assert_one_line_error, hilctl_env, run_hilctl
+from tests.simulated_backend.one_t_one_r_table import one_t_one_r_table
 
 ONE_R = '[array]\nrows = 4\ncols = 4\npreset = "hfox-1r"\n'
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crosssim"
@@ -209,3 +210,20 @@ def test_an_input_ending_early_anywhere_is_not_taken_for_ctrl_c(tmp_path):
                     "program", "--rows", "4", "--cols", "4", "--out", "run")
     line = assert_one_line_error(done, "ended early")
     assert "interrupted" not in line and done.returncode == 3
+
+
+@pytest.mark.parametrize("array, words", [
+    ('backend = "torch"\ndevice = "cuda"\n', ("array.device", "CUDA")),
+    ('backend = "torch"\nempirical_table = "t.csv"\n', ("numpy only",)),
+    ('backend = "jax"\n', ("array.backend", "'numpy' or 'torch'")),
+])
+def test_an_array_backend_that_cannot_run_is_one_line_and_makes_nothing(tmp_path, array,
+                                                                       words):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available() and "cuda" in array:
+        pytest.skip("this machine has a CUDA GPU")
+    one_t_one_r_table(shape=(8, 8), cycles=2).write_csv(tmp_path / "t.csv")
+    (tmp_path / "c.toml").write_text(f"[array]\nrows = 4\ncols = 4\n{array}")
+    done = run_hilctl("program", "--config", "c.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(done, *words)
+    assert not (tmp_path / "run").exists()
