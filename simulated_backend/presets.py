@@ -28,6 +28,7 @@ source every number was checked against, and says which numbers only a secondary
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -178,11 +179,27 @@ def calibrate(table: WeightUpdateTable) -> DeviceParams:
         initial_state=a, initial_state_spread=0.0)
 
 
-PRESETS: dict[str, CellParams] = {
-    ONE_T_ONE_R: OneTOneRParams(),
-    ONE_R: DeviceParams(),
-    **{name: calibrate(table) for name, table in PUBLISHED.items()},
-}
+class _Presets(Mapping):
+    """The presets by name; a published one is calibrated when first asked for (each takes a
+    bisection, which every command would otherwise pay for at start-up)."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, CellParams] = {ONE_T_ONE_R: OneTOneRParams(),
+                                             ONE_R: DeviceParams()}
+
+    def __getitem__(self, name: str) -> CellParams:
+        if name not in self._made:
+            self._made[name] = calibrate(PUBLISHED[name])
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([ONE_T_ONE_R, ONE_R, *PUBLISHED])
+
+    def __len__(self) -> int:
+        return 2 + len(PUBLISHED)
+
+
+PRESETS: Mapping[str, CellParams] = _Presets()
 
 
 def device_for(params: CellParams) -> DeviceModel:

@@ -27,17 +27,23 @@ class PayloadFile:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         return self._fd
 
-    def append(self, blob: bytes, committed_end: int) -> int:
+    def append(self, blob: bytes, committed_end: int, sync: bool = True) -> int:
         """Write ``blob`` at ``committed_end`` (dropping any torn tail), on disk when this
-        returns; its offset."""
+        returns unless ``sync`` is false (then ``sync()`` before committing its row); its
+        offset."""
         fd = self._open()
         os.ftruncate(fd, committed_end)
         view = memoryview(blob)
         written = 0
         while written < len(view):
             written += os.pwrite(fd, view[written:], committed_end + written)
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         return committed_end
+
+    def sync(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
 
     def read(self, offset: int, length: int) -> bytes:
         fd = self._open()

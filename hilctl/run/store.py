@@ -6,8 +6,8 @@
 
 Format 2 (this code). Payloads go to an append-only file beside the index (``store.rounds``,
 see ``payload_file.py``), each written once and fsynced before SQLite commits its index row
-(round, offset, length, sha256), so a run killed at any moment loses at most the round in
-flight, no payload is written twice (SQLite's journal only sees the small index rows) and no
+(round, offset, length, sha256), so a run killed at any moment loses at most the rounds in
+flight (``grouped`` commits several at once), no payload is written twice (SQLite's journal only sees the small index rows) and no
 payload comes near SQLite's blob limit. Payloads are packed by ``round_codec``: positions as
 bitmasks or narrow integers, pulse settings as one code per cell into the round's table of
 distinct settings (exact), reads as float32 in a lean store.
@@ -34,6 +34,7 @@ refused with a line naming its format.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ class RunStore:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._payloads = PayloadFile(self.path.with_suffix(PAYLOADS_SUFFIX))
         self._end: int | None = None
+        self._grouped = False
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -187,7 +189,7 @@ class RunStore:
             self._end = self._db.execute(
                 "SELECT MAX(e) FROM (SELECT MAX(offset + length) AS e FROM rounds UNION ALL "
                 "SELECT MAX(offset + length) FROM checkpoints)").fetchone()[0] or 0
-        return self._payloads.append(blob, self._end)
+        return self._payloads.append(blob, self._end, sync=not self._grouped)
 
     def journal(self, number: int, index: np.ndarray, pulses: PulseBatch) -> None:
         """Commit round ``number``'s pulses before they are sent (see the module docstring)."""
@@ -349,8 +351,24 @@ class RunStore:
             raise ResumeError(f"{self.path}: round {expected} is missing from the store "
                               f"(next stored: {number}); it cannot be resumed")
 
+    @contextlib.contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Rounds and checkpoints written inside share one fsync of their payloads and one
+        commit: the payloads still reach the disk before the index rows that point at them,
+        and a kill loses the whole group or none of it."""
+        self._grouped = True
+        try:
+            with Transaction(self._db):
+                yield
+                self._payloads.sync()
+        except BaseException:
+            self._end = None  # the rolled-back rows' payloads are a tail to overwrite
+            raise
+        finally:
+            self._grouped = False
+
     def _transaction(self):
-        return Transaction(self._db)
+        return contextlib.nullcontext() if self._grouped else Transaction(self._db)
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -21,15 +22,18 @@ from .stored_round import EncodedRound, capture_round, encode_round
 
 
 class BackgroundWriter:
-    """Runs a store's writes on a thread, in order, so the next round is computed while this
-    one is committed. At most a round and its checkpoint wait behind the write in progress; a
-    write error surfaces on the next ``submit`` or on ``close``. Use it where the array can be
-    rebuilt from the store (a simulator): rounds lost in a crash are then recomputed
-    identically.
+    """Runs a store's writes on a thread, in order, so the next rounds are computed while
+    these are committed. At most ``depth`` writes wait behind those in progress; the writes
+    waiting when the thread gets to them run as one ``group`` (one fsync and one commit for a
+    burst of small rounds). A write error surfaces on the next ``submit`` or on ``close``. Use
+    it where the array can be rebuilt from the store (a simulator): rounds lost in a crash are
+    then recomputed identically.
     """
 
-    def __init__(self) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
+    def __init__(self, group: Callable[[], contextlib.AbstractContextManager] = (
+            contextlib.nullcontext), depth: int = 2) -> None:
+        self._group = group
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="run-store-writer", daemon=True)
         self._thread.start()
@@ -46,10 +50,18 @@ class BackgroundWriter:
         self._raise_if_failed()
 
     def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
-            if self._error is None:
+        closing = False
+        while not closing:
+            jobs = [self._queue.get()]
+            while jobs[-1] is not None and not self._queue.empty():
+                jobs.append(self._queue.get())
+            closing = jobs[-1] is None
+            jobs = [job for job in jobs if job is not None]
+            if self._error is None and jobs:
                 try:
-                    job[0](*job[1])
+                    with self._group():
+                        for write, args in jobs:
+                            write(*args)
                 except BaseException as exc:  # handed to the producing thread
                     self._error = exc
 
@@ -84,7 +96,7 @@ class StoreWriter(Subscriber):
         self._previous = None
         self._cells = self.store.cell_count()
         if self.background:
-            self._writer = BackgroundWriter()
+            self._writer = BackgroundWriter(self.store.grouped, _queue_depth(self._cells))
 
     def _submit(self, write: Callable, *args) -> None:
         if self._writer is None:
@@ -129,6 +141,15 @@ class StoreWriter(Subscriber):
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()  # every completed round is stored, also on an error
+
+
+# Cells of queued rounds a writer may hold in memory (about 32 bytes each) beyond two rounds:
+# small rounds queue up and are committed in groups, large ones keep the queue at two.
+_QUEUED_CELLS = 1 << 20
+
+
+def _queue_depth(cells: int | None) -> int:
+    return int(np.clip(_QUEUED_CELLS // max(cells or 1, 1), 2, 64))
 
 
 def _or_minus_one(value: int | None) -> int:

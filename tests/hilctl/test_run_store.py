@@ -1,6 +1,7 @@
 """The run store keeps rounds compactly and exactly, survives a torn write, refuses changed
 bytes, and still reads a store of format 1."""
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -144,6 +145,30 @@ def test_background_writer_stores_every_round_and_surfaces_a_write_error(tmp_pat
         failing.submit(store.write, rows[0])  # round 0 is stored already: the insert fails
         with pytest.raises(sqlite3.IntegrityError):
             failing.close()
+
+
+def test_a_group_of_rounds_is_committed_with_one_fsync_or_not_at_all(tmp_path, monkeypatch):
+    xb = SimulatedCrossbar((8, 8), seed=2)
+    rows = []
+    program(IncrementalStep(), xb, Cells.all(xb.shape), np.full(64, 20e-6),
+            observer=lambda r: rows.append(encode_round(r.round, capture_round(r, True))))
+    assert len(rows) >= 6
+    syncs = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append(fd), real_fsync(fd)))
+    with RunStore(tmp_path / "store.sqlite", create=True) as store:
+        with store.grouped():
+            for row in rows[:3]:
+                store.write(row)
+        assert store.round_count() == 3 and len(syncs) == 1
+        with pytest.raises(sqlite3.IntegrityError), store.grouped():
+            store.write(rows[3])
+            store.write(rows[0])  # stored already: the group fails, round 3 with it
+        assert store.round_count() == 3
+        for row in rows[3:]:  # the rolled-back payload is a tail the next write overwrites
+            store.write(row)
+    with RunStore(tmp_path / "store.sqlite") as store:
+        assert [r.number for r in store.rounds()] == list(range(len(rows)))
 
 
 def test_a_journaled_round_is_unconfirmed_until_its_reads_are_stored(tmp_path):
