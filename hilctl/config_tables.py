@@ -87,6 +87,9 @@ class ResetConfig(Strict):
     amplitude_V: float = Field(2.0, gt=0)
     width_s: float = Field(10e-6, gt=0)
     gate_V: float | None = Field(None, gt=0)
+    # Whether one-shot starts with it (None: on a 1T1R array, whose SET only raises G; not on
+    # a 1R one, whose planner plans either polarity from each cell's read, as ISPP starts).
+    one_shot: bool | None = None
 
 
 class CharacterizeConfig(Strict):

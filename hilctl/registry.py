@@ -87,7 +87,9 @@ def _planned(job: Job, planner: PulsePlanner | None) -> ProgrammingProtocol:
 def _one_shot(job: Job, planner: PulsePlanner | None) -> ProgrammingProtocol:
     from hilctl.protocols import OneShot
 
-    return OneShot(planner, reset=job.block_reset, gate_V=job.default_gate)
+    wanted = job.config.protocol.block_reset.one_shot
+    return OneShot(planner, block_reset=job.gated if wanted is None else wanted,
+                   reset=job.block_reset, gate_V=job.default_gate)
 
 
 DEFAULT_PROTOCOL = "write-verify"

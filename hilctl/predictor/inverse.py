@@ -260,14 +260,14 @@ def plan_in_band(predictor, present, target, half_width, shift=0.0,
         if rows.size == 0:
             continue
         side = int(Polarity[name] > 0)
-        best, which, reachable = _cheapest_in_band(
+        best, which, planned = _cheapest_in_band(
             predictor, name, _Cells(present[rows], target[rows], half[rows], shift[side, rows]),
             objective, choices[name])
         lo, hi = predictor.u_range(name)
         wanted = best - shift[side, rows]
-        u_plan[rows] = np.where(reachable, np.clip(wanted, lo, hi), u_plan[rows])
-        chosen[rows] = np.where(reachable, which, 0)
-        clamped[rows] = np.where(reachable, plan.out_of_range[rows] | (wanted < lo)
+        u_plan[rows] = np.where(planned, np.clip(wanted, lo, hi), u_plan[rows])
+        chosen[rows] = np.where(planned, which, 0)
+        clamped[rows] = np.where(planned, plan.out_of_range[rows] | (wanted < lo)
                                  | (wanted > hi), clamped[rows])
     if objective is not None and objective.prices_settings:
         # A cell beyond what its fixed setting reaches keeps that mark wherever it is sent, so
@@ -321,11 +321,17 @@ def _u_limits(predictor, polarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+_NIL_CHANCE = 1e-6  # a predicted chance of landing in band at or below this is none
+_REACH_SLACK = 0.02  # medians within 2 % of G of the furthest one go as far (read noise 1 %)
+
+
 def _cheapest_in_band(predictor, name: str, cells: _Cells, objective: Objective | None,
                       choices: list[dict[str, float]], chunk: int = 128):
-    """(knob coordinate of the average device, index into ``choices``, whether any knob gives
-    a chance above nil) per cell: the largest P(in band), or with a pricing ``objective`` the
-    least expected cost, over every knob of the forward grid at every fixed setting."""
+    """(knob coordinate of the average device, index into ``choices``, whether it was chosen
+    here) per cell: the largest P(in band), or with a pricing ``objective`` the least expected
+    cost, over every knob of the forward grid at every fixed setting. A cell no knob gives a
+    chance above nil is left to ``plan_knob`` unless the objective prices settings: then it is
+    sent the cheapest pulse that goes as far as any (``_cheapest_furthest``)."""
     tables = [[predictor_forward(predictor, name, k, fixed) for k in range(len(QUANTILES))]
               for fixed in choices]
     lng_grid, u = tables[0][0].lng, tables[0][0].u
@@ -334,25 +340,59 @@ def _cheapest_in_band(predictor, name: str, cells: _Cells, objective: Objective 
     g_lo, g_hi = predictor.spec.g_range_S
     priced = objective is not None and objective.prices_settings
     n = cells.present.size
-    best, which, chance = np.empty(n), np.zeros(n, dtype=np.int64), np.empty(n)
+    best, which, planned = np.empty(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     for start in range(0, n, chunk):
         part = slice(start, start + chunk)
         mine = cells.part(part)
         i, a = _cell_of(lng_grid, np.log(np.clip(mine.present, g_lo, g_hi)))
         weight = a[None, :, None, None]
         q = np.moveaxis((1 - weight) * response[:, i] + weight * response[:, i + 1], 0, 1)
+        if priced:
+            q = _as_sent(q, u, mine.shift, predictor.u_range(name))
         low = np.maximum(mine.target - mine.half, 1e-300)[:, None, None]
         p = (in_band_log_cdf(q, np.log(mine.target + mine.half)[:, None, None])
              - in_band_log_cdf(q, np.log(low))).reshape(q.shape[0], -1)
         miss = np.abs(q[..., MEDIAN] - np.log(mine.target)[:, None, None]).reshape(p.shape)
+        planned[part] = p.max(axis=1) > _NIL_CHANCE
         if priced:
-            cost = _attempt_costs(predictor, name, mine, u, choices, objective)
-            k = objective.choose(p, cost.reshape(p.shape), miss, axis=1)
+            cost = _attempt_costs(predictor, name, mine, u, choices, objective).reshape(p.shape)
+            k = objective.choose(p, cost, miss, axis=1)
+            beyond = ~planned[part]
+            reach = Polarity[name] * q[..., MEDIAN].reshape(p.shape)[beyond]
+            k[beyond] = _cheapest_furthest(reach, cost[beyond])
+            planned[part] = True
         else:
             k = most_likely_in_band(p, miss, axis=1)
         which[part], best[part] = np.divmod(k, u.size)
-        best[part], chance[part] = u[best[part].astype(np.int64)], p[np.arange(k.size), k]
-    return best, which, chance > 1e-6
+        best[part] = u[best[part].astype(np.int64)]
+    return best, which, planned
+
+
+def _as_sent(q: np.ndarray, u: np.ndarray, shift: np.ndarray,
+             u_range: tuple[float, float]) -> np.ndarray:
+    """The outcome quantiles ``q`` (cells, choices, knobs, quantiles) of the pulses the devices
+    are sent: a device of knob shift ``s`` planned at the average device's ``u`` gets
+    ``u - s`` clipped to the safe range, and answers like the average device at that plus
+    ``s``. Without this, a device that looked very slow is priced at the clipped pulse but
+    credited with the landing of the unclipped one, so every fixed setting seems to land it
+    and the cheapest, weakest one wins (the lowest amplitude at the longest width)."""
+    effective = np.clip(u[None, :] - shift[:, None], *u_range) + shift[:, None]
+    k, b = _cell_of(u, effective)  # (cells, knobs), clipped to the grid
+    at = k[:, None, :, None]
+    low = np.take_along_axis(q, np.broadcast_to(at, q.shape), axis=2)
+    high = np.take_along_axis(q, np.broadcast_to(at + 1, q.shape), axis=2)
+    return low + b[:, None, :, None] * (high - low)
+
+
+def _cheapest_furthest(reach: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Index of the setting to send a cell that no setting lands in its band (a target beyond
+    what the device reaches, or a stuck device): the cheapest of those whose median goes
+    nearly as far towards the target (``reach``, ln G in the pulse's direction) as the
+    furthest, rather than the strongest pulse of the knob. The device stops at its bound
+    either way; the strongest pulse (100 us) was 2 % of planned write-verify's pulses on
+    hfox-1r and 64 % of its energy."""
+    far = reach >= reach.max(axis=1, keepdims=True) - _REACH_SLACK
+    return np.argmin(np.where(far, cost, np.inf), axis=1)
 
 
 def _attempt_costs(predictor, name: str, cells: _Cells, u: np.ndarray,

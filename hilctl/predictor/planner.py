@@ -60,6 +60,12 @@ from .model import Predictor
 _MODEL_FLOOR = 0.25  # fraction of the prior sigma no single look can beat (model error)
 _GAUSS_NEWTON_STEPS = 4  # re-linearisations of the response per update
 _NO_SWITCH_SIGMAS = 3.0  # a step within this many read-noise sigmas switched nothing
+# A device that looks more than this many prior sigmas slower or faster than the average one
+# is stuck or broken rather than slow: a planner that prices its pulses sends it the pulse of
+# this shift and counts it as at the limit, so the stall rule fails it instead of the belief
+# escalating to ever longer (and costlier) pulses (hfox-1r: 34 stuck devices took 127 pulses of
+# 100 us, 64 % of planned write-verify's energy).
+_PLAUSIBLE_SHIFT = 4.0
 
 
 class NeuralPlanner(PulsePlanner):
@@ -188,9 +194,15 @@ class NeuralPlanner(PulsePlanner):
         """Pulses for ``cells`` from ``present`` to ``target`` (read conductances, S)."""
         flat = self._flat(cells)
         if self.bands is not None:
+            shift, capped = self.shift(flat), np.zeros((2, len(flat)), dtype=bool)
+            if self.objective is not None and self.objective.prices_settings:
+                limit = _PLAUSIBLE_SHIFT * self.prior_sigma[:, None]
+                shift, capped = np.clip(shift, -limit, limit), np.abs(shift) > limit
             knob = plan_in_band(self.predictor, present, target,
-                                self.bands.half_width(np.asarray(target)), self.shift(flat),
+                                self.bands.half_width(np.asarray(target)), shift,
                                 self.objective, self.choices)
+            at_limit = knob.clamped | np.where(knob.polarity > 0, capped[1], capped[0])
+            return PlannedPulses(knob.polarity, knob.amplitude, knob.width, at_limit, knob.gate)
         else:
             knob = plan_knob(self.predictor, present, target, self.shift(flat),
                              cautious=self.precision[:, flat] == 0,

@@ -9,7 +9,7 @@ from hilctl.predictor.landing import in_band_probability
 from hilctl.predictor.model import Predictor
 from hilctl.predictor.planner import NeuralPlanner
 from hilctl.predictor.training import train_predictor
-from hilctl.protocols import Tolerance
+from hilctl.protocols import PlannedWriteVerify, StopRules, Tolerance, program
 from hilctl.protocols.characterize import characterize
 from hilctl.protocols.objective import Objective
 from hilctl.protocols.result import CostModel
@@ -113,3 +113,52 @@ def test_the_oracle_never_pays_more_for_the_same_landing():
     exact = ~by_count.at_limit
     assert exact.mean() > 0.9
     np.testing.assert_allclose(kt(by_energy)[exact], kt(by_count)[exact], rtol=1e-9)
+
+
+def test_the_oracle_drives_a_device_short_of_an_unreachable_target_at_a_cheap_pulse():
+    quiet = PARAMS.replace(c2c_relative=0.0, c2c_additive_S=0.0, read_noise_relative=0.0,
+                           read_noise_floor_S=0.0)
+    xb = SimulatedCrossbar(SHAPE, quiet, seed=6)
+    cells = Cells.all(SHAPE)
+    present, beyond = xb.read(cells).conductance, np.full(len(cells), 3 * PARAMS.g_max_S)
+    energy = Objective.named("energy", MODEL)
+    strongest = OraclePlanner(xb).plan(cells, present, beyond)
+    cheapest = OraclePlanner(xb, attempt_cost=energy.attempt_cost).plan(cells, present, beyond)
+    assert strongest.at_limit.all() and cheapest.at_limit.all()  # the stall rule still applies
+    spent = [energy.attempt_cost(present, p.amplitude, p.width).sum()
+             for p in (strongest, cheapest)]
+    assert spent[1] < 0.02 * spent[0]
+    xb.apply(cheapest.to_batch(cells))
+    healthy = xb.population.stuck == 0
+    assert (xb.sim_state()[healthy] >= 0.98).all()  # as far as the strongest pulse goes
+
+
+@pytest.mark.parametrize("name", ["energy", "time"])
+def test_a_stuck_device_is_failed_without_ever_longer_pulses(predictor, name):
+    """A stuck device looks ever slower to the planner's belief; a priced objective stops
+    believing it past a plausible spread, so the device gets no costlier pulses than a slow
+    one would and the stall rule fails it (before: 100 us pulses, 170-850x the energy of a
+    healthy cell)."""
+    xb = SimulatedCrossbar(SHAPE, PARAMS.replace(stuck_fraction=0.2), seed=7)
+    cells, _, target = first_moves()
+    planner = NeuralPlanner(predictor, SHAPE, bands=BAND, objective=Objective.named(name, MODEL))
+    widths, spent = np.zeros(len(cells)), np.zeros(len(cells))
+    last_read = xb.read(cells).conductance
+
+    def book(record):
+        nonlocal last_read
+        if record.pulses is not None:
+            pulses, before = record.pulses, last_read[record.index]
+            np.maximum.at(widths, record.index, pulses.width)
+            np.add.at(spent, record.index,
+                      MODEL.pulse_energy(before, pulses.amplitude, pulses.width))
+        last_read = record.state.read.copy()
+
+    result = program(PlannedWriteVerify(planner), xb, cells, target, StopRules(BAND),
+                     MODEL, observer=book)
+    stuck = xb.population.stuck != 0
+    assert stuck.sum() > 50
+    assert result.failed[stuck & ~result.success].all()
+    assert result.pulses[stuck].mean() <= 8
+    assert widths[stuck].max() < 0.1 * xb.limits.width_max_s
+    assert spent[stuck].mean() < 25 * spent[~stuck].mean()

@@ -47,3 +47,18 @@ def test_the_oracle_planner_builds_on_the_simulator():
 
 def test_the_configs_default_protocol_is_the_registrys():
     assert build_config({}).protocol.name == DEFAULT_PROTOCOL in PROTOCOLS
+
+
+@pytest.mark.parametrize("preset, asked, resets", [
+    ("hfox-1r", None, False),    # a bipolar planner plans either polarity from each read
+    ("hfox-1r", True, True),
+    ("hfox-1t1r", None, True),   # a 1T1R SET only raises G: start every cell from the bottom
+    ("hfox-1t1r", False, False),
+])
+def test_one_shot_starts_with_a_block_reset_where_the_cell_needs_one(preset, asked, resets):
+    reset = {} if asked is None else {"one_shot": asked}
+    config = build_config({"array": {"rows": 4, "cols": 4, "preset": preset},
+                           "protocol": {"name": "one-shot", "planner": "heuristic",
+                                        "block_reset": reset}})
+    with Job(config).open_crossbar() as crossbar:
+        assert build_protocol(Job(config), crossbar).block_reset is resets
