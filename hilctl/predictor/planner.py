@@ -66,6 +66,11 @@ _NO_SWITCH_SIGMAS = 3.0  # a step within this many read-noise sigmas switched no
 # escalating to ever longer (and costlier) pulses (hfox-1r: 34 stuck devices took 127 pulses of
 # 100 us, 64 % of planned write-verify's energy).
 _PLAUSIBLE_SHIFT = 4.0
+# A device the last pulse of a polarity did not move (``_moved``) gets the next pulse of that
+# polarity at least this many prior sigmas stronger than that one, as a ramp would: the
+# belief alone learns little from a pulse that switched nothing, and crept up by ~1.5 mV of
+# gate a pulse on hfox-1t1r at 2 % (a quarter sigma is 4.5 mV there, WL-ISPP steps 5 mV).
+_ESCALATION = 0.25
 
 
 class NeuralPlanner(PulsePlanner):
@@ -144,11 +149,15 @@ class NeuralPlanner(PulsePlanner):
         # that a device book keeps.
         self.precision, self.weighted = np.zeros((2, n)), np.zeros((2, n))
         self.lasting_precision, self.lasting_weighted = np.zeros((2, n)), np.zeros((2, n))
+        # Per device and polarity: the knob its last pulse was sent at, and 1 where that
+        # pulse did not move it (``_escalate``); NaN: no pulse of that polarity yet.
+        self.last_u, self.unmoved = np.full((2, n), np.nan), np.zeros((2, n))
 
     def _memories(self) -> tuple[tuple[str, np.ndarray], ...]:
         return (("precision", self.precision), ("weighted", self.weighted),
                 ("lasting_precision", self.lasting_precision),
-                ("lasting_weighted", self.lasting_weighted))
+                ("lasting_weighted", self.lasting_weighted),
+                ("last_u", self.last_u), ("unmoved", self.unmoved))
 
     def learned(self, cells: Cells) -> dict[str, np.ndarray]:
         flat = cells.flat(self.shape)
@@ -156,12 +165,16 @@ class NeuralPlanner(PulsePlanner):
                 for row, side in enumerate(("reset", "set"))}
 
     def restore_learned(self, cells: Cells, learned: dict[str, np.ndarray]) -> None:
-        """A run stored before the lasting belief existed restores it as the run's."""
+        """A run stored before the lasting belief existed restores it as the run's; one stored
+        before the planner escalated restores no last pulses (it escalates from the next)."""
         flat = cells.flat(self.shape)
         for name, values in self._memories():
             for row, side in enumerate(("reset", "set")):
                 key = f"{name}_{side}"
-                values[row, flat] = learned.get(key, learned[key.removeprefix("lasting_")])
+                earlier = learned.get(key.removeprefix("lasting_"))
+                if name in ("last_u", "unmoved"):
+                    earlier = np.nan if name == "last_u" else 0.0
+                values[row, flat] = learned.get(key, earlier)
 
     def belief(self, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
         """(shift, information of the looks) per polarity (2, m) of ``cells``: the lasting
@@ -202,12 +215,14 @@ class NeuralPlanner(PulsePlanner):
                                 self.bands.half_width(np.asarray(target)), shift,
                                 self.objective, self.choices)
             at_limit = knob.clamped | np.where(knob.polarity > 0, capped[1], capped[0])
+            if self.objective is None or not self.objective.prices_settings:
+                return self._escalate(flat, knob, at_limit)
             return PlannedPulses(knob.polarity, knob.amplitude, knob.width, at_limit, knob.gate)
         else:
             knob = plan_knob(self.predictor, present, target, self.shift(flat),
                              cautious=self.precision[:, flat] == 0,
                              overshoot=self.first_overshoot)
-        return PlannedPulses(knob.polarity, knob.amplitude, knob.width, knob.clamped, knob.gate)
+        return self._escalate(flat, knob, knob.clamped)
 
     def observe(self, cells: Cells, pulses: PlannedPulses, before: np.ndarray,
                 after: np.ndarray) -> None:
@@ -225,6 +240,9 @@ class NeuralPlanner(PulsePlanner):
         valid = np.isfinite(before) & np.isfinite(after) & (before > 0) & (after > 0)
         for name in self.predictor.spec.polarities:
             side = int(Polarity[name] > 0)
+            sent = valid & (polarity == Polarity[name])
+            self.last_u[side, flat[sent]] = used[sent]
+            self.unmoved[side, flat[sent]] = ~self._moved(name, before[sent], after[sent])
             for fixed in self.choices[name]:
                 rows = valid & (polarity == Polarity[name]) & _at(settings, fixed)
                 if not rows.any():
@@ -235,6 +253,30 @@ class NeuralPlanner(PulsePlanner):
                 rows[rows] = self._moved(name, before[rows], after[rows])
                 self._learn(name, forward, side, rows, flat, used, before, after,
                             self.lasting_precision, self.lasting_weighted)
+
+    def _escalate(self, flat: np.ndarray, knob, at_limit: np.ndarray) -> PlannedPulses:
+        """The planned pulses, those to devices the last pulse of the same polarity did not
+        move made at least ``_ESCALATION`` prior sigmas stronger than that one (the knob's
+        strongest end, where they then sit, is at the limit)."""
+        settings = settings_of(knob.amplitude, knob.width, knob.gate)
+        settings = {name: values.copy() for name, values in settings.items()}
+        at_limit = at_limit.copy()
+        u = self.predictor.knob_coordinate(knob.polarity, settings)
+        for name in self.predictor.spec.polarities:
+            side = int(Polarity[name] > 0)
+            floor = self.last_u[side, flat] + _ESCALATION * self.prior_sigma[side]
+            rows = np.flatnonzero((knob.polarity == Polarity[name])
+                                  & (self.unmoved[side, flat] > 0) & (u < floor))
+            if rows.size == 0:
+                continue
+            strategy, (_, hi) = self.predictor.knob_of(name), self.predictor.u_range(name)
+            stronger = np.minimum(floor[rows], hi)
+            values = strategy.value(stronger)
+            low, high = self.predictor.spec.knob_range[name]
+            settings[strategy.setting][rows] = np.clip(values, low, high)
+            at_limit[rows] |= floor[rows] >= hi
+        return PlannedPulses(knob.polarity, settings["amplitude_V"], settings["width_s"],
+                             at_limit, settings.get("gate_V"))
 
     def _learn(self, name: str, forward: ForwardTable, side: int, rows: np.ndarray,
                flat: np.ndarray, used: np.ndarray, before: np.ndarray, after: np.ndarray,

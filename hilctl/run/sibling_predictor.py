@@ -81,18 +81,33 @@ def gate_sweep(crossbar: Crossbar, pulses: int, rng: np.random.Generator, wl: Wl
     for _ in range(max(1, -(-pulses // (3 * n)))):
         crossbar.apply(reset.batch(cells))
         before = crossbar.read(cells).conductance
-        gate = rng.uniform(wl.gate_start_V, min(wl.gate_max_V, wl.gate_start_V + 0.6), n)
+        gate = _sweep_gates(rng, wl, n)
         tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.SET, wl.set_V, wl.width_s,
                                                   gate), before))
         amplitude = rng.uniform(wl.reset_start_V, reset.amplitude_V, n)
         tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.RESET, amplitude, wl.width_s,
                                                   np.full(n, wl.reset_gate_V)),
                              tables[-1].g_after))
-        gate = rng.uniform(wl.gate_start_V, min(wl.gate_max_V, wl.gate_start_V + 0.6), n)
+        gate = _sweep_gates(rng, wl, n)
         tables.append(_pulse(crossbar, PulseBatch(cells, Polarity.SET, wl.set_V, wl.width_s,
                                                   gate), tables[-1].g_after))
     table = PulseTable.concat(tables)
     return table.subset(np.arange(len(table)) < pulses)  # the last round's surplus
+
+
+# The sweep's gates: most of them over the first 0.6 V above the ramp's start, where the SET
+# level climbs through most of the window, the rest up to the ramp's top, where it creeps
+# towards its plateau (targets there were beyond a predictor that never saw those gates).
+_SWEEP_SPAN_V, _TOP_SHARE = 0.6, 0.15
+
+
+def _sweep_gates(rng: np.random.Generator, wl: WlConfig, n: int) -> np.ndarray:
+    low, top = wl.gate_start_V, wl.gate_max_V
+    high = min(top, low + _SWEEP_SPAN_V)
+    gates = rng.uniform(low, high, n)
+    upper = rng.random(n) < _TOP_SHARE
+    gates[upper] = rng.uniform(high, top, int(upper.sum()))
+    return gates
 
 
 def _pulse(crossbar: Crossbar, pulses: PulseBatch, before: np.ndarray) -> PulseTable:

@@ -186,3 +186,53 @@ def test_on_the_gate_knob_a_device_with_a_higher_level_gets_a_lower_gate_next():
     switched = after > 2 * start
     assert (np.median(np.abs(second - own)[switched])
             < np.median(np.abs(first.gate - own)[switched]))
+
+
+def test_a_device_a_pulse_did_not_move_gets_a_stronger_one_next(predictor):
+    """The next pulse of the same polarity to a device that did not answer is at least a
+    quarter prior sigma stronger, as a ramp would step; a device that answered is not held
+    to it. A store made before the planner escalated resumes without last pulses."""
+    xb = SimulatedCrossbar(SHAPE, seed=5)
+    cells = Cells.all(SHAPE)
+    planner = NeuralPlanner(predictor, SHAPE)
+    present = xb.read(cells).conductance
+    tiny = present * 1.03  # a small SET step: from a weak pulse on, several may not switch
+    first = planner.plan(cells, present, tiny)
+    # Pretend nothing switched: every read after is the read before.
+    planner.observe(cells, first, present, present)
+    again = planner.plan(cells, present, tiny)
+    step = 0.25 * planner.prior_sigma[1]
+    sent = [predictor.knob_coordinate(p.polarity, {"width_s": p.width,
+                                                   "amplitude_V": p.amplitude})
+            for p in (first, again)]
+    is_set = (first.polarity > 0) & (again.polarity > 0)
+    _, hi = predictor.u_range("SET")
+    floor = np.minimum(sent[0] + step, hi)
+    assert (sent[1][is_set] >= floor[is_set] - 1e-9).all()
+    answered = NeuralPlanner(predictor, SHAPE)
+    answered.observe(cells, first, present, present * 3)
+    assert not (answered.unmoved > 0).any()
+    older = {k: v for k, v in planner.learned(cells).items() if not k.startswith(("last_u",
+                                                                                   "unmoved"))}
+    resumed = NeuralPlanner(predictor, SHAPE)
+    resumed.restore_learned(cells, older)
+    assert np.isnan(resumed.last_u).all() and not resumed.unmoved.any()
+
+
+def test_a_knob_clipped_at_its_weakest_end_is_not_at_the_limit(predictor):
+    """The stall rule judges pulses at the strongest setting only: a correction smaller than
+    the weakest pulse's step is no sign of a stuck device."""
+    from hilctl.predictor.inverse import plan_knob
+
+    g_lo, g_hi = predictor.spec.g_range_S
+    present = np.full(4, np.sqrt(g_lo * g_hi))
+    target = present * np.array([1.2, 1.2, 1e3, 1e3])
+    # The first two look far faster than the average device: their knob falls below the range.
+    shift = np.array([[0.0] * 4, [8.0, 8.0, 0.0, 0.0]])
+    plan = plan_knob(predictor, present, np.clip(target, g_lo, g_hi * 0.999), shift)
+    lo, hi = predictor.u_range("SET")
+    assert (plan.u[:2] - shift[1, :2] < lo).all()
+    assert not plan.clamped[:2].any()
+    sent = predictor.knob_coordinate(plan.polarity, {"width_s": plan.width,
+                                                     "amplitude_V": plan.amplitude})
+    assert (np.isclose(sent[2:], hi) | plan.clamped[2:]).all()
