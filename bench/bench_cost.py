@@ -23,8 +23,8 @@ from rich.table import Table
 from hilctl.assemble import Job
 from hilctl.config import build_config
 from hilctl.drivers import Cells, PulseBatch
-from hilctl.predictor.planner import NeuralPlanner
 from hilctl.protocols import SCHEDULES, CostModel, ProgramResult, Schedule, program
+from hilctl.registry import neural_planner
 from hilctl.run.compare import ISPP, protocol_named, run_comparison
 from hilctl.run.sibling_predictor import train_on_sibling_array
 from hilctl.simulated_backend import DEFAULT_PRESET
@@ -36,8 +36,10 @@ ROUND_TRIPS_S = (0.0, 1e-4, 2e-3)
 
 
 def planners(config):
+    """The neural planner ``hilctl program`` builds for a job (its objective and bands), of a
+    predictor trained once on a separate array of the job's preset."""
     predictor, _ = train_on_sibling_array(Job(config), say=lambda *_: None)
-    return lambda name, crossbar: NeuralPlanner(predictor, crossbar.shape)
+    return lambda job: (lambda name, crossbar: neural_planner(job, crossbar, predictor))
 
 
 def axes_table(presets: list[str], size: int, seed: int) -> Table:
@@ -47,10 +49,10 @@ def axes_table(presets: list[str], size: int, seed: int) -> Table:
         table.add_column(column, justify="right")
     for name in presets:
         base = {"array": {"rows": size, "cols": size, "seed": seed, "preset": name}}
-        planner_for = planners(build_config(base))
+        planners_of = planners(build_config(base))
         for tolerance in TOLERANCES:
             job = Job(build_config({**base, "protocol": {"tolerance": tolerance}}))
-            report = run_comparison(job, list(PROTOCOLS), targets_for(job), planner_for,
+            report = run_comparison(job, list(PROTOCOLS), targets_for(job), planners_of(job),
                                     with_oracle=False).report()
             for protocol, entry in report["protocols"].items():
                 ratio = entry["ratio_to_ispp"]
@@ -105,7 +107,7 @@ def schedule_table(size: int, seed: int) -> Table:
     base = {"array": {"rows": size, "cols": size, "seed": seed, "preset": DEFAULT_PRESET}}
     config = build_config(base)
     planner_for = planners(build_config({**base, "array": {**base["array"], "rows": 64,
-                                                            "cols": 64}}))
+                                                            "cols": 64}}))(Job(config))
     table = Table(title=f"modelled wall time per {size}x{size} {DEFAULT_PRESET} array, "
                         "tolerance 5 %, s (round trip: host overhead per batch or read)")
     table.add_column("protocol")

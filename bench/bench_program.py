@@ -129,7 +129,8 @@ def scale_row(size: int, preset: str, backend: str, seed: int, store: bool,
     cells = size * size
     loop_cpu = summary.get("loop_cpu_s")
     per_cpu = "" if loop_cpu is None else f"{ops / loop_cpu / 1e6:.2f} M"
-    return [f"{size}x{size}", preset, backend, "on" if store else "off", f"{wall:.1f}", f"{cpu:.1f}",
+    return [f"{size}x{size}", preset, backend, "on" if store else "off", f"{wall:.1f}",
+            f"{cpu:.1f}",
             f"{summary['wall_s']:.2f}", f"{ops / summary['wall_s'] / 1e6:.2f} M", per_cpu,
             f"{summary['pulses_mean']:.1f}", f"{summary['success_rate']:.2%}",
             f"{rss / 2**20:.0f} MiB", f"{rss / cells:.0f}"]

@@ -48,8 +48,8 @@ import numpy as np
 
 from hilctl.drivers import ConfigError, SafetyLimitError
 
-from .device_model import DeviceModel
 from .array_backend import ops
+from .device_model import DeviceModel
 from .physics import SIM_FLOAT, CellParams, standard_normals
 
 G_SCALE_S = 1e-3

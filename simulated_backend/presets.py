@@ -28,8 +28,8 @@ source every number was checked against, and says which numbers only a secondary
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 

@@ -7,10 +7,10 @@
 Format 2 (this code). Payloads go to an append-only file beside the index (``store.rounds``,
 see ``payload_file.py``), each written once and fsynced before SQLite commits its index row
 (round, offset, length, sha256), so a run killed at any moment loses at most the rounds in
-flight (``grouped`` commits several at once), no payload is written twice (SQLite's journal only sees the small index rows) and no
-payload comes near SQLite's blob limit. Payloads are packed by ``round_codec``: positions as
-bitmasks or narrow integers, pulse settings as one code per cell into the round's table of
-distinct settings (exact), reads as float32 in a lean store.
+flight (``grouped`` commits several at once), no payload is written twice (SQLite's journal
+only sees the small index rows) and no payload comes near SQLite's blob limit. Payloads are
+packed by ``round_codec``: positions as bitmasks or narrow integers, pulse settings as one code
+per cell into the round's table of distinct settings (exact), reads as float32 in a lean store.
 
 A store holds a run in one of two ways (``meta.rounds_hold``):
 

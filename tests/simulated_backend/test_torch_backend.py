@@ -66,7 +66,7 @@ def test_the_same_pulses_and_noise_give_the_same_devices_on_both_backends(params
     cells = Cells.all(SHAPE)
     start = numpy_xb.sim_state()
     trains = zip(_pulse_trains(numpy_xb, 12, np.random.default_rng(1)),
-                 _pulse_trains(torch_xb, 12, np.random.default_rng(1)))
+                 _pulse_trains(torch_xb, 12, np.random.default_rng(1)), strict=True)
     for numpy_batch, torch_batch in trains:
         numpy_xb.apply(numpy_batch)
         torch_xb.apply(torch_batch)
