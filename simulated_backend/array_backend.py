@@ -7,8 +7,8 @@
 or ``SimulatedCrossbar(shape, arrays=TorchArrays("cuda"))`` from Python.
 
 The physics is written once: each function asks ``ops(...)`` for the library of its arguments
-(numpy itself, or ``TORCH_OPS``: torch under numpy's names for the few element-wise operations
-the physics uses), so a population held as tensors runs the same arithmetic on torch. The
+(numpy itself, or torch under numpy's names for the few element-wise operations the physics
+uses), so a population held as tensors runs the same arithmetic on torch. The
 crossbar keeps its devices' states and parameters in the backend's arrays and hands numpy
 arrays in and out at its interface. The devices are drawn by numpy either way, so a seed gives
 the same devices on both backends; the switching and read noise of a torch array comes from a
@@ -22,8 +22,8 @@ parameter drift run on numpy only and are refused on torch with one line.
 
 from __future__ import annotations
 
-import copy
-import math
+import functools
+import json
 
 import numpy as np
 
@@ -32,11 +32,20 @@ from hilctl.drivers import ConfigError, DataError
 BACKENDS = ("numpy", "torch")
 
 
+def generator_state(rng: np.random.Generator) -> np.ndarray:
+    """A numpy generator's position as bytes (a snapshot keeps arrays only)."""
+    return np.frombuffer(json.dumps(rng.bit_generator.state).encode(), dtype=np.uint8).copy()
+
+
+def set_generator_state(rng: np.random.Generator, state: np.ndarray) -> None:
+    rng.bit_generator.state = json.loads(bytes(state).decode())
+
+
 class NumpyArrays:
     """The default: the arrays the crossbar is handed are the arrays it computes on."""
 
     name = "numpy"
-    device = "cpu"
+    noise_key = "noise_rng"  # where a snapshot keeps the noise stream's position
 
     def asarray(self, array: np.ndarray) -> np.ndarray:
         return array
@@ -50,6 +59,12 @@ class NumpyArrays:
     def noise(self, rng: np.random.Generator) -> np.random.Generator:
         return rng
 
+    def noise_state(self, rng: np.random.Generator) -> np.ndarray:
+        return generator_state(rng)
+
+    def restore_noise(self, rng: np.random.Generator, state: np.ndarray) -> None:
+        set_generator_state(rng, state)
+
     def check(self, model) -> None:
         """Every device model runs on numpy."""
 
@@ -58,8 +73,11 @@ class TorchArrays:
     """Device states, parameters and noise as torch tensors on ``device``."""
 
     name = "torch"
+    noise_key = "noise_torch"
 
     def __init__(self, device: str = "cpu") -> None:
+        if device not in ("cpu", "cuda"):
+            raise ConfigError(f"array.device = {device!r}: expected \"cpu\" or \"cuda\"")
         try:
             import torch
         except ImportError:
@@ -68,8 +86,6 @@ class TorchArrays:
         if device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("array.device = \"cuda\": this torch sees no CUDA GPU "
                               f"(torch {torch.__version__}); use device = \"cpu\"")
-        if device not in ("cpu", "cuda"):
-            raise ConfigError(f"array.device = {device!r}: expected \"cpu\" or \"cuda\"")
         self._torch = torch
         self.device = device
 
@@ -82,18 +98,16 @@ class TorchArrays:
     def population(self, population):
         """A copy of ``population`` whose arrays are tensors (the numpy one stays what the
         oracle and the fits read)."""
-        if population is None:
-            return None
-        moved = copy.copy(population)
-        for name, value in vars(population).items():
-            if isinstance(value, np.ndarray):
-                setattr(moved, name, self.asarray(value))
-            elif isinstance(value, dict):
-                setattr(moved, name, {key: self.asarray(v) for key, v in value.items()})
-        return moved
+        return None if population is None else population.converted(self.asarray)
 
     def noise(self, rng: np.random.Generator) -> TorchNoise:
         return TorchNoise(int(rng.integers(2 ** 63)), self.device)
+
+    def noise_state(self, noise: TorchNoise) -> np.ndarray:
+        return noise.state()
+
+    def restore_noise(self, noise: TorchNoise, state: np.ndarray) -> None:
+        noise.restore(state)
 
     def check(self, model) -> None:
         if model.population is None:
@@ -145,12 +159,10 @@ class TorchNoise:
 class _TorchOps:
     """torch under numpy's names, for the element-wise operations the physics uses."""
 
-    inf = math.inf
-
     def __init__(self) -> None:
         import torch
         self._torch = torch
-        self.exp, self.expm1, self.log, self.abs = torch.exp, torch.expm1, torch.log, torch.abs
+        self.exp, self.expm1, self.abs = torch.exp, torch.expm1, torch.abs
         self.take, self.copy = torch.take, torch.clone
 
     def _pair(self, extreme, clamp, a, b):
@@ -171,13 +183,13 @@ class _TorchOps:
         return self._torch.where(condition, a, b)
 
 
-_TORCH_OPS: list[_TorchOps] = []
+@functools.cache
+def _torch_ops() -> _TorchOps:
+    return _TorchOps()
 
 
 def ops(*arrays):
     """numpy, or torch under numpy's names if any of ``arrays`` is a torch tensor."""
     if any(type(a).__module__ == "torch" for a in arrays):
-        if not _TORCH_OPS:
-            _TORCH_OPS.append(_TorchOps())
-        return _TORCH_OPS[0]
+        return _torch_ops()
     return np

@@ -13,8 +13,6 @@ so results depend on the seed and ``CHUNK``, never on the machine (a batch of at
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from hilctl.drivers import (
@@ -27,7 +25,13 @@ from hilctl.drivers import (
     SafetyLimits,
 )
 
-from .array_backend import NumpyArrays, TorchArrays, ops
+from .array_backend import (
+    NumpyArrays,
+    TorchArrays,
+    generator_state,
+    ops,
+    set_generator_state,
+)
 from .device_model import DeviceModel
 from .drift import drift, drifting_arrays, restore_drifting
 from .physics import SIM_FLOAT, DeviceParams, standard_normals
@@ -174,28 +178,22 @@ class SimulatedCrossbar(Crossbar):
         Restoring a full snapshot and then the partial snapshots of later rounds, in order,
         rebuilds the array exactly, at a cost proportional to the cells each round touched.
         """
-        snapshot = {"pulses_applied": np.array(self._pulses_applied)}
-        if isinstance(self._noise, np.random.Generator):
-            state = json.dumps(self._noise.bit_generator.state).encode()
-            snapshot["noise_rng"] = np.frombuffer(state, dtype=np.uint8).copy()
-        else:
-            snapshot["noise_torch"] = self._noise.state()
-        x = self.arrays.to_numpy(self._x)
+        snapshot = {self.arrays.noise_key: self.arrays.noise_state(self._noise),
+                    "pulses_applied": np.array(self._pulses_applied)}
         if cells is None:
-            snapshot["x"] = x.copy()
+            snapshot["x"] = self.arrays.to_numpy(self._x).copy()
         else:
             flat = cells.flat(self.shape)
-            snapshot["index"], snapshot["x"] = flat, x[flat]
+            x = self._x[self.arrays.asarray(flat)]  # only these cells leave the device
+            snapshot["index"], snapshot["x"] = flat, self.arrays.to_numpy(x).copy()
         if self._drifts:
-            drift_state = json.dumps(self._drift.bit_generator.state).encode()
-            snapshot["drift_rng"] = np.frombuffer(drift_state, dtype=np.uint8).copy()
+            snapshot["drift_rng"] = generator_state(self._drift)
             snapshot.update(drifting_arrays(self.population, snapshot.get("index", slice(None))))
         return snapshot
 
     def sim_restore(self, snapshot: dict[str, np.ndarray]) -> None:
         x = np.asarray(snapshot["x"], dtype=SIM_FLOAT)
-        noise_key = "noise_rng" if isinstance(self._noise, np.random.Generator) else "noise_torch"
-        if noise_key not in snapshot:
+        if self.arrays.noise_key not in snapshot:
             raise DataError(f"the snapshot was taken on another array backend than this "
                             f"{self.arrays.name} one")
         if "index" in snapshot:
@@ -204,12 +202,9 @@ class SimulatedCrossbar(Crossbar):
             raise DataError(f"snapshot holds {x.size} devices, the array has {len(self._x)}")
         else:
             self._x = self.arrays.asarray(x.copy())
-        if noise_key == "noise_rng":
-            self._noise.bit_generator.state = json.loads(bytes(snapshot["noise_rng"]).decode())
-        else:
-            self._noise.restore(snapshot["noise_torch"])
+        self.arrays.restore_noise(self._noise, snapshot[self.arrays.noise_key])
         if "drift_rng" in snapshot:
-            self._drift.bit_generator.state = json.loads(bytes(snapshot["drift_rng"]).decode())
+            set_generator_state(self._drift, snapshot["drift_rng"])
             index = np.asarray(snapshot["index"]) if "index" in snapshot else slice(None)
             restore_drifting(self.population, index, snapshot)
         self._pulses_applied = int(snapshot["pulses_applied"])

@@ -172,7 +172,11 @@ class OneTOneRPopulation:
         )
 
     def take(self, index: np.ndarray) -> OneTOneRPopulation:
-        return OneTOneRPopulation(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return self.converted(lambda values: values[index])
+
+    def converted(self, convert) -> OneTOneRPopulation:
+        """The same devices with every array passed through ``convert`` (``array_backend``)."""
+        return OneTOneRPopulation(**{f.name: convert(getattr(self, f.name)) for f in fields(self)})
 
 
 def saturation_current(gate, vt, k, p: OneTOneRParams) -> np.ndarray:

@@ -25,6 +25,7 @@ fits and cost sums that invert or accumulate stay in float64.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, fields
 from typing import ClassVar
 
@@ -233,6 +234,19 @@ class DevicePopulation:
     def take(self, index: np.ndarray) -> DevicePopulation:
         """The parameters of the devices at flat ``index``."""
         return DevicePopulation(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def converted(self, convert) -> DevicePopulation:
+        """The same devices with every array passed through ``convert`` (into another array
+        library, ``array_backend``); the named switching fields stay halves of
+        ``by_polarity``."""
+        moved = copy.copy(self)
+        moved.by_polarity = {name: convert(both) for name, both in self.by_polarity.items()}
+        n = len(self.g_min)
+        for name, both in moved.by_polarity.items():
+            setattr(moved, f"reset_{name}", both[:n])
+            setattr(moved, f"set_{name}", both[n:])
+        moved.g_min, moved.g_max, moved.stuck = map(convert, (self.g_min, self.g_max, self.stuck))
+        return moved
 
     def conductance(self, x: np.ndarray, index=slice(None)) -> np.ndarray:
         return self.g_min[index] + (self.g_max[index] - self.g_min[index]) * x

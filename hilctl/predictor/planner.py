@@ -139,7 +139,7 @@ class NeuralPlanner(PulsePlanner):
         self.noise_relative, self.read_noise_relative = noise_relative, read_noise_relative
         self.noise_floor_S = noise_floor_S or 0.003 * predictor.spec.g_range_S[1]
         self.memory, self.first_overshoot, self.bands = memory, first_overshoot, bands
-        self.objective = objective
+        self.objective, self.priced = objective, priced
         # The fixed settings each polarity may be planned at (the predictor's own first).
         self.choices = {name: fixed_choices(predictor, name) if priced
                         else [predictor.spec.fixed[name]] for name in predictor.spec.polarities}
@@ -206,23 +206,22 @@ class NeuralPlanner(PulsePlanner):
     def plan(self, cells: Cells, present: np.ndarray, target: np.ndarray) -> PlannedPulses:
         """Pulses for ``cells`` from ``present`` to ``target`` (read conductances, S)."""
         flat = self._flat(cells)
-        if self.bands is not None:
-            shift, capped = self.shift(flat), np.zeros((2, len(flat)), dtype=bool)
-            if self.objective is not None and self.objective.prices_settings:
-                limit = _PLAUSIBLE_SHIFT * self.prior_sigma[:, None]
-                shift, capped = np.clip(shift, -limit, limit), np.abs(shift) > limit
-            knob = plan_in_band(self.predictor, present, target,
-                                self.bands.half_width(np.asarray(target)), shift,
-                                self.objective, self.choices)
-            at_limit = knob.clamped | np.where(knob.polarity > 0, capped[1], capped[0])
-            if self.objective is None or not self.objective.prices_settings:
-                return self._escalate(flat, knob, at_limit)
-            return PlannedPulses(knob.polarity, knob.amplitude, knob.width, at_limit, knob.gate)
-        else:
+        if self.bands is None:
             knob = plan_knob(self.predictor, present, target, self.shift(flat),
                              cautious=self.precision[:, flat] == 0,
                              overshoot=self.first_overshoot)
-        return self._escalate(flat, knob, knob.clamped)
+            return self._escalate(flat, knob, knob.clamped)
+        shift, capped = self.shift(flat), np.zeros((2, len(flat)), dtype=bool)
+        if self.priced:
+            limit = _PLAUSIBLE_SHIFT * self.prior_sigma[:, None]
+            shift, capped = np.clip(shift, -limit, limit), np.abs(shift) > limit
+        knob = plan_in_band(self.predictor, present, target,
+                            self.bands.half_width(np.asarray(target)), shift,
+                            self.objective, self.choices)
+        at_limit = knob.clamped | np.where(knob.polarity > 0, capped[1], capped[0])
+        if self.priced:
+            return PlannedPulses(knob.polarity, knob.amplitude, knob.width, at_limit, knob.gate)
+        return self._escalate(flat, knob, at_limit)
 
     def observe(self, cells: Cells, pulses: PlannedPulses, before: np.ndarray,
                 after: np.ndarray) -> None:
@@ -244,7 +243,7 @@ class NeuralPlanner(PulsePlanner):
             self.last_u[side, flat[sent]] = used[sent]
             self.unmoved[side, flat[sent]] = ~self._moved(name, before[sent], after[sent])
             for fixed in self.choices[name]:
-                rows = valid & (polarity == Polarity[name]) & _at(settings, fixed)
+                rows = sent & _at(settings, fixed)
                 if not rows.any():
                     continue
                 forward = predictor_forward(self.predictor, name, fixed=fixed)
@@ -270,10 +269,8 @@ class NeuralPlanner(PulsePlanner):
             if rows.size == 0:
                 continue
             strategy, (_, hi) = self.predictor.knob_of(name), self.predictor.u_range(name)
-            stronger = np.minimum(floor[rows], hi)
-            values = strategy.value(stronger)
             low, high = self.predictor.spec.knob_range[name]
-            settings[strategy.setting][rows] = np.clip(values, low, high)
+            settings[strategy.setting][rows] = np.clip(strategy.value(floor[rows]), low, high)
             at_limit[rows] |= floor[rows] >= hi
         return PlannedPulses(knob.polarity, settings["amplitude_V"], settings["width_s"],
                              at_limit, settings.get("gate_V"))

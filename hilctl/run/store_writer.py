@@ -96,7 +96,7 @@ class StoreWriter(Subscriber):
         self._previous = None
         self._cells = self.store.cell_count()
         if self.background:
-            self._writer = BackgroundWriter(self.store.grouped, _queue_depth(self._cells))
+            self._writer = BackgroundWriter(self.store.grouped, _queue_depth(record.cells))
 
     def _submit(self, write: Callable, *args) -> None:
         if self._writer is None:
@@ -148,8 +148,8 @@ class StoreWriter(Subscriber):
 _QUEUED_CELLS = 1 << 20
 
 
-def _queue_depth(cells: int | None) -> int:
-    return int(np.clip(_QUEUED_CELLS // max(cells or 1, 1), 2, 64))
+def _queue_depth(cells: int) -> int:
+    return int(np.clip(_QUEUED_CELLS // max(cells, 1), 2, 64))
 
 
 def _or_minus_one(value: int | None) -> int:
